@@ -1,0 +1,117 @@
+//! Points on the Earth, great-circle distance, and deterministic snapping to H3 cell centres.
+
+use serde::Serialize;
+
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// A WGS 84 point with a checked latitude and longitude.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Point {
+    lat: f64,
+    lon: f64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum InvalidPoint {
+    #[error("latitude {0} is not between -90 and 90")]
+    Latitude(f64),
+    #[error("longitude {0} is not between -180 and 180")]
+    Longitude(f64),
+}
+
+impl Point {
+    pub fn new(lat: f64, lon: f64) -> Result<Self, InvalidPoint> {
+        if !(-90.0..=90.0).contains(&lat) {
+            return Err(InvalidPoint::Latitude(lat));
+        }
+        if !(-180.0..=180.0).contains(&lon) {
+            return Err(InvalidPoint::Longitude(lon));
+        }
+        Ok(Self { lat, lon })
+    }
+
+    pub fn lat(self) -> f64 {
+        self.lat
+    }
+
+    pub fn lon(self) -> f64 {
+        self.lon
+    }
+
+    /// Great-circle distance in metres (haversine on a sphere of the Earth's mean radius).
+    pub fn distance_m(self, other: Point) -> f64 {
+        let (p1, p2) = (self.lat.to_radians(), other.lat.to_radians());
+        let dp = p2 - p1;
+        let dl = (other.lon - self.lon).to_radians();
+        let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_M * a.sqrt().min(1.0).asin()
+    }
+
+    /// The centre of the H3 cell of `resolution` that holds this point. The same input always
+    /// gives the same output, so many calls at one house cannot be averaged back to the house.
+    pub fn snap(self, resolution: h3o::Resolution) -> Point {
+        let ll = h3o::LatLng::new(self.lat, self.lon).expect("checked coordinates");
+        let centre = h3o::LatLng::from(ll.to_cell(resolution));
+        // Six decimals is ~10 cm: more digits would only add noise to a cell centre.
+        let round = |x: f64| (x * 1e6).round() / 1e6;
+        Point { lat: round(centre.lat()), lon: round(centre.lng()) }
+    }
+
+    /// A box, in degrees, that holds every point within `radius_m` of this one: a cheap
+    /// pre-filter before the exact distance check.
+    pub fn bounding_box(self, radius_m: f64) -> ([f64; 2], [f64; 2]) {
+        let dlat = (radius_m / EARTH_RADIUS_M).to_degrees();
+        let coslat = self.lat.to_radians().cos().max(1e-6);
+        let dlon = (dlat / coslat).min(180.0);
+        ([self.lon - dlon, self.lat - dlat], [self.lon + dlon, self.lat + dlat])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_is_on_the_sphere() {
+        // Milwaukee City Hall to the Milwaukee Art Museum: about 1.04 km.
+        let a = Point::new(43.041_8, -87.909_7).unwrap();
+        let b = Point::new(43.040_0, -87.897_1).unwrap();
+        let d = a.distance_m(b);
+        assert!((d - 1042.0).abs() < 15.0, "{d}");
+        // One degree of longitude is much shorter at 60 degrees north than at the equator.
+        let e = Point::new(0.0, 0.0).unwrap().distance_m(Point::new(0.0, 1.0).unwrap());
+        let n = Point::new(60.0, 0.0).unwrap().distance_m(Point::new(60.0, 1.0).unwrap());
+        assert!((e - 111_195.0).abs() < 10.0, "{e}");
+        assert!((n - e / 2.0).abs() < 50.0, "{n}");
+    }
+
+    #[test]
+    fn snapping_is_deterministic_and_moves_the_point() {
+        let house = Point::new(43.112_798_7, -87.956_741_5).unwrap();
+        let res = h3o::Resolution::Ten;
+        let a = house.snap(res);
+        let b = Point::new(43.112_798_7, -87.956_741_5).unwrap().snap(res);
+        assert_eq!(a, b);
+        assert_ne!(a, house);
+        assert!(a.distance_m(house) < 80.0);
+        // A neighbour a few metres away lands on the same centre or a neighbouring one.
+        assert!(Point::new(43.112_8, -87.956_7).unwrap().snap(res).distance_m(a) < 150.0);
+    }
+
+    #[test]
+    fn rejects_impossible_coordinates() {
+        assert!(Point::new(91.0, 0.0).is_err());
+        assert!(Point::new(0.0, -181.0).is_err());
+        assert!(Point::new(f64::NAN, 0.0).is_err());
+    }
+
+    #[test]
+    fn bounding_box_holds_the_circle() {
+        let c = Point::new(43.0, -88.0).unwrap();
+        let (lo, hi) = c.bounding_box(1000.0);
+        for (lat, lon) in [(lo[1], c.lon()), (hi[1], c.lon()), (c.lat(), lo[0]), (c.lat(), hi[0])] {
+            let d = c.distance_m(Point::new(lat, lon).unwrap());
+            assert!((d - 1000.0).abs() < 1.0, "{d}");
+        }
+    }
+}

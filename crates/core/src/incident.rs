@@ -1,0 +1,94 @@
+//! Incidents in their public form.
+//!
+//! [`PublicIncident`] is what the privacy stage emits and the only thing the store will write.
+//! Its fields are private and it has no public constructor, so nothing outside this crate's
+//! privacy stage can make one from a raw record. [`Incident`] is the stored, versioned read
+//! model that the API, the feeds and the alerts serve.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{
+    address::{LocationKind, PublicLocation},
+    agency::AgencyId,
+    category::Category,
+    geo::Point,
+};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicIncident {
+    pub(crate) agency: AgencyId,
+    pub(crate) source_id: String,
+    pub(crate) received_at: DateTime<Utc>,
+    pub(crate) call_type: String,
+    pub(crate) category: Category,
+    pub(crate) priority: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) location: PublicLocation,
+    pub(crate) point: Option<Point>,
+    pub(crate) policy_version: u32,
+}
+
+impl PublicIncident {
+    pub fn agency(&self) -> &AgencyId {
+        &self.agency
+    }
+
+    /// The agency's incident number. The store keeps only a keyed hash of it, to recognise new
+    /// versions of the same incident; it is never published, because the agency's own records
+    /// pair it with the full address.
+    pub fn source_id(&self) -> &str {
+        &self.source_id
+    }
+
+    pub fn received_at(&self) -> DateTime<Utc> {
+        self.received_at
+    }
+
+    pub fn call_type(&self) -> &str {
+        &self.call_type
+    }
+
+    pub fn category(&self) -> Category {
+        self.category
+    }
+
+    pub fn priority(&self) -> Option<&str> {
+        self.priority.as_deref()
+    }
+
+    pub fn status(&self) -> Option<&str> {
+        self.status.as_deref()
+    }
+
+    pub fn location(&self) -> &PublicLocation {
+        &self.location
+    }
+
+    pub fn point(&self) -> Option<Point> {
+        self.point
+    }
+
+    pub fn policy_version(&self) -> u32 {
+        self.policy_version
+    }
+}
+
+/// A stored incident at its latest version, as every reader sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Incident {
+    pub id: Uuid,
+    pub agency: String,
+    pub version: u32,
+    pub received_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub call_type: String,
+    pub category: Category,
+    pub priority: Option<String>,
+    pub status: Option<String>,
+    pub location_kind: LocationKind,
+    pub location: String,
+    pub point: Option<Point>,
+    pub policy_version: u32,
+}

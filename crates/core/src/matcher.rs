@@ -1,0 +1,122 @@
+//! Finding the subscriptions whose circle holds an incident.
+//!
+//! An R-tree of each circle's bounding box narrows the candidates; the exact great-circle
+//! distance decides. Circles that cross the antimeridian are not supported (no city does).
+
+use std::collections::HashMap;
+
+use rstar::{AABB, RTree, RTreeObject};
+use uuid::Uuid;
+
+use crate::{category::Category, geo::Point, subscription::Subscription};
+
+#[derive(Debug, Clone, PartialEq)]
+struct Entry {
+    id: Uuid,
+    envelope: AABB<[f64; 2]>,
+}
+
+impl RTreeObject for Entry {
+    type Envelope = AABB<[f64; 2]>;
+
+    fn envelope(&self) -> Self::Envelope {
+        self.envelope
+    }
+}
+
+/// Every live subscription, indexed by area.
+#[derive(Debug, Default)]
+pub struct SubscriptionIndex {
+    tree: RTree<Entry>,
+    subscriptions: HashMap<Uuid, Subscription>,
+}
+
+impl SubscriptionIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.subscriptions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.subscriptions.is_empty()
+    }
+
+    /// Add or replace a subscription.
+    pub fn insert(&mut self, subscription: Subscription) {
+        self.remove(subscription.id);
+        let (lo, hi) = subscription.point.bounding_box(subscription.radius_m);
+        self.tree.insert(Entry { id: subscription.id, envelope: AABB::from_corners(lo, hi) });
+        self.subscriptions.insert(subscription.id, subscription);
+    }
+
+    pub fn remove(&mut self, id: Uuid) {
+        if let Some(old) = self.subscriptions.remove(&id) {
+            let (lo, hi) = old.point.bounding_box(old.radius_m);
+            self.tree.remove(&Entry { id, envelope: AABB::from_corners(lo, hi) });
+        }
+    }
+
+    /// The subscriptions that want an incident of `category` at `at`, in no particular order.
+    pub fn matches(&self, category: Category, at: Point) -> Vec<Uuid> {
+        self.tree
+            .locate_in_envelope_intersecting(&AABB::from_point([at.lon(), at.lat()]))
+            .filter_map(|e| self.subscriptions.get(&e.id))
+            .filter(|s| s.wants(category, at))
+            .map(|s| s.id)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use chrono::Utc;
+
+    use super::*;
+
+    fn sub(lat: f64, lon: f64, r: f64) -> Subscription {
+        Subscription::new(Point::new(lat, lon).unwrap(), r, BTreeSet::new(), Utc::now()).unwrap()
+    }
+
+    #[test]
+    fn agrees_with_a_linear_scan() {
+        let mut index = SubscriptionIndex::new();
+        let mut all = Vec::new();
+        // A deterministic spread of circles over a city, including far north where degrees of
+        // longitude are short.
+        for i in 0..400u32 {
+            let lat = 43.0 + f64::from(i % 20) * 0.01 + if i % 7 == 0 { 20.0 } else { 0.0 };
+            let lon = -88.0 + f64::from(i / 20) * 0.013;
+            let s = sub(lat, lon, 100.0 + f64::from(i % 13) * 250.0);
+            all.push(s.clone());
+            index.insert(s);
+        }
+        for j in 0..300u32 {
+            let at = Point::new(43.0 + f64::from(j % 30) * 0.007 + if j % 5 == 0 { 20.0 } else { 0.0 },
+                -88.0 + f64::from(j / 30) * 0.021).unwrap();
+            let mut got = index.matches(Category::Property, at);
+            let mut want: Vec<Uuid> =
+                all.iter().filter(|s| s.wants(Category::Property, at)).map(|s| s.id).collect();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn removed_subscriptions_stop_matching() {
+        let mut index = SubscriptionIndex::new();
+        let s = sub(43.0, -88.0, 1000.0);
+        let id = s.id;
+        index.insert(s);
+        let at = Point::new(43.001, -88.0).unwrap();
+        assert_eq!(index.matches(Category::Fire, at), vec![id]);
+        index.remove(id);
+        assert!(index.matches(Category::Fire, at).is_empty());
+        assert!(index.is_empty());
+    }
+}

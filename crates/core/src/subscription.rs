@@ -1,0 +1,78 @@
+//! A resident's subscription: a point, a radius and the categories they want to hear about.
+//!
+//! The subscription id is a random UUID and is the only credential: whoever holds it can read
+//! and delete the subscription, so it is never listed or logged.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{category::Category, geo::Point};
+
+pub const MIN_RADIUS_M: f64 = 50.0;
+pub const MAX_RADIUS_M: f64 = 50_000.0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub id: Uuid,
+    pub point: Point,
+    pub radius_m: f64,
+    /// Empty means every published category.
+    pub categories: BTreeSet<Category>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum InvalidSubscription {
+    #[error("radius_m must be between {MIN_RADIUS_M} and {MAX_RADIUS_M} metres, got {0}")]
+    Radius(f64),
+    #[error("category {0} is never published, so it cannot be subscribed to")]
+    SensitiveCategory(Category),
+}
+
+impl Subscription {
+    /// Check a request for a new subscription and give it an id.
+    pub fn new(
+        point: Point,
+        radius_m: f64,
+        categories: BTreeSet<Category>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, InvalidSubscription> {
+        if !(MIN_RADIUS_M..=MAX_RADIUS_M).contains(&radius_m) {
+            return Err(InvalidSubscription::Radius(radius_m));
+        }
+        if let Some(c) = categories.iter().find(|c| c.is_sensitive()) {
+            return Err(InvalidSubscription::SensitiveCategory(*c));
+        }
+        Ok(Self { id: Uuid::new_v4(), point, radius_m, categories, created_at: now })
+    }
+
+    /// Whether an incident of `category` at `at` is for this subscriber.
+    pub fn wants(&self, category: Category, at: Point) -> bool {
+        (self.categories.is_empty() || self.categories.contains(&category))
+            && self.point.distance_m(at) <= self.radius_m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_radius_and_categories() {
+        let p = Point::new(43.0, -88.0).unwrap();
+        let now = Utc::now();
+        assert!(Subscription::new(p, 10.0, BTreeSet::new(), now).is_err());
+        assert!(Subscription::new(p, 60_000.0, BTreeSet::new(), now).is_err());
+        assert!(Subscription::new(p, f64::NAN, BTreeSet::new(), now).is_err());
+        assert_eq!(
+            Subscription::new(p, 500.0, [Category::Medical].into(), now),
+            Err(InvalidSubscription::SensitiveCategory(Category::Medical))
+        );
+        let s = Subscription::new(p, 500.0, [Category::Property].into(), now).unwrap();
+        assert!(s.wants(Category::Property, Point::new(43.004, -88.0).unwrap()));
+        assert!(!s.wants(Category::Property, Point::new(43.005, -88.0).unwrap()));
+        assert!(!s.wants(Category::Traffic, p));
+    }
+}
