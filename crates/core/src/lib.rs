@@ -6,6 +6,7 @@
 //! nothing else.
 
 pub mod address;
+pub mod alert;
 pub mod agency;
 pub mod category;
 pub mod geo;

@@ -1,1 +1,568 @@
-//! stub
+//! The store: the only crate that knows SQL.
+//!
+//! Embedded SQLite through sqlx, with plain SQL migrations compiled into the binary. It accepts
+//! incidents only as [`PublicIncident`], the type the privacy stage alone can make, and writes each
+//! new incident version together with its outbox row in one transaction.
+
+use std::{collections::BTreeSet, path::Path, str::FromStr, time::Duration};
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, SubsecRound, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use porchlight_core::{
+    address::LocationKind,
+    agency::AgencyId,
+    alert::Alert,
+    category::Category,
+    geo::Point,
+    incident::{Incident, PublicIncident},
+    privacy::{Decision, Withheld},
+    subscription::Subscription,
+};
+use sha2::Sha256;
+use sqlx::{
+    AssertSqlSafe, FromRow, SqliteConnection, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use uuid::Uuid;
+
+pub const DATABASE_FILE: &str = "porchlight.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// What happened to one decision in [`Store::apply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// A new incident, at version 1.
+    Published { id: Uuid },
+    /// A known incident whose published content changed: a new version.
+    Updated { id: Uuid, version: u32 },
+    /// A known incident received again with nothing new to publish.
+    Unchanged { id: Uuid },
+    Withheld,
+}
+
+/// Filters for listing incidents, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentQuery {
+    /// `[min_lon, min_lat, max_lon, max_lat]`.
+    pub bbox: Option<[f64; 4]>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub agency: Option<AgencyId>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithheldCount {
+    pub agency: String,
+    pub day: NaiveDate,
+    pub category: Category,
+    pub reason: String,
+    pub count: u64,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    incident_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+/// The current time at the precision the store keeps, so what is returned equals what is read back.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("time {s:?}: {e}")))
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("id {s:?}: {e}")))
+}
+
+/// The columns of one incident version, as stored in `incidents` and `incident_versions`.
+#[derive(FromRow)]
+struct IncidentRow {
+    id: String,
+    agency_id: String,
+    version: i64,
+    received_at: String,
+    updated_at: String,
+    call_type: String,
+    category: String,
+    priority: Option<String>,
+    status: Option<String>,
+    location_kind: String,
+    location: String,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    policy_version: i64,
+}
+
+impl IncidentRow {
+    fn into_incident(self) -> Result<Incident> {
+        let point = match (self.lat, self.lon) {
+            (Some(lat), Some(lon)) => {
+                Some(Point::new(lat, lon).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            }
+            _ => None,
+        };
+        Ok(Incident {
+            id: parse_uuid(&self.id)?,
+            agency: self.agency_id,
+            version: u32::try_from(self.version).map_err(|_| StoreError::Corrupt("version".into()))?,
+            received_at: parse_ts(&self.received_at)?,
+            updated_at: parse_ts(&self.updated_at)?,
+            call_type: self.call_type,
+            category: Category::from_str(&self.category).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            priority: self.priority,
+            status: self.status,
+            location_kind: LocationKind::parse(&self.location_kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("location kind {:?}", self.location_kind)))?,
+            location: self.location,
+            point,
+            policy_version: u32::try_from(self.policy_version).map_err(|_| StoreError::Corrupt("policy".into()))?,
+        })
+    }
+}
+
+/// Selects an incident at a given version: `i` is `incidents`, `v` is `incident_versions`.
+const INCIDENT_AT_VERSION: &str = "SELECT i.id, i.agency_id, v.version, i.received_at, v.updated_at, v.call_type,
+        v.category, v.priority, v.status, v.location_kind, v.location, v.lat, v.lon, v.policy_version
+    FROM incidents i JOIN incident_versions v ON v.incident_id = i.id";
+
+#[derive(FromRow)]
+struct SubscriptionRow {
+    id: String,
+    lat: f64,
+    lon: f64,
+    radius_m: f64,
+    categories: String,
+    created_at: String,
+}
+
+impl SubscriptionRow {
+    fn into_subscription(self) -> Result<Subscription> {
+        let names: Vec<String> =
+            serde_json::from_str(&self.categories).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let categories = names
+            .iter()
+            .map(|n| Category::from_str(n).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect::<Result<BTreeSet<_>>>()?;
+        Ok(Subscription {
+            id: parse_uuid(&self.id)?,
+            point: Point::new(self.lat, self.lon).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            radius_m: self.radius_m,
+            categories,
+            created_at: parse_ts(&self.created_at)?,
+        })
+    }
+}
+
+impl Store {
+    /// Open (creating if needed) the database in `data_dir` and bring its schema up to date.
+    pub async fn open(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| StoreError::DataDir { path: data_dir.display().to_string(), source })?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join(DATABASE_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let incident_key = Self::incident_key(&pool).await?;
+        Ok(Self { pool, incident_key })
+    }
+
+    /// The secret for hashing incident numbers, made on first use from the operating system's
+    /// random source (through UUID v4, which draws 122 random bits each).
+    async fn incident_key(pool: &SqlitePool) -> Result<Vec<u8>> {
+        let fresh: Vec<u8> = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()]
+            .iter()
+            .flat_map(|u| u.as_bytes().to_vec())
+            .collect();
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('incident_key', ?) ON CONFLICT DO NOTHING")
+            .bind(fresh)
+            .execute(pool)
+            .await?;
+        let (key,): (Vec<u8>,) = sqlx::query_as("SELECT value FROM settings WHERE key = 'incident_key'")
+            .fetch_one(pool)
+            .await?;
+        Ok(key)
+    }
+
+    fn source_key(&self, agency: &AgencyId, source_id: &str) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.incident_key).expect("any key length");
+        mac.update(agency.as_str().as_bytes());
+        mac.update(&[0]);
+        mac.update(source_id.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn upsert_agency(&self, id: &AgencyId, name: &str, time_zone: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO agencies (id, name, time_zone, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, time_zone = excluded.time_zone",
+        )
+        .bind(id.as_str())
+        .bind(name)
+        .bind(time_zone)
+        .bind(ts(now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Store the outcome of the privacy stage for a batch of records, in one transaction: new
+    /// incidents and new versions with their outbox rows, and withheld counts.
+    pub async fn apply(&self, decisions: &[Decision]) -> Result<Vec<Applied>> {
+        let mut tx = self.pool.begin().await?;
+        let now = now();
+        let mut applied = Vec::with_capacity(decisions.len());
+        for decision in decisions {
+            applied.push(match decision {
+                Decision::Publish(incident) => self.publish(&mut tx, incident, now).await?,
+                Decision::Withhold(w) => {
+                    record_withheld(&mut tx, w).await?;
+                    Applied::Withheld
+                }
+            });
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    async fn publish(&self, conn: &mut SqliteConnection, p: &PublicIncident, now: DateTime<Utc>) -> Result<Applied> {
+        let key = self.source_key(p.agency(), p.source_id());
+        let existing: Option<IncidentRow> = sqlx::query_as(
+            "SELECT id, agency_id, version, received_at, updated_at, call_type, category, priority, status,
+                    location_kind, location, lat, lon, policy_version
+             FROM incidents WHERE agency_id = ? AND source_key = ?",
+        )
+        .bind(p.agency().as_str())
+        .bind(&key)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let (lat, lon) = (p.point().map(Point::lat), p.point().map(Point::lon));
+        let (id, version) = match existing {
+            Some(row) => {
+                let same = row.call_type == p.call_type()
+                    && row.category == p.category().as_str()
+                    && row.priority.as_deref() == p.priority()
+                    && row.status.as_deref() == p.status()
+                    && row.location == p.location().text()
+                    && row.lat == lat
+                    && row.lon == lon;
+                let id = parse_uuid(&row.id)?;
+                if same {
+                    return Ok(Applied::Unchanged { id });
+                }
+                let version = row.version + 1;
+                sqlx::query(
+                    "UPDATE incidents SET version = ?, updated_at = ?, call_type = ?, category = ?, priority = ?,
+                        status = ?, location_kind = ?, location = ?, lat = ?, lon = ?, policy_version = ?
+                     WHERE id = ?",
+                )
+                .bind(version)
+                .bind(ts(now))
+                .bind(p.call_type())
+                .bind(p.category().as_str())
+                .bind(p.priority())
+                .bind(p.status())
+                .bind(p.location().kind().as_str())
+                .bind(p.location().text())
+                .bind(lat)
+                .bind(lon)
+                .bind(p.policy_version())
+                .bind(&row.id)
+                .execute(&mut *conn)
+                .await?;
+                (id, version)
+            }
+            None => {
+                let id = Uuid::new_v4();
+                sqlx::query(
+                    "INSERT INTO incidents (id, agency_id, source_key, version, received_at, updated_at, call_type,
+                        category, priority, status, location_kind, location, lat, lon, policy_version)
+                     VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(id.to_string())
+                .bind(p.agency().as_str())
+                .bind(&key)
+                .bind(ts(p.received_at()))
+                .bind(ts(now))
+                .bind(p.call_type())
+                .bind(p.category().as_str())
+                .bind(p.priority())
+                .bind(p.status())
+                .bind(p.location().kind().as_str())
+                .bind(p.location().text())
+                .bind(lat)
+                .bind(lon)
+                .bind(p.policy_version())
+                .execute(&mut *conn)
+                .await?;
+                (id, 1)
+            }
+        };
+        sqlx::query(
+            "INSERT INTO incident_versions (incident_id, version, updated_at, call_type, category, priority, status,
+                location_kind, location, lat, lon, policy_version)
+             SELECT id, version, updated_at, call_type, category, priority, status, location_kind, location, lat, lon,
+                policy_version
+             FROM incidents WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+        enqueue_alerts(conn, id, version, now).await?;
+        let version = u32::try_from(version).map_err(|_| StoreError::Corrupt("version".into()))?;
+        Ok(if version == 1 { Applied::Published { id } } else { Applied::Updated { id, version } })
+    }
+
+    pub async fn incident(&self, id: Uuid) -> Result<Option<Incident>> {
+        let row: Option<IncidentRow> =
+            sqlx::query_as(AssertSqlSafe(format!("{INCIDENT_AT_VERSION} WHERE i.id = ? AND v.version = i.version")))
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(IncidentRow::into_incident).transpose()
+    }
+
+    /// Incidents at their latest version, newest first.
+    pub async fn incidents(&self, q: &IncidentQuery) -> Result<Vec<Incident>> {
+        let mut sql = format!("{INCIDENT_AT_VERSION} WHERE v.version = i.version");
+        if q.bbox.is_some() {
+            sql.push_str(" AND i.lon >= ? AND i.lat >= ? AND i.lon <= ? AND i.lat <= ?");
+        }
+        if q.since.is_some() {
+            sql.push_str(" AND i.received_at >= ?");
+        }
+        if q.until.is_some() {
+            sql.push_str(" AND i.received_at < ?");
+        }
+        if q.agency.is_some() {
+            sql.push_str(" AND i.agency_id = ?");
+        }
+        sql.push_str(" ORDER BY i.received_at DESC, i.id LIMIT ?");
+        let mut query = sqlx::query_as::<_, IncidentRow>(AssertSqlSafe(sql));
+        if let Some(b) = q.bbox {
+            query = query.bind(b[0]).bind(b[1]).bind(b[2]).bind(b[3]);
+        }
+        if let Some(t) = q.since {
+            query = query.bind(ts(t));
+        }
+        if let Some(t) = q.until {
+            query = query.bind(ts(t));
+        }
+        if let Some(a) = &q.agency {
+            query = query.bind(a.as_str());
+        }
+        let rows = query.bind(q.limit).fetch_all(&self.pool).await?;
+        rows.into_iter().map(IncidentRow::into_incident).collect()
+    }
+
+    /// Outbox rows not yet handled, oldest first, each with the incident version it announces.
+    pub async fn pending_outbox(&self, limit: u32) -> Result<Vec<(i64, Incident)>> {
+        #[derive(FromRow)]
+        struct Pending {
+            outbox_id: i64,
+            #[sqlx(flatten)]
+            incident: IncidentRow,
+        }
+        let rows: Vec<Pending> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT o.id AS outbox_id, q.* FROM outbox o JOIN ({INCIDENT_AT_VERSION}) q
+                ON q.id = o.incident_id AND q.version = o.version
+             WHERE o.done_at IS NULL ORDER BY o.id LIMIT ?"
+        )))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|r| Ok((r.outbox_id, r.incident.into_incident()?))).collect()
+    }
+
+    /// Record the alerts an outbox row produced and mark the row done, in one transaction. An
+    /// alert that already exists (a retry after a crash) is not made twice; only new alerts are
+    /// returned.
+    pub async fn complete_outbox(&self, outbox_id: i64, incident: &Incident, subscribers: &[Uuid]) -> Result<Vec<Alert>> {
+        let mut tx = self.pool.begin().await?;
+        let now = now();
+        let mut alerts = Vec::new();
+        for subscription_id in subscribers {
+            let id: Option<(i64,)> = sqlx::query_as(
+                "INSERT INTO alerts (subscription_id, incident_id, version, created_at)
+                 SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?)
+                 ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(subscription_id.to_string())
+            .bind(incident.id.to_string())
+            .bind(incident.version)
+            .bind(ts(now))
+            .bind(subscription_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((id,)) = id {
+                alerts.push(Alert { id, subscription_id: *subscription_id, created_at: now, incident: incident.clone() });
+            }
+        }
+        sqlx::query("UPDATE outbox SET done_at = ? WHERE id = ?")
+            .bind(ts(now))
+            .bind(outbox_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(alerts)
+    }
+
+    pub async fn insert_subscription(&self, s: &Subscription) -> Result<()> {
+        let categories: Vec<&str> = s.categories.iter().map(|c| c.as_str()).collect();
+        sqlx::query("INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(s.id.to_string())
+            .bind(s.point.lat())
+            .bind(s.point.lon())
+            .bind(s.radius_m)
+            .bind(serde_json::to_string(&categories).expect("strings serialize"))
+            .bind(ts(s.created_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn subscription(&self, id: Uuid) -> Result<Option<Subscription>> {
+        let row: Option<SubscriptionRow> = sqlx::query_as("SELECT * FROM subscriptions WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(SubscriptionRow::into_subscription).transpose()
+    }
+
+    pub async fn subscriptions(&self) -> Result<Vec<Subscription>> {
+        let rows: Vec<SubscriptionRow> = sqlx::query_as("SELECT * FROM subscriptions").fetch_all(&self.pool).await?;
+        rows.into_iter().map(SubscriptionRow::into_subscription).collect()
+    }
+
+    /// Delete a subscription and its alerts. Returns whether it existed.
+    pub async fn delete_subscription(&self, id: Uuid) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM subscriptions WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// A subscription's alerts, oldest first: those created at or after `since`, and with an id
+    /// greater than `after` (a cursor).
+    pub async fn alerts(
+        &self,
+        subscription_id: Uuid,
+        since: Option<DateTime<Utc>>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Alert>> {
+        #[derive(FromRow)]
+        struct AlertRow {
+            alert_id: i64,
+            alert_created_at: String,
+            #[sqlx(flatten)]
+            incident: IncidentRow,
+        }
+        let rows: Vec<AlertRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT a.id AS alert_id, a.created_at AS alert_created_at, q.* FROM alerts a
+             JOIN ({INCIDENT_AT_VERSION}) q ON q.id = a.incident_id AND q.version = a.version
+             WHERE a.subscription_id = ? AND a.created_at >= ? AND a.id > ?
+             ORDER BY a.id LIMIT ?"
+        )))
+        .bind(subscription_id.to_string())
+        .bind(since.map(ts).unwrap_or_default())
+        .bind(after.unwrap_or(0))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Alert {
+                    id: r.alert_id,
+                    subscription_id,
+                    created_at: parse_ts(&r.alert_created_at)?,
+                    incident: r.incident.into_incident()?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn withheld_counts(&self, agency: Option<&AgencyId>) -> Result<Vec<WithheldCount>> {
+        let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT agency_id, day, category, reason, count FROM withheld_counts
+             WHERE ?1 IS NULL OR agency_id = ?1 ORDER BY agency_id, day, category, reason",
+        )
+        .bind(agency.map(AgencyId::as_str))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(agency, day, category, reason, count)| {
+                Ok(WithheldCount {
+                    agency,
+                    day: NaiveDate::from_str(&day).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    category: Category::from_str(&category).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    reason,
+                    count: u64::try_from(count).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+}
+
+async fn record_withheld(conn: &mut SqliteConnection, w: &Withheld) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO withheld_counts (agency_id, day, category, reason, count) VALUES (?, ?, ?, ?, 1)
+         ON CONFLICT (agency_id, day, category, reason) DO UPDATE SET count = count + 1",
+    )
+    .bind(w.agency.as_str())
+    .bind(w.day.to_string())
+    .bind(w.category.as_str())
+    .bind(w.reason.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn enqueue_alerts(conn: &mut SqliteConnection, incident: Uuid, version: i64, now: DateTime<Utc>) -> Result<()> {
+    sqlx::query("INSERT INTO outbox (incident_id, version, created_at) VALUES (?, ?, ?)")
+        .bind(incident.to_string())
+        .bind(version)
+        .bind(ts(now))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

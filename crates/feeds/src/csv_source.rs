@@ -1,0 +1,275 @@
+//! Reading CSV data through a mapping.
+
+use std::{collections::BTreeMap, fmt, io::Read};
+
+use porchlight_core::{
+    category::Category,
+    geo::Point,
+    record::{CadRecord, Raw, RawLocation},
+};
+
+use crate::mapping::{LocationColumns, Mapping, MappingError};
+
+/// A row that could not be read. Names the line (as an editor counts them, header = 1), the
+/// column and a stable reason code; `detail` never quotes a location or coordinate value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: u64,
+    pub field: String,
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, field `{}`: {}: {}", self.line, self.field, self.code, self.detail)
+    }
+}
+
+#[derive(Debug)]
+enum LocationIdx {
+    Address(usize),
+    NumberAndStreet(usize, usize),
+    CrossStreets(usize, usize),
+}
+
+#[derive(Debug)]
+struct Columns {
+    incident_id: usize,
+    time: Vec<usize>,
+    call_type: usize,
+    priority: Option<usize>,
+    status: Option<usize>,
+    location: LocationIdx,
+    coordinates: Option<(usize, usize)>,
+}
+
+/// The records of one CSV input, in file order. Call types that no category rule matched are
+/// mapped to `other` and counted in [`Records::unmapped_call_types`].
+pub struct Records<'m, R> {
+    mapping: &'m Mapping,
+    reader: csv::Reader<R>,
+    columns: Columns,
+    headers: csv::StringRecord,
+    row: csv::StringRecord,
+    unmapped: BTreeMap<String, u64>,
+}
+
+impl Mapping {
+    /// Start reading CSV with a header row. Fails only if a column the mapping needs is absent.
+    pub fn read_csv<R: Read>(&self, input: R) -> Result<Records<'_, R>, MappingError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .flexible(true)
+            .from_reader(input);
+        let headers = reader.headers()?.clone();
+        let find = |field: &str, column: &str| {
+            headers.iter().position(|h| h.trim() == column).ok_or_else(|| MappingError::MissingColumn {
+                field: field.to_owned(),
+                column: column.to_owned(),
+            })
+        };
+        let optional = |field: &str, column: &Option<String>| column.as_deref().map(|c| find(field, c)).transpose();
+        let location = match &self.location {
+            LocationColumns::Address(a) => LocationIdx::Address(find("location.address", a)?),
+            LocationColumns::NumberAndStreet { number, street } => {
+                LocationIdx::NumberAndStreet(find("location.number", number)?, find("location.street", street)?)
+            }
+            LocationColumns::CrossStreets(a, b) => {
+                LocationIdx::CrossStreets(find("location.cross_streets", a)?, find("location.cross_streets", b)?)
+            }
+        };
+        let coordinates = match &self.coordinates {
+            Some((lat, lon)) => Some((find("location.latitude", lat)?, find("location.longitude", lon)?)),
+            None => None,
+        };
+        let columns = Columns {
+            incident_id: find("fields.incident_id", &self.incident_id)?,
+            time: self
+                .time_columns
+                .iter()
+                .map(|c| find("fields.received_at.columns", c))
+                .collect::<Result<_, _>>()?,
+            call_type: find("fields.call_type", &self.call_type)?,
+            priority: optional("fields.priority", &self.priority)?,
+            status: optional("fields.status", &self.status)?,
+            location,
+            coordinates,
+        };
+        Ok(Records { mapping: self, reader, columns, headers, row: csv::StringRecord::new(), unmapped: BTreeMap::new() })
+    }
+}
+
+impl<R> Records<'_, R> {
+    /// Call types that matched no rule of the mapping, with how many rows had each.
+    pub fn unmapped_call_types(&self) -> &BTreeMap<String, u64> {
+        &self.unmapped
+    }
+}
+
+impl<R: Read> Records<'_, R> {
+    fn column_name(&self, idx: usize) -> String {
+        self.headers.get(idx).unwrap_or("?").trim().to_owned()
+    }
+
+    fn problem(&self, line: u64, idx: usize, code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem { line, field: self.column_name(idx), code, detail: detail.into() }
+    }
+
+    fn field(&self, idx: usize) -> &str {
+        self.row.get(idx).unwrap_or("").trim()
+    }
+
+    fn optional(&self, idx: Option<usize>) -> Option<String> {
+        idx.map(|i| self.field(i)).filter(|v| !v.is_empty()).map(str::to_owned)
+    }
+
+    fn convert(&mut self, line: u64) -> Result<CadRecord, Problem> {
+        let c = &self.columns;
+        let source_id = self.field(c.incident_id).to_owned();
+        if source_id.is_empty() {
+            return Err(self.problem(line, c.incident_id, "missing", "no incident number"));
+        }
+        let time_idx = c.time.iter().copied().find(|&i| !self.field(i).is_empty());
+        let Some(time_idx) = time_idx else {
+            return Err(self.problem(line, c.time[0], "missing", "no time in any of the time columns"));
+        };
+        let received_at = self
+            .mapping
+            .parse_time(self.field(time_idx))
+            .map_err(|e| self.problem(line, time_idx, "bad_time", e))?;
+        let call_type = self.field(c.call_type).to_owned();
+        if call_type.is_empty() {
+            return Err(self.problem(line, c.call_type, "missing", "no call type"));
+        }
+        let point = match c.coordinates {
+            None => None,
+            Some((lat_idx, lon_idx)) => {
+                let (lat, lon) = (self.field(lat_idx), self.field(lon_idx));
+                if lat.is_empty() && lon.is_empty() {
+                    None
+                } else {
+                    let number = |idx: usize, text: &str| {
+                        text.parse::<f64>()
+                            .ok()
+                            .filter(|v| v.is_finite())
+                            .ok_or_else(|| self.problem(line, idx, "bad_coordinates", "not a number"))
+                    };
+                    let (lat, lon) = (number(lat_idx, lat)?, number(lon_idx, lon)?);
+                    if lat == 0.0 && lon == 0.0 {
+                        // Many CAD exports write 0,0 for "not geocoded".
+                        None
+                    } else {
+                        let p = Point::new(lat, lon)
+                            .map_err(|_| self.problem(line, lat_idx, "bad_coordinates", "outside the range of latitude and longitude"))?;
+                        Some(Raw::new(p))
+                    }
+                }
+            }
+        };
+        let raw = |i: usize| Raw::new(self.field(i).to_owned());
+        let location = match c.location {
+            LocationIdx::Address(i) if self.field(i).is_empty() => RawLocation::None,
+            LocationIdx::Address(i) => RawLocation::Text(raw(i)),
+            LocationIdx::NumberAndStreet(n, s) => RawLocation::NumberAndStreet { number: raw(n), street: raw(s) },
+            LocationIdx::CrossStreets(a, b) => RawLocation::CrossStreets(raw(a), raw(b)),
+        };
+        let category = match self.mapping.category_for(&call_type) {
+            Some(category) => category,
+            None => {
+                *self.unmapped.entry(call_type.clone()).or_default() += 1;
+                Category::Other
+            }
+        };
+        Ok(CadRecord {
+            agency: self.mapping.agency.clone(),
+            source_id,
+            received_at,
+            call_type,
+            category,
+            priority: self.optional(c.priority),
+            status: self.optional(c.status),
+            location,
+            point,
+        })
+    }
+}
+
+impl<R: Read> Iterator for Records<'_, R> {
+    type Item = Result<CadRecord, Problem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.reader.read_record(&mut self.row) {
+            Ok(false) => None,
+            Ok(true) => {
+                let line = self.row.position().map_or(0, |p| p.line());
+                Some(self.convert(line))
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                let detail = match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_owned(),
+                    _ => "the row is not valid CSV".to_owned(),
+                };
+                Some(Err(Problem { line, field: "*".into(), code: "unreadable_row", detail }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAPPING: &str = r#"
+        [agency]
+        id = "testville"
+        name = "Testville PD"
+        time_zone = "America/Chicago"
+        [fields]
+        incident_id = "id"
+        received_at = { columns = ["time"], format = "%Y-%m-%d %H:%M:%S" }
+        call_type = "nature"
+        status = "status"
+        [location]
+        address = "location"
+        latitude = "lat"
+        longitude = "lon"
+        [[categories]]
+        pattern = "^THEFT"
+        category = "property"
+    "#;
+
+    #[test]
+    fn bad_rows_become_problems_and_the_rest_carries_on() {
+        let data = "id,time,location,lat,lon,nature,status\n\
+            1,2018-05-01 00:10:28,5237 N 35TH ST,43.11,-87.95,THEFT,Open\n\
+            ,2018-05-01 00:10:28,5237 N 35TH ST,43.11,-87.95,THEFT,Open\n\
+            3,May first,5237 N 35TH ST,43.11,-87.95,THEFT,Open\n\
+            4,2018-05-01 00:10:28,5237 N 35TH ST,north,-87.95,THEFT,Open\n\
+            5,2018-05-01 00:10:28,5237 N 35TH ST,,,PATROL,\n";
+        let m = Mapping::parse(MAPPING).unwrap();
+        let mut records = m.read_csv(data.as_bytes()).unwrap();
+        let out: Vec<_> = records.by_ref().collect();
+        assert_eq!(out.len(), 5);
+        let ok = out[0].as_ref().unwrap();
+        assert_eq!((ok.source_id.as_str(), ok.category), ("1", Category::Property));
+        assert_eq!(ok.received_at.to_rfc3339(), "2018-05-01T05:10:28+00:00");
+        assert_eq!(ok.status.as_deref(), Some("Open"));
+        let problems: Vec<String> = out[1..4].iter().map(|r| r.as_ref().unwrap_err().to_string()).collect();
+        assert_eq!(problems[0], "line 3, field `id`: missing: no incident number");
+        assert!(problems[1].starts_with("line 4, field `time`: bad_time: cannot read \"May first\""), "{}", problems[1]);
+        assert_eq!(problems[2], "line 5, field `lat`: bad_coordinates: not a number");
+        let last = out[4].as_ref().unwrap();
+        assert!(last.point.is_none() && last.status.is_none());
+        assert_eq!(last.category, Category::Other);
+        assert_eq!(records.unmapped_call_types().get("PATROL"), Some(&1));
+    }
+
+    #[test]
+    fn a_missing_column_is_named() {
+        let m = Mapping::parse(MAPPING).unwrap();
+        let err = m.read_csv("id,time,nature\n".as_bytes()).err().unwrap();
+        assert_eq!(err.to_string(), "the data has no column `location` (needed by mapping field `location.address`)");
+    }
+}

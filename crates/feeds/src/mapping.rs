@@ -1,0 +1,285 @@
+//! The mapping file format.
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use porchlight_core::{agency::AgencyId, category::Category};
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MappingError {
+    #[error("mapping file is not valid TOML: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("mapping file, field `{field}`: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("the data has no column `{column}` (needed by mapping field `{field}`)")]
+    MissingColumn { field: String, column: String },
+    #[error("cannot read the data's header: {0}")]
+    Header(#[from] csv::Error),
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> MappingError {
+    MappingError::Invalid { field: field.to_owned(), reason: reason.into() }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    agency: AgencySection,
+    #[serde(default)]
+    csv: CsvSection,
+    fields: FieldsSection,
+    location: LocationSection,
+    #[serde(default)]
+    categories: Vec<CategoryRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgencySection {
+    id: String,
+    name: String,
+    time_zone: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CsvSection {
+    #[serde(default = "comma")]
+    delimiter: String,
+}
+
+impl Default for CsvSection {
+    fn default() -> Self {
+        Self { delimiter: comma() }
+    }
+}
+
+fn comma() -> String {
+    ",".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldsSection {
+    incident_id: String,
+    received_at: TimeField,
+    call_type: String,
+    priority: Option<String>,
+    status: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimeField {
+    /// Columns tried in order; the first non-empty one is used.
+    columns: Vec<String>,
+    /// A chrono `strftime` format for the agency's local time.
+    format: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocationSection {
+    address: Option<String>,
+    number: Option<String>,
+    street: Option<String>,
+    cross_streets: Option<[String; 2]>,
+    latitude: Option<String>,
+    longitude: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryRule {
+    /// A regular expression matched (case-insensitively) against the call type.
+    pattern: String,
+    category: String,
+}
+
+/// Which columns hold the location.
+#[derive(Debug, Clone)]
+pub(crate) enum LocationColumns {
+    Address(String),
+    NumberAndStreet { number: String, street: String },
+    CrossStreets(String, String),
+}
+
+/// A checked mapping file.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub(crate) agency: AgencyId,
+    pub(crate) agency_name: String,
+    pub(crate) time_zone: Tz,
+    pub(crate) delimiter: u8,
+    pub(crate) incident_id: String,
+    pub(crate) time_columns: Vec<String>,
+    pub(crate) time_format: String,
+    pub(crate) call_type: String,
+    pub(crate) priority: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) location: LocationColumns,
+    pub(crate) coordinates: Option<(String, String)>,
+    rules: Vec<(Regex, Category)>,
+}
+
+impl Mapping {
+    pub fn parse(text: &str) -> Result<Self, MappingError> {
+        let file: File = toml::from_str(text)?;
+        let agency = AgencyId::parse(&file.agency.id).map_err(|e| invalid("agency.id", e.to_string()))?;
+        let time_zone: Tz = file
+            .agency
+            .time_zone
+            .parse()
+            .map_err(|_| invalid("agency.time_zone", format!("unknown time zone {:?}", file.agency.time_zone)))?;
+        let delimiter = match file.csv.delimiter.as_bytes() {
+            [b] => *b,
+            _ => return Err(invalid("csv.delimiter", "must be exactly one ASCII character")),
+        };
+        if file.fields.received_at.columns.is_empty() {
+            return Err(invalid("fields.received_at.columns", "name at least one column"));
+        }
+        let l = file.location;
+        let location = match (l.address, l.number, l.street, l.cross_streets) {
+            (Some(a), None, None, None) => LocationColumns::Address(a),
+            (None, Some(number), Some(street), None) => LocationColumns::NumberAndStreet { number, street },
+            (None, None, None, Some([a, b])) => LocationColumns::CrossStreets(a, b),
+            _ => {
+                return Err(invalid(
+                    "location",
+                    "give exactly one of: `address`, `number` with `street`, or `cross_streets`",
+                ));
+            }
+        };
+        let coordinates = match (l.latitude, l.longitude) {
+            (Some(lat), Some(lon)) => Some((lat, lon)),
+            (None, None) => None,
+            _ => return Err(invalid("location", "give both `latitude` and `longitude`, or neither")),
+        };
+        let rules = file
+            .categories
+            .into_iter()
+            .enumerate()
+            .map(|(i, rule)| {
+                let field = format!("categories[{i}]");
+                let re = RegexBuilder::new(&rule.pattern)
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| invalid(&format!("{field}.pattern"), e.to_string()))?;
+                let category = rule
+                    .category
+                    .parse::<Category>()
+                    .map_err(|e| invalid(&format!("{field}.category"), e.to_string()))?;
+                Ok((re, category))
+            })
+            .collect::<Result<_, MappingError>>()?;
+        Ok(Self {
+            agency,
+            agency_name: file.agency.name,
+            time_zone,
+            delimiter,
+            incident_id: file.fields.incident_id,
+            time_columns: file.fields.received_at.columns,
+            time_format: file.fields.received_at.format,
+            call_type: file.fields.call_type,
+            priority: file.fields.priority,
+            status: file.fields.status,
+            location,
+            coordinates,
+            rules,
+        })
+    }
+
+    pub fn agency(&self) -> &AgencyId {
+        &self.agency
+    }
+
+    pub fn agency_name(&self) -> &str {
+        &self.agency_name
+    }
+
+    pub fn time_zone(&self) -> Tz {
+        self.time_zone
+    }
+
+    /// The category of the first rule whose pattern matches, if any.
+    pub fn category_for(&self, call_type: &str) -> Option<Category> {
+        self.rules.iter().find(|(re, _)| re.is_match(call_type)).map(|(_, c)| *c)
+    }
+
+    /// Read a local time in the agency's zone. In the hour that repeats when clocks go back the
+    /// earlier instant is taken; a time in the hour skipped when clocks go forward is read as
+    /// standard time, which is what a dispatch clock that did not change would have written.
+    pub(crate) fn parse_time(&self, text: &str) -> Result<DateTime<Utc>, String> {
+        let naive = NaiveDateTime::parse_from_str(text.trim(), &self.time_format)
+            .map_err(|e| format!("cannot read {text:?} with format {:?}: {e}", self.time_format))?;
+        let local = self
+            .time_zone
+            .from_local_datetime(&naive)
+            .earliest()
+            .or_else(|| self.time_zone.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())
+            .ok_or_else(|| format!("{text:?} does not exist in {}", self.time_zone))?;
+        Ok(local.with_timezone(&Utc))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [agency]
+        id = "testville"
+        name = "Testville PD"
+        time_zone = "America/Chicago"
+        [fields]
+        incident_id = "id"
+        received_at = { columns = ["time"], format = "%Y-%m-%d %H:%M:%S" }
+        call_type = "nature"
+        [location]
+        address = "location"
+        [[categories]]
+        pattern = "-DV$"
+        category = "domestic_violence"
+        [[categories]]
+        pattern = "^THEFT"
+        category = "property"
+    "#;
+
+    #[test]
+    fn parses_and_maps_categories_in_order() {
+        let m = Mapping::parse(MINIMAL).unwrap();
+        assert_eq!(m.agency().as_str(), "testville");
+        assert_eq!(m.category_for("theft-dv"), Some(Category::DomesticViolence));
+        assert_eq!(m.category_for("THEFT VEHICLE"), Some(Category::Property));
+        assert_eq!(m.category_for("PATROL"), None);
+    }
+
+    #[test]
+    fn local_times_follow_daylight_saving() {
+        let m = Mapping::parse(MINIMAL).unwrap();
+        // Central Daylight Time is UTC-5 in May, Central Standard Time UTC-6 in January.
+        assert_eq!(m.parse_time("2018-05-01 00:10:28").unwrap().to_rfc3339(), "2018-05-01T05:10:28+00:00");
+        assert_eq!(m.parse_time("2018-01-01 00:10:28").unwrap().to_rfc3339(), "2018-01-01T06:10:28+00:00");
+        // 02:30 on 2018-03-11 never happened in Chicago.
+        assert_eq!(m.parse_time("2018-03-11 02:30:00").unwrap().to_rfc3339(), "2018-03-11T08:30:00+00:00");
+        assert!(m.parse_time("yesterday").unwrap_err().contains("yesterday"));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad_zone = MINIMAL.replace("America/Chicago", "Mars/Olympus");
+        assert_eq!(
+            Mapping::parse(&bad_zone).unwrap_err().to_string(),
+            "mapping file, field `agency.time_zone`: unknown time zone \"Mars/Olympus\""
+        );
+        let bad_category = MINIMAL.replace("\"property\"", "\"burglary\"");
+        assert_eq!(
+            Mapping::parse(&bad_category).unwrap_err().to_string(),
+            "mapping file, field `categories[1].category`: unknown category \"burglary\""
+        );
+        let bad_regex = MINIMAL.replace("^THEFT", "(THEFT");
+        assert!(Mapping::parse(&bad_regex).unwrap_err().to_string().contains("`categories[1].pattern`"));
+        assert!(Mapping::parse("nonsense =").unwrap_err().to_string().starts_with("mapping file is not valid TOML"));
+    }
+}
