@@ -63,6 +63,11 @@ impl PublicLocation {
     }
 }
 
+/// Wisconsin-style grid addresses ("W180 N8085 TOWN HALL RD", "N9497 BEULAH MEADOWS RD"): the
+/// grid numbers locate the house as exactly as a house number does.
+static GRID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(?:[NSEW]\d+\s+){1,2}").unwrap());
+/// "N VAN BUREN ST- E LYON ST": a dash after a word, then a space, separates two streets.
+static DASH_SEPARATOR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"([A-Z])-\s+").unwrap());
 static FRACTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d+/\d+\b").unwrap());
 static SEPARATOR: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\s*(?:/|&|\bAND\b|\bAT\b)\s*").unwrap());
@@ -78,15 +83,17 @@ static UNIT: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap()
 });
 
-/// Street types and highway words: a string without a house number is taken for a street only
-/// when it has one of these.
-const STREET_WORDS: &[&str] = &[
+/// Street types: "4 AV" is a numbered street, and a string without a house number is taken for
+/// a street only when it has one of these or a [`ROUTE_WORDS`] word.
+const STREET_TYPES: &[&str] = &[
     "ST", "STREET", "AV", "AVE", "AVENUE", "DR", "DRIVE", "RD", "ROAD", "BL", "BLVD", "BOULEVARD",
     "LN", "LANE", "CT", "COURT", "PL", "PLACE", "WAY", "WY", "PKWY", "PKY", "PY", "PARKWAY", "HWY",
     "HIGHWAY", "TER", "TERRACE", "CIR", "CIRCLE", "SQ", "TRL", "TRAIL", "ALY", "ALLEY", "EXPY",
-    "FWY", "FREEWAY", "LOOP", "ROW", "CRES", "PLZ", "PLAZA", "BROADWAY", "I", "US", "SR", "RT",
-    "RTE", "ROUTE",
+    "FWY", "FREEWAY", "LOOP", "ROW", "CRES", "PLZ", "PLAZA",
 ];
+
+/// Named streets without a type, and highway prefixes.
+const ROUTE_WORDS: &[&str] = &["BROADWAY", "I", "US", "SR", "RT", "RTE", "ROUTE"];
 
 const DIRECTIONALS: &[&str] = &["N", "S", "E", "W", "NE", "NW", "SE", "SW"];
 
@@ -105,7 +112,7 @@ fn clean_street(street: &str) -> Option<String> {
 }
 
 fn looks_like_street(street: &str) -> bool {
-    street.split([' ', '-']).any(|w| STREET_WORDS.contains(&w))
+    street.split([' ', '-']).any(|w| STREET_TYPES.contains(&w) || ROUTE_WORDS.contains(&w))
 }
 
 /// A cross street may carry a house number ("1234 MAIN ST / 5TH AV"): keep the street only.
@@ -120,7 +127,7 @@ fn cross_street(side: &str) -> Option<String> {
 /// "4 AV", "45 ST NE": a number followed only by a street type is a numbered street.
 fn is_numbered_street(rest: &str) -> bool {
     let mut words = rest.split(' ').filter(|w| !DIRECTIONALS.contains(w));
-    matches!((words.next(), words.next()), (Some(w), None) if STREET_WORDS.contains(&w))
+    matches!((words.next(), words.next()), (Some(w), None) if STREET_TYPES.contains(&w))
 }
 
 fn hundreds(digits: &str) -> Option<u32> {
@@ -133,6 +140,8 @@ pub fn parse(text: &str) -> Place {
     if s.is_empty() {
         return Place::Unknown;
     }
+    let s = GRID.replace(&s, "").into_owned();
+    let s = DASH_SEPARATOR.replace_all(&s, "$1 / ").into_owned();
     let without_fractions = FRACTION.replace_all(&s, "");
     let sides: Vec<&str> = SEPARATOR.split(&without_fractions).collect();
     if sides.len() == 2 && sides.iter().all(|p| !p.trim().is_empty()) {
@@ -261,6 +270,10 @@ mod tests {
             ("XX BLOCK OF S MAIN ST", Some("0 block of S Main St")),
             ("12XX MARKET ST", Some("1200 block of Market St")),
             ("W CAPITOL DR", Some("W Capitol Dr")),
+            ("234 N BROADWAY,MKE", Some("200 block of N Broadway")),
+            ("W180 N8085 TOWN HALL RD, MENOMONEE FALLS", Some("Town Hall Rd")),
+            ("N9497 BEULAH MEADOWS RD", Some("Beulah Meadows Rd")),
+            ("N VAN BUREN ST- E LYON ST", Some("N Van Buren St & E Lyon St")),
             ("4 AV", Some("4 Av")),
             ("NE 45 ST", Some("NE 45 St")),
             ("DSHA", None),

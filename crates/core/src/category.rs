@@ -23,15 +23,18 @@ pub enum Category {
     DomesticViolence,
     SexualOffense,
     ChildAbuse,
+    Juvenile,
     Suicide,
     MentalHealth,
     Medical,
     Death,
+    MissingPerson,
+    WelfareCheck,
     Other,
 }
 
 impl Category {
-    pub const ALL: [Category; 18] = [
+    pub const ALL: [Category; 21] = [
         Category::Violent,
         Category::Weapons,
         Category::Property,
@@ -45,10 +48,13 @@ impl Category {
         Category::DomesticViolence,
         Category::SexualOffense,
         Category::ChildAbuse,
+        Category::Juvenile,
         Category::Suicide,
         Category::MentalHealth,
         Category::Medical,
         Category::Death,
+        Category::MissingPerson,
+        Category::WelfareCheck,
         Category::Other,
     ];
 
@@ -67,15 +73,18 @@ impl Category {
             Category::DomesticViolence => "domestic_violence",
             Category::SexualOffense => "sexual_offense",
             Category::ChildAbuse => "child_abuse",
+            Category::Juvenile => "juvenile",
             Category::Suicide => "suicide",
             Category::MentalHealth => "mental_health",
             Category::Medical => "medical",
             Category::Death => "death",
+            Category::MissingPerson => "missing_person",
+            Category::WelfareCheck => "welfare_check",
             Category::Other => "other",
         }
     }
 
-    /// Categories about a person's health, family or body: withheld by the default policy, and
+    /// Categories about a person's health, family, body or age: withheld by the default policy, and
     /// never accepted in a subscription filter.
     pub fn is_sensitive(self) -> bool {
         matches!(
@@ -83,10 +92,13 @@ impl Category {
             Category::DomesticViolence
                 | Category::SexualOffense
                 | Category::ChildAbuse
+                | Category::Juvenile
                 | Category::Suicide
                 | Category::MentalHealth
                 | Category::Medical
                 | Category::Death
+                | Category::MissingPerson
+                | Category::WelfareCheck
         )
     }
 }

@@ -1,1 +1,52 @@
-//! stub
+//! The HTTP API: the only crate that knows JSON and HTTP.
+//!
+//! Each module owns its routes; request and response bodies live here, apart from the domain
+//! types, so changing the wire format never changes the core. Errors have a stable machine code,
+//! a human message, and never carry internals.
+
+mod error;
+mod incidents;
+mod subscriptions;
+
+use std::future::Future;
+
+use axum::{Router, extract::MatchedPath, http::Request, routing::get};
+use porchlight_alerts::Alerts;
+use porchlight_store::Store;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub alerts: Alerts,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(incidents::router())
+        .merge(subscriptions::router())
+        .fallback(|| async { ApiError::not_found("route_not_found", "no such route") })
+        .layer(
+            // Spans name the route template, never the URI: subscription ids are credentials
+            // and query strings can hold a resident's coordinates.
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+                tracing::info_span!("http", method = %req.method(), route)
+            }),
+        )
+        .with_state(state)
+}
+
+/// Serve until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

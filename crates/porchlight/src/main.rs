@@ -1,1 +1,71 @@
-fn main() {}
+//! `porchlight`: one binary that wires feeds, privacy, store, alerts and the HTTP API.
+
+mod demo;
+mod ingest;
+mod server;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+/// Porchlight publishes 911 dispatch calls as privacy-first public alerts.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a demo: a fresh database, a real city's calls replayed live, and a demo subscriber.
+    Demo(demo::DemoArgs),
+    /// Serve the HTTP API and deliver alerts from an existing data folder.
+    Serve(ServeArgs),
+    /// Import a CSV file through an agency's mapping file, with a summary of every row's outcome.
+    Import(ingest::ImportArgs),
+}
+
+/// Where the database lives.
+#[derive(Args, Clone)]
+struct DataDir {
+    /// The data folder (created if missing).
+    #[arg(long = "data-dir", env = "PORCHLIGHT_DATA_DIR", default_value = "porchlight-data")]
+    path: PathBuf,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// The TCP port to listen on; 0 picks a free one.
+    #[arg(long, env = "PORCHLIGHT_PORT", default_value_t = 8080)]
+    port: u16,
+    /// The address to listen on.
+    #[arg(long, env = "PORCHLIGHT_HOST", default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PORCHLIGHT_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Demo(args) => demo::run(args).await,
+        Command::Serve(args) => {
+            let store = porchlight_store::Store::open(&args.data.path)
+                .await
+                .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
+            let server = server::start(store, (args.host, args.port).into()).await?;
+            println!("listening on {}", server.url);
+            server.wait().await
+        }
+        Command::Import(args) => ingest::import(args).await,
+    }
+}

@@ -1,0 +1,153 @@
+//! Published incidents: list with filters, and one by id.
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State, rejection::QueryRejection},
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+use porchlight_core::{agency::AgencyId, incident::Incident};
+use porchlight_store::IncidentQuery;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{ApiError, AppState};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/v1/incidents", get(list)).route("/v1/incidents/{id}", get(one))
+}
+
+pub(crate) const MAX_LIMIT: u32 = 1000;
+const DEFAULT_LIMIT: u32 = 100;
+
+#[derive(Serialize)]
+pub(crate) struct PointBody {
+    lat: f64,
+    lon: f64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct LocationBody {
+    kind: &'static str,
+    text: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct IncidentBody {
+    id: Uuid,
+    agency: String,
+    version: u32,
+    received_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    call_type: String,
+    category: &'static str,
+    priority: Option<String>,
+    status: Option<String>,
+    location: LocationBody,
+    /// The centre of the block-sized cell the call was in, not the call's own coordinates.
+    point: Option<PointBody>,
+    policy_version: u32,
+}
+
+impl From<Incident> for IncidentBody {
+    fn from(i: Incident) -> Self {
+        Self {
+            id: i.id,
+            agency: i.agency,
+            version: i.version,
+            received_at: i.received_at,
+            updated_at: i.updated_at,
+            call_type: i.call_type,
+            category: i.category.as_str(),
+            priority: i.priority,
+            status: i.status,
+            location: LocationBody { kind: i.location_kind.as_str(), text: i.location },
+            point: i.point.map(|p| PointBody { lat: p.lat(), lon: p.lon() }),
+            policy_version: i.policy_version,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct IncidentList {
+    incidents: Vec<IncidentBody>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListParams {
+    bbox: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    agency: Option<String>,
+    limit: Option<String>,
+}
+
+pub(crate) fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    value
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+                ApiError::bad_request("invalid_query", format!("{name} must be an RFC 3339 time such as 2018-05-01T05:00:00Z"))
+            })
+        })
+        .transpose()
+}
+
+pub(crate) fn parse_limit(value: Option<&str>, default: u32) -> Result<u32, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::bad_request("invalid_query", format!("limit must be a whole number from 1 to {MAX_LIMIT}"))),
+    }
+}
+
+fn parse_bbox(value: &str) -> Result<[f64; 4], ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_query",
+            "bbox must be min_lon,min_lat,max_lon,max_lat in degrees, with min below max",
+        )
+    };
+    let parts: Vec<f64> = value.split(',').map(|p| p.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+    let [a, b, c, d] = parts[..] else { return Err(bad()) };
+    let ok = [a, c].iter().all(|x| (-180.0..=180.0).contains(x)) && [b, d].iter().all(|y| (-90.0..=90.0).contains(y)) && a <= c && b <= d;
+    if ok { Ok([a, b, c, d]) } else { Err(bad()) }
+}
+
+pub(crate) fn query_error(e: QueryRejection) -> ApiError {
+    ApiError::bad_request("invalid_query", e.body_text())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<IncidentList>, ApiError> {
+    let Query(p) = params.map_err(query_error)?;
+    let agency = p
+        .agency
+        .as_deref()
+        .map(AgencyId::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    let query = IncidentQuery {
+        bbox: p.bbox.as_deref().map(parse_bbox).transpose()?,
+        since: parse_time("since", p.since.as_deref())?,
+        until: parse_time("until", p.until.as_deref())?,
+        agency,
+        limit: parse_limit(p.limit.as_deref(), DEFAULT_LIMIT)?,
+    };
+    let incidents = state.store.incidents(&query).await?;
+    Ok(Json(IncidentList { incidents: incidents.into_iter().map(IncidentBody::from).collect() }))
+}
+
+pub(crate) fn parse_id(kind: &'static str, id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| ApiError::bad_request("invalid_id", format!("{kind} id must be a UUID")))
+}
+
+async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<IncidentBody>, ApiError> {
+    let id = parse_id("incident", &id)?;
+    let incident = state.store.incident(id).await?.ok_or_else(|| ApiError::not_found("incident_not_found", "no incident with this id"))?;
+    Ok(Json(incident.into()))
+}

@@ -1,0 +1,193 @@
+//! Subscriptions: create, read, delete, list alerts, and stream them live as Server-Sent Events.
+
+use std::{collections::BTreeSet, convert::Infallible, str::FromStr};
+
+use axum::{
+    Json, Router,
+    extract::{
+        Path, Query, State,
+        rejection::{JsonRejection, QueryRejection},
+    },
+    http::{HeaderMap, StatusCode},
+    response::sse::{Event, KeepAlive, Sse},
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt, stream};
+use porchlight_core::{
+    alert::Alert,
+    category::Category,
+    geo::Point,
+    subscription::{InvalidSubscription, Subscription},
+};
+use serde::{Deserialize, Serialize};
+use tokio_stream::wrappers::BroadcastStream;
+use uuid::Uuid;
+
+use crate::{
+    ApiError, AppState,
+    incidents::{IncidentBody, parse_id, parse_limit, parse_time, query_error},
+};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/subscriptions", axum::routing::post(create))
+        .route("/v1/subscriptions/{id}", get(read).delete(delete))
+        .route("/v1/subscriptions/{id}/alerts", get(alerts))
+        .route("/v1/subscriptions/{id}/alerts/stream", get(stream_alerts))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSubscriptionBody {
+    lat: f64,
+    lon: f64,
+    radius_m: f64,
+    #[serde(default)]
+    categories: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct SubscriptionBody {
+    id: Uuid,
+    lat: f64,
+    lon: f64,
+    radius_m: f64,
+    categories: Vec<&'static str>,
+    created_at: DateTime<Utc>,
+    alerts_url: String,
+    stream_url: String,
+}
+
+impl From<Subscription> for SubscriptionBody {
+    fn from(s: Subscription) -> Self {
+        Self {
+            id: s.id,
+            lat: s.point.lat(),
+            lon: s.point.lon(),
+            radius_m: s.radius_m,
+            categories: s.categories.iter().map(|c| c.as_str()).collect(),
+            created_at: s.created_at,
+            alerts_url: format!("/v1/subscriptions/{}/alerts", s.id),
+            stream_url: format!("/v1/subscriptions/{}/alerts/stream", s.id),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AlertBody {
+    id: i64,
+    created_at: DateTime<Utc>,
+    incident: IncidentBody,
+}
+
+impl From<Alert> for AlertBody {
+    fn from(a: Alert) -> Self {
+        Self { id: a.id, created_at: a.created_at, incident: a.incident.into() }
+    }
+}
+
+#[derive(Serialize)]
+struct AlertList {
+    alerts: Vec<AlertBody>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    body: Result<Json<NewSubscriptionBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<SubscriptionBody>), ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    let point = Point::new(body.lat, body.lon).map_err(|e| ApiError::bad_request("invalid_coordinates", e.to_string()))?;
+    let categories = body
+        .categories
+        .iter()
+        .map(|c| Category::from_str(c))
+        .collect::<Result<BTreeSet<_>, _>>()
+        .map_err(|e| ApiError::bad_request("invalid_category", e.to_string()))?;
+    let subscription = Subscription::new(point, body.radius_m, categories, Utc::now()).map_err(|e| match e {
+        InvalidSubscription::Radius(_) => ApiError::bad_request("invalid_radius", e.to_string()),
+        InvalidSubscription::SensitiveCategory(_) => ApiError::bad_request("invalid_category", e.to_string()),
+    })?;
+    state.alerts.subscribe(subscription.clone()).await?;
+    Ok((StatusCode::CREATED, Json(subscription.into())))
+}
+
+async fn find(state: &AppState, id: &str) -> Result<Subscription, ApiError> {
+    let id = parse_id("subscription", id)?;
+    state.store.subscription(id).await?.ok_or_else(not_found)
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("subscription_not_found", "no subscription with this id")
+}
+
+async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<SubscriptionBody>, ApiError> {
+    Ok(Json(find(&state, &id).await?.into()))
+}
+
+async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = parse_id("subscription", &id)?;
+    if state.alerts.unsubscribe(id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(not_found()) }
+}
+
+#[derive(Deserialize)]
+struct AlertParams {
+    since: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+async fn alerts(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Result<Query<AlertParams>, QueryRejection>,
+) -> Result<Json<AlertList>, ApiError> {
+    let Query(p) = params.map_err(query_error)?;
+    let subscription = find(&state, &id).await?;
+    let since = parse_time("since", p.since.as_deref())?;
+    let after = p
+        .after
+        .as_deref()
+        .map(|a| a.parse::<i64>().map_err(|_| ApiError::bad_request("invalid_query", "after must be an alert id")))
+        .transpose()?;
+    let limit = parse_limit(p.limit.as_deref(), 100)?;
+    let alerts = state.store.alerts(subscription.id, since, after, limit).await?;
+    Ok(Json(AlertList { alerts: alerts.into_iter().map(AlertBody::from).collect() }))
+}
+
+fn event(alert: Alert) -> Result<Event, Infallible> {
+    let id = alert.id.to_string();
+    let data = serde_json::to_string(&AlertBody::from(alert)).expect("alert serializes");
+    Ok(Event::default().event("alert").id(id).data(data))
+}
+
+/// The backlog a reconnecting client asks for with `Last-Event-ID` is capped here; the rest can
+/// be listed with `GET .../alerts?after=`.
+const MAX_REPLAY: u32 = 1000;
+
+async fn stream_alerts(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let subscription = find(&state, &id).await?;
+    // Listen before reading the backlog, so nothing falls between the two.
+    let live = state.alerts.live(subscription.id).await;
+    let last_seen = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    let backlog = match last_seen {
+        Some(after) => state.store.alerts(subscription.id, None, Some(after), MAX_REPLAY).await?,
+        None => Vec::new(),
+    };
+    let mut high_water = backlog.last().map(|a| a.id).or(last_seen).unwrap_or(0);
+    let live = BroadcastStream::new(live).filter_map(move |item| {
+        // A listener too slow to keep up skips alerts (they stay listable); a replayed one is
+        // not sent twice.
+        let next = item.ok().filter(|a| a.id > high_water);
+        if let Some(a) = &next {
+            high_water = a.id;
+        }
+        std::future::ready(next)
+    });
+    let events = stream::iter(backlog).chain(live).map(event);
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}

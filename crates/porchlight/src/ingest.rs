@@ -1,0 +1,213 @@
+//! Ingest: records from a feed through the privacy stage into the store, with a summary that
+//! accounts for every row (published, withheld with a reason, or rejected with a reason).
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    fs::File,
+    io::BufReader,
+    path::PathBuf,
+};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use porchlight_core::{
+    privacy::{Decision, Policy},
+    record::CadRecord,
+};
+use porchlight_feeds::{Mapping, Problem};
+use porchlight_store::{Applied, Store};
+use serde::Serialize;
+
+use crate::DataDir;
+
+/// Records per database transaction.
+const BATCH: usize = 1000;
+/// Line numbers kept per rejection reason, to point at examples.
+const EXAMPLE_LINES: usize = 5;
+
+#[derive(Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// The agency's id; must match the mapping file's `agency.id`.
+    #[arg(long)]
+    agency: String,
+    /// The agency's mapping file (TOML), e.g. examples/milwaukee.toml.
+    #[arg(long)]
+    mapping: PathBuf,
+    /// How to print the summary.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// The CSV file to import.
+    file: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Rejected {
+    pub count: u64,
+    pub first_lines: Vec<u64>,
+}
+
+/// What happened to every row of an input.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub rows: u64,
+    /// New incidents.
+    pub published: u64,
+    /// Known incidents that came again with something new: a new version.
+    pub updated: u64,
+    /// Known incidents that came again unchanged.
+    pub unchanged: u64,
+    pub withheld: BTreeMap<String, u64>,
+    /// Keyed by "field: code".
+    pub rejected: BTreeMap<String, Rejected>,
+    /// Call types that no rule of the mapping matched (published or withheld as `other`).
+    pub unmapped_call_types: BTreeMap<String, u64>,
+}
+
+impl Summary {
+    pub fn reject(&mut self, problem: &Problem) {
+        self.rows += 1;
+        let entry = self.rejected.entry(format!("{}: {}", problem.field, problem.code)).or_default();
+        entry.count += 1;
+        if entry.first_lines.len() < EXAMPLE_LINES {
+            entry.first_lines.push(problem.line);
+        }
+    }
+
+    pub fn withheld_total(&self) -> u64 {
+        self.withheld.values().sum()
+    }
+
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().map(|r| r.count).sum()
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "rows read      {:>8}", self.rows);
+        let _ = writeln!(
+            out,
+            "published      {:>8}  (new {}, new versions {}, unchanged repeats {})",
+            self.published + self.updated + self.unchanged,
+            self.published,
+            self.updated,
+            self.unchanged
+        );
+        let _ = writeln!(out, "withheld       {:>8}", self.withheld_total());
+        for (reason, n) in &self.withheld {
+            let _ = writeln!(out, "  {reason:<34} {n:>6}");
+        }
+        let _ = writeln!(out, "rejected       {:>8}", self.rejected_total());
+        for (reason, r) in &self.rejected {
+            let lines: Vec<String> = r.first_lines.iter().map(u64::to_string).collect();
+            let _ = writeln!(out, "  {reason:<34} {:>6}  (lines {}{})", r.count, lines.join(", "),
+                if r.count > r.first_lines.len() as u64 { ", ..." } else { "" });
+        }
+        if !self.unmapped_call_types.is_empty() {
+            let rows: u64 = self.unmapped_call_types.values().sum();
+            let _ = writeln!(
+                out,
+                "call types with no category rule: {} ({rows} rows, mapped to `other`)",
+                self.unmapped_call_types.len()
+            );
+            let mut by_count: Vec<_> = self.unmapped_call_types.iter().collect();
+            by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (call_type, n) in by_count.into_iter().take(10) {
+                let _ = writeln!(out, "  {call_type:<34} {n:>6}");
+            }
+        }
+        out
+    }
+}
+
+/// The privacy stage and the store, for one agency.
+pub struct Ingest {
+    store: Store,
+    policy: Policy,
+}
+
+impl Ingest {
+    pub fn new(store: Store, policy: Policy) -> Self {
+        Self { store, policy }
+    }
+
+    /// Apply the policy to each record and store the outcome in one transaction. The raw
+    /// records are consumed here; only their public form goes on.
+    pub async fn batch(&self, records: Vec<CadRecord>, summary: &mut Summary) -> anyhow::Result<()> {
+        let decisions: Vec<Decision> = records.into_iter().map(|r| self.policy.apply(r)).collect();
+        for d in &decisions {
+            if let Decision::Withhold(w) = d {
+                *summary.withheld.entry(w.reason.to_string()).or_default() += 1;
+            }
+        }
+        let applied = self.store.apply(&decisions).await.context("storing a batch")?;
+        summary.rows += applied.len() as u64;
+        for a in applied {
+            match a {
+                Applied::Published { .. } => summary.published += 1,
+                Applied::Updated { .. } => summary.updated += 1,
+                Applied::Unchanged { .. } => summary.unchanged += 1,
+                Applied::Withheld => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.mapping)
+        .with_context(|| format!("reading the mapping file {}", args.mapping.display()))?;
+    let mapping = Mapping::parse(&text).with_context(|| format!("in {}", args.mapping.display()))?;
+    if mapping.agency().as_str() != args.agency {
+        bail!(
+            "--agency {} does not match the mapping file, which is for agency {}",
+            args.agency,
+            mapping.agency()
+        );
+    }
+    let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let progress = ProgressBar::new(file.metadata()?.len()).with_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {per_sec} eta {eta}")
+            .expect("valid template"),
+    );
+    let store = Store::open(&args.data.path)
+        .await
+        .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
+    store.upsert_agency(mapping.agency(), mapping.agency_name(), mapping.time_zone().name()).await?;
+    let ingest = Ingest::new(store.clone(), Policy::default());
+    let mut summary = Summary::default();
+    let mut records = mapping
+        .read_csv(BufReader::new(progress.wrap_read(file)))
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let mut batch = Vec::with_capacity(BATCH);
+    for item in records.by_ref() {
+        match item {
+            Ok(record) => batch.push(record),
+            Err(problem) => summary.reject(&problem),
+        }
+        if batch.len() == BATCH {
+            ingest.batch(std::mem::take(&mut batch), &mut summary).await?;
+        }
+    }
+    ingest.batch(batch, &mut summary).await?;
+    summary.unmapped_call_types = records.unmapped_call_types().clone();
+    progress.finish_and_clear();
+    store.close().await;
+    match args.format {
+        Format::Text => {
+            println!("Imported {} for {} ({})", args.file.display(), mapping.agency(), mapping.agency_name());
+            print!("{}", summary.render());
+        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! Starting the HTTP server and the alert worker together, and stopping them on Ctrl-C.
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use porchlight_alerts::Alerts;
+use porchlight_http::AppState;
+use porchlight_store::Store;
+use tokio::task::JoinHandle;
+
+pub struct Server {
+    pub url: String,
+    pub alerts: Alerts,
+    http: JoinHandle<std::io::Result<()>>,
+    worker: JoinHandle<()>,
+}
+
+pub async fn start(store: Store, addr: SocketAddr) -> anyhow::Result<Server> {
+    let alerts = Alerts::load(store.clone()).await.context("loading subscriptions")?;
+    let worker = tokio::spawn(alerts.clone().run());
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let state = AppState { store, alerts: alerts.clone() };
+    let http = tokio::spawn(porchlight_http::serve(listener, state, shutdown_signal()));
+    Ok(Server { url, alerts, http, worker })
+}
+
+/// Ctrl-C or SIGTERM. Live streams never end by themselves, so after the signal the server
+/// gets a moment to finish ordinary requests and then the process exits.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        std::process::exit(0);
+    });
+}
+
+impl Server {
+    /// Run until the server stops.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let result = self.http.await.context("server task")?;
+        self.worker.abort();
+        result.context("serving HTTP")
+    }
+}
