@@ -1,0 +1,419 @@
+//! Black-box tests of the `porchlight` binary: real processes, a real SQLite file in a fresh
+//! folder, real HTTP on loopback, and real city data from `examples/data`.
+
+use std::{
+    collections::{HashMap, HashSet},
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::Duration,
+};
+
+use futures_util::StreamExt;
+use regex::Regex;
+use serde_json::{Value, json};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn porchlight() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_porchlight"));
+    cmd.env_remove("PORCHLIGHT_DATA_DIR").env("PORCHLIGHT_LOG", "info");
+    cmd
+}
+
+const MILWAUKEE_CSV: &str = "examples/data/milwaukee-cfs/data.csv";
+const SEATTLE_CSV: &str = "examples/data/seattle-spd-911/Seattle_Police_Department_911_Incident_Response.csv";
+
+fn import(data: &Path, agency: &str, mapping: &str, file: &Path) -> Output {
+    let out = porchlight()
+        .args(["import", "--format", "json", "--agency", agency, "--mapping"])
+        .arg(repo().join(mapping))
+        .arg("--data-dir")
+        .arg(data)
+        .arg(file)
+        .env("PORCHLIGHT_LOG", "debug")
+        .output()
+        .expect("run porchlight import");
+    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn summary(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).expect("JSON summary")
+}
+
+/// A `porchlight serve` child process, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Self {
+        let mut child = porchlight()
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start porchlight serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_owned();
+        Self { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Read Server-Sent Events until `n` have arrived, returning their `data` as JSON.
+async fn read_events(response: reqwest::Response, n: usize) -> Vec<Value> {
+    let mut body = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let read = async {
+        while events.len() < n {
+            let chunk = body.next().await.expect("stream ended").expect("stream error");
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let data: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
+                if !data.is_empty() {
+                    events.push(serde_json::from_str(&data.join("\n")).expect("event JSON"));
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read).await.expect("alerts did not arrive in time");
+    events
+}
+
+/// Five real Milwaukee rows around N 35th St and W Villard Av: one outside the subscriber's
+/// circle, one withheld (domestic violence), three that match.
+const CALLS: &str = "id,time,location,latitude,longitude,district,nature,status
+1211427,2018-05-01 00:18:46,\"2483 W HADLEY ST,MKE\",43.0695391,-87.9446813,5,PROPERTY DAMAGE,To be Filed
+1212185,2018-05-01 09:30:22,\"5342 N 34TH ST,MKE\",43.1146588,-87.9555124,4,BATTERY DV,Advised/Referral
+1211372,2018-05-01 00:10:28,\"5237 N 35TH ST,MKE\",43.1127987,-87.95674149999999,4,TRBL W/SUBJ,Unable to Locate Complainant
+1211378,2018-05-01 00:18:31,\"5262 N 38TH ST,MKE\",43.1133303,-87.9597934,4,PROPERTY DAMAGE,Service in Progress
+1211759,2018-05-01 04:28:01,\"N 39TH ST / W LANCASTER AV,MKE\",43.1098446,-87.9619657,4,RECKLESS VEHICLE,Unable to Locate Complainant
+";
+
+fn alert_summary(a: &Value) -> (String, String, String, String, String, u64) {
+    let i = &a["incident"];
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    (s(&i["agency"]), s(&i["location"]["text"]), s(&i["category"]), s(&i["received_at"]), s(&i["status"]), i["version"].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn calls_reach_a_subscriber_live_and_in_the_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Register the agency first, with an empty file.
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, CALLS.lines().next().unwrap()).unwrap();
+    import(&data, "milwaukee", "examples/milwaukee.toml", &empty);
+
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{}/v1/subscriptions", server.url))
+        .json(&json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 900}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let stream = http.get(format!("{}/v1/subscriptions/{id}/alerts/stream", server.url)).send().await.unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+
+    let calls = dir.path().join("calls.csv");
+    std::fs::write(&calls, CALLS).unwrap();
+    let s = summary(&import(&data, "milwaukee", "examples/milwaukee.toml", &calls));
+    assert_eq!((s["rows"].as_u64(), s["published"].as_u64()), (Some(5), Some(4)));
+    assert_eq!(s["withheld"], json!({"category:domestic_violence": 1}));
+
+    // A later record of a known incident with a new status is a new version, alerted again.
+    let update = dir.path().join("update.csv");
+    let header = CALLS.lines().next().unwrap();
+    let row = CALLS.lines().nth(3).unwrap().replace("Unable to Locate Complainant", "Assignment Completed");
+    std::fs::write(&update, format!("{header}\n{row}\n")).unwrap();
+    let s = summary(&import(&data, "milwaukee", "examples/milwaukee.toml", &update));
+    assert_eq!(s["updated"].as_u64(), Some(1));
+
+    let events = read_events(stream, 4).await;
+    let got: Vec<_> = events.iter().map(alert_summary).collect();
+    let mke = |loc: &str, cat: &str, at: &str, status: &str, v: u64| {
+        ("milwaukee".to_owned(), loc.to_owned(), cat.to_owned(), at.to_owned(), status.to_owned(), v)
+    };
+    assert_eq!(
+        got,
+        vec![
+            mke("5200 block of N 35th St", "disorder", "2018-05-01T05:10:28Z", "Unable to Locate Complainant", 1),
+            mke("5200 block of N 38th St", "property", "2018-05-01T05:18:31Z", "Service in Progress", 1),
+            mke("N 39th St & W Lancaster Av", "traffic", "2018-05-01T09:28:01Z", "Unable to Locate Complainant", 1),
+            mke("5200 block of N 35th St", "disorder", "2018-05-01T05:10:28Z", "Assignment Completed", 2),
+        ]
+    );
+    assert_eq!(events[0]["incident"]["id"], events[3]["incident"]["id"]);
+
+    // The same alerts are listed for a subscriber who was not connected, and nothing else.
+    let listed: Value = http.get(format!("{}/v1/subscriptions/{id}/alerts", server.url)).send().await.unwrap().json().await.unwrap();
+    let listed: Vec<_> = listed["alerts"].as_array().unwrap().iter().map(alert_summary).collect();
+    assert_eq!(listed, got);
+    let after: Value = http
+        .get(format!("{}/v1/subscriptions/{id}/alerts?after={}", server.url, events[1]["id"]))
+        .send().await.unwrap().json().await.unwrap();
+    assert_eq!(after["alerts"].as_array().unwrap().len(), 2);
+
+    // A reconnecting client gets what it missed after its Last-Event-ID.
+    let resumed = http
+        .get(format!("{}/v1/subscriptions/{id}/alerts/stream", server.url))
+        .header("Last-Event-ID", events[1]["id"].to_string())
+        .send()
+        .await
+        .unwrap();
+    let replayed: Vec<_> = read_events(resumed, 2).await.iter().map(alert_summary).collect();
+    assert_eq!(replayed, got[2..]);
+
+    // All four published incidents are listed; the withheld call is not; bbox narrows the list.
+    let all: Value = http.get(format!("{}/v1/incidents", server.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(all["incidents"].as_array().unwrap().len(), 4);
+    let near: Value = http
+        .get(format!("{}/v1/incidents?bbox=-87.97,43.10,-87.95,43.12&since=2018-05-01T05:15:00Z", server.url))
+        .send().await.unwrap().json().await.unwrap();
+    let near: Vec<&str> = near["incidents"].as_array().unwrap().iter().map(|i| i["location"]["text"].as_str().unwrap()).collect();
+    assert_eq!(near, ["N 39th St & W Lancaster Av", "5200 block of N 38th St"]);
+
+    // Deleting the subscription removes it and its alerts.
+    let deleted = http.delete(format!("{}/v1/subscriptions/{id}", server.url)).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    let gone = http.get(format!("{}/v1/subscriptions/{id}/alerts", server.url)).send().await.unwrap();
+    assert_eq!(gone.status(), 404);
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_code_and_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let http = reqwest::Client::new();
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (http.post(format!("{}/v1/subscriptions", server.url)).json(&json!({"lat": 43.0, "lon": -87.9, "radius_m": 5})), 400, "invalid_radius"),
+        (http.post(format!("{}/v1/subscriptions", server.url)).json(&json!({"lat": 95.0, "lon": -87.9, "radius_m": 500})), 400, "invalid_coordinates"),
+        (http.post(format!("{}/v1/subscriptions", server.url)).json(&json!({"lat": 43.0, "lon": -87.9, "radius_m": 500, "categories": ["burglary"]})), 400, "invalid_category"),
+        (http.post(format!("{}/v1/subscriptions", server.url)).json(&json!({"lat": 43.0, "lon": -87.9, "radius_m": 500, "categories": ["medical"]})), 400, "invalid_category"),
+        (http.post(format!("{}/v1/subscriptions", server.url)).header("content-type", "application/json").body("{not json"), 400, "invalid_body"),
+        (http.post(format!("{}/v1/subscriptions", server.url)).json(&json!({"lat": 43.0})), 400, "invalid_body"),
+        (http.get(format!("{}/v1/subscriptions/not-a-uuid", server.url)), 400, "invalid_id"),
+        (http.get(format!("{}/v1/subscriptions/6f1c3a52-6d9c-4f4e-9a53-0b8f3f7d2c11", server.url)), 404, "subscription_not_found"),
+        (http.get(format!("{}/v1/subscriptions/6f1c3a52-6d9c-4f4e-9a53-0b8f3f7d2c11/alerts/stream", server.url)), 404, "subscription_not_found"),
+        (http.get(format!("{}/v1/incidents/6f1c3a52-6d9c-4f4e-9a53-0b8f3f7d2c11", server.url)), 404, "incident_not_found"),
+        (http.get(format!("{}/v1/incidents?bbox=1,2,3", server.url)), 400, "invalid_query"),
+        (http.get(format!("{}/v1/incidents?since=yesterday", server.url)), 400, "invalid_query"),
+        (http.get(format!("{}/v1/incidents?limit=0", server.url)), 400, "invalid_query"),
+        (http.get(format!("{}/v1/nothing-here", server.url)), 404, "route_not_found"),
+    ];
+    for (request, status, code) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{body}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn whole_city_files_account_for_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let mke = summary(&import(dir.path(), "milwaukee", "examples/milwaukee.toml", &repo().join(MILWAUKEE_CSV)));
+    let sea = summary(&import(dir.path(), "seattle", "examples/seattle.toml", &repo().join(SEATTLE_CSV)));
+    for (s, rows) in [(&mke, 33_968), (&sea, 706)] {
+        let withheld: u64 = s["withheld"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        let rejected: u64 = s["rejected"].as_object().unwrap().values().map(|v| v["count"].as_u64().unwrap()).sum();
+        let published = ["published", "updated", "unchanged"].iter().map(|k| s[k].as_u64().unwrap()).sum::<u64>();
+        assert_eq!(s["rows"].as_u64(), Some(rows));
+        assert_eq!(published + withheld + rejected, rows, "{s}");
+    }
+    assert_eq!(mke["published"], MKE_PUBLISHED);
+    assert_eq!(mke["withheld"], mke_withheld());
+    assert_eq!(mke["rejected"], json!({}));
+    assert_eq!(mke["unmapped_call_types"], json!({}));
+    assert_eq!(sea["published"], SEA_PUBLISHED);
+    assert_eq!(sea["withheld"], sea_withheld());
+    assert_eq!(sea["rejected"], json!({}));
+    assert_eq!(sea["unmapped_call_types"], json!({}));
+    // Importing the same file again makes no new incidents and no new versions.
+    let again = summary(&import(dir.path(), "seattle", "examples/seattle.toml", &repo().join(SEATTLE_CSV)));
+    assert_eq!((again["published"].as_u64(), again["updated"].as_u64()), (Some(0), Some(0)));
+}
+
+const MKE_PUBLISHED: u64 = 18_148;
+const SEA_PUBLISHED: u64 = 668;
+
+fn mke_withheld() -> Value {
+    json!({
+        "category:administrative": 12_018,
+        "category:child_abuse": 138,
+        "category:death": 71,
+        "category:domestic_violence": 1_650,
+        "category:juvenile": 276,
+        "category:medical": 675,
+        "category:mental_health": 5,
+        "category:missing_person": 14,
+        "category:sexual_offense": 37,
+        "category:welfare_check": 918,
+        "unparseable_location": 18,
+    })
+}
+
+fn sea_withheld() -> Value {
+    json!({
+        "category:administrative": 10,
+        "category:medical": 3,
+        "category:mental_health": 15,
+        "category:missing_person": 5,
+        "category:sexual_offense": 5,
+    })
+}
+
+/// How many words after a number are searched for the street's name: "5237 block of N 35th".
+const WINDOW: usize = 4;
+
+/// Every (number, word) pair where the word follows the number within [`WINDOW`] words, and
+/// every decimal number, in `text`.
+fn tokens(text: &str, pairs: &mut HashSet<(String, String)>, decimals: &mut HashSet<String>) {
+    static DECIMAL: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"-?\d+\.\d+").unwrap());
+    static UUID: std::sync::LazyLock<Regex> =
+        std::sync::LazyLock::new(|| Regex::new(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}").unwrap());
+    // Porchlight's own ids are random hex, which can look like "714E" next to an agency name.
+    let upper = UUID.replace_all(&text.to_uppercase(), " ").into_owned();
+    let words: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    for (i, w) in words.iter().enumerate() {
+        // "3037A" is house 3037, unit A.
+        let digits = w.strip_suffix(|c: char| c.is_ascii_alphabetic()).unwrap_or(w);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            for next in words.iter().skip(i + 1).take(WINDOW) {
+                pairs.insert((digits.to_owned(), (*next).to_owned()));
+            }
+        }
+    }
+    for m in DECIMAL.find_iter(text) {
+        decimals.insert(m.as_str().to_owned());
+    }
+}
+
+/// The word that names a street: not a direction, not a street type ("N 35TH ST" -> "35TH").
+fn street_name(street: &str) -> Option<String> {
+    const SKIP: &[&str] = &["N", "S", "E", "W", "NE", "NW", "SE", "SW", "ST", "AV", "AVE", "DR", "RD", "BL", "PL", "CT", "LN", "WAY", "PKWY"];
+    street.split(|c: char| !c.is_ascii_alphanumeric()).find(|w| !w.is_empty() && !SKIP.contains(w)).map(str::to_owned)
+}
+
+/// DESIGN.md invariant 1 on real data: after importing both cities, no house number that is
+/// not a multiple of 100 appears with its street, and no raw coordinate appears, in the
+/// database file, the import's log lines, or any API answer.
+#[tokio::test]
+async fn no_house_number_or_raw_coordinate_leaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut logs = String::new();
+    for (agency, mapping, file) in [
+        ("milwaukee", "examples/milwaukee.toml", MILWAUKEE_CSV),
+        ("seattle", "examples/seattle.toml", SEATTLE_CSV),
+    ] {
+        let out = import(&data, agency, mapping, &repo().join(file));
+        logs.push_str(&String::from_utf8_lossy(&out.stderr));
+        logs.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
+
+    // What must not appear: 5237 near "35TH" for "5237 N 35TH ST,MKE", and coordinates as given.
+    let house = Regex::new(r"^\s*(\d+)(?:-?[A-Z0-9]{1,4})?(?:\s+\d+/\d+)?\s+([^,;]+)").unwrap();
+    let ordinal = Regex::new(r"^\s*\d+(ST|ND|RD|TH)\b").unwrap();
+    let mut needles = HashSet::new();
+    let mut raw_coordinates = HashSet::new();
+    for (file, location, lat, lon) in [(MILWAUKEE_CSV, "location", "latitude", "longitude"), (SEATTLE_CSV, "Hundred Block Location", "Latitude", "Longitude")] {
+        let mut reader = csv::Reader::from_path(repo().join(file)).unwrap();
+        let headers = reader.headers().unwrap().clone();
+        let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+        let (l, la, lo) = (col(location), col(lat), col(lon));
+        for row in reader.records() {
+            let row = row.unwrap();
+            let place = row[l].to_uppercase();
+            let already_blocked = ["XX", "BLK", "BLOCK"].iter().any(|b| place.contains(b));
+            // "113TH ST/W BRADLEY RD" starts with a numbered street, not a house number.
+            let already_blocked = already_blocked || ordinal.is_match(&place);
+            // Seattle publishes hundred blocks only: a number there is a numbered street ("15 AV NW").
+            if let Some(c) = house.captures(&place).filter(|_| !already_blocked && file == MILWAUKEE_CSV) {
+                let n: u64 = c[1].parse().unwrap();
+                if let Some(name) = street_name(&c[2]).filter(|_| n % 100 != 0) {
+                    needles.insert((c[1].to_owned(), name));
+                }
+            }
+            for v in [&row[la], &row[lo]] {
+                // A coordinate given to 7 or more decimals is a geocoded house.
+                if v.split('.').nth(1).is_some_and(|d| d.len() >= 7) {
+                    raw_coordinates.insert(v.to_owned());
+                }
+            }
+        }
+    }
+    assert!(needles.len() > 5_000, "the test needs real house numbers: {}", needles.len());
+    assert!(raw_coordinates.len() > 5_000, "{}", raw_coordinates.len());
+
+    let mut haystacks: HashMap<&str, String> = HashMap::new();
+    haystacks.insert("log lines", logs);
+    let mut db = String::new();
+    for entry in std::fs::read_dir(&data).unwrap() {
+        db.push_str(&String::from_utf8_lossy(&std::fs::read(entry.unwrap().path()).unwrap()));
+    }
+    haystacks.insert("database files", db);
+
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    let mut api = String::new();
+    let mut until: Option<String> = None;
+    let mut seen = HashSet::new();
+    loop {
+        let mut url = format!("{}/v1/incidents?limit=1000", server.url);
+        if let Some(t) = &until {
+            url.push_str(&format!("&until={t}"));
+        }
+        let page: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+        let incidents = page["incidents"].as_array().unwrap();
+        let fresh: Vec<&Value> = incidents.iter().filter(|i| seen.insert(i["id"].as_str().unwrap().to_owned())).collect();
+        if fresh.is_empty() {
+            break;
+        }
+        let one: Value = http.get(format!("{}/v1/incidents/{}", server.url, fresh[0]["id"].as_str().unwrap())).send().await.unwrap().json().await.unwrap();
+        api.push_str(&one.to_string());
+        api.push_str(&page.to_string());
+        // Pages overlap by the last second, so ties at a page boundary are not skipped.
+        let last = chrono::DateTime::parse_from_rfc3339(incidents.last().unwrap()["received_at"].as_str().unwrap()).unwrap();
+        until = Some((last + chrono::Duration::seconds(1)).to_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    }
+    assert!(seen.len() > 15_000, "{}", seen.len());
+    haystacks.insert("API answers", api);
+
+    // The detector finds leaks where there are some: the input file itself is full of them.
+    let (mut pairs, mut decimals) = (HashSet::new(), HashSet::new());
+    tokens(&std::fs::read_to_string(repo().join(MILWAUKEE_CSV)).unwrap(), &mut pairs, &mut decimals);
+    let missed: Vec<_> = needles.difference(&pairs).take(5).collect();
+    assert!(missed.is_empty(), "{missed:?}");
+    assert!(raw_coordinates.intersection(&decimals).count() > 5_000);
+
+    for (name, text) in &haystacks {
+        let (mut pairs, mut decimals) = (HashSet::new(), HashSet::new());
+        tokens(text, &mut pairs, &mut decimals);
+        let leaked: Vec<_> = needles.intersection(&pairs).take(5).collect();
+        assert!(leaked.is_empty(), "house numbers in {name}: {leaked:?}");
+        let leaked: Vec<_> = raw_coordinates.intersection(&decimals).take(5).collect();
+        assert!(leaked.is_empty(), "raw coordinates in {name}: {leaked:?}");
+    }
+}
