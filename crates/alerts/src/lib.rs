@@ -100,11 +100,11 @@ impl Alerts {
                 made += alerts.len();
                 let mut live = self.inner.live.lock().await;
                 for alert in alerts {
-                    if let Some(tx) = live.get(&alert.subscription_id) {
-                        if tx.send(alert).is_err() {
-                            // Nobody is listening any more.
-                            live.retain(|_, tx| tx.receiver_count() > 0);
-                        }
+                    if let Some(tx) = live.get(&alert.subscription_id)
+                        && tx.send(alert).is_err()
+                    {
+                        // Nobody is listening any more.
+                        live.retain(|_, tx| tx.receiver_count() > 0);
                     }
                 }
             }
@@ -160,14 +160,13 @@ mod tests {
         let store = Store::open(dir.path()).await.unwrap();
         store.upsert_agency(&AgencyId::parse("testville").unwrap(), "Testville", "UTC").await.unwrap();
         let alerts = Alerts::load(store.clone()).await.unwrap();
-        let sub = Subscription::new(Point::new(43.0, -87.95).unwrap(), 1000.0, Default::default(), Utc::now()).unwrap();
+        let sub =
+            Subscription::new(Point::new(43.0, -87.95).unwrap(), 1000.0, Default::default(), Utc::now())
+                .unwrap();
         alerts.subscribe(sub.clone()).await.unwrap();
         let mut live = alerts.live(sub.id).await;
         let policy = Policy::default();
-        let decisions = vec![
-            policy.apply(call("1", "open", 43.001)),
-            policy.apply(call("2", "open", 43.2)),
-        ];
+        let decisions = vec![policy.apply(call("1", "open", 43.001)), policy.apply(call("2", "open", 43.2))];
         store.apply(&decisions).await.unwrap();
         assert_eq!(alerts.drain().await.unwrap(), 1);
         // The same record again changes nothing; a new status is a new version and a new alert.

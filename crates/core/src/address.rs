@@ -69,15 +69,13 @@ static GRID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(?:[NSEW]\d+\s+){1
 /// "N VAN BUREN ST- E LYON ST": a dash after a word, then a space, separates two streets.
 static DASH_SEPARATOR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"([A-Z])-\s+").unwrap());
 static FRACTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d+/\d+\b").unwrap());
-static SEPARATOR: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\s*(?:/|&|\bAND\b|\bAT\b)\s*").unwrap());
+static SEPARATOR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*(?:/|&|\bAND\b|\bAT\b)\s*").unwrap());
 static XX_BLOCK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d*)XX\s*(?:-\s*)?(?:(?:BLOCK|BLK)(?:\s+OF)?\s+)?(.+)$").unwrap());
 static NUMBER_BLOCK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d+)\s*-?\s*(?:BLOCK|BLK)(?:\s+OF)?\s+(.+)$").unwrap());
-static HOUSE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(\d+)(?:\s*-\s*[A-Z0-9]+|[A-Z])?(?:\s+\d+/\d+)?\s+(.+)$").unwrap()
-});
+static HOUSE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\d+)(?:\s*-\s*[A-Z0-9]+|[A-Z])?(?:\s+\d+/\d+)?\s+(.+)$").unwrap());
 static UNIT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\s*(?:#|\b(?:APT|APARTMENT|UNIT|STE|SUITE|RM|ROOM|LOT|SPC|SPACE|BLDG|FL|FLOOR)\b).*$")
         .unwrap()
@@ -86,10 +84,49 @@ static UNIT: LazyLock<Regex> = LazyLock::new(|| {
 /// Street types: "4 AV" is a numbered street, and a string without a house number is taken for
 /// a street only when it has one of these or a [`ROUTE_WORDS`] word.
 const STREET_TYPES: &[&str] = &[
-    "ST", "STREET", "AV", "AVE", "AVENUE", "DR", "DRIVE", "RD", "ROAD", "BL", "BLVD", "BOULEVARD",
-    "LN", "LANE", "CT", "COURT", "PL", "PLACE", "WAY", "WY", "PKWY", "PKY", "PY", "PARKWAY", "HWY",
-    "HIGHWAY", "TER", "TERRACE", "CIR", "CIRCLE", "SQ", "TRL", "TRAIL", "ALY", "ALLEY", "EXPY",
-    "FWY", "FREEWAY", "LOOP", "ROW", "CRES", "PLZ", "PLAZA",
+    "ST",
+    "STREET",
+    "AV",
+    "AVE",
+    "AVENUE",
+    "DR",
+    "DRIVE",
+    "RD",
+    "ROAD",
+    "BL",
+    "BLVD",
+    "BOULEVARD",
+    "LN",
+    "LANE",
+    "CT",
+    "COURT",
+    "PL",
+    "PLACE",
+    "WAY",
+    "WY",
+    "PKWY",
+    "PKY",
+    "PY",
+    "PARKWAY",
+    "HWY",
+    "HIGHWAY",
+    "TER",
+    "TERRACE",
+    "CIR",
+    "CIRCLE",
+    "SQ",
+    "TRL",
+    "TRAIL",
+    "ALY",
+    "ALLEY",
+    "EXPY",
+    "FWY",
+    "FREEWAY",
+    "LOOP",
+    "ROW",
+    "CRES",
+    "PLZ",
+    "PLAZA",
 ];
 
 /// Named streets without a type, and highway prefixes.
@@ -226,8 +263,7 @@ fn display_word(word: &str) -> String {
     }
     if word.chars().any(|c| c.is_ascii_digit()) {
         let ordinal = ["ST", "ND", "RD", "TH"].iter().any(|suffix| {
-            word.strip_suffix(suffix)
-                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            word.strip_suffix(suffix).is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
         });
         return if ordinal { word.to_lowercase() } else { word.to_owned() };
     }
@@ -287,14 +323,8 @@ mod tests {
 
     #[test]
     fn already_blocked_inputs_are_not_generalized_twice() {
-        assert_eq!(
-            parse("4600-BLK N 39TH ST"),
-            Place::Block { number: 4600, street: "N 39TH ST".into() }
-        );
-        assert_eq!(
-            generalize(&parse("4600-BLK N 39TH ST"), 1000).unwrap().text,
-            "4000 block of N 39th St"
-        );
+        assert_eq!(parse("4600-BLK N 39TH ST"), Place::Block { number: 4600, street: "N 39TH ST".into() });
+        assert_eq!(generalize(&parse("4600-BLK N 39TH ST"), 1000).unwrap().text, "4000 block of N 39th St");
     }
 
     #[test]

@@ -117,10 +117,7 @@ impl FromStr for Category {
     type Err = UnknownCategory;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Category::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| UnknownCategory(s.to_owned()))
+        Category::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| UnknownCategory(s.to_owned()))
     }
 }
 

@@ -6,8 +6,8 @@
 //! nothing else.
 
 pub mod address;
-pub mod alert;
 pub mod agency;
+pub mod alert;
 pub mod category;
 pub mod geo;
 pub mod incident;

@@ -96,8 +96,11 @@ mod tests {
             index.insert(s);
         }
         for j in 0..300u32 {
-            let at = Point::new(43.0 + f64::from(j % 30) * 0.007 + if j % 5 == 0 { 20.0 } else { 0.0 },
-                -88.0 + f64::from(j / 30) * 0.021).unwrap();
+            let at = Point::new(
+                43.0 + f64::from(j % 30) * 0.007 + if j % 5 == 0 { 20.0 } else { 0.0 },
+                -88.0 + f64::from(j / 30) * 0.021,
+            )
+            .unwrap();
             let mut got = index.matches(Category::Property, at);
             let mut want: Vec<Uuid> =
                 all.iter().filter(|s| s.wants(Category::Property, at)).map(|s| s.id).collect();

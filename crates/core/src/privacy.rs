@@ -154,9 +154,14 @@ mod tests {
     #[test]
     fn withholds_sensitive_categories_and_unplaceable_locations() {
         let policy = Policy::default();
-        for c in [Category::DomesticViolence, Category::Medical, Category::Suicide, Category::MentalHealth,
-            Category::SexualOffense, Category::ChildAbuse]
-        {
+        for c in [
+            Category::DomesticViolence,
+            Category::Medical,
+            Category::Suicide,
+            Category::MentalHealth,
+            Category::SexualOffense,
+            Category::ChildAbuse,
+        ] {
             assert_eq!(
                 policy.apply(record(c, "5237 N 35TH ST")),
                 Decision::Withhold(Withheld {

@@ -58,10 +58,8 @@ pub struct Records<'m, R> {
 impl Mapping {
     /// Start reading CSV with a header row. Fails only if a column the mapping needs is absent.
     pub fn read_csv<R: Read>(&self, input: R) -> Result<Records<'_, R>, MappingError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(self.delimiter)
-            .flexible(true)
-            .from_reader(input);
+        let mut reader =
+            csv::ReaderBuilder::new().delimiter(self.delimiter).flexible(true).from_reader(input);
         let headers = reader.headers()?.clone();
         let find = |field: &str, column: &str| {
             headers.iter().position(|h| h.trim() == column).ok_or_else(|| MappingError::MissingColumn {
@@ -69,15 +67,18 @@ impl Mapping {
                 column: column.to_owned(),
             })
         };
-        let optional = |field: &str, column: &Option<String>| column.as_deref().map(|c| find(field, c)).transpose();
+        let optional =
+            |field: &str, column: &Option<String>| column.as_deref().map(|c| find(field, c)).transpose();
         let location = match &self.location {
             LocationColumns::Address(a) => LocationIdx::Address(find("location.address", a)?),
-            LocationColumns::NumberAndStreet { number, street } => {
-                LocationIdx::NumberAndStreet(find("location.number", number)?, find("location.street", street)?)
-            }
-            LocationColumns::CrossStreets(a, b) => {
-                LocationIdx::CrossStreets(find("location.cross_streets", a)?, find("location.cross_streets", b)?)
-            }
+            LocationColumns::NumberAndStreet { number, street } => LocationIdx::NumberAndStreet(
+                find("location.number", number)?,
+                find("location.street", street)?,
+            ),
+            LocationColumns::CrossStreets(a, b) => LocationIdx::CrossStreets(
+                find("location.cross_streets", a)?,
+                find("location.cross_streets", b)?,
+            ),
         };
         let coordinates = match &self.coordinates {
             Some((lat, lon)) => Some((find("location.latitude", lat)?, find("location.longitude", lon)?)),
@@ -96,7 +97,14 @@ impl Mapping {
             location,
             coordinates,
         };
-        Ok(Records { mapping: self, reader, columns, headers, row: csv::StringRecord::new(), unmapped: BTreeMap::new() })
+        Ok(Records {
+            mapping: self,
+            reader,
+            columns,
+            headers,
+            row: csv::StringRecord::new(),
+            unmapped: BTreeMap::new(),
+        })
     }
 }
 
@@ -160,8 +168,14 @@ impl<R: Read> Records<'_, R> {
                         // Many CAD exports write 0,0 for "not geocoded".
                         None
                     } else {
-                        let p = Point::new(lat, lon)
-                            .map_err(|_| self.problem(line, lat_idx, "bad_coordinates", "outside the range of latitude and longitude"))?;
+                        let p = Point::new(lat, lon).map_err(|_| {
+                            self.problem(
+                                line,
+                                lat_idx,
+                                "bad_coordinates",
+                                "outside the range of latitude and longitude",
+                            )
+                        })?;
                         Some(Raw::new(p))
                     }
                 }
@@ -171,7 +185,9 @@ impl<R: Read> Records<'_, R> {
         let location = match c.location {
             LocationIdx::Address(i) if self.field(i).is_empty() => RawLocation::None,
             LocationIdx::Address(i) => RawLocation::Text(raw(i)),
-            LocationIdx::NumberAndStreet(n, s) => RawLocation::NumberAndStreet { number: raw(n), street: raw(s) },
+            LocationIdx::NumberAndStreet(n, s) => {
+                RawLocation::NumberAndStreet { number: raw(n), street: raw(s) }
+            }
             LocationIdx::CrossStreets(a, b) => RawLocation::CrossStreets(raw(a), raw(b)),
         };
         let category = match self.mapping.category_for(&call_type) {
@@ -258,7 +274,11 @@ mod tests {
         assert_eq!(ok.status.as_deref(), Some("Open"));
         let problems: Vec<String> = out[1..4].iter().map(|r| r.as_ref().unwrap_err().to_string()).collect();
         assert_eq!(problems[0], "line 3, field `id`: missing: no incident number");
-        assert!(problems[1].starts_with("line 4, field `time`: bad_time: cannot read \"May first\""), "{}", problems[1]);
+        assert!(
+            problems[1].starts_with("line 4, field `time`: bad_time: cannot read \"May first\""),
+            "{}",
+            problems[1]
+        );
         assert_eq!(problems[2], "line 5, field `lat`: bad_coordinates: not a number");
         let last = out[4].as_ref().unwrap();
         assert!(last.point.is_none() && last.status.is_none());
@@ -270,6 +290,9 @@ mod tests {
     fn a_missing_column_is_named() {
         let m = Mapping::parse(MAPPING).unwrap();
         let err = m.read_csv("id,time,nature\n".as_bytes()).err().unwrap();
-        assert_eq!(err.to_string(), "the data has no column `location` (needed by mapping field `location.address`)");
+        assert_eq!(
+            err.to_string(),
+            "the data has no column `location` (needed by mapping field `location.address`)"
+        );
     }
 }

@@ -127,11 +127,9 @@ impl Mapping {
     pub fn parse(text: &str) -> Result<Self, MappingError> {
         let file: File = toml::from_str(text)?;
         let agency = AgencyId::parse(&file.agency.id).map_err(|e| invalid("agency.id", e.to_string()))?;
-        let time_zone: Tz = file
-            .agency
-            .time_zone
-            .parse()
-            .map_err(|_| invalid("agency.time_zone", format!("unknown time zone {:?}", file.agency.time_zone)))?;
+        let time_zone: Tz = file.agency.time_zone.parse().map_err(|_| {
+            invalid("agency.time_zone", format!("unknown time zone {:?}", file.agency.time_zone))
+        })?;
         let delimiter = match file.csv.delimiter.as_bytes() {
             [b] => *b,
             _ => return Err(invalid("csv.delimiter", "must be exactly one ASCII character")),
@@ -280,6 +278,11 @@ mod tests {
         );
         let bad_regex = MINIMAL.replace("^THEFT", "(THEFT");
         assert!(Mapping::parse(&bad_regex).unwrap_err().to_string().contains("`categories[1].pattern`"));
-        assert!(Mapping::parse("nonsense =").unwrap_err().to_string().starts_with("mapping file is not valid TOML"));
+        assert!(
+            Mapping::parse("nonsense =")
+                .unwrap_err()
+                .to_string()
+                .starts_with("mapping file is not valid TOML")
+        );
     }
 }

@@ -86,7 +86,10 @@ pub(crate) fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateT
     value
         .map(|v| {
             DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)).map_err(|_| {
-                ApiError::bad_request("invalid_query", format!("{name} must be an RFC 3339 time such as 2018-05-01T05:00:00Z"))
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("{name} must be an RFC 3339 time such as 2018-05-01T05:00:00Z"),
+                )
             })
         })
         .transpose()
@@ -95,11 +98,12 @@ pub(crate) fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateT
 pub(crate) fn parse_limit(value: Option<&str>, default: u32) -> Result<u32, ApiError> {
     match value {
         None => Ok(default),
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::bad_request("invalid_query", format!("limit must be a whole number from 1 to {MAX_LIMIT}"))),
+        Some(v) => v.parse::<u32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
+            )
+        }),
     }
 }
 
@@ -110,9 +114,13 @@ fn parse_bbox(value: &str) -> Result<[f64; 4], ApiError> {
             "bbox must be min_lon,min_lat,max_lon,max_lat in degrees, with min below max",
         )
     };
-    let parts: Vec<f64> = value.split(',').map(|p| p.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+    let parts: Vec<f64> =
+        value.split(',').map(|p| p.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
     let [a, b, c, d] = parts[..] else { return Err(bad()) };
-    let ok = [a, c].iter().all(|x| (-180.0..=180.0).contains(x)) && [b, d].iter().all(|y| (-90.0..=90.0).contains(y)) && a <= c && b <= d;
+    let ok = [a, c].iter().all(|x| (-180.0..=180.0).contains(x))
+        && [b, d].iter().all(|y| (-90.0..=90.0).contains(y))
+        && a <= c
+        && b <= d;
     if ok { Ok([a, b, c, d]) } else { Err(bad()) }
 }
 
@@ -148,6 +156,10 @@ pub(crate) fn parse_id(kind: &'static str, id: &str) -> Result<Uuid, ApiError> {
 
 async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<IncidentBody>, ApiError> {
     let id = parse_id("incident", &id)?;
-    let incident = state.store.incident(id).await?.ok_or_else(|| ApiError::not_found("incident_not_found", "no incident with this id"))?;
+    let incident = state
+        .store
+        .incident(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("incident_not_found", "no incident with this id"))?;
     Ok(Json(incident.into()))
 }

@@ -97,17 +97,21 @@ async fn create(
     body: Result<Json<NewSubscriptionBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubscriptionBody>), ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
-    let point = Point::new(body.lat, body.lon).map_err(|e| ApiError::bad_request("invalid_coordinates", e.to_string()))?;
+    let point = Point::new(body.lat, body.lon)
+        .map_err(|e| ApiError::bad_request("invalid_coordinates", e.to_string()))?;
     let categories = body
         .categories
         .iter()
         .map(|c| Category::from_str(c))
         .collect::<Result<BTreeSet<_>, _>>()
         .map_err(|e| ApiError::bad_request("invalid_category", e.to_string()))?;
-    let subscription = Subscription::new(point, body.radius_m, categories, Utc::now()).map_err(|e| match e {
-        InvalidSubscription::Radius(_) => ApiError::bad_request("invalid_radius", e.to_string()),
-        InvalidSubscription::SensitiveCategory(_) => ApiError::bad_request("invalid_category", e.to_string()),
-    })?;
+    let subscription =
+        Subscription::new(point, body.radius_m, categories, Utc::now()).map_err(|e| match e {
+            InvalidSubscription::Radius(_) => ApiError::bad_request("invalid_radius", e.to_string()),
+            InvalidSubscription::SensitiveCategory(_) => {
+                ApiError::bad_request("invalid_category", e.to_string())
+            }
+        })?;
     state.alerts.subscribe(subscription.clone()).await?;
     Ok((StatusCode::CREATED, Json(subscription.into())))
 }
@@ -121,7 +125,10 @@ fn not_found() -> ApiError {
     ApiError::not_found("subscription_not_found", "no subscription with this id")
 }
 
-async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<SubscriptionBody>, ApiError> {
+async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SubscriptionBody>, ApiError> {
     Ok(Json(find(&state, &id).await?.into()))
 }
 
@@ -148,7 +155,9 @@ async fn alerts(
     let after = p
         .after
         .as_deref()
-        .map(|a| a.parse::<i64>().map_err(|_| ApiError::bad_request("invalid_query", "after must be an alert id")))
+        .map(|a| {
+            a.parse::<i64>().map_err(|_| ApiError::bad_request("invalid_query", "after must be an alert id"))
+        })
         .transpose()?;
     let limit = parse_limit(p.limit.as_deref(), 100)?;
     let alerts = state.store.alerts(subscription.id, since, after, limit).await?;
@@ -173,7 +182,8 @@ async fn stream_alerts(
     let subscription = find(&state, &id).await?;
     // Listen before reading the backlog, so nothing falls between the two.
     let live = state.alerts.live(subscription.id).await;
-    let last_seen = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    let last_seen =
+        headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let backlog = match last_seen {
         Some(after) => state.store.alerts(subscription.id, None, Some(after), MAX_REPLAY).await?,
         None => Vec::new(),

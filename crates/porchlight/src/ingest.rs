@@ -1,13 +1,7 @@
 //! Ingest: records from a feed through the privacy stage into the store, with a summary that
 //! accounts for every row (published, withheld with a reason, or rejected with a reason).
 
-use std::{
-    collections::BTreeMap,
-    fmt::Write as _,
-    fs::File,
-    io::BufReader,
-    path::PathBuf,
-};
+use std::{collections::BTreeMap, fmt::Write as _, fs::File, io::BufReader, path::PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -109,8 +103,13 @@ impl Summary {
         let _ = writeln!(out, "rejected       {:>8}", self.rejected_total());
         for (reason, r) in &self.rejected {
             let lines: Vec<String> = r.first_lines.iter().map(u64::to_string).collect();
-            let _ = writeln!(out, "  {reason:<34} {:>6}  (lines {}{})", r.count, lines.join(", "),
-                if r.count > r.first_lines.len() as u64 { ", ..." } else { "" });
+            let _ = writeln!(
+                out,
+                "  {reason:<34} {:>6}  (lines {}{})",
+                r.count,
+                lines.join(", "),
+                if r.count > r.first_lines.len() as u64 { ", ..." } else { "" }
+            );
         }
         if !self.unmapped_call_types.is_empty() {
             let rows: u64 = self.unmapped_call_types.values().sum();

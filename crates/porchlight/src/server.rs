@@ -18,7 +18,8 @@ pub struct Server {
 pub async fn start(store: Store, addr: SocketAddr) -> anyhow::Result<Server> {
     let alerts = Alerts::load(store.clone()).await.context("loading subscriptions")?;
     let worker = tokio::spawn(alerts.clone().run());
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     let url = format!("http://{}", listener.local_addr()?);
     let state = AppState { store, alerts: alerts.clone() };
     let http = tokio::spawn(porchlight_http::serve(listener, state, shutdown_signal()));

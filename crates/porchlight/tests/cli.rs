@@ -61,7 +61,11 @@ impl Server {
             .expect("start porchlight serve");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line}")).to_owned();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected: {line}"))
+            .to_owned();
         Self { child, url }
     }
 }
@@ -84,7 +88,8 @@ async fn read_events(response: reqwest::Response, n: usize) -> Vec<Value> {
             buffer.push_str(&String::from_utf8_lossy(&chunk));
             while let Some(end) = buffer.find("\n\n") {
                 let block: String = buffer.drain(..end + 2).collect();
-                let data: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
+                let data: Vec<&str> =
+                    block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
                 if !data.is_empty() {
                     events.push(serde_json::from_str(&data.join("\n")).expect("event JSON"));
                 }
@@ -108,7 +113,14 @@ const CALLS: &str = "id,time,location,latitude,longitude,district,nature,status
 fn alert_summary(a: &Value) -> (String, String, String, String, String, u64) {
     let i = &a["incident"];
     let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    (s(&i["agency"]), s(&i["location"]["text"]), s(&i["category"]), s(&i["received_at"]), s(&i["status"]), i["version"].as_u64().unwrap())
+    (
+        s(&i["agency"]),
+        s(&i["location"]["text"]),
+        s(&i["category"]),
+        s(&i["received_at"]),
+        s(&i["status"]),
+        i["version"].as_u64().unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -132,7 +144,8 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
         .await
         .unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
-    let stream = http.get(format!("{}/v1/subscriptions/{id}/alerts/stream", server.url)).send().await.unwrap();
+    let stream =
+        http.get(format!("{}/v1/subscriptions/{id}/alerts/stream", server.url)).send().await.unwrap();
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
 
     let calls = dir.path().join("calls.csv");
@@ -157,21 +170,45 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
     assert_eq!(
         got,
         vec![
-            mke("5200 block of N 35th St", "disorder", "2018-05-01T05:10:28Z", "Unable to Locate Complainant", 1),
+            mke(
+                "5200 block of N 35th St",
+                "disorder",
+                "2018-05-01T05:10:28Z",
+                "Unable to Locate Complainant",
+                1
+            ),
             mke("5200 block of N 38th St", "property", "2018-05-01T05:18:31Z", "Service in Progress", 1),
-            mke("N 39th St & W Lancaster Av", "traffic", "2018-05-01T09:28:01Z", "Unable to Locate Complainant", 1),
+            mke(
+                "N 39th St & W Lancaster Av",
+                "traffic",
+                "2018-05-01T09:28:01Z",
+                "Unable to Locate Complainant",
+                1
+            ),
             mke("5200 block of N 35th St", "disorder", "2018-05-01T05:10:28Z", "Assignment Completed", 2),
         ]
     );
     assert_eq!(events[0]["incident"]["id"], events[3]["incident"]["id"]);
 
     // The same alerts are listed for a subscriber who was not connected, and nothing else.
-    let listed: Value = http.get(format!("{}/v1/subscriptions/{id}/alerts", server.url)).send().await.unwrap().json().await.unwrap();
+    let listed: Value = http
+        .get(format!("{}/v1/subscriptions/{id}/alerts", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let listed: Vec<_> = listed["alerts"].as_array().unwrap().iter().map(alert_summary).collect();
     assert_eq!(listed, got);
     let after: Value = http
         .get(format!("{}/v1/subscriptions/{id}/alerts?after={}", server.url, events[1]["id"]))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(after["alerts"].as_array().unwrap().len(), 2);
 
     // A reconnecting client gets what it missed after its Last-Event-ID.
@@ -185,12 +222,23 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
     assert_eq!(replayed, got[2..]);
 
     // All four published incidents are listed; the withheld call is not; bbox narrows the list.
-    let all: Value = http.get(format!("{}/v1/incidents", server.url)).send().await.unwrap().json().await.unwrap();
+    let all: Value =
+        http.get(format!("{}/v1/incidents", server.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(all["incidents"].as_array().unwrap().len(), 4);
     let near: Value = http
         .get(format!("{}/v1/incidents?bbox=-87.97,43.10,-87.95,43.12&since=2018-05-01T05:15:00Z", server.url))
-        .send().await.unwrap().json().await.unwrap();
-    let near: Vec<&str> = near["incidents"].as_array().unwrap().iter().map(|i| i["location"]["text"].as_str().unwrap()).collect();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let near: Vec<&str> = near["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["location"]["text"].as_str().unwrap())
+        .collect();
     assert_eq!(near, ["N 39th St & W Lancaster Av", "5200 block of N 38th St"]);
 
     // Deleting the subscription removes it and its alerts.
@@ -206,16 +254,61 @@ async fn bad_requests_get_a_code_and_a_message() {
     let server = Server::start(dir.path());
     let http = reqwest::Client::new();
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
-        (http.post(format!("{}/v1/subscriptions", server.url)).json(&json!({"lat": 43.0, "lon": -87.9, "radius_m": 5})), 400, "invalid_radius"),
-        (http.post(format!("{}/v1/subscriptions", server.url)).json(&json!({"lat": 95.0, "lon": -87.9, "radius_m": 500})), 400, "invalid_coordinates"),
-        (http.post(format!("{}/v1/subscriptions", server.url)).json(&json!({"lat": 43.0, "lon": -87.9, "radius_m": 500, "categories": ["burglary"]})), 400, "invalid_category"),
-        (http.post(format!("{}/v1/subscriptions", server.url)).json(&json!({"lat": 43.0, "lon": -87.9, "radius_m": 500, "categories": ["medical"]})), 400, "invalid_category"),
-        (http.post(format!("{}/v1/subscriptions", server.url)).header("content-type", "application/json").body("{not json"), 400, "invalid_body"),
-        (http.post(format!("{}/v1/subscriptions", server.url)).json(&json!({"lat": 43.0})), 400, "invalid_body"),
+        (
+            http.post(format!("{}/v1/subscriptions", server.url))
+                .json(&json!({"lat": 43.0, "lon": -87.9, "radius_m": 5})),
+            400,
+            "invalid_radius",
+        ),
+        (
+            http.post(format!("{}/v1/subscriptions", server.url))
+                .json(&json!({"lat": 95.0, "lon": -87.9, "radius_m": 500})),
+            400,
+            "invalid_coordinates",
+        ),
+        (
+            http.post(format!("{}/v1/subscriptions", server.url))
+                .json(&json!({"lat": 43.0, "lon": -87.9, "radius_m": 500, "categories": ["burglary"]})),
+            400,
+            "invalid_category",
+        ),
+        (
+            http.post(format!("{}/v1/subscriptions", server.url))
+                .json(&json!({"lat": 43.0, "lon": -87.9, "radius_m": 500, "categories": ["medical"]})),
+            400,
+            "invalid_category",
+        ),
+        (
+            http.post(format!("{}/v1/subscriptions", server.url))
+                .header("content-type", "application/json")
+                .body("{not json"),
+            400,
+            "invalid_body",
+        ),
+        (
+            http.post(format!("{}/v1/subscriptions", server.url)).json(&json!({"lat": 43.0})),
+            400,
+            "invalid_body",
+        ),
         (http.get(format!("{}/v1/subscriptions/not-a-uuid", server.url)), 400, "invalid_id"),
-        (http.get(format!("{}/v1/subscriptions/6f1c3a52-6d9c-4f4e-9a53-0b8f3f7d2c11", server.url)), 404, "subscription_not_found"),
-        (http.get(format!("{}/v1/subscriptions/6f1c3a52-6d9c-4f4e-9a53-0b8f3f7d2c11/alerts/stream", server.url)), 404, "subscription_not_found"),
-        (http.get(format!("{}/v1/incidents/6f1c3a52-6d9c-4f4e-9a53-0b8f3f7d2c11", server.url)), 404, "incident_not_found"),
+        (
+            http.get(format!("{}/v1/subscriptions/6f1c3a52-6d9c-4f4e-9a53-0b8f3f7d2c11", server.url)),
+            404,
+            "subscription_not_found",
+        ),
+        (
+            http.get(format!(
+                "{}/v1/subscriptions/6f1c3a52-6d9c-4f4e-9a53-0b8f3f7d2c11/alerts/stream",
+                server.url
+            )),
+            404,
+            "subscription_not_found",
+        ),
+        (
+            http.get(format!("{}/v1/incidents/6f1c3a52-6d9c-4f4e-9a53-0b8f3f7d2c11", server.url)),
+            404,
+            "incident_not_found",
+        ),
         (http.get(format!("{}/v1/incidents?bbox=1,2,3", server.url)), 400, "invalid_query"),
         (http.get(format!("{}/v1/incidents?since=yesterday", server.url)), 400, "invalid_query"),
         (http.get(format!("{}/v1/incidents?limit=0", server.url)), 400, "invalid_query"),
@@ -233,12 +326,15 @@ async fn bad_requests_get_a_code_and_a_message() {
 #[test]
 fn whole_city_files_account_for_every_row() {
     let dir = tempfile::tempdir().unwrap();
-    let mke = summary(&import(dir.path(), "milwaukee", "examples/milwaukee.toml", &repo().join(MILWAUKEE_CSV)));
+    let mke =
+        summary(&import(dir.path(), "milwaukee", "examples/milwaukee.toml", &repo().join(MILWAUKEE_CSV)));
     let sea = summary(&import(dir.path(), "seattle", "examples/seattle.toml", &repo().join(SEATTLE_CSV)));
     for (s, rows) in [(&mke, 33_968), (&sea, 706)] {
         let withheld: u64 = s["withheld"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
-        let rejected: u64 = s["rejected"].as_object().unwrap().values().map(|v| v["count"].as_u64().unwrap()).sum();
-        let published = ["published", "updated", "unchanged"].iter().map(|k| s[k].as_u64().unwrap()).sum::<u64>();
+        let rejected: u64 =
+            s["rejected"].as_object().unwrap().values().map(|v| v["count"].as_u64().unwrap()).sum();
+        let published =
+            ["published", "updated", "unchanged"].iter().map(|k| s[k].as_u64().unwrap()).sum::<u64>();
         assert_eq!(s["rows"].as_u64(), Some(rows));
         assert_eq!(published + withheld + rejected, rows, "{s}");
     }
@@ -290,12 +386,15 @@ const WINDOW: usize = 4;
 /// Every (number, word) pair where the word follows the number within [`WINDOW`] words, and
 /// every decimal number, in `text`.
 fn tokens(text: &str, pairs: &mut HashSet<(String, String)>, decimals: &mut HashSet<String>) {
-    static DECIMAL: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"-?\d+\.\d+").unwrap());
-    static UUID: std::sync::LazyLock<Regex> =
-        std::sync::LazyLock::new(|| Regex::new(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}").unwrap());
+    static DECIMAL: std::sync::LazyLock<Regex> =
+        std::sync::LazyLock::new(|| Regex::new(r"-?\d+\.\d+").unwrap());
+    static UUID: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}").unwrap()
+    });
     // Porchlight's own ids are random hex, which can look like "714E" next to an agency name.
     let upper = UUID.replace_all(&text.to_uppercase(), " ").into_owned();
-    let words: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> =
+        upper.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
     for (i, w) in words.iter().enumerate() {
         // "3037A" is house 3037, unit A.
         let digits = w.strip_suffix(|c: char| c.is_ascii_alphabetic()).unwrap_or(w);
@@ -312,8 +411,14 @@ fn tokens(text: &str, pairs: &mut HashSet<(String, String)>, decimals: &mut Hash
 
 /// The word that names a street: not a direction, not a street type ("N 35TH ST" -> "35TH").
 fn street_name(street: &str) -> Option<String> {
-    const SKIP: &[&str] = &["N", "S", "E", "W", "NE", "NW", "SE", "SW", "ST", "AV", "AVE", "DR", "RD", "BL", "PL", "CT", "LN", "WAY", "PKWY"];
-    street.split(|c: char| !c.is_ascii_alphanumeric()).find(|w| !w.is_empty() && !SKIP.contains(w)).map(str::to_owned)
+    const SKIP: &[&str] = &[
+        "N", "S", "E", "W", "NE", "NW", "SE", "SW", "ST", "AV", "AVE", "DR", "RD", "BL", "PL", "CT", "LN",
+        "WAY", "PKWY",
+    ];
+    street
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| !w.is_empty() && !SKIP.contains(w))
+        .map(str::to_owned)
 }
 
 /// DESIGN.md invariant 1 on real data: after importing both cities, no house number that is
@@ -338,7 +443,10 @@ async fn no_house_number_or_raw_coordinate_leaks() {
     let ordinal = Regex::new(r"^\s*\d+(ST|ND|RD|TH)\b").unwrap();
     let mut needles = HashSet::new();
     let mut raw_coordinates = HashSet::new();
-    for (file, location, lat, lon) in [(MILWAUKEE_CSV, "location", "latitude", "longitude"), (SEATTLE_CSV, "Hundred Block Location", "Latitude", "Longitude")] {
+    for (file, location, lat, lon) in [
+        (MILWAUKEE_CSV, "location", "latitude", "longitude"),
+        (SEATTLE_CSV, "Hundred Block Location", "Latitude", "Longitude"),
+    ] {
         let mut reader = csv::Reader::from_path(repo().join(file)).unwrap();
         let headers = reader.headers().unwrap().clone();
         let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
@@ -352,7 +460,7 @@ async fn no_house_number_or_raw_coordinate_leaks() {
             // Seattle publishes hundred blocks only: a number there is a numbered street ("15 AV NW").
             if let Some(c) = house.captures(&place).filter(|_| !already_blocked && file == MILWAUKEE_CSV) {
                 let n: u64 = c[1].parse().unwrap();
-                if let Some(name) = street_name(&c[2]).filter(|_| n % 100 != 0) {
+                if let Some(name) = street_name(&c[2]).filter(|_| !n.is_multiple_of(100)) {
                     needles.insert((c[1].to_owned(), name));
                 }
             }
@@ -387,15 +495,25 @@ async fn no_house_number_or_raw_coordinate_leaks() {
         }
         let page: Value = http.get(url).send().await.unwrap().json().await.unwrap();
         let incidents = page["incidents"].as_array().unwrap();
-        let fresh: Vec<&Value> = incidents.iter().filter(|i| seen.insert(i["id"].as_str().unwrap().to_owned())).collect();
+        let fresh: Vec<&Value> =
+            incidents.iter().filter(|i| seen.insert(i["id"].as_str().unwrap().to_owned())).collect();
         if fresh.is_empty() {
             break;
         }
-        let one: Value = http.get(format!("{}/v1/incidents/{}", server.url, fresh[0]["id"].as_str().unwrap())).send().await.unwrap().json().await.unwrap();
+        let one: Value = http
+            .get(format!("{}/v1/incidents/{}", server.url, fresh[0]["id"].as_str().unwrap()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         api.push_str(&one.to_string());
         api.push_str(&page.to_string());
         // Pages overlap by the last second, so ties at a page boundary are not skipped.
-        let last = chrono::DateTime::parse_from_rfc3339(incidents.last().unwrap()["received_at"].as_str().unwrap()).unwrap();
+        let last =
+            chrono::DateTime::parse_from_rfc3339(incidents.last().unwrap()["received_at"].as_str().unwrap())
+                .unwrap();
         until = Some((last + chrono::Duration::seconds(1)).to_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string());
     }
     assert!(seen.len() > 15_000, "{}", seen.len());

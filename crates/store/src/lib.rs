@@ -45,11 +45,18 @@ type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
     /// A new incident, at version 1.
-    Published { id: Uuid },
+    Published {
+        id: Uuid,
+    },
     /// A known incident whose published content changed: a new version.
-    Updated { id: Uuid, version: u32 },
+    Updated {
+        id: Uuid,
+        version: u32,
+    },
     /// A known incident received again with nothing new to publish.
-    Unchanged { id: Uuid },
+    Unchanged {
+        id: Uuid,
+    },
     Withheld,
 }
 
@@ -145,13 +152,15 @@ impl IncidentRow {
                 .ok_or_else(|| StoreError::Corrupt(format!("location kind {:?}", self.location_kind)))?,
             location: self.location,
             point,
-            policy_version: u32::try_from(self.policy_version).map_err(|_| StoreError::Corrupt("policy".into()))?,
+            policy_version: u32::try_from(self.policy_version)
+                .map_err(|_| StoreError::Corrupt("policy".into()))?,
         })
     }
 }
 
 /// Selects an incident at a given version: `i` is `incidents`, `v` is `incident_versions`.
-const INCIDENT_AT_VERSION: &str = "SELECT i.id, i.agency_id, v.version, i.received_at, v.updated_at, v.call_type,
+const INCIDENT_AT_VERSION: &str =
+    "SELECT i.id, i.agency_id, v.version, i.received_at, v.updated_at, v.call_type,
         v.category, v.priority, v.status, v.location_kind, v.location, v.lat, v.lon, v.policy_version
     FROM incidents i JOIN incident_versions v ON v.incident_id = i.id";
 
@@ -212,9 +221,8 @@ impl Store {
             .bind(fresh)
             .execute(pool)
             .await?;
-        let (key,): (Vec<u8>,) = sqlx::query_as("SELECT value FROM settings WHERE key = 'incident_key'")
-            .fetch_one(pool)
-            .await?;
+        let (key,): (Vec<u8>,) =
+            sqlx::query_as("SELECT value FROM settings WHERE key = 'incident_key'").fetch_one(pool).await?;
         Ok(key)
     }
 
@@ -263,7 +271,12 @@ impl Store {
         Ok(applied)
     }
 
-    async fn publish(&self, conn: &mut SqliteConnection, p: &PublicIncident, now: DateTime<Utc>) -> Result<Applied> {
+    async fn publish(
+        &self,
+        conn: &mut SqliteConnection,
+        p: &PublicIncident,
+        now: DateTime<Utc>,
+    ) -> Result<Applied> {
         let key = self.source_key(p.agency(), p.source_id());
         let existing: Option<IncidentRow> = sqlx::query_as(
             "SELECT id, agency_id, version, received_at, updated_at, call_type, category, priority, status,
@@ -352,11 +365,12 @@ impl Store {
     }
 
     pub async fn incident(&self, id: Uuid) -> Result<Option<Incident>> {
-        let row: Option<IncidentRow> =
-            sqlx::query_as(AssertSqlSafe(format!("{INCIDENT_AT_VERSION} WHERE i.id = ? AND v.version = i.version")))
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<IncidentRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "{INCIDENT_AT_VERSION} WHERE i.id = ? AND v.version = i.version"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(IncidentRow::into_incident).transpose()
     }
 
@@ -415,7 +429,12 @@ impl Store {
     /// Record the alerts an outbox row produced and mark the row done, in one transaction. An
     /// alert that already exists (a retry after a crash) is not made twice; only new alerts are
     /// returned.
-    pub async fn complete_outbox(&self, outbox_id: i64, incident: &Incident, subscribers: &[Uuid]) -> Result<Vec<Alert>> {
+    pub async fn complete_outbox(
+        &self,
+        outbox_id: i64,
+        incident: &Incident,
+        subscribers: &[Uuid],
+    ) -> Result<Vec<Alert>> {
         let mut tx = self.pool.begin().await?;
         let now = now();
         let mut alerts = Vec::new();
@@ -433,7 +452,12 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some((id,)) = id {
-                alerts.push(Alert { id, subscription_id: *subscription_id, created_at: now, incident: incident.clone() });
+                alerts.push(Alert {
+                    id,
+                    subscription_id: *subscription_id,
+                    created_at: now,
+                    incident: incident.clone(),
+                });
             }
         }
         sqlx::query("UPDATE outbox SET done_at = ? WHERE id = ?")
@@ -468,7 +492,8 @@ impl Store {
     }
 
     pub async fn subscriptions(&self) -> Result<Vec<Subscription>> {
-        let rows: Vec<SubscriptionRow> = sqlx::query_as("SELECT * FROM subscriptions").fetch_all(&self.pool).await?;
+        let rows: Vec<SubscriptionRow> =
+            sqlx::query_as("SELECT * FROM subscriptions").fetch_all(&self.pool).await?;
         rows.into_iter().map(SubscriptionRow::into_subscription).collect()
     }
 
@@ -534,7 +559,8 @@ impl Store {
                 Ok(WithheldCount {
                     agency,
                     day: NaiveDate::from_str(&day).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    category: Category::from_str(&category).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    category: Category::from_str(&category)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     reason,
                     count: u64::try_from(count).unwrap_or(0),
                 })
@@ -557,7 +583,12 @@ async fn record_withheld(conn: &mut SqliteConnection, w: &Withheld) -> Result<()
     Ok(())
 }
 
-async fn enqueue_alerts(conn: &mut SqliteConnection, incident: Uuid, version: i64, now: DateTime<Utc>) -> Result<()> {
+async fn enqueue_alerts(
+    conn: &mut SqliteConnection,
+    incident: Uuid,
+    version: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
     sqlx::query("INSERT INTO outbox (incident_id, version, created_at) VALUES (?, ?, ?)")
         .bind(incident.to_string())
         .bind(version)
