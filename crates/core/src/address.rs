@@ -28,6 +28,8 @@ pub enum LocationKind {
     Block,
     Intersection,
     Street,
+    /// A coarse area named by a street, for policies that publish cells rather than blocks.
+    Area,
 }
 
 impl LocationKind {
@@ -36,11 +38,12 @@ impl LocationKind {
             LocationKind::Block => "block",
             LocationKind::Intersection => "intersection",
             LocationKind::Street => "street",
+            LocationKind::Area => "area",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [LocationKind::Block, LocationKind::Intersection, LocationKind::Street]
+        [LocationKind::Block, LocationKind::Intersection, LocationKind::Street, LocationKind::Area]
             .into_iter()
             .find(|k| k.as_str() == s)
     }
@@ -234,20 +237,48 @@ pub fn parse_cross_streets(a: &str, b: &str) -> Place {
     }
 }
 
-/// The public form of a place: house numbers rounded down to the block, intersections as they
-/// are, streets as they are. `None` for a place that cannot be published.
-pub fn generalize(place: &Place, block_size: u32) -> Option<PublicLocation> {
-    let block_size = block_size.max(1);
-    let (kind, text) = match place {
-        Place::House { number, street } | Place::Block { number, street } => {
+/// How much of a location a policy publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generalization {
+    /// House numbers rounded down to a multiple of `block_size`; intersections and streets kept.
+    HundredBlock { block_size: u32 },
+    /// Intersections kept; addresses and blocks reduced to their street.
+    IntersectionOnly,
+    /// Only a street: an intersection is reduced to its first street.
+    StreetOnly,
+    /// A coarse area named after the street; the point is snapped to a coarse cell.
+    Cell,
+}
+
+/// The public form of a place under a policy's generalization. `None` for a place that cannot
+/// be published.
+pub fn generalize(place: &Place, rule: Generalization) -> Option<PublicLocation> {
+    let street = |s: &str| (LocationKind::Street, display_street(s));
+    let (kind, text) = match (rule, place) {
+        (_, Place::Unknown) => return None,
+        (
+            Generalization::HundredBlock { block_size },
+            Place::House { number, street } | Place::Block { number, street },
+        ) => {
+            let block_size = block_size.max(1);
             let block = number / block_size * block_size;
             (LocationKind::Block, format!("{block} block of {}", display_street(street)))
         }
-        Place::Intersection(a, b) => {
-            (LocationKind::Intersection, format!("{} & {}", display_street(a), display_street(b)))
+        (
+            Generalization::HundredBlock { .. } | Generalization::IntersectionOnly,
+            Place::Intersection(a, b),
+        ) => (LocationKind::Intersection, format!("{} & {}", display_street(a), display_street(b))),
+        (Generalization::Cell, Place::House { street: s, .. } | Place::Block { street: s, .. })
+        | (Generalization::Cell, Place::Street(s) | Place::Intersection(s, _)) => {
+            (LocationKind::Area, format!("{} area", display_street(s)))
         }
-        Place::Street(s) => (LocationKind::Street, display_street(s)),
-        Place::Unknown => return None,
+        (
+            _,
+            Place::House { street: s, .. }
+            | Place::Block { street: s, .. }
+            | Place::Street(s)
+            | Place::Intersection(s, _),
+        ) => street(s),
     };
     Some(PublicLocation { kind, text })
 }
@@ -280,8 +311,10 @@ fn display_word(word: &str) -> String {
 mod tests {
     use super::*;
 
+    const BLOCKS: Generalization = Generalization::HundredBlock { block_size: 100 };
+
     fn public(text: &str) -> Option<String> {
-        generalize(&parse(text), 100).map(|l| l.text)
+        generalize(&parse(text), BLOCKS).map(|l| l.text)
     }
 
     #[test]
@@ -324,7 +357,28 @@ mod tests {
     #[test]
     fn already_blocked_inputs_are_not_generalized_twice() {
         assert_eq!(parse("4600-BLK N 39TH ST"), Place::Block { number: 4600, street: "N 39TH ST".into() });
-        assert_eq!(generalize(&parse("4600-BLK N 39TH ST"), 1000).unwrap().text, "4000 block of N 39th St");
+        assert_eq!(
+            generalize(&parse("4600-BLK N 39TH ST"), Generalization::HundredBlock { block_size: 1000 })
+                .unwrap()
+                .text,
+            "4000 block of N 39th St"
+        );
+    }
+
+    #[test]
+    fn coarser_rules_drop_more() {
+        let cases = [
+            ("5237 N 35TH ST", Generalization::IntersectionOnly, "N 35th St"),
+            ("N 60TH ST / W CAPITOL DR", Generalization::IntersectionOnly, "N 60th St & W Capitol Dr"),
+            ("5237 N 35TH ST", Generalization::StreetOnly, "N 35th St"),
+            ("N 60TH ST / W CAPITOL DR", Generalization::StreetOnly, "N 60th St"),
+            ("5237 N 35TH ST", Generalization::Cell, "N 35th St area"),
+            ("92XX BLOCK OF RAINIER AV S", Generalization::Cell, "Rainier Av S area"),
+        ];
+        for (input, rule, want) in cases {
+            assert_eq!(generalize(&parse(input), rule).unwrap().text, want, "{input} {rule:?}");
+        }
+        assert_eq!(generalize(&parse("DSHA"), Generalization::StreetOnly), None);
     }
 
     #[test]
@@ -348,7 +402,7 @@ mod tests {
             unit in "(| APT [0-9]{1,4}| # [A-Z]?[0-9]{1,3}|,MKE|; SOME PLACE;)",
         ) {
             let input = format!("{number}{suffix} {street}{unit}");
-            if let Some(loc) = generalize(&parse(&input), 100) {
+            if let Some(loc) = generalize(&parse(&input), BLOCKS) {
                 let n = number.to_string();
                 if number % 100 != 0 {
                     proptest::prop_assert!(

@@ -21,6 +21,7 @@ pub struct PublicIncident {
     pub(crate) agency: AgencyId,
     pub(crate) source_id: String,
     pub(crate) received_at: DateTime<Utc>,
+    pub(crate) visible_at: DateTime<Utc>,
     pub(crate) call_type: String,
     pub(crate) category: Category,
     pub(crate) priority: Option<String>,
@@ -44,6 +45,11 @@ impl PublicIncident {
 
     pub fn received_at(&self) -> DateTime<Utc> {
         self.received_at
+    }
+
+    /// When the publication delay ends: the incident is neither served nor alerted before.
+    pub fn visible_at(&self) -> DateTime<Utc> {
+        self.visible_at
     }
 
     pub fn call_type(&self) -> &str {

@@ -1,46 +1,213 @@
 //! The privacy stage: an agency's policy, applied to a raw record before anything is stored.
 //!
-//! Order, as in DESIGN.md: withhold sensitive categories (counted, not kept), generalize the
-//! location, snap coordinates. Free text never enters a [`CadRecord`] in this version, so there is
-//! nothing to drop yet. The publication delay arrives with the policy engine (issue 3).
+//! Order, as in DESIGN.md: withhold the categories the policy withholds (counted, not kept),
+//! generalize the location, snap coordinates, hold until the publication delay has passed.
+//! Free text never enters a [`CadRecord`] in this version, so it is always dropped.
+//!
+//! A policy is data: a [`PolicyDocument`] that an agency publishes (TOML in the repository,
+//! JSON in the store and the API), checked into a [`Policy`] by [`Policy::new`].
 
 use std::{collections::BTreeSet, fmt};
 
-use chrono::NaiveDate;
+use chrono::{Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
 
 use crate::{
-    address::{self, Place},
+    address::{self, Generalization, Place},
     agency::AgencyId,
     category::Category,
     incident::PublicIncident,
     record::{CadRecord, RawLocation},
 };
 
-/// One agency's published privacy policy.
-#[derive(Debug, Clone)]
+/// The finest snapping allowed: resolution 10 cells are about 15,000 m², roughly a city block.
+pub const FINEST_SNAP: u8 = 10;
+/// The longest publication delay a policy may set: one week.
+pub const MAX_DELAY_MINUTES: u32 = 7 * 24 * 60;
+
+/// An agency's privacy policy as it publishes it. Every field has a default, so an empty
+/// document is the default policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDocument {
+    /// Categories counted but never kept.
+    #[serde(default = "default_withhold")]
+    pub withhold: BTreeSet<Category>,
+    #[serde(default)]
+    pub location: LocationSection,
+    #[serde(default)]
+    pub coordinates: CoordinatesSection,
+    #[serde(default)]
+    pub free_text: FreeText,
+    #[serde(default)]
+    pub publication: PublicationSection,
+}
+
+fn default_withhold() -> BTreeSet<Category> {
+    let mut withhold: BTreeSet<Category> = Category::ALL.into_iter().filter(|c| c.is_sensitive()).collect();
+    // Officers' own errands ("RETURN STATION", "COURT DUTY") are not events in a neighbourhood.
+    withhold.insert(Category::Administrative);
+    withhold
+}
+
+impl Default for PolicyDocument {
+    fn default() -> Self {
+        Self {
+            withhold: default_withhold(),
+            location: LocationSection::default(),
+            coordinates: CoordinatesSection::default(),
+            free_text: FreeText::default(),
+            publication: PublicationSection::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationMode {
+    HundredBlock,
+    IntersectionOnly,
+    StreetOnly,
+    Cell,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationSection {
+    #[serde(default = "hundred_block")]
+    pub mode: LocationMode,
+    /// For `hundred_block`: 100 ("5200 block") or 1000 ("5000 block").
+    #[serde(default = "hundred")]
+    pub block_size: u32,
+    /// For `cell`: the H3 resolution of the published area (0 to 9; 7 is about 5 km²).
+    #[serde(default = "seven")]
+    pub cell_resolution: u8,
+}
+
+fn hundred_block() -> LocationMode {
+    LocationMode::HundredBlock
+}
+fn hundred() -> u32 {
+    100
+}
+fn seven() -> u8 {
+    7
+}
+
+impl Default for LocationSection {
+    fn default() -> Self {
+        Self { mode: hundred_block(), block_size: hundred(), cell_resolution: seven() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatesSection {
+    /// Coordinates are replaced by the centre of the H3 cell of this resolution (0 to 10).
+    #[serde(default = "finest")]
+    pub snap_resolution: u8,
+}
+
+fn finest() -> u8 {
+    FINEST_SNAP
+}
+
+impl Default for CoordinatesSection {
+    fn default() -> Self {
+        Self { snap_resolution: FINEST_SNAP }
+    }
+}
+
+/// What happens to narratives and comments. Only `drop` exists until the scrubber lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FreeText {
+    #[default]
+    Drop,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicationSection {
+    /// Minutes after the call was received before it is published or alerted.
+    #[serde(default = "ten")]
+    pub delay_minutes: u32,
+}
+
+fn ten() -> u32 {
+    10
+}
+
+impl Default for PublicationSection {
+    fn default() -> Self {
+        Self { delay_minutes: ten() }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("policy field `{field}`: {reason}")]
+pub struct InvalidPolicy {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+/// A checked policy, with the version the store gave it (0 before it is stored).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub version: u32,
-    /// Categories counted but never kept.
-    pub withhold: BTreeSet<Category>,
-    /// House numbers are rounded down to a multiple of this (100: "5200 block").
-    pub block_size: u32,
-    /// Coordinates are replaced by the centre of the H3 cell of this resolution.
-    pub snap_resolution: h3o::Resolution,
+    document: PolicyDocument,
+    generalization: Generalization,
+    snap: h3o::Resolution,
+    delay: Duration,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        let mut withhold: BTreeSet<Category> =
-            Category::ALL.into_iter().filter(|c| c.is_sensitive()).collect();
-        // Officers' own errands ("RETURN STATION", "COURT DUTY") are not events in a neighbourhood.
-        withhold.insert(Category::Administrative);
-        Self {
-            version: 1,
-            withhold,
-            block_size: 100,
-            // Resolution 10 cells are about 15,000 m², roughly a city block.
-            snap_resolution: h3o::Resolution::Ten,
+        Self::new(PolicyDocument::default(), 0).expect("the default policy is valid")
+    }
+}
+
+impl Policy {
+    pub fn new(document: PolicyDocument, version: u32) -> Result<Self, InvalidPolicy> {
+        let invalid = |field, reason: &str| Err(InvalidPolicy { field, reason: reason.to_owned() });
+        let loc = &document.location;
+        if ![100, 1000].contains(&loc.block_size) {
+            return invalid("location.block_size", "must be 100 or 1000");
         }
+        if loc.cell_resolution > 9 {
+            return invalid("location.cell_resolution", "must be from 0 (coarsest) to 9");
+        }
+        if document.coordinates.snap_resolution > FINEST_SNAP {
+            return invalid(
+                "coordinates.snap_resolution",
+                "must be from 0 to 10: finer than a city block is not allowed",
+            );
+        }
+        if document.publication.delay_minutes > MAX_DELAY_MINUTES {
+            return invalid("publication.delay_minutes", "must be at most 10080 (one week)");
+        }
+        let generalization = match loc.mode {
+            LocationMode::HundredBlock => Generalization::HundredBlock { block_size: loc.block_size },
+            LocationMode::IntersectionOnly => Generalization::IntersectionOnly,
+            LocationMode::StreetOnly => Generalization::StreetOnly,
+            LocationMode::Cell => Generalization::Cell,
+        };
+        // In cell mode the point is as coarse as the published area.
+        let snap = match loc.mode {
+            LocationMode::Cell => loc.cell_resolution.min(document.coordinates.snap_resolution),
+            _ => document.coordinates.snap_resolution,
+        };
+        let snap = h3o::Resolution::try_from(snap).expect("checked range");
+        let delay = Duration::minutes(i64::from(document.publication.delay_minutes));
+        Ok(Self { version, document, generalization, snap, delay })
+    }
+
+    pub fn document(&self) -> &PolicyDocument {
+        &self.document
+    }
+
+    pub fn withholds(&self, category: Category) -> bool {
+        self.document.withhold.contains(&category)
     }
 }
 
@@ -88,7 +255,7 @@ impl Policy {
                 reason,
             })
         };
-        if self.withhold.contains(&record.category) {
+        if self.withholds(record.category) {
             return withheld(WithholdReason::Category(record.category));
         }
         let place = match &record.location {
@@ -99,14 +266,15 @@ impl Policy {
             RawLocation::CrossStreets(a, b) => address::parse_cross_streets(a.expose(), b.expose()),
             RawLocation::None => Place::Unknown,
         };
-        let Some(location) = address::generalize(&place, self.block_size) else {
+        let Some(location) = address::generalize(&place, self.generalization) else {
             return withheld(WithholdReason::UnparseableLocation);
         };
-        let point = record.point.as_ref().map(|p| p.expose().snap(self.snap_resolution));
+        let point = record.point.as_ref().map(|p| p.expose().snap(self.snap));
         Decision::Publish(PublicIncident {
             agency: record.agency,
             source_id: record.source_id,
             received_at: record.received_at,
+            visible_at: record.received_at + self.delay,
             call_type: record.call_type,
             category: record.category,
             priority: record.priority,
@@ -149,6 +317,40 @@ mod tests {
         let point = p.point().unwrap();
         assert_ne!((point.lat(), point.lon()), (43.112_798_7, -87.956_741_5));
         assert!(point.distance_m(Point::new(43.112_798_7, -87.956_741_5).unwrap()) < 80.0);
+    }
+
+    #[test]
+    fn a_policy_document_sets_each_rule() {
+        let doc: PolicyDocument = serde_json::from_str(
+            r#"{"withhold": ["medical"], "location": {"mode": "hundred_block", "block_size": 1000},
+                "coordinates": {"snap_resolution": 8}, "publication": {"delay_minutes": 30}}"#,
+        )
+        .unwrap();
+        let policy = Policy::new(doc, 3).unwrap();
+        // Domestic violence is not in this agency's list: published, at the thousand block.
+        let Decision::Publish(p) = policy.apply(record(Category::DomesticViolence, "5237 N 35TH ST")) else {
+            panic!("withheld")
+        };
+        assert_eq!(p.location().text(), "5000 block of N 35th St");
+        assert_eq!(p.policy_version(), 3);
+        assert_eq!(p.visible_at() - p.received_at(), Duration::minutes(30));
+        // Resolution 8 cells are about 0.7 km²: the point moves further than at resolution 10.
+        let house = Point::new(43.112_798_7, -87.956_741_5).unwrap();
+        assert_eq!(p.point(), Some(house.snap(h3o::Resolution::Eight)));
+        assert!(matches!(policy.apply(record(Category::Medical, "5237 N 35TH ST")), Decision::Withhold(_)));
+    }
+
+    #[test]
+    fn invalid_policies_name_the_field() {
+        let mut doc = PolicyDocument::default();
+        doc.coordinates.snap_resolution = 12;
+        assert_eq!(Policy::new(doc, 0).unwrap_err().field, "coordinates.snap_resolution");
+        let mut doc = PolicyDocument::default();
+        doc.location.block_size = 50;
+        assert_eq!(Policy::new(doc, 0).unwrap_err().field, "location.block_size");
+        assert!(serde_json::from_str::<PolicyDocument>(r#"{"publication": {"delay_minutes": -5}}"#).is_err());
+        assert!(serde_json::from_str::<PolicyDocument>(r#"{"free_text": "publish"}"#).is_err());
+        assert_eq!(serde_json::from_str::<PolicyDocument>("{}").unwrap(), PolicyDocument::default());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! types, so changing the wire format never changes the core. Errors have a stable machine code,
 //! a human message, and never carry internals.
 
+mod agencies;
 mod error;
 mod incidents;
 mod subscriptions;
@@ -28,6 +29,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .merge(agencies::router())
         .merge(incidents::router())
         .merge(subscriptions::router())
         .fallback(|| async { ApiError::not_found("route_not_found", "no such route") })

@@ -6,7 +6,7 @@ use std::{path::PathBuf, time::Duration};
 use anyhow::{Context, bail};
 use chrono::Utc;
 use clap::Args;
-use porchlight_core::{geo::Point, privacy::Policy, subscription::Subscription};
+use porchlight_core::{geo::Point, subscription::Subscription};
 use porchlight_feeds::Mapping;
 use porchlight_store::{DATABASE_FILE, Store};
 
@@ -99,7 +99,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!();
     println!("Replaying {} Milwaukee calls at {}x ...", records.len(), args.speed);
 
-    let ingest = Ingest::new(store, Policy::default());
+    let policy = crate::policy::policy_in_force(&store, mapping.agency()).await?;
+    let ingest = Ingest::new(store, policy);
     let mut previous = records.first().map(|r| r.received_at);
     for (i, record) in records.into_iter().enumerate() {
         if let Some(prev) = previous {

@@ -31,6 +31,10 @@ pub struct ImportArgs {
     /// The agency's mapping file (TOML), e.g. examples/milwaukee.toml.
     #[arg(long)]
     mapping: PathBuf,
+    /// A policy file to put in force before importing (see examples/policies/default.toml);
+    /// without it the agency's current policy applies, or the default for a new agency.
+    #[arg(long)]
+    policy: Option<PathBuf>,
     /// How to print the summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -173,6 +177,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
             mapping.agency()
         );
     }
+    let policy_document = args.policy.as_deref().map(crate::policy::read_policy_file).transpose()?;
     let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
     let progress = ProgressBar::new(file.metadata()?.len()).with_style(
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {per_sec} eta {eta}")
@@ -182,7 +187,11 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
     store.upsert_agency(mapping.agency(), mapping.agency_name(), mapping.time_zone().name()).await?;
-    let ingest = Ingest::new(store.clone(), Policy::default());
+    if let Some(document) = &policy_document {
+        store.set_policy(mapping.agency(), document).await?;
+    }
+    let policy = crate::policy::policy_in_force(&store, mapping.agency()).await?;
+    let ingest = Ingest::new(store.clone(), policy);
     let mut summary = Summary::default();
     let mut records = mapping
         .read_csv(BufReader::new(progress.wrap_read(file)))

@@ -2,6 +2,7 @@
 
 mod demo;
 mod ingest;
+mod policy;
 mod server;
 
 use std::path::PathBuf;
@@ -25,6 +26,9 @@ enum Command {
     Serve(ServeArgs),
     /// Import a CSV file through an agency's mapping file, with a summary of every row's outcome.
     Import(ingest::ImportArgs),
+    /// Set or show an agency's privacy policy.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// Where the database lives.
@@ -67,5 +71,6 @@ async fn main() -> anyhow::Result<()> {
             server.wait().await
         }
         Command::Import(args) => ingest::import(args).await,
+        Command::Policy(command) => policy::run(command).await,
     }
 }

@@ -391,8 +391,13 @@ fn tokens(text: &str, pairs: &mut HashSet<(String, String)>, decimals: &mut Hash
     static UUID: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
         Regex::new(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}").unwrap()
     });
-    // Porchlight's own ids are random hex, which can look like "714E" next to an agency name.
+    static TIME: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)").unwrap()
+    });
+    // Porchlight's own ids are random hex, which can look like "714E" next to an agency name,
+    // and times end in digits and a letter ("07.710Z"): neither is an address.
     let upper = UUID.replace_all(&text.to_uppercase(), " ").into_owned();
+    let upper = TIME.replace_all(&upper, " ").into_owned();
     let words: Vec<&str> =
         upper.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
     for (i, w) in words.iter().enumerate() {
@@ -534,4 +539,180 @@ async fn no_house_number_or_raw_coordinate_leaks() {
         let leaked: Vec<_> = raw_coordinates.intersection(&decimals).take(5).collect();
         assert!(leaked.is_empty(), "raw coordinates in {name}: {leaked:?}");
     }
+}
+
+#[tokio::test]
+async fn policies_are_versioned_and_withheld_calls_are_counted_publicly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = summary(&import(&data, "seattle", "examples/seattle.toml", &repo().join(SEATTLE_CSV)));
+    // A stricter policy: thousand blocks, coarser points.
+    let stricter = dir.path().join("stricter.toml");
+    let default = std::fs::read_to_string(repo().join("examples/policies/default.toml")).unwrap();
+    std::fs::write(
+        &stricter,
+        default
+            .replace("block_size = 100 ", "block_size = 1000")
+            .replace("snap_resolution = 10", "snap_resolution = 8"),
+    )
+    .unwrap();
+    let out = porchlight()
+        .args(["policy", "set", "--agency", "seattle", "--data-dir"])
+        .arg(&data)
+        .arg(&stricter)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "policy version 2 is in force for seattle\n");
+    // An invalid policy is refused with the field named, and changes nothing.
+    let invalid = dir.path().join("invalid.toml");
+    std::fs::write(&invalid, "[coordinates]\nsnap_resolution = 12\n").unwrap();
+    let out = porchlight()
+        .args(["policy", "set", "--agency", "seattle", "--data-dir"])
+        .arg(&data)
+        .arg(&invalid)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("coordinates.snap_resolution"));
+
+    // Calls published under version 2 say so, and use its rules.
+    let calls = dir.path().join("later.csv");
+    let text = std::fs::read_to_string(repo().join(SEATTLE_CSV)).unwrap();
+    let header = text.lines().next().unwrap();
+    let row = text.lines().find(|l| l.contains("92XX BLOCK OF RAINIER AV S")).unwrap();
+    std::fs::write(&calls, format!("{header}\n{}\n", row.replace("16000103970", "16000999999"))).unwrap();
+    import(&data, "seattle", "examples/seattle.toml", &calls);
+
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = format!("{}{path}", server.url);
+        async move { http.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let policy = get("/v1/agencies/seattle/policy".into()).await;
+    assert_eq!(policy["current"]["version"], 2);
+    assert_eq!(policy["current"]["policy"]["location"]["block_size"], 1000);
+    assert_eq!(policy["history"].as_array().unwrap().len(), 2);
+    assert_eq!(policy["history"][0]["policy"]["location"]["block_size"], 100);
+    assert_eq!(policy["history"][0]["policy"]["publication"]["delay_minutes"], 10);
+
+    let incidents = get("/v1/incidents?agency=seattle&limit=1000".into()).await;
+    let incidents = incidents["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 669);
+    let later: Vec<&Value> = incidents.iter().filter(|i| i["policy_version"] == 2).collect();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0]["location"]["text"], "9000 block of Rainier Av S");
+    let earlier = incidents.iter().find(|i| i["location"]["text"] == "9200 block of Rainier Av S").unwrap();
+    assert_eq!(earlier["policy_version"], 1);
+
+    // The withheld counts add up to the import summary, by day, category and reason.
+    let withheld = get("/v1/agencies/seattle/withheld".into()).await;
+    let expected: u64 = first["withheld"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(withheld["total"].as_u64(), Some(expected));
+    let mut by_reason: HashMap<String, u64> = HashMap::new();
+    for day in withheld["days"].as_array().unwrap() {
+        for (reason, n) in day["by_reason"].as_object().unwrap() {
+            *by_reason.entry(reason.clone()).or_default() += n.as_u64().unwrap();
+        }
+    }
+    let summary_reasons: HashMap<String, u64> = first["withheld"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    assert_eq!(by_reason, summary_reasons);
+    let none = get("/v1/agencies/seattle/withheld?since=2030-01-01".into()).await;
+    assert_eq!(none["total"], 0);
+    let missing = http.get(format!("{}/v1/agencies/nowhere/policy", server.url)).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let agencies = get("/v1/agencies".into()).await;
+    assert_eq!(agencies["agencies"][0]["id"], "seattle");
+}
+
+#[tokio::test]
+async fn nothing_is_served_or_alerted_before_the_publication_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mapping = dir.path().join("utc.toml");
+    let milwaukee = std::fs::read_to_string(repo().join("examples/milwaukee.toml")).unwrap();
+    std::fs::write(&mapping, milwaukee.replace("America/Chicago", "UTC")).unwrap();
+    let header = CALLS.lines().next().unwrap();
+    std::fs::write(dir.path().join("empty.csv"), header).unwrap();
+    let import_here = |file: &Path| {
+        let out = porchlight()
+            .args(["import", "--format", "json", "--agency", "milwaukee", "--mapping"])
+            .arg(&mapping)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    import_here(&dir.path().join("empty.csv"));
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{}/v1/subscriptions", server.url))
+        .json(&json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 900}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // Two real calls at the same block, one received two minutes ago, one twenty minutes ago;
+    // the default policy holds calls for ten minutes.
+    let now = chrono::Utc::now();
+    let at =
+        |minutes: i64| (now - chrono::Duration::minutes(minutes)).format("%Y-%m-%d %H:%M:%S").to_string();
+    let recent = CALLS.lines().nth(3).unwrap().replace("2018-05-01 00:10:28", &at(2));
+    let older = CALLS.lines().nth(4).unwrap().replace("2018-05-01 00:18:31", &at(20));
+    let file = dir.path().join("now.csv");
+    std::fs::write(&file, format!("{header}\n{recent}\n{older}\n")).unwrap();
+    import_here(&file);
+
+    // The older call is alerted; give the worker time to have alerted the recent one too, if
+    // it wrongly would.
+    let alerts = loop {
+        let listed: Value = http
+            .get(format!("{}/v1/subscriptions/{id}/alerts", server.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let alerts = listed["alerts"].as_array().unwrap().clone();
+        if !alerts.is_empty() {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let listed: Value = http
+                .get(format!("{}/v1/subscriptions/{id}/alerts", server.url))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            break listed["alerts"].as_array().unwrap().clone();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let locations: Vec<&str> =
+        alerts.iter().map(|a| a["incident"]["location"]["text"].as_str().unwrap()).collect();
+    assert_eq!(locations, ["5200 block of N 38th St"]);
+    let listed: Value =
+        http.get(format!("{}/v1/incidents", server.url)).send().await.unwrap().json().await.unwrap();
+    let listed: Vec<&str> = listed["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["location"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["5200 block of N 38th St"]);
 }

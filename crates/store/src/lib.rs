@@ -15,7 +15,7 @@ use porchlight_core::{
     category::Category,
     geo::Point,
     incident::{Incident, PublicIncident},
-    privacy::{Decision, Withheld},
+    privacy::{Decision, Policy, PolicyDocument, Withheld},
     subscription::Subscription,
 };
 use sha2::Sha256;
@@ -78,6 +78,19 @@ pub struct WithheldCount {
     pub category: Category,
     pub reason: String,
     pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agency {
+    pub id: String,
+    pub name: String,
+    pub time_zone: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyVersion {
+    pub created_at: DateTime<Utc>,
+    pub policy: Policy,
 }
 
 #[derive(Clone)]
@@ -252,6 +265,76 @@ impl Store {
         Ok(())
     }
 
+    pub async fn agencies(&self) -> Result<Vec<Agency>> {
+        let rows: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT id, name, time_zone FROM agencies ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(id, name, time_zone)| Agency { id, name, time_zone }).collect())
+    }
+
+    pub async fn agency(&self, id: &AgencyId) -> Result<Option<Agency>> {
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT id, name, time_zone FROM agencies WHERE id = ?")
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(id, name, time_zone)| Agency { id, name, time_zone }))
+    }
+
+    /// Make `document` the agency's policy. A document equal to the current one keeps its
+    /// version; any change makes the next version. Returns the version in force.
+    pub async fn set_policy(&self, agency: &AgencyId, document: &PolicyDocument) -> Result<u32> {
+        let mut tx = self.pool.begin().await?;
+        let current: Option<(i64, String)> = sqlx::query_as(
+            "SELECT version, document FROM policies WHERE agency_id = ? ORDER BY version DESC LIMIT 1",
+        )
+        .bind(agency.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let version = match current {
+            Some((version, text)) if parse_policy(&text)? == *document => version,
+            Some((version, _)) => version + 1,
+            None => 1,
+        };
+        sqlx::query(
+            "INSERT INTO policies (agency_id, version, document, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(agency.as_str())
+        .bind(version)
+        .bind(serde_json::to_string(document).expect("policy documents serialize"))
+        .bind(ts(now()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        u32::try_from(version).map_err(|_| StoreError::Corrupt("policy version".into()))
+    }
+
+    /// The agency's policy in force, if it has one.
+    pub async fn policy(&self, agency: &AgencyId) -> Result<Option<Policy>> {
+        Ok(self.policy_history(agency).await?.pop().map(|v| v.policy))
+    }
+
+    /// Every version of the agency's policy, oldest first.
+    pub async fn policy_history(&self, agency: &AgencyId) -> Result<Vec<PolicyVersion>> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT version, document, created_at FROM policies WHERE agency_id = ? ORDER BY version",
+        )
+        .bind(agency.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(version, text, created_at)| {
+                let version =
+                    u32::try_from(version).map_err(|_| StoreError::Corrupt("policy version".into()))?;
+                let policy = Policy::new(parse_policy(&text)?, version)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(PolicyVersion { created_at: parse_ts(&created_at)?, policy })
+            })
+            .collect()
+    }
+
     /// Store the outcome of the privacy stage for a batch of records, in one transaction: new
     /// incidents and new versions with their outbox rows, and withheld counts.
     pub async fn apply(&self, decisions: &[Decision]) -> Result<Vec<Applied>> {
@@ -326,14 +409,15 @@ impl Store {
             None => {
                 let id = Uuid::new_v4();
                 sqlx::query(
-                    "INSERT INTO incidents (id, agency_id, source_key, version, received_at, updated_at, call_type,
-                        category, priority, status, location_kind, location, lat, lon, policy_version)
-                     VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO incidents (id, agency_id, source_key, version, received_at, visible_at, updated_at,
+                        call_type, category, priority, status, location_kind, location, lat, lon, policy_version)
+                     VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(id.to_string())
                 .bind(p.agency().as_str())
                 .bind(&key)
                 .bind(ts(p.received_at()))
+                .bind(ts(p.visible_at()))
                 .bind(ts(now))
                 .bind(p.call_type())
                 .bind(p.category().as_str())
@@ -364,6 +448,7 @@ impl Store {
         Ok(if version == 1 { Applied::Published { id } } else { Applied::Updated { id, version } })
     }
 
+    /// One incident at its latest version, if its publication delay has passed.
     pub async fn incident(&self, id: Uuid) -> Result<Option<Incident>> {
         let row: Option<IncidentRow> = sqlx::query_as(AssertSqlSafe(format!(
             "{INCIDENT_AT_VERSION} WHERE i.id = ? AND v.version = i.version"
@@ -374,9 +459,9 @@ impl Store {
         row.map(IncidentRow::into_incident).transpose()
     }
 
-    /// Incidents at their latest version, newest first.
+    /// Incidents at their latest version whose publication delay has passed, newest first.
     pub async fn incidents(&self, q: &IncidentQuery) -> Result<Vec<Incident>> {
-        let mut sql = format!("{INCIDENT_AT_VERSION} WHERE v.version = i.version");
+        let mut sql = format!("{INCIDENT_AT_VERSION} WHERE v.version = i.version AND i.visible_at <= ?");
         if q.bbox.is_some() {
             sql.push_str(" AND i.lon >= ? AND i.lat >= ? AND i.lon <= ? AND i.lat <= ?");
         }
@@ -390,7 +475,7 @@ impl Store {
             sql.push_str(" AND i.agency_id = ?");
         }
         sql.push_str(" ORDER BY i.received_at DESC, i.id LIMIT ?");
-        let mut query = sqlx::query_as::<_, IncidentRow>(AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, IncidentRow>(AssertSqlSafe(sql)).bind(ts(now()));
         if let Some(b) = q.bbox {
             query = query.bind(b[0]).bind(b[1]).bind(b[2]).bind(b[3]);
         }
@@ -407,7 +492,8 @@ impl Store {
         rows.into_iter().map(IncidentRow::into_incident).collect()
     }
 
-    /// Outbox rows not yet handled, oldest first, each with the incident version it announces.
+    /// Outbox rows not yet handled whose incident's publication delay has passed, oldest first,
+    /// each with the incident version it announces.
     pub async fn pending_outbox(&self, limit: u32) -> Result<Vec<(i64, Incident)>> {
         #[derive(FromRow)]
         struct Pending {
@@ -418,8 +504,10 @@ impl Store {
         let rows: Vec<Pending> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT o.id AS outbox_id, q.* FROM outbox o JOIN ({INCIDENT_AT_VERSION}) q
                 ON q.id = o.incident_id AND q.version = o.version
-             WHERE o.done_at IS NULL ORDER BY o.id LIMIT ?"
+             JOIN incidents i ON i.id = o.incident_id
+             WHERE o.done_at IS NULL AND i.visible_at <= ? ORDER BY o.id LIMIT ?"
         )))
+        .bind(ts(now()))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -567,6 +655,10 @@ impl Store {
             })
             .collect()
     }
+}
+
+fn parse_policy(text: &str) -> Result<PolicyDocument> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("policy document: {e}")))
 }
 
 async fn record_withheld(conn: &mut SqliteConnection, w: &Withheld) -> Result<()> {

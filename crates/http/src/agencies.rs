@@ -1,0 +1,162 @@
+//! Agencies and what they publish about themselves: the privacy policy in force with its
+//! history, and the daily counts of withheld calls.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State, rejection::QueryRejection},
+    routing::get,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use porchlight_core::{agency::AgencyId, privacy::PolicyDocument};
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiError, AppState, incidents::query_error};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/agencies", get(list))
+        .route("/v1/agencies/{id}", get(one))
+        .route("/v1/agencies/{id}/policy", get(policy))
+        .route("/v1/agencies/{id}/withheld", get(withheld))
+}
+
+#[derive(Serialize)]
+struct AgencyBody {
+    id: String,
+    name: String,
+    time_zone: String,
+    policy_url: String,
+    withheld_url: String,
+}
+
+impl From<porchlight_store::Agency> for AgencyBody {
+    fn from(a: porchlight_store::Agency) -> Self {
+        Self {
+            policy_url: format!("/v1/agencies/{}/policy", a.id),
+            withheld_url: format!("/v1/agencies/{}/withheld", a.id),
+            id: a.id,
+            name: a.name,
+            time_zone: a.time_zone,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AgencyList {
+    agencies: Vec<AgencyBody>,
+}
+
+async fn list(State(state): State<AppState>) -> Result<Json<AgencyList>, ApiError> {
+    let agencies = state.store.agencies().await?;
+    Ok(Json(AgencyList { agencies: agencies.into_iter().map(AgencyBody::from).collect() }))
+}
+
+async fn known(state: &AppState, id: &str) -> Result<(AgencyId, porchlight_store::Agency), ApiError> {
+    let not_found = || ApiError::not_found("agency_not_found", "no agency with this id");
+    let id = AgencyId::parse(id).map_err(|_| not_found())?;
+    let agency = state.store.agency(&id).await?.ok_or_else(not_found)?;
+    Ok((id, agency))
+}
+
+async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AgencyBody>, ApiError> {
+    Ok(Json(known(&state, &id).await?.1.into()))
+}
+
+#[derive(Serialize)]
+struct PolicyVersionBody {
+    version: u32,
+    in_force_since: DateTime<Utc>,
+    policy: PolicyDocument,
+}
+
+#[derive(Serialize)]
+struct PolicyBody {
+    agency: String,
+    current: Option<PolicyVersionBody>,
+    /// Every version, oldest first, the current one last.
+    history: Vec<PolicyVersionBody>,
+}
+
+async fn policy(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<PolicyBody>, ApiError> {
+    let (id, _) = known(&state, &id).await?;
+    let history: Vec<PolicyVersionBody> = state
+        .store
+        .policy_history(&id)
+        .await?
+        .into_iter()
+        .map(|v| PolicyVersionBody {
+            version: v.policy.version,
+            in_force_since: v.created_at,
+            policy: v.policy.document().clone(),
+        })
+        .collect();
+    let current = history.last().map(|v| PolicyVersionBody {
+        version: v.version,
+        in_force_since: v.in_force_since,
+        policy: v.policy.clone(),
+    });
+    Ok(Json(PolicyBody { agency: id.to_string(), current, history }))
+}
+
+#[derive(Deserialize)]
+struct WithheldParams {
+    since: Option<String>,
+    until: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DayBody {
+    day: NaiveDate,
+    total: u64,
+    by_category: BTreeMap<String, u64>,
+    by_reason: BTreeMap<String, u64>,
+}
+
+#[derive(Serialize)]
+struct WithheldBody {
+    agency: String,
+    total: u64,
+    days: Vec<DayBody>,
+}
+
+fn parse_day(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+    value
+        .map(|v| {
+            v.parse::<NaiveDate>().map_err(|_| {
+                ApiError::bad_request("invalid_query", format!("{name} must be a date such as 2018-05-01"))
+            })
+        })
+        .transpose()
+}
+
+/// Calls withheld by the agency's policy, counted per day (UTC), by category and by reason:
+/// public information, while the calls themselves are not kept.
+async fn withheld(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Result<Query<WithheldParams>, QueryRejection>,
+) -> Result<Json<WithheldBody>, ApiError> {
+    let Query(p) = params.map_err(query_error)?;
+    let since = parse_day("since", p.since.as_deref())?;
+    let until = parse_day("until", p.until.as_deref())?;
+    let (id, _) = known(&state, &id).await?;
+    let mut days: BTreeMap<NaiveDate, DayBody> = BTreeMap::new();
+    for c in state.store.withheld_counts(Some(&id)).await? {
+        if since.is_some_and(|s| c.day < s) || until.is_some_and(|u| c.day > u) {
+            continue;
+        }
+        let day = days.entry(c.day).or_insert_with(|| DayBody {
+            day: c.day,
+            total: 0,
+            by_category: BTreeMap::new(),
+            by_reason: BTreeMap::new(),
+        });
+        day.total += c.count;
+        *day.by_category.entry(c.category.to_string()).or_default() += c.count;
+        *day.by_reason.entry(c.reason).or_default() += c.count;
+    }
+    let days: Vec<DayBody> = days.into_values().collect();
+    Ok(Json(WithheldBody { agency: id.to_string(), total: days.iter().map(|d| d.total).sum(), days }))
+}
