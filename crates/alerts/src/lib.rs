@@ -143,6 +143,7 @@ mod tests {
     fn call(id: &str, status: &str, lat: f64) -> CadRecord {
         CadRecord {
             agency: AgencyId::parse("testville").unwrap(),
+            line: 0,
             source_id: id.into(),
             received_at: Utc.with_ymd_and_hms(2018, 5, 1, 5, 0, 0).unwrap(),
             call_type: "THEFT".into(),

@@ -296,6 +296,7 @@ mod tests {
     fn record(category: Category, location: &str) -> CadRecord {
         CadRecord {
             agency: AgencyId::parse("milwaukee").unwrap(),
+            line: 0,
             source_id: "1211372".into(),
             received_at: Utc.with_ymd_and_hms(2018, 5, 1, 5, 10, 28).unwrap(),
             call_type: "TRBL W/SUBJ".into(),

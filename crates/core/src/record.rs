@@ -48,6 +48,8 @@ pub enum RawLocation {
 #[derive(Debug, Clone)]
 pub struct CadRecord {
     pub agency: AgencyId,
+    /// Where the record came from in its input (a file's line number), for reports; 0 if none.
+    pub line: u64,
     /// The agency's own incident number; repeated records with the same number are new
     /// versions of one incident.
     pub source_id: String,

@@ -48,18 +48,44 @@ struct Columns {
 /// mapped to `other` and counted in [`Records::unmapped_call_types`].
 pub struct Records<'m, R> {
     mapping: &'m Mapping,
-    reader: csv::Reader<R>,
+    reader: csv::Reader<DropCr<R>>,
     columns: Columns,
     headers: csv::StringRecord,
     row: csv::StringRecord,
     unmapped: BTreeMap<String, u64>,
 }
 
+/// Removes carriage returns. The csv crate numbers the lines of a CRLF file one too low, and
+/// line numbers are how a clerk finds a bad row; a '\r' inside a quoted field is lost, which no
+/// field Porchlight reads cares about.
+pub struct DropCr<R>(R);
+
+impl<R: Read> Read for DropCr<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.0.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut kept = 0;
+            for i in 0..n {
+                if buf[i] != b'\r' {
+                    buf[kept] = buf[i];
+                    kept += 1;
+                }
+            }
+            if kept > 0 {
+                return Ok(kept);
+            }
+        }
+    }
+}
+
 impl Mapping {
     /// Start reading CSV with a header row. Fails only if a column the mapping needs is absent.
     pub fn read_csv<R: Read>(&self, input: R) -> Result<Records<'_, R>, MappingError> {
         let mut reader =
-            csv::ReaderBuilder::new().delimiter(self.delimiter).flexible(true).from_reader(input);
+            csv::ReaderBuilder::new().delimiter(self.delimiter).flexible(true).from_reader(DropCr(input));
         let headers = reader.headers()?.clone();
         let find = |field: &str, column: &str| {
             headers.iter().position(|h| h.trim() == column).ok_or_else(|| MappingError::MissingColumn {
@@ -199,6 +225,7 @@ impl<R: Read> Records<'_, R> {
         };
         Ok(CadRecord {
             agency: self.mapping.agency.clone(),
+            line,
             source_id,
             received_at,
             call_type,
@@ -269,7 +296,8 @@ mod tests {
         let out: Vec<_> = records.by_ref().collect();
         assert_eq!(out.len(), 5);
         let ok = out[0].as_ref().unwrap();
-        assert_eq!((ok.source_id.as_str(), ok.category), ("1", Category::Property));
+        assert_eq!((ok.source_id.as_str(), ok.category, ok.line), ("1", Category::Property, 2));
+        assert_eq!(out[4].as_ref().unwrap().line, 6);
         assert_eq!(ok.received_at.to_rfc3339(), "2018-05-01T05:10:28+00:00");
         assert_eq!(ok.status.as_deref(), Some("Open"));
         let problems: Vec<String> = out[1..4].iter().map(|r| r.as_ref().unwrap_err().to_string()).collect();
@@ -284,6 +312,16 @@ mod tests {
         assert!(last.point.is_none() && last.status.is_none());
         assert_eq!(last.category, Category::Other);
         assert_eq!(records.unmapped_call_types().get("PATROL"), Some(&1));
+    }
+
+    #[test]
+    fn line_numbers_count_crlf_files_too() {
+        let data = "id,time,location,lat,lon,nature,status\r\n\
+            1,2018-05-01 00:10:28,5237 N 35TH ST,43.11,-87.95,THEFT,Open\r\n\
+            2,2018-05-01 00:10:28,\"5237 N 35TH ST,MKE\",43.11,-87.95,THEFT,Open\r\n";
+        let m = Mapping::parse(MAPPING).unwrap();
+        let lines: Vec<u64> = m.read_csv(data.as_bytes()).unwrap().map(|r| r.unwrap().line).collect();
+        assert_eq!(lines, [2, 3]);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use porchlight_core::{
-    privacy::{Decision, Policy},
+    privacy::{Decision, Policy, Withheld},
     record::CadRecord,
 };
 use porchlight_feeds::{Mapping, Problem};
@@ -81,6 +81,19 @@ impl Summary {
         }
     }
 
+    fn record_withheld(&mut self, w: &Withheld) {
+        *self.withheld.entry(w.reason.to_string()).or_default() += 1;
+    }
+
+    /// Count a decision that will not be stored (`feeds check`).
+    pub fn count_decision(&mut self, decision: &Decision) {
+        self.rows += 1;
+        match decision {
+            Decision::Publish(_) => self.published += 1,
+            Decision::Withhold(w) => self.record_withheld(w),
+        }
+    }
+
     pub fn withheld_total(&self) -> u64 {
         self.withheld.values().sum()
     }
@@ -149,7 +162,7 @@ impl Ingest {
         let decisions: Vec<Decision> = records.into_iter().map(|r| self.policy.apply(r)).collect();
         for d in &decisions {
             if let Decision::Withhold(w) = d {
-                *summary.withheld.entry(w.reason.to_string()).or_default() += 1;
+                summary.record_withheld(w);
             }
         }
         let applied = self.store.apply(&decisions).await.context("storing a batch")?;

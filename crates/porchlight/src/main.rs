@@ -1,5 +1,6 @@
 //! `porchlight`: one binary that wires feeds, privacy, store, alerts and the HTTP API.
 
+mod check;
 mod demo;
 mod ingest;
 mod policy;
@@ -26,6 +27,9 @@ enum Command {
     Serve(ServeArgs),
     /// Import a CSV file through an agency's mapping file, with a summary of every row's outcome.
     Import(ingest::ImportArgs),
+    /// Check a feed's data against its mapping and a policy without storing anything.
+    #[command(subcommand)]
+    Feeds(check::FeedsCommand),
     /// Set or show an agency's privacy policy.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -72,5 +76,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Import(args) => ingest::import(args).await,
         Command::Policy(command) => policy::run(command).await,
+        Command::Feeds(command) => check::run(command),
     }
 }

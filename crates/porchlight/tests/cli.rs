@@ -346,6 +346,33 @@ fn whole_city_files_account_for_every_row() {
     assert_eq!(sea["withheld"], sea_withheld());
     assert_eq!(sea["rejected"], json!({}));
     assert_eq!(sea["unmapped_call_types"], json!({}));
+    // `feeds check` predicts exactly what the import did, and stores nothing.
+    for (mapping, file, imported) in
+        [("examples/milwaukee.toml", MILWAUKEE_CSV, &mke), ("examples/seattle.toml", SEATTLE_CSV, &sea)]
+    {
+        let out = porchlight()
+            .current_dir(dir.path())
+            .args(["feeds", "check", "--json", "--sample", "50", "--mapping"])
+            .arg(repo().join(mapping))
+            .arg(repo().join(file))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for key in ["rows", "published", "withheld", "rejected", "unmapped_call_types"] {
+            assert_eq!(report["summary"][key], imported[key], "{key}");
+        }
+        let sample = report["sample"].as_array().unwrap();
+        assert_eq!(sample.len(), 50);
+        let block = Regex::new(r"^(\d+) block of ").unwrap();
+        for s in sample {
+            if let Some(c) = block.captures(s["location"].as_str().unwrap()) {
+                assert!(c[1].parse::<u64>().unwrap().is_multiple_of(100), "{s}");
+            }
+        }
+    }
+    assert!(!dir.path().join("porchlight-data").exists(), "feeds check stored something");
+
     // Importing the same file again makes no new incidents and no new versions.
     let again = summary(&import(dir.path(), "seattle", "examples/seattle.toml", &repo().join(SEATTLE_CSV)));
     assert_eq!((again["published"].as_u64(), again["updated"].as_u64()), (Some(0), Some(0)));

@@ -1,0 +1,123 @@
+//! `porchlight feeds check`: what a mapping and a policy would do to a file, storing nothing.
+
+use std::{collections::BTreeMap, fs::File, io::BufReader, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use porchlight_core::privacy::{Decision, Policy, PolicyDocument};
+use porchlight_feeds::Mapping;
+use serde::Serialize;
+
+use crate::{ingest::Summary, policy::read_policy_file};
+
+#[derive(Subcommand)]
+pub enum FeedsCommand {
+    /// Run a data file through a mapping and a policy without storing anything, and print what
+    /// would be published, withheld and rejected, with a sample of published locations.
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The agency's mapping file (TOML).
+    #[arg(long)]
+    mapping: PathBuf,
+    /// A policy file; the default policy if absent.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// How many published locations to show.
+    #[arg(long, default_value_t = 15)]
+    sample: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// The CSV file to check.
+    file: PathBuf,
+}
+
+/// One published record as the public would see it; nothing of the raw text.
+#[derive(Serialize)]
+struct Sample {
+    line: u64,
+    category: String,
+    call_type: String,
+    kind: &'static str,
+    location: String,
+}
+
+#[derive(Serialize)]
+struct Report {
+    agency: String,
+    summary: Summary,
+    location_kinds: BTreeMap<&'static str, u64>,
+    sample: Vec<Sample>,
+}
+
+pub fn run(command: FeedsCommand) -> anyhow::Result<()> {
+    let FeedsCommand::Check(args) = command;
+    let text = std::fs::read_to_string(&args.mapping)
+        .with_context(|| format!("reading the mapping file {}", args.mapping.display()))?;
+    let mapping = Mapping::parse(&text).with_context(|| format!("in {}", args.mapping.display()))?;
+    let document = match &args.policy {
+        Some(path) => read_policy_file(path)?,
+        None => PolicyDocument::default(),
+    };
+    let policy = Policy::new(document, 0)?;
+    let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let mut records = mapping.read_csv(BufReader::new(file))?;
+    let mut report = Report {
+        agency: mapping.agency().to_string(),
+        summary: Summary::default(),
+        location_kinds: BTreeMap::new(),
+        sample: Vec::new(),
+    };
+    for item in records.by_ref() {
+        let record = match item {
+            Ok(record) => record,
+            Err(problem) => {
+                report.summary.reject(&problem);
+                continue;
+            }
+        };
+        let line = record.line;
+        let decision = policy.apply(record);
+        report.summary.count_decision(&decision);
+        if let Decision::Publish(p) = decision {
+            *report.location_kinds.entry(p.location().kind().as_str()).or_default() += 1;
+            if report.sample.len() < args.sample {
+                report.sample.push(Sample {
+                    line,
+                    category: p.category().to_string(),
+                    call_type: p.call_type().to_owned(),
+                    kind: p.location().kind().as_str(),
+                    location: p.location().text().to_owned(),
+                });
+            }
+        }
+    }
+    report.summary.unmapped_call_types = records.unmapped_call_types().clone();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{} checked against {} for {} (nothing stored)",
+        args.file.display(),
+        args.mapping.display(),
+        report.agency
+    );
+    print!("{}", report.summary.render());
+    println!("published locations by kind:");
+    for (kind, n) in &report.location_kinds {
+        println!("  {kind:<34} {n:>6}");
+    }
+    println!("sample of published records:");
+    for s in &report.sample {
+        println!("  line {:<7} {:<16} {:<24} {}", s.line, s.category, truncate(&s.call_type, 24), s.location);
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
