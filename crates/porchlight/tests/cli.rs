@@ -347,6 +347,7 @@ fn whole_city_files_account_for_every_row() {
     assert_eq!(sea["rejected"], json!({}));
     assert_eq!(sea["unmapped_call_types"], json!({}));
     // `feeds check` predicts exactly what the import did, and stores nothing.
+    let block = Regex::new(r"^(\d+) block of ").unwrap();
     for (mapping, file, imported) in
         [("examples/milwaukee.toml", MILWAUKEE_CSV, &mke), ("examples/seattle.toml", SEATTLE_CSV, &sea)]
     {
@@ -364,7 +365,6 @@ fn whole_city_files_account_for_every_row() {
         }
         let sample = report["sample"].as_array().unwrap();
         assert_eq!(sample.len(), 50);
-        let block = Regex::new(r"^(\d+) block of ").unwrap();
         for s in sample {
             if let Some(c) = block.captures(s["location"].as_str().unwrap()) {
                 assert!(c[1].parse::<u64>().unwrap().is_multiple_of(100), "{s}");
