@@ -743,3 +743,58 @@ async fn nothing_is_served_or_alerted_before_the_publication_delay() {
         .collect();
     assert_eq!(listed, ["5200 block of N 38th St"]);
 }
+
+/// The README's first command, shortened: the demo replays real calls, its subscriber gets
+/// alerts, and the folder it made can be served afterwards.
+#[tokio::test]
+async fn the_demo_replays_calls_to_its_subscriber() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = porchlight()
+        .args([
+            "demo",
+            "--port",
+            "0",
+            "--speed",
+            "1000000",
+            "--limit",
+            "400",
+            "--exit-when-done",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let curl = Regex::new(r"curl -N http://127\.0\.0\.1:\d+/v1/subscriptions/([0-9a-f-]{36})/alerts/stream")
+        .unwrap();
+    let id = curl.captures(&stdout).unwrap_or_else(|| panic!("no curl command in:\n{stdout}"))[1].to_owned();
+    assert!(stdout.contains("Replaying 400 Milwaukee calls"), "{stdout}");
+    assert!(stdout.contains("rows read"), "{stdout}");
+
+    // A second demo in the same folder is refused rather than mixing two replays.
+    let again = porchlight().args(["demo", "--exit-when-done", "--data-dir"]).arg(&data).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a Porchlight database"));
+
+    let server = Server::start(&data);
+    let listed: Value = reqwest::get(format!("{}/v1/subscriptions/{id}/alerts?limit=1000", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let alerts = listed["alerts"].as_array().unwrap();
+    assert!(alerts.len() >= 10, "only {} alerts", alerts.len());
+    let centre = (43.07_f64, -87.95_f64);
+    for a in alerts {
+        let i = &a["incident"];
+        assert_eq!(i["agency"], "milwaukee");
+        let (lat, lon) = (i["point"]["lat"].as_f64().unwrap(), i["point"]["lon"].as_f64().unwrap());
+        // Within the demo's 2 km (an equirectangular estimate is exact enough at this scale).
+        let dy = (lat - centre.0).to_radians() * 6_371_008.8;
+        let dx = (lon - centre.1).to_radians() * 6_371_008.8 * centre.0.to_radians().cos();
+        assert!(dx.hypot(dy) <= 2_005.0, "{i}");
+    }
+}

@@ -247,6 +247,13 @@ impl Store {
         mac.finalize().into_bytes().to_vec()
     }
 
+    /// A transaction that takes SQLite's write lock at once. A deferred transaction that reads
+    /// and then writes fails with "database is locked" when another connection wrote in between,
+    /// without waiting; an immediate one waits its turn (up to the busy timeout).
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -285,7 +292,7 @@ impl Store {
     /// Make `document` the agency's policy. A document equal to the current one keeps its
     /// version; any change makes the next version. Returns the version in force.
     pub async fn set_policy(&self, agency: &AgencyId, document: &PolicyDocument) -> Result<u32> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let current: Option<(i64, String)> = sqlx::query_as(
             "SELECT version, document FROM policies WHERE agency_id = ? ORDER BY version DESC LIMIT 1",
         )
@@ -338,7 +345,7 @@ impl Store {
     /// Store the outcome of the privacy stage for a batch of records, in one transaction: new
     /// incidents and new versions with their outbox rows, and withheld counts.
     pub async fn apply(&self, decisions: &[Decision]) -> Result<Vec<Applied>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let now = now();
         let mut applied = Vec::with_capacity(decisions.len());
         for decision in decisions {
@@ -523,7 +530,7 @@ impl Store {
         incident: &Incident,
         subscribers: &[Uuid],
     ) -> Result<Vec<Alert>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let now = now();
         let mut alerts = Vec::new();
         for subscription_id in subscribers {
