@@ -73,6 +73,9 @@ static GRID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(?:[NSEW]\d+\s+){1
 static DASH_SEPARATOR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"([A-Z])-\s+").unwrap());
 static FRACTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d+/\d+\b").unwrap());
 static SEPARATOR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*(?:/|&|\bAND\b|\bAT\b)\s*").unwrap());
+/// "S AND W FARM RD" names one road; "AND" between single letters separates nothing.
+static LETTER_AND_LETTER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|\s)[A-Z] (?:AND|&) [A-Z](?:\s|$)").unwrap());
 static XX_BLOCK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d*)XX\s*(?:-\s*)?(?:(?:BLOCK|BLK)(?:\s+OF)?\s+)?(.+)$").unwrap());
 static NUMBER_BLOCK: LazyLock<Regex> =
@@ -158,40 +161,503 @@ fn looks_like_street(street: &str) -> bool {
 /// A cross street may carry a house number ("1234 MAIN ST / 5TH AV"): keep the street only.
 fn cross_street(side: &str) -> Option<String> {
     let side = side.trim();
-    match HOUSE.captures(side) {
-        Some(c) if !is_numbered_street(&c[2]) => clean_street(&c[2]),
+    let street = match HOUSE.captures(side) {
+        Some(c) if !is_numbered_street(&c[1], &c[2]) => clean_street(&c[2]),
         _ => clean_street(side),
-    }
+    }?;
+    is_safe_street(&street).then_some(street)
 }
 
-/// "4 AV", "45 ST NE": a number followed only by a street type is a numbered street.
-fn is_numbered_street(rest: &str) -> bool {
-    let mut words = rest.split(' ').filter(|w| !DIRECTIONALS.contains(w));
-    matches!((words.next(), words.next()), (Some(w), None) if STREET_TYPES.contains(&w))
+/// "4 AV", "45 ST NE": a number followed only by a street type (and a directional after it)
+/// is a numbered street. "202 E STREET" and "3001 N BOULEVARD" are house numbers on lettered
+/// streets, and so is anything with four digits or more ("3640 AVENUE E").
+fn is_numbered_street(number: &str, rest: &str) -> bool {
+    let words: Vec<&str> = rest.split(' ').collect();
+    let short = number.len() <= 3 && number.bytes().all(|b| b.is_ascii_digit());
+    short
+        && match words[..] {
+            [t] => STREET_TYPES.contains(&t),
+            [t, d] => STREET_TYPES.contains(&t) && DIRECTIONALS.contains(&d),
+            _ => false,
+        }
+}
+
+/// Whether every number in a street is part of its name: a numbered street ("30 AV NE",
+/// "NE 45 ST"), an ordinal ("35TH"), a route ("HWY 100", "COUNTY ROAD 3668") or a grid street
+/// ("SOUTH 500 EAST"). Anything else may be a house number that must not be published
+/// ("ALESIA HIXENBAUGH 9 FRONT ST", "FINANCE 110 8TH STREET").
+fn is_safe_street(street: &str) -> bool {
+    let tokens: Vec<&str> = street.split(' ').collect();
+    tokens.iter().enumerate().all(|(k, token)| {
+        let word = bare(token);
+        if !word.starts_with(|c: char| c.is_ascii_digit()) || is_ordinal(word) {
+            return true;
+        }
+        if !word.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        let next = tokens.get(k + 1).map(|t| compact(bare(t)));
+        let previous = k.checked_sub(1).map(|p| bare(tokens[p]));
+        let numbered =
+            next.as_deref().is_some_and(|n| STRONG_TYPES.contains(&n) || STREET_TYPES.contains(&n));
+        let route =
+            previous.is_some_and(|p| NUMBERED_TYPES.contains(&p) || ROUTE_PREFIXES.contains(&p) || p == "NO");
+        // Grid streets are named in hundreds ("500 EAST"), which a block rounds to anyway.
+        let grid = k + 2 == tokens.len()
+            && word.parse::<u64>().is_ok_and(|n| n > 0 && n % 100 == 0)
+            && next.as_deref().is_some_and(|n| DIRECTIONALS.contains(&n) || FULL_DIRECTIONALS.contains(&n));
+        numbered || route || grid
+    })
+}
+
+/// "35TH", "1ST", "22ND".
+fn is_ordinal(word: &str) -> bool {
+    word.len() > 2
+        && word[..word.len() - 2].bytes().all(|b| b.is_ascii_digit())
+        && ["ST", "ND", "RD", "TH"].iter().any(|s| word.ends_with(s))
 }
 
 fn hundreds(digits: &str) -> Option<u32> {
     if digits.is_empty() { Some(0) } else { digits.parse::<u32>().ok()?.checked_mul(100) }
 }
 
+/// Pick the line of a multi-line address that holds the house number, drop what follows the
+/// first comma or semicolon, and drop a unit written before the number ("APT 1B 626 E ...").
+fn prepare(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let line = lines
+        .iter()
+        .find(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|t| is_house_number(&t.to_uppercase()) || is_grid(&t.to_uppercase()))
+        })
+        .or(lines.first())
+        .copied()
+        .unwrap_or("");
+    let s = with_directional_after_comma(line, normalize(line));
+    let tokens: Vec<&str> = s.split(' ').collect();
+    if tokens.len() >= 3 && is_occupancy(bare(tokens[0])) && is_house_number(tokens[2]) {
+        return tokens[2..].join(" ");
+    }
+    s
+}
+
+/// "1800 M Street, NW, Washington" and "235 Peachtree Street, NE Suite 2000": a quadrant
+/// written after the comma still belongs to the street. Only a lone directional or a
+/// two-letter one counts, so "6TH AVE, N. MIAMI" keeps North Miami out.
+fn with_directional_after_comma(line: &str, head: String) -> String {
+    static QUADRANT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^\s*(?:([NS]\.?\s?[EW]\.?)(?:\s|$)|([NSEW]\.?|NORTH|SOUTH|EAST|WEST|NORTHEAST|NORTHWEST|SOUTHEAST|SOUTHWEST)\s*$)").unwrap()
+    });
+    let Some((_, after)) = line.split_once(',') else { return head };
+    let after = after.split([',', ';']).next().unwrap_or("").to_uppercase();
+    match QUADRANT.captures(&after) {
+        Some(c) if !head.is_empty() => {
+            let d = c.get(1).or(c.get(2)).map_or("", |m| m.as_str());
+            format!("{head} {}", d.split_whitespace().collect::<String>())
+        }
+        _ => head,
+    }
+}
+
+/// A directional however it is dotted: "N.W." -> "NW".
+fn compact(word: &str) -> String {
+    word.chars().filter(|c| *c != '.').collect()
+}
+
+/// A token without the punctuation postal addresses put on it ("Ave.", "Road,", "attn:").
+fn bare(token: &str) -> &str {
+    token.trim_matches(|c: char| matches!(c, '.' | ',' | ':' | ';'))
+}
+
+/// "5237", "3017-A", "123A", "59-17", "1201-1205".
+fn is_house_number(token: &str) -> bool {
+    static NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d+(?:[A-Z]|-[A-Z0-9]{1,5})?$").unwrap());
+    NUMBER.is_match(token)
+}
+
+/// One half of a Wisconsin grid address: "N165", "W2123".
+fn is_grid(token: &str) -> bool {
+    let mut chars = token.chars();
+    matches!(chars.next(), Some('N' | 'S' | 'E' | 'W'))
+        && token.len() >= 3
+        && chars.all(|c| c.is_ascii_digit())
+}
+
+fn is_occupancy(word: &str) -> bool {
+    matches!(
+        word,
+        "APT"
+            | "APARTMENT"
+            | "UNIT"
+            | "STE"
+            | "SUITE"
+            | "RM"
+            | "ROOM"
+            | "FL"
+            | "FLR"
+            | "FLOOR"
+            | "LOT"
+            | "SPC"
+            | "SPACE"
+            | "BLDG"
+            | "DEPT"
+            | "ATTN"
+            | "#"
+    )
+}
+
+fn is_zip(word: &str) -> bool {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    match word.split_once('-') {
+        Some((a, b)) => digits(a, 5) && digits(b, 4),
+        None => digits(word, 5),
+    }
+}
+
+/// Street types that end a street name ("Dr", "Avenue"). Types that are also common in place
+/// names ("Park", "Hill", "Point", "Square") are left out, so "W MILLER ST FRUITLAND PK" ends
+/// at "ST".
+const STRONG_TYPES: &[&str] = &[
+    "ST",
+    "STREET",
+    "AV",
+    "AVE",
+    "AVENUE",
+    "DR",
+    "DRIVE",
+    "RD",
+    "ROAD",
+    "BL",
+    "BLVD",
+    "BOULEVARD",
+    "LN",
+    "LANE",
+    "CT",
+    "CRT",
+    "COURT",
+    "PL",
+    "PLACE",
+    "WAY",
+    "WY",
+    "PKWY",
+    "PKY",
+    "PY",
+    "PARKWAY",
+    "HWY",
+    "HGWY",
+    "HIGHWAY",
+    "TER",
+    "TERRACE",
+    "CIR",
+    "CI",
+    "CIRCLE",
+    "TRL",
+    "TRAIL",
+    "ALY",
+    "ALLEY",
+    "EXPY",
+    "EXPRESSWAY",
+    "FWY",
+    "FREEWAY",
+    "LOOP",
+    "CTR",
+    "PLZ",
+    "PLAZA",
+    "CRES",
+    "BROADWAY",
+];
+
+/// Types that a route number may follow ("Country Road 3668", "U.S. Hwy 50").
+const NUMBERED_TYPES: &[&str] = &["RD", "ROAD", "HWY", "HGWY", "HIGHWAY", "ROUTE", "RTE", "RT"];
+
+/// Words that start a numbered route without a street type ("FM 544", "U.S. 17 Business").
+const ROUTE_PREFIXES: &[&str] =
+    &["HWY", "HIGHWAY", "ROUTE", "RTE", "RT", "US", "U.S", "FM", "PR", "SR", "I", "BUSINESS", "CR"];
+
+const FULL_DIRECTIONALS: &[&str] =
+    &["NORTH", "SOUTH", "EAST", "WEST", "NORTHEAST", "NORTHWEST", "SOUTHEAST", "SOUTHWEST"];
+
+const STATE_CODES: &[&str] = &[
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
+    "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC",
+    "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
+    "PR",
+];
+
+const STATE_NAMES: &[&str] = &[
+    "ALABAMA",
+    "ALASKA",
+    "ARIZONA",
+    "ARKANSAS",
+    "CALIFORNIA",
+    "COLORADO",
+    "CONNECTICUT",
+    "DELAWARE",
+    "FLORIDA",
+    "GEORGIA",
+    "HAWAII",
+    "IDAHO",
+    "ILLINOIS",
+    "INDIANA",
+    "IOWA",
+    "KANSAS",
+    "KENTUCKY",
+    "LOUISIANA",
+    "MAINE",
+    "MARYLAND",
+    "MASSACHUSETTS",
+    "MICHIGAN",
+    "MINNESOTA",
+    "MISSISSIPPI",
+    "MISSOURI",
+    "MONTANA",
+    "NEBRASKA",
+    "NEVADA",
+    "NEW HAMPSHIRE",
+    "NEW JERSEY",
+    "NEW MEXICO",
+    "NEW YORK",
+    "NORTH CAROLINA",
+    "NORTH DAKOTA",
+    "OHIO",
+    "OKLAHOMA",
+    "OREGON",
+    "PENNSYLVANIA",
+    "RHODE ISLAND",
+    "SOUTH CAROLINA",
+    "SOUTH DAKOTA",
+    "TENNESSEE",
+    "TEXAS",
+    "UTAH",
+    "VERMONT",
+    "VIRGINIA",
+    "WASHINGTON",
+    "WEST VIRGINIA",
+    "WISCONSIN",
+    "WYOMING",
+];
+
+/// Whether a state starts at `k`: a code or a name followed by a ZIP code, the end, or
+/// "UNITED STATES". A code alone at the end counts only if it cannot be a directional or a
+/// street type ("30 AV NE", "MAIN CT").
+fn is_state_at(tokens: &[&str], k: usize) -> bool {
+    let ends_here = |next: usize| {
+        next == tokens.len()
+            || is_zip(bare(tokens[next]))
+            || (bare(tokens[next]) == "UNITED" && tokens.get(next + 1).is_some_and(|t| bare(t) == "STATES"))
+    };
+    let word = bare(tokens[k]);
+    if STATE_CODES.contains(&word) {
+        let followed_by_zip = tokens.get(k + 1).is_some_and(|t| is_zip(bare(t)));
+        let unambiguous = !DIRECTIONALS.contains(&word) && !STRONG_TYPES.contains(&word);
+        return followed_by_zip || (k + 1 == tokens.len() && unambiguous);
+    }
+    STATE_NAMES.iter().any(|name| {
+        let words: Vec<&str> = name.split(' ').collect();
+        tokens.len() >= k + words.len()
+            && words.iter().zip(&tokens[k..]).all(|(w, t)| bare(t) == *w)
+            && ends_here(k + words.len())
+    })
+}
+
+fn is_route_number(token: &str) -> bool {
+    let t = bare(token);
+    !t.is_empty()
+        && t.len() <= 5
+        && t.chars().any(|c| c.is_ascii_digit())
+        && t.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// How many of `tokens` (what follows a house number) name the street.
+fn street_extent(tokens: &[&str]) -> usize {
+    // The street ends before a unit, a ZIP code or a state.
+    let mut state_found = false;
+    let mut window = tokens.len();
+    for (k, token) in tokens.iter().enumerate().skip(1) {
+        let word = bare(token);
+        let floor = tokens.get(k + 1).is_some_and(|n| matches!(bare(n), "FL" | "FLR" | "FLOOR"));
+        let ordinal = is_ordinal(word);
+        let glued = ["SUITE", "STE", "APT", "UNIT", "RM"].iter().any(|o| {
+            word.strip_prefix(o)
+                .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+        });
+        // A bare number that names no route and no numbered street starts something else: a
+        // unit, or a second address ("CATHEDRAL PL 925 W GEORGIA ST") whose number must not
+        // reach the street.
+        let previous = bare(tokens[k - 1]);
+        let next = tokens.get(k + 1).map(|t| compact(bare(t)));
+        let names_a_street = next.as_deref().is_some_and(|n| STRONG_TYPES.contains(&n));
+        let grid_street = k + 2 == tokens.len()
+            && next.as_deref().is_some_and(|n| DIRECTIONALS.contains(&n) || FULL_DIRECTIONALS.contains(&n));
+        let stray_number = word.bytes().all(|b| b.is_ascii_digit())
+            && !NUMBERED_TYPES.contains(&previous)
+            && !ROUTE_PREFIXES.contains(&previous)
+            && previous != "NO"
+            && !names_a_street
+            && !grid_street;
+        if is_occupancy(word)
+            || glued
+            || token.starts_with('#')
+            || (ordinal && floor)
+            || is_zip(word)
+            || stray_number
+        {
+            window = k;
+            break;
+        }
+        // A state needs a street before it: "111 W WASHINGTON" is a street.
+        if k >= 2 && is_state_at(tokens, k) {
+            window = k;
+            state_found = true;
+            break;
+        }
+    }
+    let w = &tokens[..window];
+    let is_type = |k: usize| {
+        let word = bare(w[k]);
+        // "PL ST LOUIS": an "ST" right after a street type is "Saint", the start of a city.
+        let saint = word == "ST" && k > 0 && k + 1 < w.len() && STRONG_TYPES.contains(&bare(w[k - 1]));
+        STRONG_TYPES.contains(&word) && !saint
+    };
+    let last_type = (1..w.len()).rev().find(|&k| is_type(k)).or((bare(w[0]) == "BROADWAY").then_some(0));
+    let mut end = match last_type {
+        Some(k) => k + 1,
+        None => {
+            // A numbered route without a type: "FM 544", "STATE ROUTE 590", "U.S. 17 BUSINESS".
+            let route = (0..w.len().saturating_sub(1))
+                .find(|&k| ROUTE_PREFIXES.contains(&bare(w[k])) && is_route_number(w[k + 1]));
+            match route {
+                Some(k) => {
+                    let end = k + 2;
+                    if w.get(end).is_some_and(|t| bare(t) == "BUSINESS") { end + 1 } else { end }
+                }
+                None => {
+                    // No type at all ("W BLACKHAWK 305", "EAST MAIN MARION KANSAS"): up to a
+                    // bare number (a unit), and without the city before a state. A number
+                    // followed by a directional is a grid street ("SOUTH 500 EAST").
+                    let is_direction = |t: &str| {
+                        let c = compact(bare(t));
+                        DIRECTIONALS.contains(&c.as_str()) || FULL_DIRECTIONALS.contains(&c.as_str())
+                    };
+                    let end = (1..w.len())
+                        .find(|&k| {
+                            w[k].bytes().all(|b| b.is_ascii_digit())
+                                && !w.get(k + 1).is_some_and(|n| is_direction(n))
+                        })
+                        .unwrap_or(w.len());
+                    if state_found && end == w.len() && end >= 3 { end - 1 } else { end }
+                }
+            }
+        }
+    };
+    if last_type.is_some() && end < w.len() {
+        let previous = bare(w[end - 1]);
+        // "U.S. HIGHWAY NO. 130"
+        let skip_no =
+            usize::from(matches!(bare(w[end]), "NO") && w.get(end + 1).is_some_and(|t| is_route_number(t)));
+        if NUMBERED_TYPES.contains(&previous) && w.get(end + skip_no).is_some_and(|t| is_route_number(t)) {
+            end += skip_no;
+            end += 1;
+            if w.get(end).is_some_and(|t| bare(t) == "BUSINESS") {
+                end += 1;
+            }
+        } else if matches!(previous, "RD" | "ROAD") && end >= 2 && bare(w[end - 2]) == "COUNTY" {
+            // "COUNTY ROAD GV"
+            end += 1;
+        } else if matches!(previous, "AVE" | "AV" | "AVENUE") && end + 1 == w.len() && bare(w[end]).len() == 1
+        {
+            // "AVENUE H"
+            end += 1;
+        }
+    }
+    if end < w.len() {
+        let token = w[end];
+        let word = compact(bare(token));
+        let word = word.as_str();
+        let last = end + 1 == w.len();
+        let abbreviated = DIRECTIONALS.contains(&word) && !token.ends_with('.');
+        // "2ND ST N SAINT PETERSBURG" keeps N; "CAMP ROBINSON RD. NORTH LITTLE ROCK" leaves
+        // NORTH to the city.
+        if (DIRECTIONALS.contains(&word) || FULL_DIRECTIONALS.contains(&word)) && (last || abbreviated) {
+            end += 1;
+        }
+    }
+    end
+}
+
+/// Split "NUMBER STREET ..." into the house number as written and the street, for a string
+/// already prepared. `None` if it does not start with a house number, or the number is the
+/// name of a numbered street ("4 AV").
+fn split_house(s: &str) -> Option<(String, String)> {
+    let tokens: Vec<&str> = s.split(' ').collect();
+    let (number, mut rest) = if is_house_number(tokens[0]) {
+        (tokens[0].to_owned(), &tokens[1..])
+    } else if is_grid(tokens[0]) {
+        match tokens.get(1) {
+            Some(t) if is_grid(t) => (format!("{} {t}", tokens[0]), &tokens[2..]),
+            _ => (tokens[0].to_owned(), &tokens[1..]),
+        }
+    } else {
+        return None;
+    };
+    if rest.first().is_some_and(|t| FRACTION.is_match(t)) {
+        rest = &rest[1..];
+    }
+    if rest.is_empty() || is_numbered_street(&number, &rest.join(" ")) {
+        return None;
+    }
+    let street = rest[..street_extent(rest)].join(" ");
+    let street = clean_street(&street)?;
+    is_safe_street(&street).then_some((number, street))
+}
+
+/// The first house address in `s`, wherever it starts: dispatch and postal strings often put
+/// a name or a place before it ("JANET S SMITH 7710 MAIN AVE", "ONE MIDTOWN PLAZA 1360
+/// PEACHTREE STREET"). What comes before the number is dropped.
+fn find_house(s: &str) -> Option<(String, String)> {
+    let tokens: Vec<&str> = s.split(' ').collect();
+    (0..tokens.len())
+        .filter(|&i| is_house_number(tokens[i]) || (i == 0 && is_grid(tokens[i])))
+        .find_map(|i| split_house(&tokens[i..].join(" ")))
+}
+
+/// The house number as written and the street of an address, as a postal-address parser
+/// would label them ("1234 S Martin Luther King Dr Chicago, IL 60637" -> "1234",
+/// "S MARTIN LUTHER KING DR"). `None` for intersections, blocks and places without a number.
+/// Used to measure the parser against labelled address sets.
+pub fn house_and_street(text: &str) -> Option<(String, String)> {
+    let s = prepare(text);
+    let intersection =
+        !LETTER_AND_LETTER.is_match(&s) && SEPARATOR.split(&FRACTION.replace_all(&s, "")).count() > 1;
+    if s.is_empty() || intersection {
+        return None;
+    }
+    if XX_BLOCK.is_match(&s) || NUMBER_BLOCK.is_match(&s) {
+        return None;
+    }
+    find_house(&s)
+}
+
 /// Parse one location string.
 pub fn parse(text: &str) -> Place {
-    let s = normalize(text);
+    let s = prepare(text);
     if s.is_empty() {
         return Place::Unknown;
     }
-    let s = GRID.replace(&s, "").into_owned();
     let s = DASH_SEPARATOR.replace_all(&s, "$1 / ").into_owned();
     let without_fractions = FRACTION.replace_all(&s, "");
-    let sides: Vec<&str> = SEPARATOR.split(&without_fractions).collect();
-    if sides.len() == 2 && sides.iter().all(|p| !p.trim().is_empty()) {
-        return match (cross_street(sides[0]), cross_street(sides[1])) {
-            (Some(a), Some(b)) => Place::Intersection(a, b),
-            _ => Place::Unknown,
-        };
-    }
-    if sides.len() > 2 {
-        return Place::Unknown;
+    let sides: Vec<&str> = if LETTER_AND_LETTER.is_match(&s) {
+        vec![&without_fractions]
+    } else {
+        SEPARATOR.split(&without_fractions).collect()
+    };
+    if sides.len() == 2
+        && sides.iter().all(|p| !p.trim().is_empty())
+        && let (Some(a), Some(b)) = (cross_street(sides[0]), cross_street(sides[1]))
+    {
+        return Place::Intersection(a, b);
     }
     if let Some(c) = XX_BLOCK.captures(&s) {
         return match (hundreds(&c[1]), clean_street(&c[2])) {
@@ -205,16 +671,20 @@ pub fn parse(text: &str) -> Place {
             _ => Place::Unknown,
         };
     }
-    if let Some(c) = HOUSE.captures(&s)
-        && !is_numbered_street(&c[2])
-    {
-        return match (c[1].parse().ok(), clean_street(&c[2])) {
-            (Some(number), Some(street)) => Place::House { number, street },
-            _ => Place::Unknown,
+    if let Some((number, street)) = find_house(&s) {
+        let digits: String = number.chars().take_while(char::is_ascii_digit).collect();
+        return match digits.parse() {
+            Ok(number) => Place::House { number, street },
+            // A Wisconsin grid address ("W180 N8085") locates the house as exactly as a house
+            // number does: only the street is kept.
+            Err(_) => Place::Street(street),
         };
     }
+    let s = GRID.replace(&s, "");
     match clean_street(&s) {
-        Some(street) if looks_like_street(&street) => Place::Street(street),
+        Some(street) if looks_like_street(&street) && is_safe_street(&street) && sides.len() == 1 => {
+            Place::Street(street)
+        }
         _ => Place::Unknown,
     }
 }
@@ -253,6 +723,17 @@ pub enum Generalization {
 /// The public form of a place under a policy's generalization. `None` for a place that cannot
 /// be published.
 pub fn generalize(place: &Place, rule: Generalization) -> Option<PublicLocation> {
+    // The last guard: a street with a number in it that names nothing is not published.
+    let safe = match place {
+        Place::House { street, .. } | Place::Block { street, .. } | Place::Street(street) => {
+            is_safe_street(street)
+        }
+        Place::Intersection(a, b) => is_safe_street(a) && is_safe_street(b),
+        Place::Unknown => false,
+    };
+    if !safe {
+        return None;
+    }
     let street = |s: &str| (LocationKind::Street, display_street(s));
     let (kind, text) = match (rule, place) {
         (_, Place::Unknown) => return None,
@@ -344,6 +825,22 @@ mod tests {
             ("N9497 BEULAH MEADOWS RD", Some("Beulah Meadows Rd")),
             ("N VAN BUREN ST- E LYON ST", Some("N Van Buren St & E Lyon St")),
             ("4 AV", Some("4 Av")),
+            ("4512 NE 45 ST", Some("4500 block of NE 45 St")),
+            ("1000 CATHEDRAL PL 925 W GEORGIA ST", Some("1000 block of Cathedral Pl")),
+            ("860 W BLACKHAWK 305", Some("800 block of W Blackhawk")),
+            ("2500 S AND W FARM RD", Some("2500 block of S And W Farm Rd")),
+            // Names and places before the number are dropped, never published with it.
+            ("ALESIA HIXENBAUGH 9 FRONT ST WASHINGTON DC 20001", Some("0 block of Front St")),
+            ("JANET S SMITH 7710 MAIN AVE APT 1110", Some("7700 block of Main Ave")),
+            (
+                "JOHN STEVENS AND MARY SUE 1320 WEST WEBSTER CHIAGO IL 60622",
+                Some("1300 block of West Webster"),
+            ),
+            ("RESEARCH ADMINISTRATION AND FINANCE 110 8TH STREET", Some("100 block of 8th Street")),
+            ("MELLON BANK LOCKBOX 360172 500 ROSS ST. SPC 154-0455", Some("500 block of Ross St")),
+            ("202 E STREET", Some("200 block of E Street")),
+            ("3640 AVENUE E", Some("3600 block of Avenue E")),
+            ("SMITH RESIDENCE 12 OAK", Some("0 block of Oak")),
             ("NE 45 ST", Some("NE 45 St")),
             ("DSHA", None),
             ("D3, MKE", None),
@@ -399,9 +896,10 @@ mod tests {
             number in 1u32..200_000,
             suffix in "(|-A|A| 1/2|-[0-9]{1,4})",
             street in "(N |S |E |W )?[A-Z0-9]{1,10}( [A-Z]{1,6}){0,3}",
-            unit in "(| APT [0-9]{1,4}| # [A-Z]?[0-9]{1,3}|,MKE|; SOME PLACE;)",
+            unit in "(| APT [0-9]{1,4}| # [A-Z]?[0-9]{1,3}|,MKE|; SOME PLACE;| [A-Z]{2} [0-9]{5})",
+            before in "(|[A-Z]{2,8} |[A-Z]{2,8} AND [A-Z]{2,8} |[A-Z]{3,6} [0-9]{1,6} )",
         ) {
-            let input = format!("{number}{suffix} {street}{unit}");
+            let input = format!("{before}{number}{suffix} {street}{unit}");
             if let Some(loc) = generalize(&parse(&input), BLOCKS) {
                 let n = number.to_string();
                 if number % 100 != 0 {

@@ -1,0 +1,4 @@
+//! Measurements of Porchlight's parts against labelled data and baselines. Nothing here is
+//! linked into the `porchlight` binary.
+
+pub mod usaddress;
