@@ -447,9 +447,11 @@ fn street_name(street: &str) -> Option<String> {
         "N", "S", "E", "W", "NE", "NW", "SE", "SW", "ST", "AV", "AVE", "DR", "RD", "BL", "PL", "CT", "LN",
         "WAY", "PKWY",
     ];
+    // Three characters at least: the database holds random keys, whose bytes can spell a
+    // digit run next to a short word by chance.
     street
         .split(|c: char| !c.is_ascii_alphanumeric())
-        .find(|w| !w.is_empty() && !SKIP.contains(w))
+        .find(|w| w.len() >= 3 && !SKIP.contains(w))
         .map(str::to_owned)
 }
 
