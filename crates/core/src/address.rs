@@ -88,81 +88,100 @@ static UNIT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Street types: "4 AV" is a numbered street, and a string without a house number is taken for
-/// a street only when it has one of these or a [`ROUTE_WORDS`] word.
-const STREET_TYPES: &[&str] = &[
-    "ST",
-    "STREET",
-    "AV",
-    "AVE",
-    "AVENUE",
-    "DR",
-    "DRIVE",
-    "RD",
-    "ROAD",
-    "BL",
-    "BLVD",
-    "BOULEVARD",
-    "LN",
-    "LANE",
-    "CT",
-    "COURT",
-    "PL",
-    "PLACE",
-    "WAY",
-    "WY",
-    "PKWY",
-    "PKY",
-    "PY",
-    "PARKWAY",
-    "HWY",
-    "HIGHWAY",
-    "TER",
-    "TERRACE",
-    "CIR",
-    "CIRCLE",
-    "SQ",
-    "TRL",
-    "TRAIL",
-    "ALY",
-    "ALLEY",
-    "EXPY",
-    "FWY",
-    "FREEWAY",
-    "LOOP",
-    "ROW",
-    "CRES",
-    "PLZ",
-    "PLAZA",
-];
+/// a street only when it has one of these or an [`is_route_word`] word.
+fn is_street_type(word: &str) -> bool {
+    matches!(
+        word,
+        "ST" | "STREET"
+            | "AV"
+            | "AVE"
+            | "AVENUE"
+            | "DR"
+            | "DRIVE"
+            | "RD"
+            | "ROAD"
+            | "BL"
+            | "BLVD"
+            | "BOULEVARD"
+            | "LN"
+            | "LANE"
+            | "CT"
+            | "COURT"
+            | "PL"
+            | "PLACE"
+            | "WAY"
+            | "WY"
+            | "PKWY"
+            | "PKY"
+            | "PY"
+            | "PARKWAY"
+            | "HWY"
+            | "HIGHWAY"
+            | "TER"
+            | "TERRACE"
+            | "CIR"
+            | "CIRCLE"
+            | "SQ"
+            | "TRL"
+            | "TRAIL"
+            | "ALY"
+            | "ALLEY"
+            | "EXPY"
+            | "FWY"
+            | "FREEWAY"
+            | "LOOP"
+            | "ROW"
+            | "CRES"
+            | "PLZ"
+            | "PLAZA"
+    )
+}
 
 /// Named streets without a type, and highway prefixes.
-const ROUTE_WORDS: &[&str] = &["BROADWAY", "I", "US", "SR", "RT", "RTE", "ROUTE"];
+fn is_route_word(word: &str) -> bool {
+    matches!(word, "BROADWAY" | "I" | "US" | "SR" | "RT" | "RTE" | "ROUTE")
+}
 
-const DIRECTIONALS: &[&str] = &["N", "S", "E", "W", "NE", "NW", "SE", "SW"];
+fn is_directional(word: &str) -> bool {
+    matches!(word, "N" | "S" | "E" | "W" | "NE" | "NW" | "SE" | "SW")
+}
 
 /// Upper-case, fold white space and cut what follows the first `,` or `;` (a city or a place
 /// name: "5237 N 35TH ST,MKE", "2994 HIGUERA S; SHADY LANE MHP;").
 fn normalize(text: &str) -> String {
     let head = text.split([',', ';']).next().unwrap_or("");
-    head.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase()
+    let mut out = String::with_capacity(head.len());
+    for word in head.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if word.is_ascii() {
+            out.extend(word.bytes().map(|b| char::from(b.to_ascii_uppercase())));
+        } else {
+            out.push_str(&word.to_uppercase());
+        }
+    }
+    out
 }
 
 fn clean_street(street: &str) -> Option<String> {
-    let street = UNIT.replace(street, "");
+    let maybe_unit = street.contains('#')
+        || street.split_ascii_whitespace().any(|w| is_occupancy(w) || w == "APARTMENT" || w == "SPACE");
+    let street = if maybe_unit { UNIT.replace(street, "") } else { std::borrow::Cow::Borrowed(street) };
     let street = street.trim().trim_end_matches(['-', '.']).trim();
     let has_letter = street.chars().any(|c| c.is_ascii_alphabetic());
-    (has_letter && street.split(' ').count() <= 8).then(|| street.to_owned())
+    (has_letter && street.split_ascii_whitespace().count() <= 8).then(|| street.to_owned())
 }
 
 fn looks_like_street(street: &str) -> bool {
-    street.split([' ', '-']).any(|w| STREET_TYPES.contains(&w) || ROUTE_WORDS.contains(&w))
+    street.split([' ', '-']).any(|w| is_street_type(w) || is_route_word(w))
 }
 
 /// A cross street may carry a house number ("1234 MAIN ST / 5TH AV"): keep the street only.
 fn cross_street(side: &str) -> Option<String> {
     let side = side.trim();
     let street = match HOUSE.captures(side) {
-        Some(c) if !is_numbered_street(&c[1], &c[2]) => clean_street(&c[2]),
+        Some(c) if !is_numbered_street(&c[1], &c[2].split(' ').collect::<Vec<_>>()) => clean_street(&c[2]),
         _ => clean_street(side),
     }?;
     is_safe_street(&street).then_some(street)
@@ -171,13 +190,12 @@ fn cross_street(side: &str) -> Option<String> {
 /// "4 AV", "45 ST NE": a number followed only by a street type (and a directional after it)
 /// is a numbered street. "202 E STREET" and "3001 N BOULEVARD" are house numbers on lettered
 /// streets, and so is anything with four digits or more ("3640 AVENUE E").
-fn is_numbered_street(number: &str, rest: &str) -> bool {
-    let words: Vec<&str> = rest.split(' ').collect();
+fn is_numbered_street(number: &str, words: &[&str]) -> bool {
     let short = number.len() <= 3 && number.bytes().all(|b| b.is_ascii_digit());
     short
-        && match words[..] {
-            [t] => STREET_TYPES.contains(&t),
-            [t, d] => STREET_TYPES.contains(&t) && DIRECTIONALS.contains(&d),
+        && match *words {
+            [t] => is_street_type(t),
+            [t, d] => is_street_type(t) && is_directional(d),
             _ => false,
         }
 }
@@ -187,7 +205,10 @@ fn is_numbered_street(number: &str, rest: &str) -> bool {
 /// ("SOUTH 500 EAST"). Anything else may be a house number that must not be published
 /// ("ALESIA HIXENBAUGH 9 FRONT ST", "FINANCE 110 8TH STREET").
 fn is_safe_street(street: &str) -> bool {
-    let tokens: Vec<&str> = street.split(' ').collect();
+    if !street.bytes().any(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    let tokens: Vec<&str> = street.split_ascii_whitespace().collect();
     tokens.iter().enumerate().all(|(k, token)| {
         let word = bare(token);
         if !word.starts_with(|c: char| c.is_ascii_digit()) || is_ordinal(word) {
@@ -198,14 +219,12 @@ fn is_safe_street(street: &str) -> bool {
         }
         let next = tokens.get(k + 1).map(|t| compact(bare(t)));
         let previous = k.checked_sub(1).map(|p| bare(tokens[p]));
-        let numbered =
-            next.as_deref().is_some_and(|n| STRONG_TYPES.contains(&n) || STREET_TYPES.contains(&n));
-        let route =
-            previous.is_some_and(|p| NUMBERED_TYPES.contains(&p) || ROUTE_PREFIXES.contains(&p) || p == "NO");
+        let numbered = next.as_deref().is_some_and(|n| is_strong_type(n) || is_street_type(n));
+        let route = previous.is_some_and(|p| is_numbered_type(p) || is_route_prefix(p) || p == "NO");
         // Grid streets are named in hundreds ("500 EAST"), which a block rounds to anyway.
         let grid = k + 2 == tokens.len()
             && word.parse::<u64>().is_ok_and(|n| n > 0 && n % 100 == 0)
-            && next.as_deref().is_some_and(|n| DIRECTIONALS.contains(&n) || FULL_DIRECTIONALS.contains(&n));
+            && next.as_deref().is_some_and(|n| is_directional(n) || is_full_directional(n));
         numbered || route || grid
     })
 }
@@ -224,21 +243,27 @@ fn hundreds(digits: &str) -> Option<u32> {
 /// Pick the line of a multi-line address that holds the house number, drop what follows the
 /// first comma or semicolon, and drop a unit written before the number ("APT 1B 626 E ...").
 fn prepare(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    let line = lines
-        .iter()
-        .find(|l| {
-            l.split_whitespace()
-                .next()
-                .is_some_and(|t| is_house_number(&t.to_uppercase()) || is_grid(&t.to_uppercase()))
-        })
-        .or(lines.first())
-        .copied()
-        .unwrap_or("");
+    let line = if text.contains('\n') {
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        let first = lines.clone().next().unwrap_or("");
+        lines
+            .find(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|t| is_house_number(&t.to_uppercase()) || is_grid(&t.to_uppercase()))
+            })
+            .unwrap_or(first)
+    } else {
+        text
+    };
     let s = with_directional_after_comma(line, normalize(line));
-    let tokens: Vec<&str> = s.split(' ').collect();
-    if tokens.len() >= 3 && is_occupancy(bare(tokens[0])) && is_house_number(tokens[2]) {
-        return tokens[2..].join(" ");
+    let mut tokens = s.splitn(4, ' ');
+    if let (Some(first), Some(_), Some(third)) = (tokens.next(), tokens.next(), tokens.next())
+        && is_occupancy(bare(first))
+        && is_house_number(third)
+    {
+        let skip = s.len() - s.splitn(3, ' ').nth(2).map_or(0, str::len);
+        return s[skip..].to_owned();
     }
     s
 }
@@ -251,6 +276,9 @@ fn with_directional_after_comma(line: &str, head: String) -> String {
         Regex::new(r"^\s*(?:([NS]\.?\s?[EW]\.?)(?:\s|$)|([NSEW]\.?|NORTH|SOUTH|EAST|WEST|NORTHEAST|NORTHWEST|SOUTHEAST|SOUTHWEST)\s*$)").unwrap()
     });
     let Some((_, after)) = line.split_once(',') else { return head };
+    if !after.trim_start().starts_with(['N', 'S', 'E', 'W', 'n', 's', 'e', 'w']) {
+        return head;
+    }
     let after = after.split([',', ';']).next().unwrap_or("").to_uppercase();
     match QUADRANT.captures(&after) {
         Some(c) if !head.is_empty() => {
@@ -319,125 +347,198 @@ fn is_zip(word: &str) -> bool {
 /// Street types that end a street name ("Dr", "Avenue"). Types that are also common in place
 /// names ("Park", "Hill", "Point", "Square") are left out, so "W MILLER ST FRUITLAND PK" ends
 /// at "ST".
-const STRONG_TYPES: &[&str] = &[
-    "ST",
-    "STREET",
-    "AV",
-    "AVE",
-    "AVENUE",
-    "DR",
-    "DRIVE",
-    "RD",
-    "ROAD",
-    "BL",
-    "BLVD",
-    "BOULEVARD",
-    "LN",
-    "LANE",
-    "CT",
-    "CRT",
-    "COURT",
-    "PL",
-    "PLACE",
-    "WAY",
-    "WY",
-    "PKWY",
-    "PKY",
-    "PY",
-    "PARKWAY",
-    "HWY",
-    "HGWY",
-    "HIGHWAY",
-    "TER",
-    "TERRACE",
-    "CIR",
-    "CI",
-    "CIRCLE",
-    "TRL",
-    "TRAIL",
-    "ALY",
-    "ALLEY",
-    "EXPY",
-    "EXPRESSWAY",
-    "FWY",
-    "FREEWAY",
-    "LOOP",
-    "CTR",
-    "PLZ",
-    "PLAZA",
-    "CRES",
-    "BROADWAY",
-];
+fn is_strong_type(word: &str) -> bool {
+    matches!(
+        word,
+        "ST" | "STREET"
+            | "AV"
+            | "AVE"
+            | "AVENUE"
+            | "DR"
+            | "DRIVE"
+            | "RD"
+            | "ROAD"
+            | "BL"
+            | "BLVD"
+            | "BOULEVARD"
+            | "LN"
+            | "LANE"
+            | "CT"
+            | "CRT"
+            | "COURT"
+            | "PL"
+            | "PLACE"
+            | "WAY"
+            | "WY"
+            | "PKWY"
+            | "PKY"
+            | "PY"
+            | "PARKWAY"
+            | "HWY"
+            | "HGWY"
+            | "HIGHWAY"
+            | "TER"
+            | "TERRACE"
+            | "CIR"
+            | "CI"
+            | "CIRCLE"
+            | "TRL"
+            | "TRAIL"
+            | "ALY"
+            | "ALLEY"
+            | "EXPY"
+            | "EXPRESSWAY"
+            | "FWY"
+            | "FREEWAY"
+            | "LOOP"
+            | "CTR"
+            | "PLZ"
+            | "PLAZA"
+            | "CRES"
+            | "BROADWAY"
+    )
+}
 
 /// Types that a route number may follow ("Country Road 3668", "U.S. Hwy 50").
-const NUMBERED_TYPES: &[&str] = &["RD", "ROAD", "HWY", "HGWY", "HIGHWAY", "ROUTE", "RTE", "RT"];
+fn is_numbered_type(word: &str) -> bool {
+    matches!(word, "RD" | "ROAD" | "HWY" | "HGWY" | "HIGHWAY" | "ROUTE" | "RTE" | "RT")
+}
 
 /// Words that start a numbered route without a street type ("FM 544", "U.S. 17 Business").
-const ROUTE_PREFIXES: &[&str] =
-    &["HWY", "HIGHWAY", "ROUTE", "RTE", "RT", "US", "U.S", "FM", "PR", "SR", "I", "BUSINESS", "CR"];
+fn is_route_prefix(word: &str) -> bool {
+    matches!(
+        word,
+        "HWY"
+            | "HIGHWAY"
+            | "ROUTE"
+            | "RTE"
+            | "RT"
+            | "US"
+            | "U.S"
+            | "FM"
+            | "PR"
+            | "SR"
+            | "I"
+            | "BUSINESS"
+            | "CR"
+    )
+}
 
-const FULL_DIRECTIONALS: &[&str] =
-    &["NORTH", "SOUTH", "EAST", "WEST", "NORTHEAST", "NORTHWEST", "SOUTHEAST", "SOUTHWEST"];
+fn is_full_directional(word: &str) -> bool {
+    matches!(
+        word,
+        "NORTH" | "SOUTH" | "EAST" | "WEST" | "NORTHEAST" | "NORTHWEST" | "SOUTHEAST" | "SOUTHWEST"
+    )
+}
 
-const STATE_CODES: &[&str] = &[
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
-    "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC",
-    "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
-    "PR",
-];
+fn is_state_code(word: &str) -> bool {
+    matches!(
+        word,
+        "AL" | "AK"
+            | "AZ"
+            | "AR"
+            | "CA"
+            | "CO"
+            | "CT"
+            | "DE"
+            | "DC"
+            | "FL"
+            | "GA"
+            | "HI"
+            | "ID"
+            | "IL"
+            | "IN"
+            | "IA"
+            | "KS"
+            | "KY"
+            | "LA"
+            | "ME"
+            | "MD"
+            | "MA"
+            | "MI"
+            | "MN"
+            | "MS"
+            | "MO"
+            | "MT"
+            | "NE"
+            | "NV"
+            | "NH"
+            | "NJ"
+            | "NM"
+            | "NY"
+            | "NC"
+            | "ND"
+            | "OH"
+            | "OK"
+            | "OR"
+            | "PA"
+            | "RI"
+            | "SC"
+            | "SD"
+            | "TN"
+            | "TX"
+            | "UT"
+            | "VT"
+            | "VA"
+            | "WA"
+            | "WV"
+            | "WI"
+            | "WY"
+            | "PR"
+    )
+}
 
-const STATE_NAMES: &[&str] = &[
-    "ALABAMA",
-    "ALASKA",
-    "ARIZONA",
-    "ARKANSAS",
-    "CALIFORNIA",
-    "COLORADO",
-    "CONNECTICUT",
-    "DELAWARE",
-    "FLORIDA",
-    "GEORGIA",
-    "HAWAII",
-    "IDAHO",
-    "ILLINOIS",
-    "INDIANA",
-    "IOWA",
-    "KANSAS",
-    "KENTUCKY",
-    "LOUISIANA",
-    "MAINE",
-    "MARYLAND",
-    "MASSACHUSETTS",
-    "MICHIGAN",
-    "MINNESOTA",
-    "MISSISSIPPI",
-    "MISSOURI",
-    "MONTANA",
-    "NEBRASKA",
-    "NEVADA",
-    "NEW HAMPSHIRE",
-    "NEW JERSEY",
-    "NEW MEXICO",
-    "NEW YORK",
-    "NORTH CAROLINA",
-    "NORTH DAKOTA",
-    "OHIO",
-    "OKLAHOMA",
-    "OREGON",
-    "PENNSYLVANIA",
-    "RHODE ISLAND",
-    "SOUTH CAROLINA",
-    "SOUTH DAKOTA",
-    "TENNESSEE",
-    "TEXAS",
-    "UTAH",
-    "VERMONT",
-    "VIRGINIA",
-    "WASHINGTON",
-    "WEST VIRGINIA",
-    "WISCONSIN",
-    "WYOMING",
-];
+/// The state names that start with `first` ("NEW" -> New Hampshire, New Jersey, ...).
+fn state_names_from(first: &str) -> &'static [&'static str] {
+    match first {
+        "ALABAMA" => &["ALABAMA"],
+        "ALASKA" => &["ALASKA"],
+        "ARIZONA" => &["ARIZONA"],
+        "ARKANSAS" => &["ARKANSAS"],
+        "CALIFORNIA" => &["CALIFORNIA"],
+        "COLORADO" => &["COLORADO"],
+        "CONNECTICUT" => &["CONNECTICUT"],
+        "DELAWARE" => &["DELAWARE"],
+        "FLORIDA" => &["FLORIDA"],
+        "GEORGIA" => &["GEORGIA"],
+        "HAWAII" => &["HAWAII"],
+        "IDAHO" => &["IDAHO"],
+        "ILLINOIS" => &["ILLINOIS"],
+        "INDIANA" => &["INDIANA"],
+        "IOWA" => &["IOWA"],
+        "KANSAS" => &["KANSAS"],
+        "KENTUCKY" => &["KENTUCKY"],
+        "LOUISIANA" => &["LOUISIANA"],
+        "MAINE" => &["MAINE"],
+        "MARYLAND" => &["MARYLAND"],
+        "MASSACHUSETTS" => &["MASSACHUSETTS"],
+        "MICHIGAN" => &["MICHIGAN"],
+        "MINNESOTA" => &["MINNESOTA"],
+        "MISSISSIPPI" => &["MISSISSIPPI"],
+        "MISSOURI" => &["MISSOURI"],
+        "MONTANA" => &["MONTANA"],
+        "NEBRASKA" => &["NEBRASKA"],
+        "NEVADA" => &["NEVADA"],
+        "NEW" => &["NEW HAMPSHIRE", "NEW JERSEY", "NEW MEXICO", "NEW YORK"],
+        "NORTH" => &["NORTH CAROLINA", "NORTH DAKOTA"],
+        "OHIO" => &["OHIO"],
+        "OKLAHOMA" => &["OKLAHOMA"],
+        "OREGON" => &["OREGON"],
+        "PENNSYLVANIA" => &["PENNSYLVANIA"],
+        "RHODE" => &["RHODE ISLAND"],
+        "SOUTH" => &["SOUTH CAROLINA", "SOUTH DAKOTA"],
+        "TENNESSEE" => &["TENNESSEE"],
+        "TEXAS" => &["TEXAS"],
+        "UTAH" => &["UTAH"],
+        "VERMONT" => &["VERMONT"],
+        "VIRGINIA" => &["VIRGINIA"],
+        "WASHINGTON" => &["WASHINGTON"],
+        "WEST" => &["WEST VIRGINIA"],
+        "WISCONSIN" => &["WISCONSIN"],
+        "WYOMING" => &["WYOMING"],
+        _ => &[],
+    }
+}
 
 /// Whether a state starts at `k`: a code or a name followed by a ZIP code, the end, or
 /// "UNITED STATES". A code alone at the end counts only if it cannot be a directional or a
@@ -449,16 +550,16 @@ fn is_state_at(tokens: &[&str], k: usize) -> bool {
             || (bare(tokens[next]) == "UNITED" && tokens.get(next + 1).is_some_and(|t| bare(t) == "STATES"))
     };
     let word = bare(tokens[k]);
-    if STATE_CODES.contains(&word) {
+    if is_state_code(word) {
         let followed_by_zip = tokens.get(k + 1).is_some_and(|t| is_zip(bare(t)));
-        let unambiguous = !DIRECTIONALS.contains(&word) && !STRONG_TYPES.contains(&word);
+        let unambiguous = !is_directional(word) && !is_strong_type(word);
         return followed_by_zip || (k + 1 == tokens.len() && unambiguous);
     }
-    STATE_NAMES.iter().any(|name| {
-        let words: Vec<&str> = name.split(' ').collect();
-        tokens.len() >= k + words.len()
-            && words.iter().zip(&tokens[k..]).all(|(w, t)| bare(t) == *w)
-            && ends_here(k + words.len())
+    state_names_from(word).iter().any(|name| {
+        let n = name.split(' ').count();
+        tokens.len() >= k + n
+            && name.split(' ').zip(&tokens[k..]).all(|(w, t)| bare(t) == w)
+            && ends_here(k + n)
     })
 }
 
@@ -488,12 +589,12 @@ fn street_extent(tokens: &[&str]) -> usize {
         // reach the street.
         let previous = bare(tokens[k - 1]);
         let next = tokens.get(k + 1).map(|t| compact(bare(t)));
-        let names_a_street = next.as_deref().is_some_and(|n| STRONG_TYPES.contains(&n));
+        let names_a_street = next.as_deref().is_some_and(is_strong_type);
         let grid_street = k + 2 == tokens.len()
-            && next.as_deref().is_some_and(|n| DIRECTIONALS.contains(&n) || FULL_DIRECTIONALS.contains(&n));
+            && next.as_deref().is_some_and(|n| is_directional(n) || is_full_directional(n));
         let stray_number = word.bytes().all(|b| b.is_ascii_digit())
-            && !NUMBERED_TYPES.contains(&previous)
-            && !ROUTE_PREFIXES.contains(&previous)
+            && !is_numbered_type(previous)
+            && !is_route_prefix(previous)
             && previous != "NO"
             && !names_a_street
             && !grid_street;
@@ -518,8 +619,8 @@ fn street_extent(tokens: &[&str]) -> usize {
     let is_type = |k: usize| {
         let word = bare(w[k]);
         // "PL ST LOUIS": an "ST" right after a street type is "Saint", the start of a city.
-        let saint = word == "ST" && k > 0 && k + 1 < w.len() && STRONG_TYPES.contains(&bare(w[k - 1]));
-        STRONG_TYPES.contains(&word) && !saint
+        let saint = word == "ST" && k > 0 && k + 1 < w.len() && is_strong_type(bare(w[k - 1]));
+        is_strong_type(word) && !saint
     };
     let last_type = (1..w.len()).rev().find(|&k| is_type(k)).or((bare(w[0]) == "BROADWAY").then_some(0));
     let mut end = match last_type {
@@ -527,7 +628,7 @@ fn street_extent(tokens: &[&str]) -> usize {
         None => {
             // A numbered route without a type: "FM 544", "STATE ROUTE 590", "U.S. 17 BUSINESS".
             let route = (0..w.len().saturating_sub(1))
-                .find(|&k| ROUTE_PREFIXES.contains(&bare(w[k])) && is_route_number(w[k + 1]));
+                .find(|&k| is_route_prefix(bare(w[k])) && is_route_number(w[k + 1]));
             match route {
                 Some(k) => {
                     let end = k + 2;
@@ -539,7 +640,7 @@ fn street_extent(tokens: &[&str]) -> usize {
                     // followed by a directional is a grid street ("SOUTH 500 EAST").
                     let is_direction = |t: &str| {
                         let c = compact(bare(t));
-                        DIRECTIONALS.contains(&c.as_str()) || FULL_DIRECTIONALS.contains(&c.as_str())
+                        is_directional(c.as_str()) || is_full_directional(c.as_str())
                     };
                     let end = (1..w.len())
                         .find(|&k| {
@@ -557,7 +658,7 @@ fn street_extent(tokens: &[&str]) -> usize {
         // "U.S. HIGHWAY NO. 130"
         let skip_no =
             usize::from(matches!(bare(w[end]), "NO") && w.get(end + 1).is_some_and(|t| is_route_number(t)));
-        if NUMBERED_TYPES.contains(&previous) && w.get(end + skip_no).is_some_and(|t| is_route_number(t)) {
+        if is_numbered_type(previous) && w.get(end + skip_no).is_some_and(|t| is_route_number(t)) {
             end += skip_no;
             end += 1;
             if w.get(end).is_some_and(|t| bare(t) == "BUSINESS") {
@@ -577,10 +678,10 @@ fn street_extent(tokens: &[&str]) -> usize {
         let word = compact(bare(token));
         let word = word.as_str();
         let last = end + 1 == w.len();
-        let abbreviated = DIRECTIONALS.contains(&word) && !token.ends_with('.');
+        let abbreviated = is_directional(word) && !token.ends_with('.');
         // "2ND ST N SAINT PETERSBURG" keeps N; "CAMP ROBINSON RD. NORTH LITTLE ROCK" leaves
         // NORTH to the city.
-        if (DIRECTIONALS.contains(&word) || FULL_DIRECTIONALS.contains(&word)) && (last || abbreviated) {
+        if (is_directional(word) || is_full_directional(word)) && (last || abbreviated) {
             end += 1;
         }
     }
@@ -590,8 +691,8 @@ fn street_extent(tokens: &[&str]) -> usize {
 /// Split "NUMBER STREET ..." into the house number as written and the street, for a string
 /// already prepared. `None` if it does not start with a house number, or the number is the
 /// name of a numbered street ("4 AV").
-fn split_house(s: &str) -> Option<(String, String)> {
-    let tokens: Vec<&str> = s.split(' ').collect();
+/// `tokens` are the words of `s`, single-spaced.
+fn split_house(s: &str, tokens: &[&str]) -> Option<(String, String)> {
     let (number, mut rest) = if is_house_number(tokens[0]) {
         (tokens[0].to_owned(), &tokens[1..])
     } else if is_grid(tokens[0]) {
@@ -602,14 +703,24 @@ fn split_house(s: &str) -> Option<(String, String)> {
     } else {
         return None;
     };
-    if rest.first().is_some_and(|t| FRACTION.is_match(t)) {
+    if rest.first().is_some_and(|t| is_fraction(t)) {
         rest = &rest[1..];
     }
-    if rest.is_empty() || is_numbered_street(&number, &rest.join(" ")) {
+    if rest.is_empty() || is_numbered_street(&number, rest) {
         return None;
     }
-    let street = rest[..street_extent(rest)].join(" ");
-    let street = clean_street(&street)?;
+    let street = &rest[..street_extent(rest)];
+    let street = match street {
+        [] => return None,
+        [one] => clean_street(one)?,
+        [first, .., last] => {
+            // The words are slices of `s`: take the span from the first to the last.
+            let base = s.as_ptr() as usize;
+            let start = first.as_ptr() as usize - base;
+            let end = last.as_ptr() as usize + last.len() - base;
+            clean_street(&s[start..end])?
+        }
+    };
     is_safe_street(&street).then_some((number, street))
 }
 
@@ -617,10 +728,10 @@ fn split_house(s: &str) -> Option<(String, String)> {
 /// a name or a place before it ("JANET S SMITH 7710 MAIN AVE", "ONE MIDTOWN PLAZA 1360
 /// PEACHTREE STREET"). What comes before the number is dropped.
 fn find_house(s: &str) -> Option<(String, String)> {
-    let tokens: Vec<&str> = s.split(' ').collect();
+    let tokens: Vec<&str> = s.split_ascii_whitespace().collect();
     (0..tokens.len())
         .filter(|&i| is_house_number(tokens[i]) || (i == 0 && is_grid(tokens[i])))
-        .find_map(|i| split_house(&tokens[i..].join(" ")))
+        .find_map(|i| split_house(s, &tokens[i..]))
 }
 
 /// The house number as written and the street of an address, as a postal-address parser
@@ -629,15 +740,42 @@ fn find_house(s: &str) -> Option<(String, String)> {
 /// Used to measure the parser against labelled address sets.
 pub fn house_and_street(text: &str) -> Option<(String, String)> {
     let s = prepare(text);
-    let intersection =
-        !LETTER_AND_LETTER.is_match(&s) && SEPARATOR.split(&FRACTION.replace_all(&s, "")).count() > 1;
+    let intersection = may_separate(&s)
+        && !LETTER_AND_LETTER.is_match(&s)
+        && SEPARATOR.split(&FRACTION.replace_all(&s, "")).count() > 1;
     if s.is_empty() || intersection {
         return None;
     }
-    if XX_BLOCK.is_match(&s) || NUMBER_BLOCK.is_match(&s) {
+    if may_be_block(&s) && (XX_BLOCK.is_match(&s) || NUMBER_BLOCK.is_match(&s)) {
         return None;
     }
     find_house(&s)
+}
+
+/// Cheap tests that let most strings skip the regular expressions.
+/// Whether `haystack` contains `needle`; for the short strings here a plain scan with a needle
+/// of known length beats a general substring search.
+fn has<const N: usize>(haystack: &str, needle: &[u8; N]) -> bool {
+    haystack.as_bytes().windows(N).any(|w| w == needle)
+}
+
+fn may_separate(s: &str) -> bool {
+    s.bytes().any(|b| b == b'/' || b == b'&') || has(s, b" AND ") || has(s, b" AT ")
+}
+
+fn may_be_block(s: &str) -> bool {
+    has(s, b"XX") || has(s, b"BLK") || has(s, b"BLOCK")
+}
+
+fn may_have_dash_separator(s: &str) -> bool {
+    has(s, b"- ")
+}
+
+/// "1/2" in "1234 1/2 MAIN ST".
+fn is_fraction(token: &str) -> bool {
+    token.split_once('/').is_some_and(|(a, b)| {
+        !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+    })
 }
 
 /// Parse one location string.
@@ -646,26 +784,29 @@ pub fn parse(text: &str) -> Place {
     if s.is_empty() {
         return Place::Unknown;
     }
-    let s = DASH_SEPARATOR.replace_all(&s, "$1 / ").into_owned();
-    let without_fractions = FRACTION.replace_all(&s, "");
-    let sides: Vec<&str> = if LETTER_AND_LETTER.is_match(&s) {
-        vec![&without_fractions]
-    } else {
-        SEPARATOR.split(&without_fractions).collect()
-    };
-    if sides.len() == 2
-        && sides.iter().all(|p| !p.trim().is_empty())
-        && let (Some(a), Some(b)) = (cross_street(sides[0]), cross_street(sides[1]))
-    {
-        return Place::Intersection(a, b);
+    let s =
+        if may_have_dash_separator(&s) { DASH_SEPARATOR.replace_all(&s, "$1 / ").into_owned() } else { s };
+    let without_fractions =
+        if s.contains('/') { FRACTION.replace_all(&s, "") } else { std::borrow::Cow::Borrowed(s.as_str()) };
+    let mut several_sides = false;
+    if may_separate(&without_fractions) && !LETTER_AND_LETTER.is_match(&s) {
+        let sides: Vec<&str> = SEPARATOR.split(&without_fractions).collect();
+        several_sides = sides.len() > 1;
+        if sides.len() == 2
+            && sides.iter().all(|p| !p.trim().is_empty())
+            && let (Some(a), Some(b)) = (cross_street(sides[0]), cross_street(sides[1]))
+        {
+            return Place::Intersection(a, b);
+        }
     }
-    if let Some(c) = XX_BLOCK.captures(&s) {
+    let block = may_be_block(&s);
+    if let Some(c) = block.then(|| XX_BLOCK.captures(&s)).flatten() {
         return match (hundreds(&c[1]), clean_street(&c[2])) {
             (Some(number), Some(street)) => Place::Block { number, street },
             _ => Place::Unknown,
         };
     }
-    if let Some(c) = NUMBER_BLOCK.captures(&s) {
+    if let Some(c) = block.then(|| NUMBER_BLOCK.captures(&s)).flatten() {
         return match (c[1].parse().ok(), clean_street(&c[2])) {
             (Some(number), Some(street)) => Place::Block { number, street },
             _ => Place::Unknown,
@@ -680,9 +821,13 @@ pub fn parse(text: &str) -> Place {
             Err(_) => Place::Street(street),
         };
     }
-    let s = GRID.replace(&s, "");
+    let s = if is_grid(s.split_ascii_whitespace().next().unwrap_or("")) {
+        GRID.replace(&s, "")
+    } else {
+        std::borrow::Cow::Borrowed(s.as_str())
+    };
     match clean_street(&s) {
-        Some(street) if looks_like_street(&street) && is_safe_street(&street) && sides.len() == 1 => {
+        Some(street) if looks_like_street(&street) && is_safe_street(&street) && !several_sides => {
             Place::Street(street)
         }
         _ => Place::Unknown,
@@ -743,7 +888,9 @@ pub fn generalize(place: &Place, rule: Generalization) -> Option<PublicLocation>
         ) => {
             let block_size = block_size.max(1);
             let block = number / block_size * block_size;
-            (LocationKind::Block, format!("{block} block of {}", display_street(street)))
+            let mut text = format!("{block} block of ");
+            push_street(&mut text, street);
+            (LocationKind::Block, text)
         }
         (
             Generalization::HundredBlock { .. } | Generalization::IntersectionOnly,
@@ -766,26 +913,42 @@ pub fn generalize(place: &Place, rule: Generalization) -> Option<PublicLocation>
 
 /// "N 35TH ST" -> "N 35th St", "RAINIER AV S" -> "Rainier Av S", "I-94" -> "I-94".
 fn display_street(street: &str) -> String {
-    street.split(' ').map(display_word).collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(street.len());
+    push_street(&mut out, street);
+    out
 }
 
-fn display_word(word: &str) -> String {
-    if DIRECTIONALS.contains(&word) {
-        return word.to_owned();
+fn push_street(out: &mut String, street: &str) {
+    for (i, word) in street.split_ascii_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        display_word(word, out);
+    }
+}
+
+fn display_word(word: &str, out: &mut String) {
+    if is_directional(word) {
+        out.push_str(word);
+        return;
     }
     if word.chars().any(|c| c.is_ascii_digit()) {
-        let ordinal = ["ST", "ND", "RD", "TH"].iter().any(|suffix| {
-            word.strip_suffix(suffix).is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-        });
-        return if ordinal { word.to_lowercase() } else { word.to_owned() };
+        if is_ordinal(word) {
+            out.push_str(&word.to_lowercase());
+        } else {
+            out.push_str(word);
+        }
+        return;
     }
-    let mut out = String::with_capacity(word.len());
     let mut start = true;
     for c in word.chars() {
-        out.extend(if start { c.to_uppercase().collect::<Vec<_>>() } else { c.to_lowercase().collect() });
+        if start {
+            out.extend(c.to_uppercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
         start = !c.is_alphabetic();
     }
-    out
 }
 
 #[cfg(test)]
