@@ -151,6 +151,12 @@ fn is_directional(word: &str) -> bool {
 fn normalize(text: &str) -> String {
     let head = text.split([',', ';']).next().unwrap_or("");
     let mut out = String::with_capacity(head.len());
+    // Control characters are never part of a place name: they become spaces.
+    let head: std::borrow::Cow<'_, str> = if head.chars().any(char::is_control) {
+        head.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().into()
+    } else {
+        head.into()
+    };
     for word in head.split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
@@ -231,9 +237,11 @@ fn is_safe_street(street: &str) -> bool {
 
 /// "35TH", "1ST", "22ND".
 fn is_ordinal(word: &str) -> bool {
-    word.len() > 2
-        && word[..word.len() - 2].bytes().all(|b| b.is_ascii_digit())
-        && ["ST", "ND", "RD", "TH"].iter().any(|s| word.ends_with(s))
+    // Bytes, not a str slice: the word may hold any character (found by the fuzzer).
+    let b = word.as_bytes();
+    b.len() > 2
+        && b[..b.len() - 2].iter().all(u8::is_ascii_digit)
+        && [b"ST", b"ND", b"RD", b"TH"].iter().any(|s| b.ends_with(*s))
 }
 
 fn hundreds(digits: &str) -> Option<u32> {
@@ -721,7 +729,13 @@ fn split_house(s: &str, tokens: &[&str]) -> Option<(String, String)> {
             clean_street(&s[start..end])?
         }
     };
-    is_safe_street(&street).then_some((number, street))
+    // Whatever else the street holds, it never holds the house number itself ("80 I 80").
+    let value = |d: &str| d.trim_start_matches('0').to_owned();
+    let digits = number.split(|c: char| !c.is_ascii_digit()).find(|d| !d.is_empty()).map(value);
+    let repeats_number = digits.is_some_and(|n| {
+        street.split(|c: char| !c.is_ascii_digit()).any(|t| !t.is_empty() && value(t) == n)
+    });
+    (is_safe_street(&street) && !repeats_number).then_some((number, street))
 }
 
 /// The first house address in `s`, wherever it starts: dispatch and postal strings often put
@@ -1004,6 +1018,11 @@ mod tests {
             ("202 E STREET", Some("200 block of E Street")),
             ("3640 AVENUE E", Some("3600 block of Avenue E")),
             ("SMITH RESIDENCE 12 OAK", Some("0 block of Oak")),
+            // Found by the fuzzer: a multi-byte character where an ordinal suffix would be.
+            ("1 \u{65a}", None),
+            ("A282=800\u{b}08\u{b}[\u{b}I\t8\u{b}9", None),
+            ("80 BLOCB B8 -768 I 80", None),
+            ("2E\u{b}8\u{b}8qE\u{b}6\u{b}888\u{b}3\u{b}8\0\0\r\0\0\0\u{b}I\t80\tblocB\tb8\u{b}\r\0\0\0\0\0-768\u{b}I\t80", Some("0 block of I 80")),
             ("NE 45 ST", Some("NE 45 St")),
             ("DSHA", None),
             ("D3, MKE", None),
