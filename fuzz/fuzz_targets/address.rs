@@ -22,10 +22,9 @@ fuzz_target!(|data: &[u8]| {
             && number % 100 != 0
         {
             let n = number.to_string();
-            let leaked = public
-                .text()
-                .split_whitespace()
-                .any(|w| w.strip_prefix(n.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('-')));
+            let leaked = public.text().split_whitespace().any(|w| {
+                w.strip_prefix(n.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+            });
             assert!(!leaked, "{text:?} -> {:?}", public.text());
         }
     }
