@@ -732,9 +732,8 @@ fn split_house(s: &str, tokens: &[&str]) -> Option<(String, String)> {
     // Whatever else the street holds, it never holds the house number itself ("80 I 80").
     let value = |d: &str| d.trim_start_matches('0').to_owned();
     let digits = number.split(|c: char| !c.is_ascii_digit()).find(|d| !d.is_empty()).map(value);
-    let repeats_number = digits.is_some_and(|n| {
-        street.split(|c: char| !c.is_ascii_digit()).any(|t| !t.is_empty() && value(t) == n)
-    });
+    let repeats_number = digits
+        .is_some_and(|n| street.split(|c: char| !c.is_ascii_digit()).any(|t| !t.is_empty() && value(t) == n));
     (is_safe_street(&street) && !repeats_number).then_some((number, street))
 }
 
@@ -1022,7 +1021,10 @@ mod tests {
             ("1 \u{65a}", None),
             ("A282=800\u{b}08\u{b}[\u{b}I\t8\u{b}9", None),
             ("80 BLOCB B8 -768 I 80", None),
-            ("2E\u{b}8\u{b}8qE\u{b}6\u{b}888\u{b}3\u{b}8\0\0\r\0\0\0\u{b}I\t80\tblocB\tb8\u{b}\r\0\0\0\0\0-768\u{b}I\t80", Some("0 block of I 80")),
+            (
+                "2E\u{b}8\u{b}8qE\u{b}6\u{b}888\u{b}3\u{b}8\0\0\r\0\0\0\u{b}I\t80\tblocB\tb8\u{b}\r\0\0\0\0\0-768\u{b}I\t80",
+                Some("0 block of I 80"),
+            ),
             ("NE 45 ST", Some("NE 45 St")),
             ("DSHA", None),
             ("D3, MKE", None),
