@@ -1,4 +1,5 @@
 //! Measurements of Porchlight's parts against labelled data and baselines. Nothing here is
 //! linked into the `porchlight` binary.
 
+pub mod locations;
 pub mod usaddress;

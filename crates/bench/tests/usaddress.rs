@@ -70,3 +70,16 @@ fn no_exact_house_number_is_ever_published() {
     }
     assert!(checked > 2500, "{checked}");
 }
+
+/// The labelled set of real dispatch location strings from every city (data/locations).
+#[test]
+fn dispatch_locations_from_every_city() {
+    use porchlight_bench::locations;
+    let set = locations::load(&dir().join("../../locations/labelled.tsv")).unwrap();
+    assert!(set.len() >= 500, "{}", set.len());
+    let cities: std::collections::BTreeSet<&str> = set.iter().map(|l| l.city.as_str()).collect();
+    assert_eq!(cities.len(), 6, "{cities:?}");
+    let wrong: Vec<_> = set.iter().filter(|l| !locations::exactly_right(l)).map(|l| &l.text).collect();
+    let right = set.len() - wrong.len();
+    assert!(right as f64 >= 0.99 * set.len() as f64, "{right} of {} right; wrong: {wrong:?}", set.len());
+}

@@ -76,8 +76,9 @@ static SEPARATOR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*(?:/|&|\bAN
 /// "S AND W FARM RD" names one road; "AND" between single letters separates nothing.
 static LETTER_AND_LETTER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:^|\s)[A-Z] (?:AND|&) [A-Z](?:\s|$)").unwrap());
-static XX_BLOCK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\d*)XX\s*(?:-\s*)?(?:(?:BLOCK|BLK)(?:\s+OF)?\s+)?(.+)$").unwrap());
+static XX_BLOCK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(\d*)(X{1,3})(?:\s+|\s*-\s*)(?:(?:BLOCK|BLK)(?:\s+OF)?\s+)?(.+)$").unwrap()
+});
 static NUMBER_BLOCK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d+)\s*-?\s*(?:BLOCK|BLK)(?:\s+OF)?\s+(.+)$").unwrap());
 static HOUSE: LazyLock<Regex> =
@@ -200,7 +201,7 @@ fn is_numbered_street(number: &str, words: &[&str]) -> bool {
     let short = number.len() <= 3 && number.bytes().all(|b| b.is_ascii_digit());
     short
         && match *words {
-            [t] => is_street_type(t),
+            [t] => is_street_type(t) || is_bound(t),
             [t, d] => is_street_type(t) && is_directional(d),
             _ => false,
         }
@@ -225,7 +226,7 @@ fn is_safe_street(street: &str) -> bool {
         }
         let next = tokens.get(k + 1).map(|t| compact(bare(t)));
         let previous = k.checked_sub(1).map(|p| bare(tokens[p]));
-        let numbered = next.as_deref().is_some_and(|n| is_strong_type(n) || is_street_type(n));
+        let numbered = next.as_deref().is_some_and(|n| is_strong_type(n) || is_street_type(n) || is_bound(n));
         let route = previous.is_some_and(|p| is_numbered_type(p) || is_route_prefix(p) || p == "NO");
         // Grid streets are named in hundreds ("500 EAST"), which a block rounds to anyway.
         let grid = k + 2 == tokens.len()
@@ -233,6 +234,11 @@ fn is_safe_street(street: &str) -> bool {
             && next.as_deref().is_some_and(|n| is_directional(n) || is_full_directional(n));
         numbered || route || grid
     })
+}
+
+/// The direction of travel on a highway: "408 NB" is State Highway 408, northbound.
+fn is_bound(word: &str) -> bool {
+    matches!(word, "NB" | "SB" | "EB" | "WB")
 }
 
 /// "35TH", "1ST", "22ND".
@@ -244,8 +250,10 @@ fn is_ordinal(word: &str) -> bool {
         && [b"ST", b"ND", b"RD", b"TH"].iter().any(|s| b.ends_with(*s))
 }
 
-fn hundreds(digits: &str) -> Option<u32> {
-    if digits.is_empty() { Some(0) } else { digits.parse::<u32>().ok()?.checked_mul(100) }
+/// A number with its last digits masked by X: "92XX" is 9200, "1X" is 10, "X" is 0.
+fn masked(digits: &str, xs: usize) -> Option<u32> {
+    let scale = 10u32.checked_pow(u32::try_from(xs).ok()?)?;
+    if digits.is_empty() { Some(0) } else { digits.parse::<u32>().ok()?.checked_mul(scale) }
 }
 
 /// Pick the line of a multi-line address that holds the house number, drop what follows the
@@ -777,7 +785,11 @@ fn may_separate(s: &str) -> bool {
 }
 
 fn may_be_block(s: &str) -> bool {
-    has(s, b"XX") || has(s, b"BLK") || has(s, b"BLOCK")
+    let masked_number = s.split(' ').next().is_some_and(|w| {
+        let x = w.trim_start_matches(|c: char| c.is_ascii_digit());
+        !x.is_empty() && x.bytes().all(|b| b == b'X' || b == b'-')
+    });
+    masked_number || has(s, b"XX") || has(s, b"BLK") || has(s, b"BLOCK")
 }
 
 fn may_have_dash_separator(s: &str) -> bool {
@@ -814,7 +826,7 @@ pub fn parse(text: &str) -> Place {
     }
     let block = may_be_block(&s);
     if let Some(c) = block.then(|| XX_BLOCK.captures(&s)).flatten() {
-        return match (hundreds(&c[1]), clean_street(&c[2])) {
+        return match (masked(&c[1], c[2].len()), clean_street(&c[3])) {
             (Some(number), Some(street)) => Place::Block { number, street },
             _ => Place::Unknown,
         };
@@ -941,7 +953,7 @@ fn push_street(out: &mut String, street: &str) {
 }
 
 fn display_word(word: &str, out: &mut String) {
-    if is_directional(word) {
+    if is_directional(word) || is_bound(word) {
         out.push_str(word);
         return;
     }
@@ -994,6 +1006,9 @@ mod tests {
             ("92XX BLOCK OF RAINIER AV S", Some("9200 block of Rainier Av S")),
             ("143XX BLOCK OF 30 AV NE", Some("14300 block of 30 Av NE")),
             ("XX BLOCK OF S MAIN ST", Some("0 block of S Main St")),
+            ("X GOVERNMENT DR", Some("0 block of Government Dr")),
+            ("408  NB / GRADY NIBLO RD", Some("408 NB & Grady Niblo Rd")),
+            ("XAVIER ST", Some("Xavier St")),
             ("12XX MARKET ST", Some("1200 block of Market St")),
             ("W CAPITOL DR", Some("W Capitol Dr")),
             ("234 N BROADWAY,MKE", Some("200 block of N Broadway")),
