@@ -9,6 +9,8 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+use crate::geo::Point;
 use serde::Serialize;
 
 /// What a location string turned out to be. Holds raw house numbers: never leaves this crate's
@@ -934,6 +936,11 @@ pub fn generalize(place: &Place, rule: Generalization) -> Option<PublicLocation>
         ) => street(s),
     };
     Some(PublicLocation { kind, text })
+}
+
+/// The public name of a place known only by its (already snapped) point.
+pub fn near(point: Point) -> PublicLocation {
+    PublicLocation { kind: LocationKind::Area, text: format!("Near {:.3}, {:.3}", point.lat(), point.lon()) }
 }
 
 /// "N 35TH ST" -> "N 35th St", "RAINIER AV S" -> "Rainier Av S", "I-94" -> "I-94".

@@ -218,6 +218,8 @@ pub enum WithholdReason {
     Category(Category),
     /// The location could not be placed confidently; publishing the text could leak it.
     UnparseableLocation,
+    /// The record has no location at all: nothing to place it by.
+    NoLocation,
 }
 
 impl fmt::Display for WithholdReason {
@@ -225,6 +227,7 @@ impl fmt::Display for WithholdReason {
         match self {
             WithholdReason::Category(c) => write!(f, "category:{c}"),
             WithholdReason::UnparseableLocation => f.write_str("unparseable_location"),
+            WithholdReason::NoLocation => f.write_str("no_location"),
         }
     }
 }
@@ -266,10 +269,16 @@ impl Policy {
             RawLocation::CrossStreets(a, b) => address::parse_cross_streets(a.expose(), b.expose()),
             RawLocation::None => Place::Unknown,
         };
-        let Some(location) = address::generalize(&place, self.generalization) else {
-            return withheld(WithholdReason::UnparseableLocation);
-        };
         let point = record.point.as_ref().map(|p| p.expose().snap(self.snap));
+        let location = match (address::generalize(&place, self.generalization), &record.location, point) {
+            (Some(location), _, _) => location,
+            // A feed that gives coordinates and no text ("blurred" points): named by its
+            // snapped point. Text that could not be placed is withheld even with a point,
+            // since the point may have been geocoded from it.
+            (None, RawLocation::None, Some(p)) => address::near(p),
+            (None, RawLocation::None, None) => return withheld(WithholdReason::NoLocation),
+            (None, _, _) => return withheld(WithholdReason::UnparseableLocation),
+        };
         Decision::Publish(PublicIncident {
             agency: record.agency,
             source_id: record.source_id,
@@ -318,6 +327,19 @@ mod tests {
         let point = p.point().unwrap();
         assert_ne!((point.lat(), point.lon()), (43.112_798_7, -87.956_741_5));
         assert!(point.distance_m(Point::new(43.112_798_7, -87.956_741_5).unwrap()) < 80.0);
+    }
+
+    #[test]
+    fn coordinates_without_text_are_named_by_the_snapped_point() {
+        let mut r = record(Category::Property, "");
+        r.location = RawLocation::None;
+        let Decision::Publish(p) = Policy::default().apply(r) else { panic!("withheld") };
+        let point = p.point().unwrap();
+        assert_eq!(p.location().text(), format!("Near {:.3}, {:.3}", point.lat(), point.lon()));
+        let mut r = record(Category::Property, "");
+        (r.location, r.point) = (RawLocation::None, None);
+        let Decision::Withhold(w) = Policy::default().apply(r) else { panic!("published") };
+        assert_eq!(w.reason.to_string(), "no_location");
     }
 
     #[test]

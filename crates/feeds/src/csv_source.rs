@@ -28,6 +28,7 @@ impl fmt::Display for Problem {
 
 #[derive(Debug)]
 enum LocationIdx {
+    None,
     Address(usize),
     NumberAndStreet(usize, usize),
     CrossStreets(usize, usize),
@@ -96,6 +97,7 @@ impl Mapping {
         let optional =
             |field: &str, column: &Option<String>| column.as_deref().map(|c| find(field, c)).transpose();
         let location = match &self.location {
+            LocationColumns::None => LocationIdx::None,
             LocationColumns::Address(a) => LocationIdx::Address(find("location.address", a)?),
             LocationColumns::NumberAndStreet { number, street } => LocationIdx::NumberAndStreet(
                 find("location.number", number)?,
@@ -164,14 +166,21 @@ impl<R: Read> Records<'_, R> {
         if source_id.is_empty() {
             return Err(self.problem(line, c.incident_id, "missing", "no incident number"));
         }
-        let time_idx = c.time.iter().copied().find(|&i| !self.field(i).is_empty());
-        let Some(time_idx) = time_idx else {
-            return Err(self.problem(line, c.time[0], "missing", "no time in any of the time columns"));
+        let received_at = if self.mapping.join_time_columns {
+            if let Some(&empty) = c.time.iter().find(|&&i| self.field(i).is_empty()) {
+                return Err(self.problem(line, empty, "missing", "no time"));
+            }
+            let joined = c.time.iter().map(|&i| self.field(i)).collect::<Vec<_>>().join(" ");
+            self.mapping.parse_time(&joined).map_err(|e| self.problem(line, c.time[0], "bad_time", e))?
+        } else {
+            let time_idx = c.time.iter().copied().find(|&i| !self.field(i).is_empty());
+            let Some(time_idx) = time_idx else {
+                return Err(self.problem(line, c.time[0], "missing", "no time in any of the time columns"));
+            };
+            self.mapping
+                .parse_time(self.field(time_idx))
+                .map_err(|e| self.problem(line, time_idx, "bad_time", e))?
         };
-        let received_at = self
-            .mapping
-            .parse_time(self.field(time_idx))
-            .map_err(|e| self.problem(line, time_idx, "bad_time", e))?;
         let call_type = self.field(c.call_type).to_owned();
         if call_type.is_empty() {
             return Err(self.problem(line, c.call_type, "missing", "no call type"));
@@ -209,6 +218,7 @@ impl<R: Read> Records<'_, R> {
         };
         let raw = |i: usize| Raw::new(self.field(i).to_owned());
         let location = match c.location {
+            LocationIdx::None => RawLocation::None,
             LocationIdx::Address(i) if self.field(i).is_empty() => RawLocation::None,
             LocationIdx::Address(i) => RawLocation::Text(raw(i)),
             LocationIdx::NumberAndStreet(n, s) => {
@@ -322,6 +332,32 @@ mod tests {
         let m = Mapping::parse(MAPPING).unwrap();
         let lines: Vec<u64> = m.read_csv(data.as_bytes()).unwrap().map(|r| r.unwrap().line).collect();
         assert_eq!(lines, [2, 3]);
+    }
+
+    #[test]
+    fn time_in_two_columns_and_coordinates_without_text() {
+        let mapping = r#"
+            [agency]
+            id = "slo"
+            name = "SLO"
+            time_zone = "America/Los_Angeles"
+            [fields]
+            incident_id = "case"
+            received_at = { columns = ["date", "received"], join = true, format = "%m/%d/%y %H:%M" }
+            call_type = "type"
+            [location]
+            latitude = "lat"
+            longitude = "lon"
+        "#;
+        let m = Mapping::parse(mapping).unwrap();
+        let data = "case,date,received,type,lat,lon\n1,09/14/21,07:08,Theft,35.27,-120.66\n2,09/14/21,,Theft,35.27,-120.66\n";
+        let out: Vec<_> = m.read_csv(data.as_bytes()).unwrap().collect();
+        let first = out[0].as_ref().unwrap();
+        assert_eq!(first.received_at.to_rfc3339(), "2021-09-14T14:08:00+00:00");
+        assert!(matches!(first.location, RawLocation::None) && first.point.is_some());
+        assert_eq!(out[1].as_ref().unwrap_err().to_string(), "line 3, field `received`: missing: no time");
+        let neither = mapping.replace("latitude = \"lat\"\n", "").replace("longitude = \"lon\"\n", "");
+        assert!(Mapping::parse(&neither).unwrap_err().to_string().contains("field `location`"));
     }
 
     #[test]

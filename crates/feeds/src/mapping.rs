@@ -72,8 +72,11 @@ struct FieldsSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TimeField {
-    /// Columns tried in order; the first non-empty one is used.
+    /// Columns tried in order; the first non-empty one is used. With `join`, all of them,
+    /// joined by a space ("09/14/21" and "07:08" -> "09/14/21 07:08").
     columns: Vec<String>,
+    #[serde(default)]
+    join: bool,
     /// A chrono `strftime` format for the agency's local time.
     format: String,
 }
@@ -101,8 +104,13 @@ struct CategoryRule {
 #[derive(Debug, Clone)]
 pub(crate) enum LocationColumns {
     Address(String),
-    NumberAndStreet { number: String, street: String },
+    NumberAndStreet {
+        number: String,
+        street: String,
+    },
     CrossStreets(String, String),
+    /// The feed has coordinates and no location text.
+    None,
 }
 
 /// A checked mapping file.
@@ -114,6 +122,7 @@ pub struct Mapping {
     pub(crate) delimiter: u8,
     pub(crate) incident_id: String,
     pub(crate) time_columns: Vec<String>,
+    pub(crate) join_time_columns: bool,
     pub(crate) time_format: String,
     pub(crate) call_type: String,
     pub(crate) priority: Option<String>,
@@ -142,14 +151,23 @@ impl Mapping {
             (Some(a), None, None, None) => LocationColumns::Address(a),
             (None, Some(number), Some(street), None) => LocationColumns::NumberAndStreet { number, street },
             (None, None, None, Some([a, b])) => LocationColumns::CrossStreets(a, b),
+            // Coordinates only (checked below): the feed publishes no location text.
+            (None, None, None, None) => LocationColumns::None,
             _ => {
                 return Err(invalid(
                     "location",
-                    "give exactly one of: `address`, `number` with `street`, or `cross_streets`",
+                    "give exactly one of: `address`, `number` with `street`, or `cross_streets` \
+                     (or only `latitude` and `longitude`)",
                 ));
             }
         };
         let coordinates = match (l.latitude, l.longitude) {
+            (None, None) if matches!(location, LocationColumns::None) => {
+                return Err(invalid(
+                    "location",
+                    "name the location's columns: text, or coordinates, or both",
+                ));
+            }
             (Some(lat), Some(lon)) => Some((lat, lon)),
             (None, None) => None,
             _ => return Err(invalid("location", "give both `latitude` and `longitude`, or neither")),
@@ -178,6 +196,7 @@ impl Mapping {
             delimiter,
             incident_id: file.fields.incident_id,
             time_columns: file.fields.received_at.columns,
+            join_time_columns: file.fields.received_at.join,
             time_format: file.fields.received_at.format,
             call_type: file.fields.call_type,
             priority: file.fields.priority,

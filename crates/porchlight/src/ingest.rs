@@ -69,6 +69,10 @@ pub struct Summary {
     pub rejected: BTreeMap<String, Rejected>,
     /// Call types that no rule of the mapping matched (published or withheld as `other`).
     pub unmapped_call_types: BTreeMap<String, u64>,
+    /// Whether the records were stored (import) or only checked (`feeds check`), which alone
+    /// can tell new incidents from new versions and repeats.
+    #[serde(skip)]
+    pub stored: bool,
 }
 
 impl Summary {
@@ -105,14 +109,16 @@ impl Summary {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "rows read      {:>8}", self.rows);
-        let _ = writeln!(
-            out,
-            "published      {:>8}  (new {}, new versions {}, unchanged repeats {})",
-            self.published + self.updated + self.unchanged,
-            self.published,
-            self.updated,
-            self.unchanged
-        );
+        let published = self.published + self.updated + self.unchanged;
+        if self.stored {
+            let _ = writeln!(
+                out,
+                "published      {published:>8}  (new {}, new versions {}, unchanged repeats {})",
+                self.published, self.updated, self.unchanged
+            );
+        } else {
+            let _ = writeln!(out, "published      {published:>8}");
+        }
         let _ = writeln!(out, "withheld       {:>8}", self.withheld_total());
         for (reason, n) in &self.withheld {
             let _ = writeln!(out, "  {reason:<34} {n:>6}");
@@ -166,6 +172,7 @@ impl Ingest {
             }
         }
         let applied = self.store.apply(&decisions).await.context("storing a batch")?;
+        summary.stored = true;
         summary.rows += applied.len() as u64;
         for a in applied {
             match a {
