@@ -2,4 +2,5 @@
 //! linked into the `porchlight` binary.
 
 pub mod locations;
+pub mod presidio;
 pub mod usaddress;

@@ -14,4 +14,5 @@ pub mod incident;
 pub mod matcher;
 pub mod privacy;
 pub mod record;
+pub mod scrub;
 pub mod subscription;
