@@ -152,6 +152,7 @@ mod tests {
             status: Some(status.into()),
             location: RawLocation::Text(Raw::new("5237 N 35TH ST".into())),
             point: Some(Raw::new(Point::new(lat, -87.95).unwrap())),
+            narrative: None,
         }
     }
 

@@ -29,6 +29,8 @@ pub struct PublicIncident {
     pub(crate) location: PublicLocation,
     pub(crate) point: Option<Point>,
     pub(crate) policy_version: u32,
+    /// The narrative, scrubbed, where the policy publishes it.
+    pub(crate) narrative: Option<String>,
 }
 
 impl PublicIncident {
@@ -79,6 +81,10 @@ impl PublicIncident {
     pub fn policy_version(&self) -> u32 {
         self.policy_version
     }
+
+    pub fn narrative(&self) -> Option<&str> {
+        self.narrative.as_deref()
+    }
 }
 
 /// A stored incident at its latest version, as every reader sees it.
@@ -97,4 +103,5 @@ pub struct Incident {
     pub location: String,
     pub point: Option<Point>,
     pub policy_version: u32,
+    pub narrative: Option<String>,
 }

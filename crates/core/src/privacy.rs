@@ -2,12 +2,12 @@
 //!
 //! Order, as in DESIGN.md: withhold the categories the policy withholds (counted, not kept),
 //! generalize the location, snap coordinates, hold until the publication delay has passed.
-//! Free text never enters a [`CadRecord`] in this version, so it is always dropped.
+//! Free text is dropped, or, where the policy says so, scrubbed.
 //!
 //! A policy is data: a [`PolicyDocument`] that an agency publishes (TOML in the repository,
 //! JSON in the store and the API), checked into a [`Policy`] by [`Policy::new`].
 
-use std::{collections::BTreeSet, fmt};
+use std::{collections::BTreeSet, fmt, sync::Arc};
 
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use crate::{
     category::Category,
     incident::PublicIncident,
     record::{CadRecord, RawLocation},
+    scrub::Scrubber,
 };
 
 /// The finest snapping allowed: resolution 10 cells are about 15,000 m², roughly a city block.
@@ -118,12 +119,16 @@ impl Default for CoordinatesSection {
     }
 }
 
-/// What happens to narratives and comments. Only `drop` exists until the scrubber lands.
+/// What happens to narratives and comments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FreeText {
+    /// Never published.
     #[default]
     Drop,
+    /// Published with names, phone numbers, e-mail, plates, dates, addresses and officers
+    /// replaced by labels ([`crate::scrub`]).
+    Scrub,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,13 +157,21 @@ pub struct InvalidPolicy {
 }
 
 /// A checked policy, with the version the store gave it (0 before it is stored).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Policy {
     pub version: u32,
     document: PolicyDocument,
     generalization: Generalization,
     snap: h3o::Resolution,
     delay: Duration,
+    /// Needed only by a policy that scrubs free text; without one, free text is dropped.
+    scrubber: Option<Arc<Scrubber>>,
+}
+
+impl PartialEq for Policy {
+    fn eq(&self, other: &Self) -> bool {
+        self.version == other.version && self.document == other.document
+    }
 }
 
 impl Default for Policy {
@@ -199,7 +212,17 @@ impl Policy {
         };
         let snap = h3o::Resolution::try_from(snap).expect("checked range");
         let delay = Duration::minutes(i64::from(document.publication.delay_minutes));
-        Ok(Self { version, document, generalization, snap, delay })
+        Ok(Self { version, document, generalization, snap, delay, scrubber: None })
+    }
+
+    /// Give the policy the scrubber it needs if it publishes scrubbed free text.
+    pub fn with_scrubber(mut self, scrubber: Arc<Scrubber>) -> Self {
+        self.scrubber = Some(scrubber);
+        self
+    }
+
+    pub fn scrubs_free_text(&self) -> bool {
+        self.document.free_text == FreeText::Scrub
     }
 
     pub fn document(&self) -> &PolicyDocument {
@@ -279,7 +302,14 @@ impl Policy {
             (None, RawLocation::None, None) => return withheld(WithholdReason::NoLocation),
             (None, _, _) => return withheld(WithholdReason::UnparseableLocation),
         };
+        let narrative = match (self.document.free_text, &self.scrubber, &record.narrative) {
+            (FreeText::Scrub, Some(scrubber), Some(text)) => {
+                Some(scrubber.scrub(text.expose())).filter(|t| !t.trim().is_empty())
+            }
+            _ => None,
+        };
         Decision::Publish(PublicIncident {
+            narrative,
             agency: record.agency,
             source_id: record.source_id,
             received_at: record.received_at,
@@ -314,6 +344,7 @@ mod tests {
             status: Some("Unable to Locate Complainant".into()),
             location: RawLocation::Text(Raw::new(location.into())),
             point: Some(Raw::new(Point::new(43.112_798_7, -87.956_741_5).unwrap())),
+            narrative: None,
         }
     }
 

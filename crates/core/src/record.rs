@@ -62,6 +62,8 @@ pub struct CadRecord {
     pub location: RawLocation,
     /// Coordinates as the feed gives them: possibly a geocoded house.
     pub point: Option<Raw<Point>>,
+    /// Narratives and comments, as written: names, plates, phone numbers.
+    pub narrative: Option<Raw<String>>,
 }
 
 #[cfg(test)]

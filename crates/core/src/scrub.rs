@@ -60,7 +60,7 @@ static PLATE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static DATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\bDOB\s*[:/]?\s*\S+|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d{4}-\d{1,2}-\d{1,2}\b|\b(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)[A-Z]*\.?\s+\d{1,2},?\s+\d{4}\b",
+        r"(?i)\bDOB\s*[:/]?\s*\S+|\b(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:19|20)?\d{2}\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d{4}-\d{1,2}-\d{1,2}\b|\b(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)[A-Z]*\.?\s+\d{1,2},?\s+\d{4}\b",
     )
     .unwrap()
 });
@@ -76,6 +76,14 @@ static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
 });
 static OFFICER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:OFC|OFCR|OFFICER|SGT|SERGEANT|CPL|DEP|DEPUTY|DET|DETECTIVE|LT|CAPT|CHIEF)\.?\s+[A-Z][A-Za-z'-]+").unwrap()
+});
+/// Dispatch shorthand for a person's record: "CITE/KLOECKL,JACK", "AP/SMITH, JOHN A", and
+/// "LAST,FIRST" written without a space.
+static CAD_PERSON: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:CITE|CITED|AP|ARR|ARREST|ARRESTED|BOOKED|SUSP|VICT?|WIT|RP|DRIVER|DRVR|OWNER|RO|SUBJ)\s*[/:]\s*([A-Z][A-Z'-]+\s*,\s*[A-Z][A-Z'-]+(?:\s+[A-Z]\b)?)|\b([A-Z][A-Z'-]+,[A-Z][A-Z'-]+)\b",
+    )
+    .unwrap()
 });
 /// Honorifics: the word after one is a name even when no list has it.
 static TITLED: LazyLock<Regex> = LazyLock::new(|| {
@@ -494,6 +502,10 @@ impl Scrubber {
         add(&ADDRESS, Kind::Address, &|_| true);
         add(&OFFICER, Kind::Officer, &|_| true);
         add(&PHONE, Kind::Phone, &|s| (7..=15).contains(&s.bytes().filter(u8::is_ascii_digit).count()));
+        for c in CAD_PERSON.captures_iter(text) {
+            let m = c.get(1).or(c.get(2)).expect("one group matches");
+            found.push(Found { start: m.start(), end: m.end(), kind: Kind::Name });
+        }
         for c in TITLED.captures_iter(text) {
             let m = c.get(1).expect("group 1");
             found.push(Found { start: m.start(), end: m.end(), kind: Kind::Name });
@@ -515,7 +527,16 @@ impl Scrubber {
             // very reliable"): the words that begin sentences are in the dictionary.
             let unknown = !all_caps && capitalized && self.is_unknown_word(word);
             let lower_name = all_lower && self.is_name(word) && self.is_unknown_word(word);
-            if ((capitalized || all_caps) && (self.is_name(word) || unknown)) || lower_name {
+            // In all-capital text a listed name that is also an English word ("WANT", "GREEN")
+            // is taken for the word.
+            // A word in capitals ("DID NOT WANT TO") is judged like all-capital text, whatever
+            // the rest of the text looks like.
+            let shouted = word.chars().count() >= 2 && word.chars().all(|c| !c.is_lowercase());
+            let caps_name = (all_caps || shouted)
+                && self.is_name(word)
+                && (self.words.is_empty() || self.is_unknown_word(word));
+            let mixed_name = !all_caps && !shouted && capitalized && (self.is_name(word) || unknown);
+            if caps_name || mixed_name || lower_name {
                 let mut end = m.end();
                 if !all_caps && let Some(tail) = NAME_TAIL.find(&text[end..]) {
                     end += tail.end();
@@ -586,6 +607,8 @@ mod tests {
             ("CALL JOHN SMITH AT 805-555-0142", "CALL [NAME] [NAME] AT [PHONE]"),
             ("RP STATES VEH L/8WKN551 BLOCKING DRIVEWAY", "RP STATES VEH [PLATE] BLOCKING DRIVEWAY"),
             ("SUBJ ID/2TAD627 DOB 04/12/1988", "SUBJ [PLATE] [DATE]"),
+            ("CITE/SMITH, JOHN A 050288 PC647F", "CITE/[NAME] [DATE] PC647F"),
+            ("CITE/KLOECKL,JACK 15 NO ALC CP", "CITE/[NAME] 15 NO ALC CP"),
             ("Write to maria.garcia@example.org or call (805) 555 0142", "Write to [EMAIL] or call [PHONE]"),
             ("WM IN WHITE SHIRT AT 2994 HIGUERA ST", "WM IN WHITE SHIRT AT [ADDRESS]"),
             ("OFC MARX ON SCENE", "[OFFICER] ON SCENE"),

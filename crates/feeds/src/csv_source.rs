@@ -41,6 +41,7 @@ struct Columns {
     call_type: usize,
     priority: Option<usize>,
     status: Option<usize>,
+    narrative: Vec<usize>,
     location: LocationIdx,
     coordinates: Option<(usize, usize)>,
 }
@@ -122,6 +123,11 @@ impl Mapping {
             call_type: find("fields.call_type", &self.call_type)?,
             priority: optional("fields.priority", &self.priority)?,
             status: optional("fields.status", &self.status)?,
+            narrative: self
+                .narrative
+                .iter()
+                .map(|c| find("fields.narrative", c))
+                .collect::<Result<_, _>>()?,
             location,
             coordinates,
         };
@@ -244,6 +250,11 @@ impl<R: Read> Records<'_, R> {
             status: self.optional(c.status),
             location,
             point,
+            narrative: {
+                let parts: Vec<&str> =
+                    c.narrative.iter().map(|&i| self.field(i)).filter(|t| !t.is_empty()).collect();
+                (!parts.is_empty()).then(|| Raw::new(parts.join(" / ")))
+            },
         })
     }
 }

@@ -67,6 +67,10 @@ struct FieldsSection {
     call_type: String,
     priority: Option<String>,
     status: Option<String>,
+    /// Free-text columns (narratives, comments), joined with " / ". Published only scrubbed,
+    /// and only where the agency's policy says so.
+    #[serde(default)]
+    narrative: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +131,7 @@ pub struct Mapping {
     pub(crate) call_type: String,
     pub(crate) priority: Option<String>,
     pub(crate) status: Option<String>,
+    pub(crate) narrative: Vec<String>,
     pub(crate) location: LocationColumns,
     pub(crate) coordinates: Option<(String, String)>,
     rules: Vec<(Regex, Category)>,
@@ -201,6 +206,7 @@ impl Mapping {
             call_type: file.fields.call_type,
             priority: file.fields.priority,
             status: file.fields.status,
+            narrative: file.fields.narrative,
             location,
             coordinates,
             rules,

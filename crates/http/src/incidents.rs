@@ -47,6 +47,8 @@ pub(crate) struct IncidentBody {
     /// The centre of the block-sized cell the call was in, not the call's own coordinates.
     point: Option<PointBody>,
     policy_version: u32,
+    /// The narrative with people removed, where the agency's policy publishes it; else null.
+    narrative: Option<String>,
 }
 
 impl From<Incident> for IncidentBody {
@@ -64,6 +66,7 @@ impl From<Incident> for IncidentBody {
             location: LocationBody { kind: i.location_kind.as_str(), text: i.location },
             point: i.point.map(|p| PointBody { lat: p.lat(), lon: p.lon() }),
             policy_version: i.policy_version,
+            narrative: i.narrative,
         }
     }
 }

@@ -62,7 +62,7 @@ pub fn run(command: FeedsCommand) -> anyhow::Result<()> {
         Some(path) => read_policy_file(path)?,
         None => PolicyDocument::default(),
     };
-    let policy = Policy::new(document, 0)?;
+    let policy = crate::scrubber::equip(Policy::new(document, 0)?);
     let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
     let mut records = mapping.read_csv(BufReader::new(file))?;
     let mut report = Report {

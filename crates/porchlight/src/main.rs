@@ -4,6 +4,7 @@ mod check;
 mod demo;
 mod ingest;
 mod policy;
+mod scrubber;
 mod server;
 
 use std::path::PathBuf;

@@ -49,13 +49,15 @@ pub fn read_policy_file(path: &Path) -> anyhow::Result<PolicyDocument> {
     Ok(document)
 }
 
-/// The agency's policy in force; the default policy is stored as version 1 if it has none.
+/// The agency's policy in force, ready to apply; the default policy is stored as version 1 if
+/// the agency has none.
 pub async fn policy_in_force(store: &Store, agency: &AgencyId) -> anyhow::Result<Policy> {
     if let Some(policy) = store.policy(agency).await? {
-        return Ok(policy);
+        return Ok(crate::scrubber::equip(policy));
     }
     store.set_policy(agency, &PolicyDocument::default()).await?;
-    store.policy(agency).await?.context("the policy just stored")
+    let policy = store.policy(agency).await?.context("the policy just stored")?;
+    Ok(crate::scrubber::equip(policy))
 }
 
 async fn known_agency(data: &DataDir, agency: &str) -> anyhow::Result<(Store, AgencyId)> {

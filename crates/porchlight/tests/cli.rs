@@ -904,3 +904,56 @@ async fn the_demo_replays_calls_to_its_subscriber() {
         assert!(dx.hypot(dy) <= 2_005.0, "{i}");
     }
 }
+
+/// Narratives: dropped by the default policy; with `free_text = "scrub"` published with the
+/// people taken out. Checked on San Luis Obispo's log, whose comments name arrested and cited
+/// people ("AP/SMITH, JOHN A 050288") and carry plates ("L/8WKN551").
+#[tokio::test]
+async fn narratives_are_dropped_or_scrubbed_never_published_raw() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let count_narratives = |data: PathBuf| async move {
+        let url = format!("sqlite://{}?mode=ro", data.join("porchlight.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let narratives: Vec<(String,)> =
+            sqlx::query_as("SELECT narrative FROM incident_versions WHERE narrative IS NOT NULL")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        narratives.into_iter().map(|(n,)| n).collect::<Vec<_>>()
+    };
+    let dropped = dir.path().join("dropped");
+    import(&dropped, "san-luis-obispo", "examples/san-luis-obispo.toml", &repo().join(SLO_CSV));
+    assert!(count_narratives(dropped).await.is_empty(), "the default policy stored narratives");
+
+    let scrubbed = dir.path().join("scrubbed");
+    let policy = dir.path().join("scrub.toml");
+    let default = std::fs::read_to_string(repo().join("examples/policies/default.toml")).unwrap();
+    std::fs::write(&policy, default.replace("free_text = \"drop\"", "free_text = \"scrub\"")).unwrap();
+    let out = porchlight()
+        .args(["import", "--format", "json", "--agency", "san-luis-obispo", "--mapping"])
+        .arg(repo().join("examples/san-luis-obispo.toml"))
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--data-dir")
+        .arg(&scrubbed)
+        .arg(repo().join(SLO_CSV))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let narratives = count_narratives(scrubbed).await.join("\n");
+    assert!(narratives.lines().count() > 10_000, "{}", narratives.lines().count());
+
+    // What must not survive: plates, and the names written as LAST,FIRST in arrest and
+    // citation records.
+    let raw = std::fs::read_to_string(repo().join(SLO_CSV)).unwrap();
+    let plate = Regex::new(r"\b(?:L|ID)/[0-9][A-Z0-9]{4,7}\b").unwrap();
+    let person = Regex::new(r"\b(?:CITE|AP)/\s*([A-Z][A-Z'-]{2,}\s*,\s*[A-Z][A-Z'-]{2,})").unwrap();
+    let plates: HashSet<&str> = plate.find_iter(&raw).map(|m| m.as_str()).collect();
+    let people: HashSet<&str> = person.captures_iter(&raw).map(|c| c.get(1).unwrap().as_str()).collect();
+    assert!(plates.len() > 100 && people.len() > 100, "{} plates, {} people", plates.len(), people.len());
+    for needle in plates.iter().chain(&people) {
+        assert!(!narratives.contains(needle), "{needle:?} survived scrubbing");
+    }
+    assert!(narratives.contains("[PLATE]") && narratives.contains("[NAME]") && narratives.contains("[DATE]"));
+}

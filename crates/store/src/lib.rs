@@ -141,6 +141,7 @@ struct IncidentRow {
     lat: Option<f64>,
     lon: Option<f64>,
     policy_version: i64,
+    narrative: Option<String>,
 }
 
 impl IncidentRow {
@@ -165,6 +166,7 @@ impl IncidentRow {
                 .ok_or_else(|| StoreError::Corrupt(format!("location kind {:?}", self.location_kind)))?,
             location: self.location,
             point,
+            narrative: self.narrative,
             policy_version: u32::try_from(self.policy_version)
                 .map_err(|_| StoreError::Corrupt("policy".into()))?,
         })
@@ -174,7 +176,7 @@ impl IncidentRow {
 /// Selects an incident at a given version: `i` is `incidents`, `v` is `incident_versions`.
 const INCIDENT_AT_VERSION: &str =
     "SELECT i.id, i.agency_id, v.version, i.received_at, v.updated_at, v.call_type,
-        v.category, v.priority, v.status, v.location_kind, v.location, v.lat, v.lon, v.policy_version
+        v.category, v.priority, v.status, v.location_kind, v.location, v.lat, v.lon, v.policy_version, v.narrative
     FROM incidents i JOIN incident_versions v ON v.incident_id = i.id";
 
 #[derive(FromRow)]
@@ -370,7 +372,7 @@ impl Store {
         let key = self.source_key(p.agency(), p.source_id());
         let existing: Option<IncidentRow> = sqlx::query_as(
             "SELECT id, agency_id, version, received_at, updated_at, call_type, category, priority, status,
-                    location_kind, location, lat, lon, policy_version
+                    location_kind, location, lat, lon, policy_version, narrative
              FROM incidents WHERE agency_id = ? AND source_key = ?",
         )
         .bind(p.agency().as_str())
@@ -386,7 +388,8 @@ impl Store {
                     && row.status.as_deref() == p.status()
                     && row.location == p.location().text()
                     && row.lat == lat
-                    && row.lon == lon;
+                    && row.lon == lon
+                    && row.narrative.as_deref() == p.narrative();
                 let id = parse_uuid(&row.id)?;
                 if same {
                     return Ok(Applied::Unchanged { id });
@@ -394,7 +397,8 @@ impl Store {
                 let version = row.version + 1;
                 sqlx::query(
                     "UPDATE incidents SET version = ?, updated_at = ?, call_type = ?, category = ?, priority = ?,
-                        status = ?, location_kind = ?, location = ?, lat = ?, lon = ?, policy_version = ?
+                        status = ?, location_kind = ?, location = ?, lat = ?, lon = ?, policy_version = ?,
+                        narrative = ?
                      WHERE id = ?",
                 )
                 .bind(version)
@@ -408,6 +412,7 @@ impl Store {
                 .bind(lat)
                 .bind(lon)
                 .bind(p.policy_version())
+                .bind(p.narrative())
                 .bind(&row.id)
                 .execute(&mut *conn)
                 .await?;
@@ -417,8 +422,9 @@ impl Store {
                 let id = Uuid::new_v4();
                 sqlx::query(
                     "INSERT INTO incidents (id, agency_id, source_key, version, received_at, visible_at, updated_at,
-                        call_type, category, priority, status, location_kind, location, lat, lon, policy_version)
-                     VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        call_type, category, priority, status, location_kind, location, lat, lon, policy_version,
+                        narrative)
+                     VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(id.to_string())
                 .bind(p.agency().as_str())
@@ -435,6 +441,7 @@ impl Store {
                 .bind(lat)
                 .bind(lon)
                 .bind(p.policy_version())
+                .bind(p.narrative())
                 .execute(&mut *conn)
                 .await?;
                 (id, 1)
@@ -442,9 +449,9 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO incident_versions (incident_id, version, updated_at, call_type, category, priority, status,
-                location_kind, location, lat, lon, policy_version)
+                location_kind, location, lat, lon, policy_version, narrative)
              SELECT id, version, updated_at, call_type, category, priority, status, location_kind, location, lat, lon,
-                policy_version
+                policy_version, narrative
              FROM incidents WHERE id = ?",
         )
         .bind(id.to_string())
