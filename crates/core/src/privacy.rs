@@ -137,6 +137,10 @@ pub struct PublicationSection {
     /// Minutes after the call was received before it is published or alerted.
     #[serde(default = "ten")]
     pub delay_minutes: u32,
+    /// Days after the call was received when the incident, its versions and its alerts are
+    /// deleted. Absent: kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 fn ten() -> u32 {
@@ -145,7 +149,7 @@ fn ten() -> u32 {
 
 impl Default for PublicationSection {
     fn default() -> Self {
-        Self { delay_minutes: ten() }
+        Self { delay_minutes: ten(), retention_days: None }
     }
 }
 
@@ -199,6 +203,12 @@ impl Policy {
         if document.publication.delay_minutes > MAX_DELAY_MINUTES {
             return invalid("publication.delay_minutes", "must be at most 10080 (one week)");
         }
+        if document.publication.retention_days == Some(0) {
+            return invalid(
+                "publication.retention_days",
+                "must be at least 1 day, or left out to keep incidents",
+            );
+        }
         let generalization = match loc.mode {
             LocationMode::HundredBlock => Generalization::HundredBlock { block_size: loc.block_size },
             LocationMode::IntersectionOnly => Generalization::IntersectionOnly,
@@ -219,6 +229,11 @@ impl Policy {
     pub fn with_scrubber(mut self, scrubber: Arc<Scrubber>) -> Self {
         self.scrubber = Some(scrubber);
         self
+    }
+
+    /// How long incidents stay public, if the policy limits it.
+    pub fn retention(&self) -> Option<Duration> {
+        self.document.publication.retention_days.map(|d| Duration::days(i64::from(d)))
     }
 
     pub fn scrubs_free_text(&self) -> bool {
@@ -404,6 +419,12 @@ mod tests {
         assert_eq!(Policy::new(doc, 0).unwrap_err().field, "location.block_size");
         assert!(serde_json::from_str::<PolicyDocument>(r#"{"publication": {"delay_minutes": -5}}"#).is_err());
         assert!(serde_json::from_str::<PolicyDocument>(r#"{"free_text": "publish"}"#).is_err());
+        let mut doc = PolicyDocument::default();
+        doc.publication.retention_days = Some(0);
+        assert_eq!(Policy::new(doc, 0).unwrap_err().field, "publication.retention_days");
+        let mut doc = PolicyDocument::default();
+        doc.publication.retention_days = Some(90);
+        assert_eq!(Policy::new(doc, 0).unwrap().retention(), Some(Duration::days(90)));
         assert_eq!(serde_json::from_str::<PolicyDocument>("{}").unwrap(), PolicyDocument::default());
     }
 

@@ -13,17 +13,46 @@ pub struct Server {
     pub alerts: Alerts,
     http: JoinHandle<std::io::Result<()>>,
     worker: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
+}
+
+/// How often incidents past their agency's retention are deleted.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Delete incidents that their agency's policy no longer lets stay public, now and then every
+/// [`SWEEP_EVERY`].
+async fn sweep_expired(store: Store) {
+    loop {
+        match expire_once(&store).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(incidents = n, "expired incidents deleted"),
+            Err(e) => tracing::error!(error = %e, "retention sweep failed; retrying"),
+        }
+        tokio::time::sleep(SWEEP_EVERY).await;
+    }
+}
+
+async fn expire_once(store: &Store) -> anyhow::Result<u64> {
+    let mut deleted = 0;
+    for agency in store.agencies().await? {
+        let id = porchlight_core::agency::AgencyId::parse(&agency.id)?;
+        if let Some(retention) = store.policy(&id).await?.and_then(|p| p.retention()) {
+            deleted += store.expire_incidents(&id, chrono::Utc::now() - retention).await?;
+        }
+    }
+    Ok(deleted)
 }
 
 pub async fn start(store: Store, addr: SocketAddr) -> anyhow::Result<Server> {
     let alerts = Alerts::load(store.clone()).await.context("loading subscriptions")?;
     let worker = tokio::spawn(alerts.clone().run());
+    let sweeper = tokio::spawn(sweep_expired(store.clone()));
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     let url = format!("http://{}", listener.local_addr()?);
     let state = AppState { store, alerts: alerts.clone() };
     let http = tokio::spawn(porchlight_http::serve(listener, state, shutdown_signal()));
-    Ok(Server { url, alerts, http, worker })
+    Ok(Server { url, alerts, http, worker, sweeper })
 }
 
 /// Ctrl-C or SIGTERM. Live streams never end by themselves, so after the signal the server
@@ -59,6 +88,7 @@ impl Server {
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.http.await.context("server task")?;
         self.worker.abort();
+        self.sweeper.abort();
         result.context("serving HTTP")
     }
 }

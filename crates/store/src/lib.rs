@@ -462,6 +462,27 @@ impl Store {
         Ok(if version == 1 { Applied::Published { id } } else { Applied::Updated { id, version } })
     }
 
+    /// Delete the agency's incidents received before `cutoff`, with their versions, outbox rows
+    /// and alerts: what the policy's retention says is no longer public. Returns how many.
+    pub async fn expire_incidents(&self, agency: &AgencyId, cutoff: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.write().await?;
+        let old = "SELECT id FROM incidents WHERE agency_id = ?1 AND received_at < ?2";
+        for table in ["alerts", "outbox", "incident_versions"] {
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE incident_id IN ({old})")))
+                .bind(agency.as_str())
+                .bind(ts(cutoff))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query("DELETE FROM incidents WHERE agency_id = ?1 AND received_at < ?2")
+            .bind(agency.as_str())
+            .bind(ts(cutoff))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     /// One incident at its latest version, if its publication delay has passed.
     pub async fn incident(&self, id: Uuid) -> Result<Option<Incident>> {
         let row: Option<IncidentRow> = sqlx::query_as(AssertSqlSafe(format!(
