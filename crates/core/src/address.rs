@@ -93,51 +93,9 @@ static UNIT: LazyLock<Regex> = LazyLock::new(|| {
 /// Street types: "4 AV" is a numbered street, and a string without a house number is taken for
 /// a street only when it has one of these or an [`is_route_word`] word.
 fn is_street_type(word: &str) -> bool {
-    matches!(
-        word,
-        "ST" | "STREET"
-            | "AV"
-            | "AVE"
-            | "AVENUE"
-            | "DR"
-            | "DRIVE"
-            | "RD"
-            | "ROAD"
-            | "BL"
-            | "BLVD"
-            | "BOULEVARD"
-            | "LN"
-            | "LANE"
-            | "CT"
-            | "COURT"
-            | "PL"
-            | "PLACE"
-            | "WAY"
-            | "WY"
-            | "PKWY"
-            | "PKY"
-            | "PY"
-            | "PARKWAY"
-            | "HWY"
-            | "HIGHWAY"
-            | "TER"
-            | "TERRACE"
-            | "CIR"
-            | "CIRCLE"
-            | "SQ"
-            | "TRL"
-            | "TRAIL"
-            | "ALY"
-            | "ALLEY"
-            | "EXPY"
-            | "FWY"
-            | "FREEWAY"
-            | "LOOP"
-            | "ROW"
-            | "CRES"
-            | "PLZ"
-            | "PLAZA"
-    )
+    // The strong types, less the names and rarer spellings, plus two that end no street name.
+    (is_strong_type(word) && !matches!(word, "BROADWAY" | "CI" | "CRT" | "CTR" | "EXPRESSWAY" | "HGWY"))
+        || matches!(word, "ROW" | "SQ")
 }
 
 /// Named streets without a type, and highway prefixes.

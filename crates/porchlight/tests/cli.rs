@@ -78,6 +78,20 @@ impl Drop for Server {
     }
 }
 
+/// A subscription of 900 m around N 35th St and W Villard Av, where the rows of [`CALLS`] are.
+async fn subscribe_near_35th_st(http: &reqwest::Client, url: &str) -> String {
+    let created: Value = http
+        .post(format!("{url}/v1/subscriptions"))
+        .json(&json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 900}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["id"].as_str().unwrap().to_owned()
+}
+
 /// Read Server-Sent Events until `n` have arrived, returning their `data` as JSON.
 async fn read_events(response: reqwest::Response, n: usize) -> Vec<Value> {
     let mut body = response.bytes_stream();
@@ -135,16 +149,7 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
 
     let server = Server::start(&data);
     let http = reqwest::Client::new();
-    let created: Value = http
-        .post(format!("{}/v1/subscriptions", server.url))
-        .json(&json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 900}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = subscribe_near_35th_st(&http, &server.url).await;
     let stream =
         http.get(format!("{}/v1/subscriptions/{id}/alerts/stream", server.url)).send().await.unwrap();
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
@@ -788,16 +793,7 @@ async fn nothing_is_served_or_alerted_before_the_publication_delay() {
     import_here(&dir.path().join("empty.csv"));
     let server = Server::start(&data);
     let http = reqwest::Client::new();
-    let created: Value = http
-        .post(format!("{}/v1/subscriptions", server.url))
-        .json(&json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 900}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = subscribe_near_35th_st(&http, &server.url).await;
 
     // Two real calls at the same block, one received two minutes ago, one twenty minutes ago;
     // the default policy holds calls for ten minutes.
