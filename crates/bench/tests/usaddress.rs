@@ -79,6 +79,16 @@ fn dispatch_locations_from_every_city() {
     assert!(set.len() >= 500, "{}", set.len());
     let cities: std::collections::BTreeSet<&str> = set.iter().map(|l| l.city.as_str()).collect();
     assert_eq!(cities.len(), 6, "{cities:?}");
+    // No published form holds a house number that is not a multiple of the block.
+    for l in set.iter().filter(|l| l.kind == "address" && l.number.is_some_and(|n| n % 100 != 0)) {
+        let n = l.number.unwrap().to_string();
+        if let Some(public) = porchlight_core::address::generalize(
+            &porchlight_core::address::parse(&l.text),
+            porchlight_core::address::Generalization::HundredBlock { block_size: 100 },
+        ) {
+            assert!(!public.text().split_whitespace().any(|w| w == n), "{:?} -> {:?}", l.text, public.text());
+        }
+    }
     let wrong: Vec<_> = set.iter().filter(|l| !locations::exactly_right(l)).map(|l| &l.text).collect();
     let right = set.len() - wrong.len();
     assert!(right as f64 >= 0.99 * set.len() as f64, "{right} of {} right; wrong: {wrong:?}", set.len());

@@ -23,6 +23,7 @@ pub enum Category {
     DomesticViolence,
     SexualOffense,
     ChildAbuse,
+    ElderAbuse,
     Juvenile,
     Suicide,
     MentalHealth,
@@ -30,11 +31,12 @@ pub enum Category {
     Death,
     MissingPerson,
     WelfareCheck,
+    Stalking,
     Other,
 }
 
 impl Category {
-    pub const ALL: [Category; 21] = [
+    pub const ALL: [Category; 23] = [
         Category::Violent,
         Category::Weapons,
         Category::Property,
@@ -48,6 +50,7 @@ impl Category {
         Category::DomesticViolence,
         Category::SexualOffense,
         Category::ChildAbuse,
+        Category::ElderAbuse,
         Category::Juvenile,
         Category::Suicide,
         Category::MentalHealth,
@@ -55,6 +58,7 @@ impl Category {
         Category::Death,
         Category::MissingPerson,
         Category::WelfareCheck,
+        Category::Stalking,
         Category::Other,
     ];
 
@@ -73,6 +77,7 @@ impl Category {
             Category::DomesticViolence => "domestic_violence",
             Category::SexualOffense => "sexual_offense",
             Category::ChildAbuse => "child_abuse",
+            Category::ElderAbuse => "elder_abuse",
             Category::Juvenile => "juvenile",
             Category::Suicide => "suicide",
             Category::MentalHealth => "mental_health",
@@ -80,6 +85,7 @@ impl Category {
             Category::Death => "death",
             Category::MissingPerson => "missing_person",
             Category::WelfareCheck => "welfare_check",
+            Category::Stalking => "stalking",
             Category::Other => "other",
         }
     }
@@ -92,6 +98,7 @@ impl Category {
             Category::DomesticViolence
                 | Category::SexualOffense
                 | Category::ChildAbuse
+                | Category::ElderAbuse
                 | Category::Juvenile
                 | Category::Suicide
                 | Category::MentalHealth
@@ -99,6 +106,7 @@ impl Category {
                 | Category::Death
                 | Category::MissingPerson
                 | Category::WelfareCheck
+                | Category::Stalking
         )
     }
 }
