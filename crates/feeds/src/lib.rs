@@ -9,7 +9,9 @@
 //! [`CadRecord`]: porchlight_core::record::CadRecord
 
 mod csv_source;
+mod incoming;
 mod mapping;
 
 pub use csv_source::{Problem, Records};
+pub use incoming::{Incoming, IncomingLocation};
 pub use mapping::{Mapping, MappingError};

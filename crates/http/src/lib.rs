@@ -7,6 +7,7 @@
 mod agencies;
 mod error;
 mod incidents;
+mod push;
 mod subscriptions;
 
 use std::future::Future;
@@ -18,12 +19,21 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use push::{IngestError, IngestFuture, Ingestor, RecordOutcome, SharedIngestor};
 
 /// What every handler can reach.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub alerts: Alerts,
+    /// Takes pushed records; `None` serves no pushes.
+    pub ingestor: Option<SharedIngestor>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("push", &self.ingestor.is_some()).finish_non_exhaustive()
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -31,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(agencies::router())
         .merge(incidents::router())
+        .merge(push::router())
         .merge(subscriptions::router())
         .fallback(|| async { ApiError::not_found("route_not_found", "no such route") })
         .layer(

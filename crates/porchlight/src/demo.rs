@@ -62,6 +62,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mapping = Mapping::parse(MAPPING).context("the built-in Milwaukee mapping")?;
     let store = Store::open(&data_dir).await.with_context(|| format!("creating {}", data_dir.display()))?;
     store.upsert_agency(mapping.agency(), mapping.agency_name(), mapping.time_zone().name()).await?;
+    store.set_agency_mapping(mapping.agency(), MAPPING).await?;
 
     let server = server::start(store.clone(), ([127, 0, 0, 1], args.port).into()).await?;
     let subscriber = Subscription::new(

@@ -163,18 +163,28 @@ impl Ingest {
     }
 
     /// Apply the policy to each record and store the outcome in one transaction. The raw
-    /// records are consumed here; only their public form goes on.
-    pub async fn batch(&self, records: Vec<CadRecord>, summary: &mut Summary) -> anyhow::Result<()> {
+    /// records are consumed here; only their public form goes on. Returns, record by record,
+    /// what was stored, and the reason of each withheld one.
+    pub async fn batch(
+        &self,
+        records: Vec<CadRecord>,
+        summary: &mut Summary,
+    ) -> anyhow::Result<Vec<(Applied, Option<String>)>> {
         let decisions: Vec<Decision> = records.into_iter().map(|r| self.policy.apply(r)).collect();
-        for d in &decisions {
-            if let Decision::Withhold(w) = d {
-                summary.record_withheld(w);
-            }
-        }
+        let reasons: Vec<Option<String>> = decisions
+            .iter()
+            .map(|d| match d {
+                Decision::Withhold(w) => {
+                    summary.record_withheld(w);
+                    Some(w.reason.to_string())
+                }
+                Decision::Publish(_) => None,
+            })
+            .collect();
         let applied = self.store.apply(&decisions).await.context("storing a batch")?;
         summary.stored = true;
         summary.rows += applied.len() as u64;
-        for a in applied {
+        for a in &applied {
             match a {
                 Applied::Published { .. } => summary.published += 1,
                 Applied::Updated { .. } => summary.updated += 1,
@@ -182,7 +192,7 @@ impl Ingest {
                 Applied::Withheld => {}
             }
         }
-        Ok(())
+        Ok(applied.into_iter().zip(reasons).collect())
     }
 }
 
@@ -207,6 +217,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
     store.upsert_agency(mapping.agency(), mapping.agency_name(), mapping.time_zone().name()).await?;
+    store.set_agency_mapping(mapping.agency(), &text).await?;
     if let Some(document) = &policy_document {
         store.set_policy(mapping.agency(), document).await?;
     }

@@ -4,6 +4,7 @@ mod check;
 mod demo;
 mod ingest;
 mod policy;
+mod push;
 mod scrubber;
 mod server;
 
@@ -31,6 +32,9 @@ enum Command {
     /// Check a feed's data against its mapping and a policy without storing anything.
     #[command(subcommand)]
     Feeds(check::FeedsCommand),
+    /// Manage an agency: signing keys for pushes from its dispatch centre.
+    #[command(subcommand)]
+    Agency(push::AgencyCommand),
     /// Set or show an agency's privacy policy.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -78,5 +82,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Import(args) => ingest::import(args).await,
         Command::Policy(command) => policy::run(command).await,
         Command::Feeds(command) => check::run(command),
+        Command::Agency(command) => push::run(command).await,
     }
 }

@@ -50,7 +50,8 @@ pub async fn start(store: Store, addr: SocketAddr) -> anyhow::Result<Server> {
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     let url = format!("http://{}", listener.local_addr()?);
-    let state = AppState { store, alerts: alerts.clone() };
+    let ingestor = crate::push::PushIngestor { store: store.clone(), alerts: alerts.clone() };
+    let state = AppState { store, alerts: alerts.clone(), ingestor: Some(std::sync::Arc::new(ingestor)) };
     let http = tokio::spawn(porchlight_http::serve(listener, state, shutdown_signal()));
     Ok(Server { url, alerts, http, worker, sweeper })
 }

@@ -1023,3 +1023,121 @@ async fn incidents_past_the_retention_are_deleted() {
 fn central_time() -> chrono::FixedOffset {
     chrono::FixedOffset::west_opt(6 * 3600).unwrap()
 }
+
+fn new_push_key(data: &Path) -> Vec<u8> {
+    let out = porchlight()
+        .args(["agency", "key", "--agency", "milwaukee", "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let hex = stdout.lines().find_map(|l| l.strip_prefix("secret ")).unwrap();
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
+
+async fn signed_push(url: &str, secret: &[u8], timestamp: i64, body: &str) -> reqwest::Response {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    let signature: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    reqwest::Client::new()
+        .post(format!("{url}/v1/agencies/milwaukee/calls"))
+        .header("content-type", "application/json")
+        .header("X-Porchlight-Timestamp", timestamp.to_string())
+        .header("X-Porchlight-Signature", format!("v1={signature}"))
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A dispatch centre pushes signed records; each gets its own answer, a repeat is stored once,
+/// the subscriber is alerted, and keys rotate with two live at a time.
+#[tokio::test]
+async fn a_dispatch_centre_pushes_signed_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, CALLS.lines().next().unwrap()).unwrap();
+    import(&data, "milwaukee", "examples/milwaukee.toml", &empty);
+    let first = new_push_key(&data);
+
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    let id = subscribe_near_35th_st(&http, &server.url).await;
+    let now = chrono::Utc::now().timestamp();
+    let body = json!({"records": [
+        {"incident_id": "1211372", "received_at": "2018-05-01T00:10:28-05:00", "call_type": "TRBL W/SUBJ",
+         "status": "Unable to Locate Complainant", "address": "5237 N 35TH ST,MKE",
+         "latitude": 43.1127987, "longitude": -87.9567415, "narrative": "CALLER JOHN SMITH 414-555-0142"},
+        {"incident_id": "1212185", "received_at": "2018-05-01T09:30:22-05:00", "call_type": "BATTERY DV",
+         "address": "5342 N 34TH ST,MKE"},
+        {"incident_id": "1211378", "received_at": "May 1st", "call_type": "PROPERTY DAMAGE", "address": "5262 N 38TH ST"},
+        42
+    ]})
+    .to_string();
+    let answer = signed_push(&server.url, &first, now, &body).await;
+    assert_eq!(answer.status(), 200);
+    let answer: Value = answer.json().await.unwrap();
+    let outcomes: Vec<(&str, Option<&str>)> = answer["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["outcome"].as_str().unwrap(), r["reason"].as_str()))
+        .collect();
+    assert_eq!(outcomes[0], ("published", None));
+    assert_eq!(outcomes[1], ("withheld", Some("category:domestic_violence")));
+    assert_eq!(outcomes[2].0, "rejected");
+    assert!(outcomes[2].1.unwrap().starts_with("received_at"), "{outcomes:?}");
+    assert_eq!(outcomes[3].0, "rejected");
+    assert_eq!((answer["accepted"].as_u64(), answer["rejected"].as_u64()), (Some(2), Some(2)));
+
+    // The same push again stores nothing new.
+    let again: Value = signed_push(&server.url, &first, now, &body).await.json().await.unwrap();
+    assert_eq!(again["records"][0]["outcome"], "unchanged");
+    assert_eq!(again["records"][0]["incident_id"], answer["records"][0]["incident_id"]);
+
+    // The subscriber hears of it once, at the block, and no narrative is published by default.
+    let alerts = loop {
+        let listed: Value = http
+            .get(format!("{}/v1/subscriptions/{id}/alerts", server.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !listed["alerts"].as_array().unwrap().is_empty() {
+            break listed["alerts"].as_array().unwrap().clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["incident"]["location"]["text"], "5200 block of N 35th St");
+    assert_eq!(alerts[0]["incident"]["narrative"], Value::Null);
+
+    // Signatures: wrong key, altered body, stale time, none.
+    let code = |r: Value| r["error"]["code"].as_str().unwrap().to_owned();
+    let wrong = signed_push(&server.url, b"not the key", now, &body).await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(code(wrong.json().await.unwrap()), "invalid_signature");
+    let stale = signed_push(&server.url, &first, now - 600, &body).await;
+    assert_eq!(code(stale.json().await.unwrap()), "stale_timestamp");
+    let unsigned = http
+        .post(format!("{}/v1/agencies/milwaukee/calls", server.url))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(unsigned.json().await.unwrap()), "missing_signature");
+
+    // Rotation: a second key and the first both work; a third retires the first.
+    let second = new_push_key(&data);
+    assert_eq!(signed_push(&server.url, &first, now, &body).await.status(), 200);
+    assert_eq!(signed_push(&server.url, &second, now, &body).await.status(), 200);
+    let third = new_push_key(&data);
+    assert_eq!(signed_push(&server.url, &first, now, &body).await.status(), 401);
+    assert_eq!(signed_push(&server.url, &second, now, &body).await.status(), 200);
+    assert_eq!(signed_push(&server.url, &third, now, &body).await.status(), 200);
+}

@@ -274,6 +274,59 @@ impl Store {
         Ok(())
     }
 
+    /// Keep the agency's mapping file (TOML), for reading its pushed records.
+    pub async fn set_agency_mapping(&self, id: &AgencyId, mapping: &str) -> Result<()> {
+        sqlx::query("UPDATE agencies SET mapping = ? WHERE id = ?")
+            .bind(mapping)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn agency_mapping(&self, id: &AgencyId) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT mapping FROM agencies WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|(m,)| m))
+    }
+
+    /// A new signing key for the agency's pushes: returns its id and secret. Keys older than the
+    /// one before it are revoked, so two are live during a rotation.
+    pub async fn create_push_key(&self, agency: &AgencyId) -> Result<(String, Vec<u8>)> {
+        let random = || Uuid::new_v4().into_bytes();
+        let secret: Vec<u8> = random().into_iter().chain(random()).collect();
+        let key_id: String = random().iter().take(4).map(|b| format!("{b:02x}")).collect();
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "UPDATE push_keys SET revoked_at = ?1 WHERE agency_id = ?2 AND revoked_at IS NULL
+               AND key_id NOT IN (SELECT key_id FROM push_keys WHERE agency_id = ?2 AND revoked_at IS NULL
+                                  ORDER BY created_at DESC, rowid DESC LIMIT 1)",
+        )
+        .bind(ts(now()))
+        .bind(agency.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO push_keys (agency_id, key_id, secret, created_at) VALUES (?, ?, ?, ?)")
+            .bind(agency.as_str())
+            .bind(&key_id)
+            .bind(&secret)
+            .bind(ts(now()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((key_id, secret))
+    }
+
+    /// The agency's live signing keys: (key id, secret).
+    pub async fn push_keys(&self, agency: &AgencyId) -> Result<Vec<(String, Vec<u8>)>> {
+        Ok(sqlx::query_as("SELECT key_id, secret FROM push_keys WHERE agency_id = ? AND revoked_at IS NULL")
+            .bind(agency.as_str())
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     pub async fn agencies(&self) -> Result<Vec<Agency>> {
         let rows: Vec<(String, String, String)> =
             sqlx::query_as("SELECT id, name, time_zone FROM agencies ORDER BY id")

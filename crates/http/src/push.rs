@@ -1,0 +1,284 @@
+//! Push from a dispatch centre: `POST /v1/agencies/{id}/calls`.
+//!
+//! The body is one record, an array of records, or `{"records": [...]}` in Porchlight's JSON
+//! form. It is signed: `X-Porchlight-Timestamp` (Unix seconds, within five minutes of now) and
+//! `X-Porchlight-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">` with one of the
+//! agency's live keys (`porchlight agency key`). The answer says, record by record, what
+//! happened. The same record sent twice is stored once (the second is `unchanged`).
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, State},
+    http::HeaderMap,
+    routing::post,
+};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use porchlight_core::agency::AgencyId;
+use porchlight_feeds::{Incoming, IncomingLocation};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use uuid::Uuid;
+
+use crate::{ApiError, AppState};
+
+/// How far a push's timestamp may be from the server's clock.
+pub const REPLAY_WINDOW_SECS: i64 = 300;
+/// Records in one push at most.
+pub const MAX_RECORDS: usize = 1000;
+
+/// What happened to one pushed record.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RecordOutcome {
+    pub index: usize,
+    /// published, updated, unchanged, withheld or rejected.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<Uuid>,
+    /// Why it was withheld or rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+pub type IngestFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<RecordOutcome>, IngestError>> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the agency has no mapping file; import a file with one first")]
+    NoMapping,
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Runs pushed records through the agency's mapping, its privacy policy and the store. The
+/// binary provides it; this crate only knows HTTP.
+pub trait Ingestor: Send + Sync + 'static {
+    fn ingest(&self, agency: AgencyId, records: Vec<Incoming>) -> IngestFuture<'_>;
+}
+
+pub type SharedIngestor = Arc<dyn Ingestor>;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/v1/agencies/{id}/calls", post(push))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushRecord {
+    incident_id: String,
+    /// RFC 3339, with its offset.
+    received_at: String,
+    call_type: String,
+    priority: Option<String>,
+    status: Option<String>,
+    address: Option<String>,
+    number: Option<String>,
+    street: Option<String>,
+    cross_streets: Option<[String; 2]>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    narrative: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PushBody {
+    Wrapped { records: Vec<serde_json::Value> },
+    Many(Vec<serde_json::Value>),
+    One(Box<serde_json::Value>),
+}
+
+#[derive(Serialize)]
+struct PushAnswer {
+    accepted: usize,
+    rejected: usize,
+    records: Vec<RecordOutcome>,
+}
+
+fn unauthorized(code: &'static str, message: &str) -> ApiError {
+    ApiError::new(axum::http::StatusCode::UNAUTHORIZED, code, message)
+}
+
+/// Check the signature against the agency's live keys.
+fn verify(
+    headers: &HeaderMap,
+    body: &[u8],
+    keys: &[(String, Vec<u8>)],
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let timestamp = header("x-porchlight-timestamp")
+        .ok_or_else(|| unauthorized("missing_signature", "X-Porchlight-Timestamp is required"))?;
+    let signature = header("x-porchlight-signature")
+        .and_then(|s| s.strip_prefix("v1="))
+        .ok_or_else(|| unauthorized("missing_signature", "X-Porchlight-Signature: v1=<hex> is required"))?;
+    let seconds: i64 = timestamp
+        .parse()
+        .map_err(|_| unauthorized("invalid_signature", "X-Porchlight-Timestamp must be Unix seconds"))?;
+    if (now.timestamp() - seconds).abs() > REPLAY_WINDOW_SECS {
+        return Err(unauthorized("stale_timestamp", "the timestamp is more than five minutes from now"));
+    }
+    let signature =
+        decode_hex(signature).ok_or_else(|| unauthorized("invalid_signature", "the signature is not hex"))?;
+    let signed_by_a_live_key = keys.iter().any(|(_, secret)| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
+        mac.update(timestamp.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        // verify_slice compares in constant time.
+        mac.verify_slice(&signature).is_ok()
+    });
+    if signed_by_a_live_key {
+        Ok(())
+    } else {
+        Err(unauthorized("invalid_signature", "the signature does not match"))
+    }
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+fn incoming(record: PushRecord) -> Result<Incoming, String> {
+    let received_at = DateTime::parse_from_rfc3339(record.received_at.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| "received_at: must be an RFC 3339 time with its offset".to_owned())?;
+    Ok(Incoming {
+        incident_id: record.incident_id,
+        received_at: Some(received_at),
+        call_type: record.call_type,
+        priority: record.priority,
+        status: record.status,
+        location: IncomingLocation {
+            address: record.address,
+            number: record.number,
+            street: record.street,
+            cross_streets: record.cross_streets.map(|[a, b]| (a, b)),
+            latitude: record.latitude,
+            longitude: record.longitude,
+        },
+        narrative: record.narrative,
+    })
+}
+
+async fn push(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<PushAnswer>, ApiError> {
+    let not_found = || ApiError::not_found("agency_not_found", "no agency with this id");
+    let agency = AgencyId::parse(&id).map_err(|_| not_found())?;
+    state.store.agency(&agency).await?.ok_or_else(not_found)?;
+    let keys = state.store.push_keys(&agency).await?;
+    verify(&headers, &body, &keys, Utc::now())?;
+    let Some(ingestor) = state.ingestor.clone() else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "push_disabled",
+            "this server takes no pushes",
+        ));
+    };
+
+    let parsed: PushBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("not a record, an array of records, or {{\"records\": [...]}}: {e}"),
+        )
+    })?;
+    let values = match parsed {
+        PushBody::Wrapped { records } | PushBody::Many(records) => records,
+        PushBody::One(record) => vec![*record],
+    };
+    if values.len() > MAX_RECORDS {
+        return Err(ApiError::bad_request(
+            "too_many_records",
+            format!("at most {MAX_RECORDS} records a push"),
+        ));
+    }
+    // A record that is not even of the right shape is rejected here; the others go on.
+    let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; values.len()];
+    let mut good = Vec::new();
+    let mut good_index = Vec::new();
+    for (index, value) in values.into_iter().enumerate() {
+        let record =
+            serde_json::from_value::<PushRecord>(value).map_err(|e| e.to_string()).and_then(incoming);
+        match record {
+            Ok(record) => {
+                good.push(record);
+                good_index.push(index);
+            }
+            Err(reason) => {
+                outcomes[index] = Some(RecordOutcome {
+                    index,
+                    outcome: "rejected",
+                    incident_id: None,
+                    reason: Some(reason),
+                })
+            }
+        }
+    }
+    let ingested = ingestor.ingest(agency, good).await.map_err(|e| match e {
+        IngestError::NoMapping => {
+            ApiError::new(axum::http::StatusCode::CONFLICT, "no_mapping", e.to_string())
+        }
+        IngestError::Internal(detail) => {
+            tracing::error!(error = %detail, "push ingest failed");
+            ApiError::internal()
+        }
+    })?;
+    for (mut outcome, index) in ingested.into_iter().zip(good_index) {
+        outcome.index = index;
+        outcomes[index] = Some(outcome);
+    }
+    let records: Vec<RecordOutcome> = outcomes.into_iter().flatten().collect();
+    let rejected = records.iter().filter(|r| r.outcome == "rejected").count();
+    Ok(Json(PushAnswer { accepted: records.len() - rejected, rejected, records }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(secret: &[u8], timestamp: i64, body: &[u8]) -> HeaderMap {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+        mac.update(format!("{timestamp}.").as_bytes());
+        mac.update(body);
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-porchlight-timestamp", timestamp.to_string().parse().unwrap());
+        headers.insert("x-porchlight-signature", format!("v1={hex}").parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn signatures_replay_window_and_rotation() {
+        let now = Utc::now();
+        let keys =
+            vec![("old".to_owned(), b"old secret".to_vec()), ("new".to_owned(), b"new secret".to_vec())];
+        let body = br#"{"records": []}"#;
+        assert!(verify(&signed(b"old secret", now.timestamp(), body), body, &keys, now).is_ok());
+        assert!(verify(&signed(b"new secret", now.timestamp(), body), body, &keys, now).is_ok());
+        let code = |r: Result<(), ApiError>| r.unwrap_err().code();
+        assert_eq!(
+            code(verify(&signed(b"wrong", now.timestamp(), body), body, &keys, now)),
+            "invalid_signature"
+        );
+        assert_eq!(
+            code(verify(&signed(b"new secret", now.timestamp(), body), b"{}", &keys, now)),
+            "invalid_signature"
+        );
+        assert_eq!(
+            code(verify(&signed(b"new secret", now.timestamp() - 301, body), body, &keys, now)),
+            "stale_timestamp"
+        );
+        assert_eq!(code(verify(&HeaderMap::new(), body, &keys, now)), "missing_signature");
+    }
+}

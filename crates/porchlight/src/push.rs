@@ -1,0 +1,104 @@
+//! Pushed records from a dispatch centre: the agency's stored mapping, its privacy policy and
+//! the store, for the HTTP layer's push endpoint; and `porchlight agency key`.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use porchlight_alerts::Alerts;
+use porchlight_core::agency::AgencyId;
+use porchlight_feeds::{Incoming, Mapping};
+use porchlight_http::{IngestError, IngestFuture, Ingestor, RecordOutcome};
+use porchlight_store::{Applied, Store};
+
+use crate::{
+    DataDir,
+    ingest::{Ingest, Summary},
+};
+
+pub struct PushIngestor {
+    pub store: Store,
+    pub alerts: Alerts,
+}
+
+impl PushIngestor {
+    async fn run(&self, agency: AgencyId, records: Vec<Incoming>) -> Result<Vec<RecordOutcome>, IngestError> {
+        let internal = |e: anyhow::Error| IngestError::Internal(format!("{e:#}"));
+        let text = self.store.agency_mapping(&agency).await.map_err(|e| internal(e.into()))?;
+        let mapping = Mapping::parse(&text.ok_or(IngestError::NoMapping)?).map_err(|e| internal(e.into()))?;
+        let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; records.len()];
+        let mut cad = Vec::new();
+        let mut at = Vec::new();
+        for (index, incoming) in records.into_iter().enumerate() {
+            match mapping.record_from(index as u64, incoming) {
+                Ok(record) => {
+                    cad.push(record);
+                    at.push(index);
+                }
+                Err(problem) => {
+                    outcomes[index] = Some(RecordOutcome {
+                        index,
+                        outcome: "rejected",
+                        incident_id: None,
+                        reason: Some(format!("{}: {}: {}", problem.field, problem.code, problem.detail)),
+                    });
+                }
+            }
+        }
+        let policy = crate::policy::policy_in_force(&self.store, &agency).await.map_err(internal)?;
+        let stored = Ingest::new(self.store.clone(), policy)
+            .batch(cad, &mut Summary::default())
+            .await
+            .map_err(internal)?;
+        self.alerts.wake();
+        for ((applied, reason), index) in stored.into_iter().zip(at) {
+            let (outcome, incident_id) = match applied {
+                Applied::Published { id } => ("published", Some(id)),
+                Applied::Updated { id, .. } => ("updated", Some(id)),
+                Applied::Unchanged { id } => ("unchanged", Some(id)),
+                Applied::Withheld => ("withheld", None),
+            };
+            outcomes[index] = Some(RecordOutcome { index, outcome, incident_id, reason });
+        }
+        Ok(outcomes.into_iter().flatten().collect())
+    }
+}
+
+impl Ingestor for PushIngestor {
+    fn ingest(&self, agency: AgencyId, records: Vec<Incoming>) -> IngestFuture<'_> {
+        Box::pin(self.run(agency, records))
+    }
+}
+
+#[derive(Subcommand)]
+pub enum AgencyCommand {
+    /// Make a new signing key for the agency's pushes and print it once. The key before it stays
+    /// valid, so a dispatch centre can switch over; older keys stop working.
+    Key(KeyArgs),
+}
+
+#[derive(Args)]
+pub struct KeyArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// The agency's id.
+    #[arg(long)]
+    agency: String,
+}
+
+pub async fn run(command: AgencyCommand) -> anyhow::Result<()> {
+    let AgencyCommand::Key(args) = command;
+    let agency = AgencyId::parse(&args.agency)?;
+    let store = Store::open(&args.data.path)
+        .await
+        .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
+    if store.agency(&agency).await?.is_none() {
+        anyhow::bail!("no agency {agency} in {}: import its data first", args.data.path.display());
+    }
+    let (key_id, secret) = store.create_push_key(&agency).await?;
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    println!("key {key_id}");
+    println!("secret {hex}");
+    eprintln!(
+        "Sign each push: X-Porchlight-Timestamp: <unix seconds>, X-Porchlight-Signature: v1=<hex HMAC-SHA256(secret, \"<timestamp>.<body>\")>. The secret is shown only now."
+    );
+    Ok(())
+}
