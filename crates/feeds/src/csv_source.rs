@@ -8,7 +8,7 @@ use porchlight_core::{
     record::{CadRecord, Raw, RawLocation},
 };
 
-use crate::mapping::{LocationColumns, Mapping, MappingError};
+use crate::mapping::{Coordinates, LocationColumns, Mapping, MappingError};
 
 /// A row that could not be read. Names the line (as an editor counts them, header = 1), the
 /// column and a stable reason code; `detail` never quotes a location or coordinate value.
@@ -34,6 +34,12 @@ enum LocationIdx {
     CrossStreets(usize, usize),
 }
 
+#[derive(Debug, Clone, Copy)]
+enum CoordinateIdx {
+    Apart(usize, usize),
+    Together(usize),
+}
+
 #[derive(Debug)]
 struct Columns {
     incident_id: usize,
@@ -43,7 +49,7 @@ struct Columns {
     status: Option<usize>,
     narrative: Vec<usize>,
     location: LocationIdx,
-    coordinates: Option<(usize, usize)>,
+    coordinates: Option<CoordinateIdx>,
 }
 
 /// The records of one CSV input, in file order. Call types that no category rule matched are
@@ -86,14 +92,19 @@ impl<R: Read> Read for DropCr<R> {
 impl Mapping {
     /// Start reading CSV with a header row. Fails only if a column the mapping needs is absent.
     pub fn read_csv<R: Read>(&self, input: R) -> Result<Records<'_, R>, MappingError> {
-        let mut reader =
-            csv::ReaderBuilder::new().delimiter(self.delimiter).flexible(true).from_reader(DropCr(input));
-        let headers = reader.headers()?.clone();
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .has_headers(self.has_headers)
+            .flexible(true)
+            .from_reader(DropCr(input));
+        let headers = if self.has_headers { reader.headers()?.clone() } else { csv::StringRecord::new() };
+        // A column by name, or by position ("#3", counting from 1).
         let find = |field: &str, column: &str| {
-            headers.iter().position(|h| h.trim() == column).ok_or_else(|| MappingError::MissingColumn {
-                field: field.to_owned(),
-                column: column.to_owned(),
-            })
+            let by_position =
+                column.strip_prefix('#').and_then(|n| n.parse::<usize>().ok()).filter(|n| *n >= 1);
+            by_position.map(|n| n - 1).or_else(|| headers.iter().position(|h| h.trim() == column)).ok_or_else(
+                || MappingError::MissingColumn { field: field.to_owned(), column: column.to_owned() },
+            )
         };
         let optional =
             |field: &str, column: &Option<String>| column.as_deref().map(|c| find(field, c)).transpose();
@@ -110,7 +121,12 @@ impl Mapping {
             ),
         };
         let coordinates = match &self.coordinates {
-            Some((lat, lon)) => Some((find("location.latitude", lat)?, find("location.longitude", lon)?)),
+            Some(Coordinates::Apart(lat, lon)) => {
+                Some(CoordinateIdx::Apart(find("location.latitude", lat)?, find("location.longitude", lon)?))
+            }
+            Some(Coordinates::Together(both)) => {
+                Some(CoordinateIdx::Together(find("location.coordinates", both)?))
+            }
             None => None,
         };
         let columns = Columns {
@@ -142,6 +158,27 @@ impl Mapping {
     }
 }
 
+/// Latitude and longitude from one text field: "(47.6, -122.3)", "47.6,-122.3", or WKT
+/// "POINT (-122.3 47.6)" (longitude first).
+fn coordinates_in(text: &str) -> Option<(f64, f64)> {
+    let text = text.trim();
+    let (wkt, body) = match text.strip_prefix("POINT").or_else(|| text.strip_prefix("point")) {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let body = body.trim().trim_start_matches('(').trim_end_matches(')');
+    let numbers: Vec<f64> = body
+        .split([',', ' '])
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| p.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
+        .collect::<Option<_>>()?;
+    match numbers[..] {
+        [a, b] if wkt => Some((b, a)),
+        [a, b] => Some((a, b)),
+        _ => None,
+    }
+}
+
 impl<R> Records<'_, R> {
     /// Call types that matched no rule of the mapping, with how many rows had each.
     pub fn unmapped_call_types(&self) -> &BTreeMap<String, u64> {
@@ -151,7 +188,10 @@ impl<R> Records<'_, R> {
 
 impl<R: Read> Records<'_, R> {
     fn column_name(&self, idx: usize) -> String {
-        self.headers.get(idx).unwrap_or("?").trim().to_owned()
+        match self.headers.get(idx) {
+            Some(name) => name.trim().to_owned(),
+            None => format!("#{}", idx + 1),
+        }
     }
 
     fn problem(&self, line: u64, idx: usize, code: &'static str, detail: impl Into<String>) -> Problem {
@@ -160,6 +200,16 @@ impl<R: Read> Records<'_, R> {
 
     fn field(&self, idx: usize) -> &str {
         self.row.get(idx).unwrap_or("").trim()
+    }
+
+    /// A checked point; 0,0 is what many CAD exports write for "not geocoded".
+    fn point(&self, line: u64, idx: usize, lat: f64, lon: f64) -> Result<Option<Raw<Point>>, Problem> {
+        if lat == 0.0 && lon == 0.0 {
+            return Ok(None);
+        }
+        Point::new(lat, lon).map(|p| Some(Raw::new(p))).map_err(|_| {
+            self.problem(line, idx, "bad_coordinates", "outside the range of latitude and longitude")
+        })
     }
 
     fn optional(&self, idx: Option<usize>) -> Option<String> {
@@ -193,7 +243,7 @@ impl<R: Read> Records<'_, R> {
         }
         let point = match c.coordinates {
             None => None,
-            Some((lat_idx, lon_idx)) => {
+            Some(CoordinateIdx::Apart(lat_idx, lon_idx)) => {
                 let (lat, lon) = (self.field(lat_idx), self.field(lon_idx));
                 if lat.is_empty() && lon.is_empty() {
                     None
@@ -204,23 +254,18 @@ impl<R: Read> Records<'_, R> {
                             .filter(|v| v.is_finite())
                             .ok_or_else(|| self.problem(line, idx, "bad_coordinates", "not a number"))
                     };
-                    let (lat, lon) = (number(lat_idx, lat)?, number(lon_idx, lon)?);
-                    if lat == 0.0 && lon == 0.0 {
-                        // Many CAD exports write 0,0 for "not geocoded".
-                        None
-                    } else {
-                        let p = Point::new(lat, lon).map_err(|_| {
-                            self.problem(
-                                line,
-                                lat_idx,
-                                "bad_coordinates",
-                                "outside the range of latitude and longitude",
-                            )
-                        })?;
-                        Some(Raw::new(p))
-                    }
+                    self.point(line, lat_idx, number(lat_idx, lat)?, number(lon_idx, lon)?)?
                 }
             }
+            Some(CoordinateIdx::Together(idx)) => match self.field(idx) {
+                "" => None,
+                text => {
+                    let (lat, lon) = coordinates_in(text).ok_or_else(|| {
+                        self.problem(line, idx, "bad_coordinates", "not a pair of coordinates")
+                    })?;
+                    self.point(line, idx, lat, lon)?
+                }
+            },
         };
         let raw = |i: usize| Raw::new(self.field(i).to_owned());
         let location = match c.location {
@@ -369,6 +414,40 @@ mod tests {
         assert_eq!(out[1].as_ref().unwrap_err().to_string(), "line 3, field `received`: missing: no time");
         let neither = mapping.replace("latitude = \"lat\"\n", "").replace("longitude = \"lon\"\n", "");
         assert!(Mapping::parse(&neither).unwrap_err().to_string().contains("field `location`"));
+    }
+
+    #[test]
+    fn headerless_files_epoch_times_and_coordinates_in_one_field() {
+        let mapping = r##"
+            [agency]
+            id = "headless"
+            name = "Headless PD"
+            time_zone = "UTC"
+            [csv]
+            headers = false
+            delimiter = "|"
+            [fields]
+            incident_id = "#1"
+            received_at = { columns = ["#2"], format = "epoch" }
+            call_type = "#3"
+            [location]
+            address = "#4"
+            coordinates = "#5"
+        "##;
+        let m = Mapping::parse(mapping).unwrap();
+        let data = "A1|1525151428|THEFT|5237 N 35TH ST|(43.11, -87.95)\nA2|1525151428|THEFT|5237 N 35TH ST|POINT (-87.95 43.11)\nA3|1525151428|THEFT|X|north\n";
+        let out: Vec<_> = m.read_csv(data.as_bytes()).unwrap().collect();
+        let first = out[0].as_ref().unwrap();
+        assert_eq!((first.source_id.as_str(), first.line), ("A1", 1));
+        assert_eq!(first.received_at.to_rfc3339(), "2018-05-01T05:10:28+00:00");
+        let p = first.point.as_ref().unwrap().expose();
+        assert_eq!((p.lat(), p.lon()), (43.11, -87.95));
+        let p = out[1].as_ref().unwrap().point.as_ref().unwrap().expose();
+        assert_eq!((p.lat(), p.lon()), (43.11, -87.95));
+        assert_eq!(
+            out[2].as_ref().unwrap_err().to_string(),
+            "line 3, field `#5`: bad_coordinates: not a pair of coordinates"
+        );
     }
 
     #[test]

@@ -47,11 +47,18 @@ struct AgencySection {
 struct CsvSection {
     #[serde(default = "comma")]
     delimiter: String,
+    /// Whether the first row names the columns. Without, columns are named by position: "#1".
+    #[serde(default = "yes")]
+    headers: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for CsvSection {
     fn default() -> Self {
-        Self { delimiter: comma() }
+        Self { delimiter: comma(), headers: true }
     }
 }
 
@@ -94,6 +101,8 @@ struct LocationSection {
     cross_streets: Option<[String; 2]>,
     latitude: Option<String>,
     longitude: Option<String>,
+    /// One column holding both: "(47.6, -122.3)", "47.6, -122.3" or "POINT (-122.3 47.6)".
+    coordinates: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,6 +126,13 @@ pub(crate) enum LocationColumns {
     None,
 }
 
+/// Which columns hold the coordinates.
+#[derive(Debug, Clone)]
+pub(crate) enum Coordinates {
+    Apart(String, String),
+    Together(String),
+}
+
 /// A checked mapping file.
 #[derive(Debug, Clone)]
 pub struct Mapping {
@@ -124,6 +140,7 @@ pub struct Mapping {
     pub(crate) agency_name: String,
     pub(crate) time_zone: Tz,
     pub(crate) delimiter: u8,
+    pub(crate) has_headers: bool,
     pub(crate) incident_id: String,
     pub(crate) time_columns: Vec<String>,
     pub(crate) join_time_columns: bool,
@@ -133,7 +150,7 @@ pub struct Mapping {
     pub(crate) status: Option<String>,
     pub(crate) narrative: Vec<String>,
     pub(crate) location: LocationColumns,
-    pub(crate) coordinates: Option<(String, String)>,
+    pub(crate) coordinates: Option<Coordinates>,
     rules: Vec<(Regex, Category)>,
 }
 
@@ -166,16 +183,22 @@ impl Mapping {
                 ));
             }
         };
-        let coordinates = match (l.latitude, l.longitude) {
-            (None, None) if matches!(location, LocationColumns::None) => {
+        let coordinates = match (l.latitude, l.longitude, l.coordinates) {
+            (None, None, None) if matches!(location, LocationColumns::None) => {
                 return Err(invalid(
                     "location",
                     "name the location's columns: text, or coordinates, or both",
                 ));
             }
-            (Some(lat), Some(lon)) => Some((lat, lon)),
-            (None, None) => None,
-            _ => return Err(invalid("location", "give both `latitude` and `longitude`, or neither")),
+            (Some(lat), Some(lon), None) => Some(Coordinates::Apart(lat, lon)),
+            (None, None, Some(both)) => Some(Coordinates::Together(both)),
+            (None, None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "location",
+                    "give `latitude` and `longitude`, or `coordinates`, or none of them",
+                ));
+            }
         };
         let rules = file
             .categories
@@ -199,6 +222,7 @@ impl Mapping {
             agency_name: file.agency.name,
             time_zone,
             delimiter,
+            has_headers: file.csv.headers,
             incident_id: file.fields.incident_id,
             time_columns: file.fields.received_at.columns,
             join_time_columns: file.fields.received_at.join,
@@ -234,6 +258,21 @@ impl Mapping {
     /// earlier instant is taken; a time in the hour skipped when clocks go forward is read as
     /// standard time, which is what a dispatch clock that did not change would have written.
     pub(crate) fn parse_time(&self, text: &str) -> Result<DateTime<Utc>, String> {
+        // "epoch" and "epoch_ms": seconds or milliseconds since 1970-01-01 UTC, no zone needed.
+        if let Some(scale) = match self.time_format.as_str() {
+            "epoch" => Some(1000),
+            "epoch_ms" => Some(1),
+            _ => None,
+        } {
+            let n: i64 = text
+                .trim()
+                .parse()
+                .map_err(|_| format!("{text:?} is not a whole number of {}", self.time_format))?;
+            return n
+                .checked_mul(scale)
+                .and_then(DateTime::from_timestamp_millis)
+                .ok_or_else(|| format!("{text:?} is out of range"));
+        }
         let naive = NaiveDateTime::parse_from_str(text.trim(), &self.time_format)
             .map_err(|e| format!("cannot read {text:?} with format {:?}: {e}", self.time_format))?;
         let local = self
@@ -281,6 +320,9 @@ mod tests {
     #[test]
     fn local_times_follow_daylight_saving() {
         let m = Mapping::parse(MINIMAL).unwrap();
+        let epoch = Mapping::parse(&MINIMAL.replace("%Y-%m-%d %H:%M:%S", "epoch")).unwrap();
+        assert_eq!(epoch.parse_time("1525151428").unwrap().to_rfc3339(), "2018-05-01T05:10:28+00:00");
+        assert!(epoch.parse_time("soon").is_err());
         // Central Daylight Time is UTC-5 in May, Central Standard Time UTC-6 in January.
         assert_eq!(m.parse_time("2018-05-01 00:10:28").unwrap().to_rfc3339(), "2018-05-01T05:10:28+00:00");
         assert_eq!(m.parse_time("2018-01-01 00:10:28").unwrap().to_rfc3339(), "2018-01-01T06:10:28+00:00");
