@@ -4,7 +4,12 @@
 //! incidents only as [`PublicIncident`], the type the privacy stage alone can make, and writes each
 //! new incident version together with its outbox row in one transaction.
 
-use std::{collections::BTreeSet, path::Path, str::FromStr, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    path::Path,
+    str::FromStr,
+    time::Duration,
+};
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, SubsecRound, Utc};
 use hmac::{Hmac, KeyInit, Mac};
@@ -15,7 +20,7 @@ use porchlight_core::{
     category::Category,
     geo::Point,
     incident::{Incident, PublicIncident},
-    privacy::{Decision, Policy, PolicyDocument, Withheld},
+    privacy::{Decision, Policy, PolicyDocument},
     subscription::Subscription,
 };
 use sha2::Sha256;
@@ -398,121 +403,142 @@ impl Store {
     }
 
     /// Store the outcome of the privacy stage for a batch of records, in one transaction: new
-    /// incidents and new versions with their outbox rows, and withheld counts.
+    /// incidents and new versions with their outbox rows, and withheld counts. Each table is
+    /// written with one statement per batch where it can be: the cost of a statement, not of a
+    /// row, is what bounds an import.
     pub async fn apply(&self, decisions: &[Decision]) -> Result<Vec<Applied>> {
-        let mut tx = self.write().await?;
         let now = now();
+        let mut tx = self.write().await?;
+
+        // What the store already holds for the incidents in this batch.
+        let keys: Vec<Option<Vec<u8>>> = decisions
+            .iter()
+            .map(|d| match d {
+                Decision::Publish(p) => Some(self.source_key(p.agency(), p.source_id())),
+                Decision::Withhold(_) => None,
+            })
+            .collect();
+        let mut current = existing_incidents(&mut tx, decisions, &keys).await?;
+
+        // Decide record by record, in order: a record may repeat or update one earlier in the
+        // same batch.
         let mut applied = Vec::with_capacity(decisions.len());
-        for decision in decisions {
-            applied.push(match decision {
-                Decision::Publish(incident) => self.publish(&mut tx, incident, now).await?,
-                Decision::Withhold(w) => {
-                    record_withheld(&mut tx, w).await?;
-                    Applied::Withheld
+        let mut versions: Vec<(Uuid, i64, &PublicIncident)> = Vec::new();
+        let mut withheld: BTreeMap<(String, String, String, String), i64> = BTreeMap::new();
+        for (decision, key) in decisions.iter().zip(&keys) {
+            match (decision, key) {
+                (Decision::Publish(p), Some(key)) => {
+                    let slot = (p.agency().as_str().to_owned(), key.clone());
+                    let content = Content::of(p);
+                    match current.get_mut(&slot) {
+                        Some(c) if c.content == content => applied.push(Applied::Unchanged { id: c.id }),
+                        Some(c) => {
+                            c.version += 1;
+                            c.content = content;
+                            c.latest = Some(p);
+                            versions.push((c.id, c.version, p));
+                            let version = u32::try_from(c.version)
+                                .map_err(|_| StoreError::Corrupt("version".into()))?;
+                            applied.push(Applied::Updated { id: c.id, version });
+                        }
+                        None => {
+                            let id = Uuid::new_v4();
+                            current.insert(
+                                slot,
+                                Current { id, version: 1, content, latest: Some(p), new: true },
+                            );
+                            versions.push((id, 1, p));
+                            applied.push(Applied::Published { id });
+                        }
+                    }
                 }
+                (Decision::Withhold(w), _) => {
+                    let slot = (
+                        w.agency.as_str().to_owned(),
+                        w.day.to_string(),
+                        w.category.as_str().to_owned(),
+                        w.reason.to_string(),
+                    );
+                    *withheld.entry(slot).or_default() += 1;
+                    applied.push(Applied::Withheld);
+                }
+                (Decision::Publish(_), None) => unreachable!("every published decision has a key"),
+            }
+        }
+
+        // New incidents, at the state they end the batch in; then changed ones.
+        let mut inserts = Vec::new();
+        for ((agency, key), c) in &current {
+            let Some(p) = c.latest else { continue };
+            if c.new {
+                inserts.push((agency.as_str(), key.as_slice(), c, p));
+            } else {
+                update_incident(&mut tx, c.id, c.version, p, now).await?;
+            }
+        }
+        for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO incidents (id, agency_id, source_key, version, received_at, visible_at, updated_at,
+                    call_type, category, priority, status, location_kind, location, lat, lon, policy_version, narrative) ",
+            );
+            q.push_values(chunk, |mut row, (agency, key, c, p)| {
+                row.push_bind(c.id.to_string())
+                    .push_bind(*agency)
+                    .push_bind(key.to_vec())
+                    .push_bind(c.version)
+                    .push_bind(ts(p.received_at()))
+                    .push_bind(ts(p.visible_at()))
+                    .push_bind(ts(now))
+                    .push_bind(p.call_type().to_owned())
+                    .push_bind(p.category().as_str())
+                    .push_bind(p.priority().map(str::to_owned))
+                    .push_bind(p.status().map(str::to_owned))
+                    .push_bind(p.location().kind().as_str())
+                    .push_bind(p.location().text().to_owned())
+                    .push_bind(p.point().map(Point::lat))
+                    .push_bind(p.point().map(Point::lon))
+                    .push_bind(p.policy_version())
+                    .push_bind(p.narrative().map(str::to_owned));
             });
+            q.build().execute(&mut *tx).await?;
+        }
+
+        // Every new version, and its outbox row.
+        for chunk in versions.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO incident_versions (incident_id, version, updated_at, call_type, category, priority,
+                    status, location_kind, location, lat, lon, policy_version, narrative) ",
+            );
+            q.push_values(chunk, |mut row, (id, version, p)| {
+                row.push_bind(id.to_string())
+                    .push_bind(*version)
+                    .push_bind(ts(now))
+                    .push_bind(p.call_type().to_owned())
+                    .push_bind(p.category().as_str())
+                    .push_bind(p.priority().map(str::to_owned))
+                    .push_bind(p.status().map(str::to_owned))
+                    .push_bind(p.location().kind().as_str())
+                    .push_bind(p.location().text().to_owned())
+                    .push_bind(p.point().map(Point::lat))
+                    .push_bind(p.point().map(Point::lon))
+                    .push_bind(p.policy_version())
+                    .push_bind(p.narrative().map(str::to_owned));
+            });
+            q.build().execute(&mut *tx).await?;
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO outbox (incident_id, version, created_at) ",
+            );
+            q.push_values(chunk, |mut row, (id, version, _)| {
+                row.push_bind(id.to_string()).push_bind(*version).push_bind(ts(now));
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+
+        for ((agency, day, category, reason), n) in withheld {
+            record_withheld(&mut tx, &agency, &day, &category, &reason, n).await?;
         }
         tx.commit().await?;
         Ok(applied)
-    }
-
-    async fn publish(
-        &self,
-        conn: &mut SqliteConnection,
-        p: &PublicIncident,
-        now: DateTime<Utc>,
-    ) -> Result<Applied> {
-        let key = self.source_key(p.agency(), p.source_id());
-        let existing: Option<IncidentRow> = sqlx::query_as(
-            "SELECT id, agency_id, version, received_at, updated_at, call_type, category, priority, status,
-                    location_kind, location, lat, lon, policy_version, narrative
-             FROM incidents WHERE agency_id = ? AND source_key = ?",
-        )
-        .bind(p.agency().as_str())
-        .bind(&key)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let (lat, lon) = (p.point().map(Point::lat), p.point().map(Point::lon));
-        let (id, version) = match existing {
-            Some(row) => {
-                let same = row.call_type == p.call_type()
-                    && row.category == p.category().as_str()
-                    && row.priority.as_deref() == p.priority()
-                    && row.status.as_deref() == p.status()
-                    && row.location == p.location().text()
-                    && row.lat == lat
-                    && row.lon == lon
-                    && row.narrative.as_deref() == p.narrative();
-                let id = parse_uuid(&row.id)?;
-                if same {
-                    return Ok(Applied::Unchanged { id });
-                }
-                let version = row.version + 1;
-                sqlx::query(
-                    "UPDATE incidents SET version = ?, updated_at = ?, call_type = ?, category = ?, priority = ?,
-                        status = ?, location_kind = ?, location = ?, lat = ?, lon = ?, policy_version = ?,
-                        narrative = ?
-                     WHERE id = ?",
-                )
-                .bind(version)
-                .bind(ts(now))
-                .bind(p.call_type())
-                .bind(p.category().as_str())
-                .bind(p.priority())
-                .bind(p.status())
-                .bind(p.location().kind().as_str())
-                .bind(p.location().text())
-                .bind(lat)
-                .bind(lon)
-                .bind(p.policy_version())
-                .bind(p.narrative())
-                .bind(&row.id)
-                .execute(&mut *conn)
-                .await?;
-                (id, version)
-            }
-            None => {
-                let id = Uuid::new_v4();
-                sqlx::query(
-                    "INSERT INTO incidents (id, agency_id, source_key, version, received_at, visible_at, updated_at,
-                        call_type, category, priority, status, location_kind, location, lat, lon, policy_version,
-                        narrative)
-                     VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(id.to_string())
-                .bind(p.agency().as_str())
-                .bind(&key)
-                .bind(ts(p.received_at()))
-                .bind(ts(p.visible_at()))
-                .bind(ts(now))
-                .bind(p.call_type())
-                .bind(p.category().as_str())
-                .bind(p.priority())
-                .bind(p.status())
-                .bind(p.location().kind().as_str())
-                .bind(p.location().text())
-                .bind(lat)
-                .bind(lon)
-                .bind(p.policy_version())
-                .bind(p.narrative())
-                .execute(&mut *conn)
-                .await?;
-                (id, 1)
-            }
-        };
-        sqlx::query(
-            "INSERT INTO incident_versions (incident_id, version, updated_at, call_type, category, priority, status,
-                location_kind, location, lat, lon, policy_version, narrative)
-             SELECT id, version, updated_at, call_type, category, priority, status, location_kind, location, lat, lon,
-                policy_version, narrative
-             FROM incidents WHERE id = ?",
-        )
-        .bind(id.to_string())
-        .execute(&mut *conn)
-        .await?;
-        enqueue_alerts(conn, id, version, now).await?;
-        let version = u32::try_from(version).map_err(|_| StoreError::Corrupt("version".into()))?;
-        Ok(if version == 1 { Applied::Published { id } } else { Applied::Updated { id, version } })
     }
 
     /// Delete the agency's incidents received before `cutoff`, with their versions, outbox rows
@@ -749,31 +775,159 @@ fn parse_policy(text: &str) -> Result<PolicyDocument> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("policy document: {e}")))
 }
 
-async fn record_withheld(conn: &mut SqliteConnection, w: &Withheld) -> Result<()> {
+async fn record_withheld(
+    conn: &mut SqliteConnection,
+    agency: &str,
+    day: &str,
+    category: &str,
+    reason: &str,
+    n: i64,
+) -> Result<()> {
     sqlx::query(
-        "INSERT INTO withheld_counts (agency_id, day, category, reason, count) VALUES (?, ?, ?, ?, 1)
-         ON CONFLICT (agency_id, day, category, reason) DO UPDATE SET count = count + 1",
+        "INSERT INTO withheld_counts (agency_id, day, category, reason, count) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (agency_id, day, category, reason) DO UPDATE SET count = count + excluded.count",
     )
-    .bind(w.agency.as_str())
-    .bind(w.day.to_string())
-    .bind(w.category.as_str())
-    .bind(w.reason.to_string())
+    .bind(agency)
+    .bind(day)
+    .bind(category)
+    .bind(reason)
+    .bind(n)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-async fn enqueue_alerts(
-    conn: &mut SqliteConnection,
-    incident: Uuid,
+/// Rows per multi-row INSERT: well under SQLite's limit of 32,766 bound values.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// What makes a new version: any published field changing.
+#[derive(Debug, Clone, PartialEq)]
+struct Content {
+    call_type: String,
+    category: String,
+    priority: Option<String>,
+    status: Option<String>,
+    location: String,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    narrative: Option<String>,
+}
+
+impl Content {
+    fn of(p: &PublicIncident) -> Self {
+        Self {
+            call_type: p.call_type().to_owned(),
+            category: p.category().as_str().to_owned(),
+            priority: p.priority().map(str::to_owned),
+            status: p.status().map(str::to_owned),
+            location: p.location().text().to_owned(),
+            lat: p.point().map(Point::lat),
+            lon: p.point().map(Point::lon),
+            narrative: p.narrative().map(str::to_owned),
+        }
+    }
+}
+
+/// An incident of the batch: as stored, then as the batch leaves it.
+struct Current<'a> {
+    id: Uuid,
     version: i64,
+    content: Content,
+    /// The record that last changed it in this batch.
+    latest: Option<&'a PublicIncident>,
+    new: bool,
+}
+
+/// The stored incidents that the batch's published records name, by (agency, key).
+async fn existing_incidents<'a>(
+    conn: &mut SqliteConnection,
+    decisions: &'a [Decision],
+    keys: &[Option<Vec<u8>>],
+) -> Result<HashMap<(String, Vec<u8>), Current<'a>>> {
+    #[derive(FromRow)]
+    struct Row {
+        agency_id: String,
+        source_key: Vec<u8>,
+        id: String,
+        version: i64,
+        call_type: String,
+        category: String,
+        priority: Option<String>,
+        status: Option<String>,
+        location: String,
+        lat: Option<f64>,
+        lon: Option<f64>,
+        narrative: Option<String>,
+    }
+    let mut wanted: Vec<(&str, &[u8])> = decisions
+        .iter()
+        .zip(keys)
+        .filter_map(|(d, k)| match (d, k) {
+            (Decision::Publish(p), Some(k)) => Some((p.agency().as_str(), k.as_slice())),
+            _ => None,
+        })
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut found = HashMap::new();
+    for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT agency_id, source_key, id, version, call_type, category, priority, status, location, lat, lon,
+                narrative FROM incidents WHERE (agency_id, source_key) IN (",
+        );
+        let mut list = q.separated(", ");
+        for (agency, key) in chunk {
+            list.push("(").push_bind_unseparated(agency.to_string()).push_unseparated(", ");
+            list.push_bind_unseparated(key.to_vec()).push_unseparated(")");
+        }
+        q.push(")");
+        let rows: Vec<Row> = q.build_query_as().fetch_all(&mut *conn).await?;
+        for r in rows {
+            let content = Content {
+                call_type: r.call_type,
+                category: r.category,
+                priority: r.priority,
+                status: r.status,
+                location: r.location,
+                lat: r.lat,
+                lon: r.lon,
+                narrative: r.narrative,
+            };
+            let current =
+                Current { id: parse_uuid(&r.id)?, version: r.version, content, latest: None, new: false };
+            found.insert((r.agency_id, r.source_key), current);
+        }
+    }
+    Ok(found)
+}
+
+/// Bring a stored incident to the state the batch leaves it in.
+async fn update_incident(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    version: i64,
+    p: &PublicIncident,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO outbox (incident_id, version, created_at) VALUES (?, ?, ?)")
-        .bind(incident.to_string())
-        .bind(version)
-        .bind(ts(now))
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE incidents SET version = ?, updated_at = ?, call_type = ?, category = ?, priority = ?, status = ?,
+            location_kind = ?, location = ?, lat = ?, lon = ?, policy_version = ?, narrative = ?
+         WHERE id = ?",
+    )
+    .bind(version)
+    .bind(ts(now))
+    .bind(p.call_type())
+    .bind(p.category().as_str())
+    .bind(p.priority())
+    .bind(p.status())
+    .bind(p.location().kind().as_str())
+    .bind(p.location().text())
+    .bind(p.point().map(Point::lat))
+    .bind(p.point().map(Point::lon))
+    .bind(p.policy_version())
+    .bind(p.narrative())
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
     Ok(())
 }
