@@ -92,6 +92,11 @@ async fn subscribe_near_35th_st(http: &reqwest::Client, url: &str) -> String {
     created["id"].as_str().unwrap().to_owned()
 }
 
+/// The alerts listed for a subscription.
+async fn alerts_of(http: &reqwest::Client, url: &str, id: &str) -> Value {
+    http.get(format!("{url}/v1/subscriptions/{id}/alerts")).send().await.unwrap().json().await.unwrap()
+}
+
 /// Read Server-Sent Events until `n` have arrived, returning their `data` as JSON.
 async fn read_events(response: reqwest::Response, n: usize) -> Vec<Value> {
     let mut body = response.bytes_stream();
@@ -810,14 +815,7 @@ async fn nothing_is_served_or_alerted_before_the_publication_delay() {
     // The older call is alerted; give the worker time to have alerted the recent one too, if
     // it wrongly would.
     let alerts = loop {
-        let listed: Value = http
-            .get(format!("{}/v1/subscriptions/{id}/alerts", server.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed = alerts_of(&http, &server.url, &id).await;
         let alerts = listed["alerts"].as_array().unwrap().clone();
         if !alerts.is_empty() {
             tokio::time::sleep(Duration::from_secs(3)).await;
@@ -1100,14 +1098,7 @@ async fn a_dispatch_centre_pushes_signed_calls() {
 
     // The subscriber hears of it once, at the block, and no narrative is published by default.
     let alerts = loop {
-        let listed: Value = http
-            .get(format!("{}/v1/subscriptions/{id}/alerts", server.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed = alerts_of(&http, &server.url, &id).await;
         if !listed["alerts"].as_array().unwrap().is_empty() {
             break listed["alerts"].as_array().unwrap().clone();
         }

@@ -488,17 +488,8 @@ impl Store {
                     .push_bind(c.version)
                     .push_bind(ts(p.received_at()))
                     .push_bind(ts(p.visible_at()))
-                    .push_bind(ts(now))
-                    .push_bind(p.call_type().to_owned())
-                    .push_bind(p.category().as_str())
-                    .push_bind(p.priority().map(str::to_owned))
-                    .push_bind(p.status().map(str::to_owned))
-                    .push_bind(p.location().kind().as_str())
-                    .push_bind(p.location().text().to_owned())
-                    .push_bind(p.point().map(Point::lat))
-                    .push_bind(p.point().map(Point::lon))
-                    .push_bind(p.policy_version())
-                    .push_bind(p.narrative().map(str::to_owned));
+                    .push_bind(ts(now));
+                bind_published(&mut row, p);
             });
             q.build().execute(&mut *tx).await?;
         }
@@ -510,19 +501,8 @@ impl Store {
                     status, location_kind, location, lat, lon, policy_version, narrative) ",
             );
             q.push_values(chunk, |mut row, (id, version, p)| {
-                row.push_bind(id.to_string())
-                    .push_bind(*version)
-                    .push_bind(ts(now))
-                    .push_bind(p.call_type().to_owned())
-                    .push_bind(p.category().as_str())
-                    .push_bind(p.priority().map(str::to_owned))
-                    .push_bind(p.status().map(str::to_owned))
-                    .push_bind(p.location().kind().as_str())
-                    .push_bind(p.location().text().to_owned())
-                    .push_bind(p.point().map(Point::lat))
-                    .push_bind(p.point().map(Point::lon))
-                    .push_bind(p.policy_version())
-                    .push_bind(p.narrative().map(str::to_owned));
+                row.push_bind(id.to_string()).push_bind(*version).push_bind(ts(now));
+                bind_published(&mut row, p);
             });
             q.build().execute(&mut *tx).await?;
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
@@ -795,6 +775,25 @@ async fn record_withheld(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Bind a version's published fields, in the order both incidents and incident_versions name
+/// them: call_type, category, priority, status, location_kind, location, lat, lon,
+/// policy_version, narrative.
+fn bind_published(
+    row: &mut sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>,
+    p: &PublicIncident,
+) {
+    row.push_bind(p.call_type().to_owned())
+        .push_bind(p.category().as_str())
+        .push_bind(p.priority().map(str::to_owned))
+        .push_bind(p.status().map(str::to_owned))
+        .push_bind(p.location().kind().as_str())
+        .push_bind(p.location().text().to_owned())
+        .push_bind(p.point().map(Point::lat))
+        .push_bind(p.point().map(Point::lon))
+        .push_bind(p.policy_version())
+        .push_bind(p.narrative().map(str::to_owned));
 }
 
 /// Rows per multi-row INSERT: well under SQLite's limit of 32,766 bound values.
