@@ -146,6 +146,7 @@ mod tests {
             line: 0,
             source_id: id.into(),
             received_at: Utc.with_ymd_and_hms(2018, 5, 1, 5, 0, 0).unwrap(),
+            local_day: chrono::NaiveDate::from_ymd_opt(2018, 5, 1).unwrap(),
             call_type: "THEFT".into(),
             category: Category::Property,
             priority: None,

@@ -291,7 +291,7 @@ impl Policy {
         let withheld = |reason| {
             Decision::Withhold(Withheld {
                 agency: record.agency.clone(),
-                day: record.received_at.date_naive(),
+                day: record.local_day,
                 category: record.category,
                 reason,
             })
@@ -353,6 +353,7 @@ mod tests {
             line: 0,
             source_id: "1211372".into(),
             received_at: Utc.with_ymd_and_hms(2018, 5, 1, 5, 10, 28).unwrap(),
+            local_day: NaiveDate::from_ymd_opt(2018, 5, 1).unwrap(),
             call_type: "TRBL W/SUBJ".into(),
             category,
             priority: None,

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::{agency::AgencyId, category::Category, geo::Point};
 
@@ -54,6 +54,9 @@ pub struct CadRecord {
     /// versions of one incident.
     pub source_id: String,
     pub received_at: DateTime<Utc>,
+    /// The day the call was received in the agency's own time zone: withheld calls are counted
+    /// by it ("14 calls withheld today").
+    pub local_day: NaiveDate,
     /// The agency's call type text or code, as mapped ("BATTERY", "SHOPLIFT - THEFT").
     pub call_type: String,
     pub category: Category,

@@ -289,6 +289,7 @@ impl<R: Read> Records<'_, R> {
             line,
             source_id,
             received_at,
+            local_day: received_at.with_timezone(&self.mapping.time_zone).date_naive(),
             call_type,
             category,
             priority: self.optional(c.priority),
@@ -365,6 +366,7 @@ mod tests {
         assert_eq!((ok.source_id.as_str(), ok.category, ok.line), ("1", Category::Property, 2));
         assert_eq!(out[4].as_ref().unwrap().line, 6);
         assert_eq!(ok.received_at.to_rfc3339(), "2018-05-01T05:10:28+00:00");
+        assert_eq!(ok.local_day.to_string(), "2018-05-01");
         assert_eq!(ok.status.as_deref(), Some("Open"));
         let problems: Vec<String> = out[1..4].iter().map(|r| r.as_ref().unwrap_err().to_string()).collect();
         assert_eq!(problems[0], "line 3, field `id`: missing: no incident number");
@@ -410,6 +412,13 @@ mod tests {
         let out: Vec<_> = m.read_csv(data.as_bytes()).unwrap().collect();
         let first = out[0].as_ref().unwrap();
         assert_eq!(first.received_at.to_rfc3339(), "2021-09-14T14:08:00+00:00");
+        // Withheld calls are counted by the agency's own day, not UTC's.
+        let late = "case,date,received,type,lat,lon\n9,09/14/21,23:30,Theft,35.27,-120.66\n";
+        let late = m.read_csv(late.as_bytes()).unwrap().next().unwrap().unwrap();
+        assert_eq!(
+            (late.received_at.date_naive().to_string(), late.local_day.to_string()),
+            ("2021-09-15".into(), "2021-09-14".into())
+        );
         assert!(matches!(first.location, RawLocation::None) && first.point.is_some());
         assert_eq!(out[1].as_ref().unwrap_err().to_string(), "line 3, field `received`: missing: no time");
         let neither = mapping.replace("latitude = \"lat\"\n", "").replace("longitude = \"lon\"\n", "");

@@ -93,6 +93,7 @@ impl Mapping {
             line: index,
             source_id,
             received_at,
+            local_day: received_at.with_timezone(&self.time_zone).date_naive(),
             call_type,
             category,
             priority: incoming.priority.filter(|p| !p.trim().is_empty()),

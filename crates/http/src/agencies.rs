@@ -131,7 +131,7 @@ fn parse_day(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiEr
         .transpose()
 }
 
-/// Calls withheld by the agency's policy, counted per day (UTC), by category and by reason:
+/// Calls withheld by the agency's policy, counted per day (the agency's own), by category and by reason:
 /// public information, while the calls themselves are not kept.
 async fn withheld(
     State(state): State<AppState>,

@@ -63,7 +63,7 @@ CREATE TABLE incident_versions (
 -- Withheld records are counted, never kept.
 CREATE TABLE withheld_counts (
     agency_id TEXT NOT NULL REFERENCES agencies (id),
-    day       TEXT NOT NULL,                -- YYYY-MM-DD (UTC)
+    day       TEXT NOT NULL,                -- YYYY-MM-DD, in the agency's time zone
     category  TEXT NOT NULL,
     reason    TEXT NOT NULL,
     count     INTEGER NOT NULL,
