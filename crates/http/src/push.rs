@@ -146,6 +146,18 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
+/// Why a record is not of Porchlight's form, without quoting what it held: serde's messages
+/// echo values ("invalid type: string \"5237 N 35TH ST\""), and a value may be an address.
+fn shape_error(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    // These name a field (a key the centre chose), never a value.
+    if message.starts_with("missing field") || message.starts_with("unknown field") {
+        message.split(',').next().unwrap_or("").to_owned()
+    } else {
+        "not a record of Porchlight's form: a field holds a value of the wrong type".to_owned()
+    }
+}
+
 fn incoming(record: PushRecord) -> Result<Incoming, String> {
     let received_at = DateTime::parse_from_rfc3339(record.received_at.trim())
         .map(|t| t.with_timezone(&Utc))
@@ -190,7 +202,11 @@ async fn push(
     let parsed: PushBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "invalid_body",
-            format!("not a record, an array of records, or {{\"records\": [...]}}: {e}"),
+            format!(
+                "not a record, an array of records, or {{\"records\": [...]}} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         )
     })?;
     let values = match parsed {
@@ -209,7 +225,7 @@ async fn push(
     let mut good_index = Vec::new();
     for (index, value) in values.into_iter().enumerate() {
         let record =
-            serde_json::from_value::<PushRecord>(value).map_err(|e| e.to_string()).and_then(incoming);
+            serde_json::from_value::<PushRecord>(value).map_err(|e| shape_error(&e)).and_then(incoming);
         match record {
             Ok(record) => {
                 good.push(record);
@@ -256,6 +272,18 @@ mod tests {
         headers.insert("x-porchlight-timestamp", timestamp.to_string().parse().unwrap());
         headers.insert("x-porchlight-signature", format!("v1={hex}").parse().unwrap());
         headers
+    }
+
+    #[test]
+    fn a_misshapen_record_is_rejected_without_echoing_its_values() {
+        let bad = serde_json::json!({"incident_id": "1", "received_at": "2018-05-01T00:00:00Z",
+            "call_type": "THEFT", "latitude": "5237 N 35TH ST"});
+        let e = serde_json::from_value::<PushRecord>(bad).err().unwrap();
+        assert!(e.to_string().contains("5237"), "serde echoes the value: {e}");
+        assert!(!shape_error(&e).contains("5237"), "{}", shape_error(&e));
+        let missing =
+            serde_json::from_value::<PushRecord>(serde_json::json!({"incident_id": "1"})).err().unwrap();
+        assert_eq!(shape_error(&missing), "missing field `received_at`");
     }
 
     #[test]
