@@ -73,7 +73,9 @@ impl PublicLocation {
 static GRID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(?:[NSEW]\d+\s+){1,2}").unwrap());
 /// "N VAN BUREN ST- E LYON ST": a dash after a word, then a space, separates two streets.
 static DASH_SEPARATOR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"([A-Z])-\s+").unwrap());
-static FRACTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d+/\d+\b").unwrap());
+/// A fraction, with the house number it halves: "1234 1/2" goes whole, so that no number is
+/// left behind in a cross street ("A AND RT 10 1/2 A" is not route 10).
+static FRACTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(?:\d+\s+)?\d+/\d+\b").unwrap());
 static SEPARATOR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*(?:/|&|\bAND\b|\bAT\b)\s*").unwrap());
 /// "S AND W FARM RD" names one road; "AND" between single letters separates nothing.
 static LETTER_AND_LETTER: LazyLock<Regex> =
@@ -189,7 +191,11 @@ fn is_safe_street(street: &str) -> bool {
         // Numbered streets have at most three digits ("143 AV NE"); "1001 ST" is a house.
         let numbered = word.len() <= 3
             && next.as_deref().is_some_and(|n| is_strong_type(n) || is_street_type(n) || is_bound(n));
-        let route = previous.is_some_and(|p| is_numbered_type(p) || is_route_prefix(p) || p == "NO");
+        // "HIGHWAY NO 130": "NO" counts only after a route word.
+        let before_no = k.checked_sub(2).map(|p| bare(tokens[p]));
+        let after_route_no =
+            previous == Some("NO") && before_no.is_some_and(|p| is_numbered_type(p) || is_route_prefix(p));
+        let route = previous.is_some_and(|p| is_numbered_type(p) || is_route_prefix(p)) || after_route_no;
         // Grid streets are named in hundreds ("500 EAST"), which a block rounds to anyway.
         let grid = k + 2 == tokens.len()
             && word.parse::<u64>().is_ok_and(|n| n > 0 && n % 100 == 0)
@@ -570,10 +576,13 @@ fn street_extent(tokens: &[&str]) -> usize {
         let names_a_street = next.as_deref().is_some_and(is_strong_type);
         let grid_street = k + 2 == tokens.len()
             && next.as_deref().is_some_and(|n| is_directional(n) || is_full_directional(n));
+        let after_route_no = previous == "NO"
+            && k >= 2
+            && (is_numbered_type(bare(tokens[k - 2])) || is_route_prefix(bare(tokens[k - 2])));
         let stray_number = word.bytes().all(|b| b.is_ascii_digit())
             && !is_numbered_type(previous)
             && !is_route_prefix(previous)
-            && previous != "NO"
+            && !after_route_no
             && !names_a_street
             && !grid_street;
         if is_occupancy(word)
@@ -1001,6 +1010,9 @@ mod tests {
             ("SMITH RESIDENCE 12 OAK", Some("0 block of Oak")),
             // Found by the fuzzer: a multi-byte character where an ordinal suffix would be.
             ("1 \u{65a}", None),
+            // Found by the property test: a house number with a fraction in a cross street.
+            ("AA AND RT 10 1/2 A", Some("Aa & Rt A")),
+            ("AA AND NO 2 A", Some("0 block of A")),
             ("A282=800\u{b}08\u{b}[\u{b}I\t8\u{b}9", None),
             ("80 BLOCB B8 -768 I 80", None),
             (
@@ -1070,6 +1082,9 @@ mod tests {
             // number is published, on purpose.
             let numbered = street.split(' ').next().is_some_and(is_street_type);
             proptest::prop_assume!(!(numbered && number < 1000 && suffix.is_empty()));
+            // Likewise a number after a route word ("US 6", "RT 10") is the route's.
+            let route = before.split_whitespace().last().is_some_and(|w| is_route_prefix(w) || is_numbered_type(w));
+            proptest::prop_assume!(!route);
             let input = format!("{before}{number}{suffix} {street}{unit}");
             if let Some(loc) = generalize(&parse(&input), BLOCKS) {
                 let n = number.to_string();
