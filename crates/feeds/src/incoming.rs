@@ -112,24 +112,7 @@ mod tests {
     use super::*;
 
     fn mapping() -> Mapping {
-        Mapping::parse(
-            r#"
-            [agency]
-            id = "testville"
-            name = "Testville PD"
-            time_zone = "America/Chicago"
-            [fields]
-            incident_id = "id"
-            received_at = { columns = ["time"], format = "%Y-%m-%d %H:%M:%S" }
-            call_type = "nature"
-            [location]
-            address = "location"
-            [[categories]]
-            pattern = "^THEFT"
-            category = "property"
-            "#,
-        )
-        .unwrap()
+        Mapping::parse(crate::mapping::tests::MINIMAL).unwrap()
     }
 
     #[test]

@@ -286,10 +286,11 @@ impl Mapping {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const MINIMAL: &str = r#"
+    /// A small mapping for tests in this crate: one address column, two category rules.
+    pub(crate) const MINIMAL: &str = r#"
         [agency]
         id = "testville"
         name = "Testville PD"

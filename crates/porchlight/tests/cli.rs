@@ -92,9 +92,14 @@ async fn subscribe_near_35th_st(http: &reqwest::Client, url: &str) -> String {
     created["id"].as_str().unwrap().to_owned()
 }
 
+/// GET a URL and read its JSON answer.
+async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// The alerts listed for a subscription.
 async fn alerts_of(http: &reqwest::Client, url: &str, id: &str) -> Value {
-    http.get(format!("{url}/v1/subscriptions/{id}/alerts")).send().await.unwrap().json().await.unwrap()
+    get_json(http, format!("{url}/v1/subscriptions/{id}/alerts")).await
 }
 
 /// Read Server-Sent Events until `n` have arrived, returning their `data` as JSON.
@@ -202,24 +207,12 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
     assert_eq!(events[0]["incident"]["id"], events[3]["incident"]["id"]);
 
     // The same alerts are listed for a subscriber who was not connected, and nothing else.
-    let listed: Value = http
-        .get(format!("{}/v1/subscriptions/{id}/alerts", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = get_json(&http, format!("{}/v1/subscriptions/{id}/alerts", server.url)).await;
     let listed: Vec<_> = listed["alerts"].as_array().unwrap().iter().map(alert_summary).collect();
     assert_eq!(listed, got);
-    let after: Value = http
-        .get(format!("{}/v1/subscriptions/{id}/alerts?after={}", server.url, events[1]["id"]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value =
+        get_json(&http, format!("{}/v1/subscriptions/{id}/alerts?after={}", server.url, events[1]["id"]))
+            .await;
     assert_eq!(after["alerts"].as_array().unwrap().len(), 2);
 
     // A reconnecting client gets what it missed after its Last-Event-ID.
@@ -233,17 +226,13 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
     assert_eq!(replayed, got[2..]);
 
     // All four published incidents are listed; the withheld call is not; bbox narrows the list.
-    let all: Value =
-        http.get(format!("{}/v1/incidents", server.url)).send().await.unwrap().json().await.unwrap();
+    let all: Value = get_json(&http, format!("{}/v1/incidents", server.url)).await;
     assert_eq!(all["incidents"].as_array().unwrap().len(), 4);
-    let near: Value = http
-        .get(format!("{}/v1/incidents?bbox=-87.97,43.10,-87.95,43.12&since=2018-05-01T05:15:00Z", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let near: Value = get_json(
+        &http,
+        format!("{}/v1/incidents?bbox=-87.97,43.10,-87.95,43.12&since=2018-05-01T05:15:00Z", server.url),
+    )
+    .await;
     let near: Vec<&str> = near["incidents"]
         .as_array()
         .unwrap()
@@ -636,21 +625,16 @@ async fn no_house_number_or_raw_coordinate_leaks() {
         if let Some(t) = &until {
             url.push_str(&format!("&until={t}"));
         }
-        let page: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+        let page: Value = get_json(&http, url).await;
         let incidents = page["incidents"].as_array().unwrap();
         let fresh: Vec<&Value> =
             incidents.iter().filter(|i| seen.insert(i["id"].as_str().unwrap().to_owned())).collect();
         if fresh.is_empty() {
             break;
         }
-        let one: Value = http
-            .get(format!("{}/v1/incidents/{}", server.url, fresh[0]["id"].as_str().unwrap()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let one: Value =
+            get_json(&http, format!("{}/v1/incidents/{}", server.url, fresh[0]["id"].as_str().unwrap()))
+                .await;
         api.push_str(&one.to_string());
         api.push_str(&page.to_string());
         // Pages overlap by the last second, so ties at a page boundary are not skipped.
@@ -819,14 +803,7 @@ async fn nothing_is_served_or_alerted_before_the_publication_delay() {
         let alerts = listed["alerts"].as_array().unwrap().clone();
         if !alerts.is_empty() {
             tokio::time::sleep(Duration::from_secs(3)).await;
-            let listed: Value = http
-                .get(format!("{}/v1/subscriptions/{id}/alerts", server.url))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let listed: Value = get_json(&http, format!("{}/v1/subscriptions/{id}/alerts", server.url)).await;
             break listed["alerts"].as_array().unwrap().clone();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -834,8 +811,7 @@ async fn nothing_is_served_or_alerted_before_the_publication_delay() {
     let locations: Vec<&str> =
         alerts.iter().map(|a| a["incident"]["location"]["text"].as_str().unwrap()).collect();
     assert_eq!(locations, ["5200 block of N 38th St"]);
-    let listed: Value =
-        http.get(format!("{}/v1/incidents", server.url)).send().await.unwrap().json().await.unwrap();
+    let listed: Value = get_json(&http, format!("{}/v1/incidents", server.url)).await;
     let listed: Vec<&str> = listed["incidents"]
         .as_array()
         .unwrap()

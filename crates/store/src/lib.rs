@@ -800,7 +800,7 @@ fn bind_published(
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// What makes a new version: any published field changing.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, FromRow)]
 struct Content {
     call_type: String,
     category: String,
@@ -849,14 +849,8 @@ async fn existing_incidents<'a>(
         source_key: Vec<u8>,
         id: String,
         version: i64,
-        call_type: String,
-        category: String,
-        priority: Option<String>,
-        status: Option<String>,
-        location: String,
-        lat: Option<f64>,
-        lon: Option<f64>,
-        narrative: Option<String>,
+        #[sqlx(flatten)]
+        content: Content,
     }
     let mut wanted: Vec<(&str, &[u8])> = decisions
         .iter()
@@ -882,18 +876,13 @@ async fn existing_incidents<'a>(
         q.push(")");
         let rows: Vec<Row> = q.build_query_as().fetch_all(&mut *conn).await?;
         for r in rows {
-            let content = Content {
-                call_type: r.call_type,
-                category: r.category,
-                priority: r.priority,
-                status: r.status,
-                location: r.location,
-                lat: r.lat,
-                lon: r.lon,
-                narrative: r.narrative,
+            let current = Current {
+                id: parse_uuid(&r.id)?,
+                version: r.version,
+                content: r.content,
+                latest: None,
+                new: false,
             };
-            let current =
-                Current { id: parse_uuid(&r.id)?, version: r.version, content, latest: None, new: false };
             found.insert((r.agency_id, r.source_key), current);
         }
     }
