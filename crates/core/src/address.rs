@@ -907,6 +907,18 @@ pub fn generalize(place: &Place, rule: Generalization) -> Option<PublicLocation>
     Some(PublicLocation { kind, text })
 }
 
+/// The public name of an area that a feed gives instead of an address: a beat, a district
+/// ("Beat C3"). `None` if the value looks like more than an area name: an address or an
+/// intersection put in the wrong column, or a long text.
+pub fn area(label: &str, name: &str) -> Option<PublicLocation> {
+    let name = name.split_ascii_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() || name.len() > 40 || !matches!(parse(&name), Place::Unknown | Place::Street(_)) {
+        return None;
+    }
+    let text = if label.trim().is_empty() { name } else { format!("{} {name}", label.trim()) };
+    Some(PublicLocation { kind: LocationKind::Area, text })
+}
+
 /// The public name of a place known only by its (already snapped) point.
 pub fn near(point: Point) -> PublicLocation {
     PublicLocation { kind: LocationKind::Area, text: format!("Near {:.3}, {:.3}", point.lat(), point.lon()) }

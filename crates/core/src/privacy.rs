@@ -305,7 +305,7 @@ impl Policy {
                 address::parse_parts(number.expose(), street.expose())
             }
             RawLocation::CrossStreets(a, b) => address::parse_cross_streets(a.expose(), b.expose()),
-            RawLocation::None => Place::Unknown,
+            RawLocation::Area { .. } | RawLocation::None => Place::Unknown,
         };
         let point = record.point.as_ref().map(|p| p.expose().snap(self.snap));
         let location = match (address::generalize(&place, self.generalization), &record.location, point) {
@@ -314,6 +314,10 @@ impl Policy {
             // snapped point. Text that could not be placed is withheld even with a point,
             // since the point may have been geocoded from it.
             (None, RawLocation::None, Some(p)) => address::near(p),
+            (None, RawLocation::Area { label, name }, _) => match address::area(label, name.expose()) {
+                Some(location) => location,
+                None => return withheld(WithholdReason::UnparseableLocation),
+            },
             (None, RawLocation::None, None) => return withheld(WithholdReason::NoLocation),
             (None, _, _) => return withheld(WithholdReason::UnparseableLocation),
         };
@@ -345,7 +349,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::{geo::Point, record::Raw};
+    use crate::{address::LocationKind, geo::Point, record::Raw};
 
     fn record(category: Category, location: &str) -> CadRecord {
         CadRecord {
@@ -387,6 +391,21 @@ mod tests {
         (r.location, r.point) = (RawLocation::None, None);
         let Decision::Withhold(w) = Policy::default().apply(r) else { panic!("published") };
         assert_eq!(w.reason.to_string(), "no_location");
+    }
+
+    #[test]
+    fn an_area_alone_is_published_by_its_name_never_an_address_in_its_place() {
+        let area = |name: &str| RawLocation::Area { label: "Beat".into(), name: Raw::new(name.into()) };
+        let mut r = record(Category::Property, "");
+        (r.location, r.point) = (area(" C3 "), None);
+        let Decision::Publish(p) = Policy::default().apply(r) else { panic!("withheld") };
+        assert_eq!((p.location().text(), p.location().kind()), ("Beat C3", LocationKind::Area));
+        for wrong in ["5237 N 35TH ST", "N 35TH ST / W CAPITOL DR"] {
+            let mut r = record(Category::Property, "");
+            (r.location, r.point) = (area(wrong), None);
+            let Decision::Withhold(w) = Policy::default().apply(r) else { panic!("published {wrong}") };
+            assert_eq!(w.reason.to_string(), "unparseable_location");
+        }
     }
 
     #[test]

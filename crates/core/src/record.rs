@@ -40,6 +40,8 @@ pub enum RawLocation {
     NumberAndStreet { number: Raw<String>, street: Raw<String> },
     /// Two cross streets, in two fields.
     CrossStreets(Raw<String>, Raw<String>),
+    /// Only an area: a beat, a district, a reporting area. `label` says which ("Beat").
+    Area { label: String, name: Raw<String> },
     /// The feed gave no location text.
     None,
 }

@@ -50,17 +50,24 @@ struct Columns {
     narrative: Vec<usize>,
     location: LocationIdx,
     coordinates: Option<CoordinateIdx>,
+    area: Option<usize>,
+}
+
+/// Turns rows (CSV records, or JSON objects laid out as rows) into records through a mapping.
+/// Call types that no category rule matched are mapped to `other` and counted.
+pub(crate) struct Converter<'m> {
+    mapping: &'m Mapping,
+    columns: Columns,
+    headers: csv::StringRecord,
+    unmapped: BTreeMap<String, u64>,
 }
 
 /// The records of one CSV input, in file order. Call types that no category rule matched are
 /// mapped to `other` and counted in [`Records::unmapped_call_types`].
 pub struct Records<'m, R> {
-    mapping: &'m Mapping,
+    converter: Converter<'m>,
     reader: csv::Reader<DropCr<R>>,
-    columns: Columns,
-    headers: csv::StringRecord,
     row: csv::StringRecord,
-    unmapped: BTreeMap<String, u64>,
 }
 
 /// Removes carriage returns. The csv crate numbers the lines of a CRLF file one too low, and
@@ -98,6 +105,13 @@ impl Mapping {
             .flexible(true)
             .from_reader(DropCr(input));
         let headers = if self.has_headers { reader.headers()?.clone() } else { csv::StringRecord::new() };
+        Ok(Records { converter: Converter::new(self, headers)?, reader, row: csv::StringRecord::new() })
+    }
+}
+
+impl<'m> Converter<'m> {
+    /// Find the mapping's columns among `headers`. Fails only if a column is absent.
+    pub(crate) fn new(mapping: &'m Mapping, headers: csv::StringRecord) -> Result<Self, MappingError> {
         // A column by name, or by position ("#3", counting from 1).
         let find = |field: &str, column: &str| {
             let by_position =
@@ -108,7 +122,7 @@ impl Mapping {
         };
         let optional =
             |field: &str, column: &Option<String>| column.as_deref().map(|c| find(field, c)).transpose();
-        let location = match &self.location {
+        let location = match &mapping.location {
             LocationColumns::None => LocationIdx::None,
             LocationColumns::Address(a) => LocationIdx::Address(find("location.address", a)?),
             LocationColumns::NumberAndStreet { number, street } => LocationIdx::NumberAndStreet(
@@ -120,7 +134,7 @@ impl Mapping {
                 find("location.cross_streets", b)?,
             ),
         };
-        let coordinates = match &self.coordinates {
+        let coordinates = match &mapping.coordinates {
             Some(Coordinates::Apart(lat, lon)) => {
                 Some(CoordinateIdx::Apart(find("location.latitude", lat)?, find("location.longitude", lon)?))
             }
@@ -130,30 +144,158 @@ impl Mapping {
             None => None,
         };
         let columns = Columns {
-            incident_id: find("fields.incident_id", &self.incident_id)?,
-            time: self
+            incident_id: find("fields.incident_id", &mapping.incident_id)?,
+            time: mapping
                 .time_columns
                 .iter()
                 .map(|c| find("fields.received_at.columns", c))
                 .collect::<Result<_, _>>()?,
-            call_type: find("fields.call_type", &self.call_type)?,
-            priority: optional("fields.priority", &self.priority)?,
-            status: optional("fields.status", &self.status)?,
-            narrative: self
+            call_type: find("fields.call_type", &mapping.call_type)?,
+            priority: optional("fields.priority", &mapping.priority)?,
+            status: optional("fields.status", &mapping.status)?,
+            narrative: mapping
                 .narrative
                 .iter()
                 .map(|c| find("fields.narrative", c))
                 .collect::<Result<_, _>>()?,
             location,
             coordinates,
+            area: mapping.area.as_ref().map(|a| find("location.area", &a.column)).transpose()?,
         };
-        Ok(Records {
-            mapping: self,
-            reader,
-            columns,
-            headers,
-            row: csv::StringRecord::new(),
-            unmapped: BTreeMap::new(),
+        Ok(Self { mapping, columns, headers, unmapped: BTreeMap::new() })
+    }
+
+    pub(crate) fn unmapped_call_types(&self) -> &BTreeMap<String, u64> {
+        &self.unmapped
+    }
+
+    fn column_name(&self, idx: usize) -> String {
+        match self.headers.get(idx) {
+            Some(name) => name.trim().to_owned(),
+            None => format!("#{}", idx + 1),
+        }
+    }
+
+    fn problem(&self, line: u64, idx: usize, code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem { line, field: self.column_name(idx), code, detail: detail.into() }
+    }
+
+    /// A checked point, converted from the mapping's projection if it has one; 0,0 is what
+    /// many CAD exports write for "not geocoded".
+    fn point(&self, line: u64, idx: usize, lat: f64, lon: f64) -> Result<Option<Raw<Point>>, Problem> {
+        if lat == 0.0 && lon == 0.0 {
+            return Ok(None);
+        }
+        let (lat, lon) = match &self.mapping.projection {
+            None => (lat, lon),
+            Some(projection) => projection.to_lat_lon(lon, lat).ok_or_else(|| {
+                self.problem(line, idx, "bad_coordinates", format!("cannot convert from {projection:?}"))
+            })?,
+        };
+        Point::new(lat, lon).map(|p| Some(Raw::new(p))).map_err(|_| {
+            self.problem(line, idx, "bad_coordinates", "outside the range of latitude and longitude")
+        })
+    }
+
+    /// Turn one row into a record; `line` is where it came from, for problems.
+    pub(crate) fn convert(&mut self, line: u64, row: &csv::StringRecord) -> Result<CadRecord, Problem> {
+        let field = |idx: usize| row.get(idx).unwrap_or("").trim();
+        let optional = |idx: Option<usize>| idx.map(field).filter(|v| !v.is_empty()).map(str::to_owned);
+        let c = &self.columns;
+        let source_id = field(c.incident_id).to_owned();
+        if source_id.is_empty() {
+            return Err(self.problem(line, c.incident_id, "missing", "no incident number"));
+        }
+        let received_at = if self.mapping.join_time_columns {
+            if let Some(&empty) = c.time.iter().find(|&&i| field(i).is_empty()) {
+                return Err(self.problem(line, empty, "missing", "no time"));
+            }
+            let joined = c.time.iter().map(|&i| field(i)).collect::<Vec<_>>().join(" ");
+            self.mapping.parse_time(&joined).map_err(|e| self.problem(line, c.time[0], "bad_time", e))?
+        } else {
+            let time_idx = c.time.iter().copied().find(|&i| !field(i).is_empty());
+            let Some(time_idx) = time_idx else {
+                return Err(self.problem(line, c.time[0], "missing", "no time in any of the time columns"));
+            };
+            self.mapping
+                .parse_time(field(time_idx))
+                .map_err(|e| self.problem(line, time_idx, "bad_time", e))?
+        };
+        let call_type = field(c.call_type).to_owned();
+        if call_type.is_empty() {
+            return Err(self.problem(line, c.call_type, "missing", "no call type"));
+        }
+        let point = match c.coordinates {
+            None => None,
+            Some(CoordinateIdx::Apart(lat_idx, lon_idx)) => {
+                let (lat, lon) = (field(lat_idx), field(lon_idx));
+                if lat.is_empty() && lon.is_empty() {
+                    None
+                } else {
+                    let number = |idx: usize, text: &str| {
+                        text.parse::<f64>()
+                            .ok()
+                            .filter(|v| v.is_finite())
+                            .ok_or_else(|| self.problem(line, idx, "bad_coordinates", "not a number"))
+                    };
+                    self.point(line, lat_idx, number(lat_idx, lat)?, number(lon_idx, lon)?)?
+                }
+            }
+            Some(CoordinateIdx::Together(idx)) => match field(idx) {
+                "" => None,
+                text => {
+                    let (lat, lon) = coordinates_in(text).ok_or_else(|| {
+                        self.problem(line, idx, "bad_coordinates", "not a pair of coordinates")
+                    })?;
+                    self.point(line, idx, lat, lon)?
+                }
+            },
+        };
+        let raw = |i: usize| Raw::new(field(i).to_owned());
+        let location = match c.location {
+            LocationIdx::None => RawLocation::None,
+            LocationIdx::Address(i) if field(i).is_empty() => RawLocation::None,
+            LocationIdx::Address(i) => RawLocation::Text(raw(i)),
+            LocationIdx::NumberAndStreet(_, s) if field(s).is_empty() => RawLocation::None,
+            LocationIdx::NumberAndStreet(n, s) => {
+                RawLocation::NumberAndStreet { number: raw(n), street: raw(s) }
+            }
+            LocationIdx::CrossStreets(a, b) if field(a).is_empty() && field(b).is_empty() => {
+                RawLocation::None
+            }
+            LocationIdx::CrossStreets(a, b) => RawLocation::CrossStreets(raw(a), raw(b)),
+        };
+        // An area (beat, district) stands in only where there is no location text.
+        let location = match (location, c.area, &self.mapping.area) {
+            (RawLocation::None, Some(i), Some(area)) if !field(i).is_empty() => {
+                RawLocation::Area { label: area.label.clone(), name: raw(i) }
+            }
+            (location, _, _) => location,
+        };
+        let category = match self.mapping.category_for(&call_type) {
+            Some(category) => category,
+            None => {
+                *self.unmapped.entry(call_type.clone()).or_default() += 1;
+                Category::Other
+            }
+        };
+        Ok(CadRecord {
+            agency: self.mapping.agency.clone(),
+            line,
+            source_id,
+            received_at,
+            local_day: received_at.with_timezone(&self.mapping.time_zone).date_naive(),
+            call_type,
+            category,
+            priority: optional(c.priority),
+            status: optional(c.status),
+            location,
+            point,
+            narrative: {
+                let parts: Vec<&str> =
+                    c.narrative.iter().map(|&i| field(i)).filter(|t| !t.is_empty()).collect();
+                (!parts.is_empty()).then(|| Raw::new(parts.join(" / ")))
+            },
         })
     }
 }
@@ -182,126 +324,7 @@ fn coordinates_in(text: &str) -> Option<(f64, f64)> {
 impl<R> Records<'_, R> {
     /// Call types that matched no rule of the mapping, with how many rows had each.
     pub fn unmapped_call_types(&self) -> &BTreeMap<String, u64> {
-        &self.unmapped
-    }
-}
-
-impl<R: Read> Records<'_, R> {
-    fn column_name(&self, idx: usize) -> String {
-        match self.headers.get(idx) {
-            Some(name) => name.trim().to_owned(),
-            None => format!("#{}", idx + 1),
-        }
-    }
-
-    fn problem(&self, line: u64, idx: usize, code: &'static str, detail: impl Into<String>) -> Problem {
-        Problem { line, field: self.column_name(idx), code, detail: detail.into() }
-    }
-
-    fn field(&self, idx: usize) -> &str {
-        self.row.get(idx).unwrap_or("").trim()
-    }
-
-    /// A checked point; 0,0 is what many CAD exports write for "not geocoded".
-    fn point(&self, line: u64, idx: usize, lat: f64, lon: f64) -> Result<Option<Raw<Point>>, Problem> {
-        if lat == 0.0 && lon == 0.0 {
-            return Ok(None);
-        }
-        Point::new(lat, lon).map(|p| Some(Raw::new(p))).map_err(|_| {
-            self.problem(line, idx, "bad_coordinates", "outside the range of latitude and longitude")
-        })
-    }
-
-    fn optional(&self, idx: Option<usize>) -> Option<String> {
-        idx.map(|i| self.field(i)).filter(|v| !v.is_empty()).map(str::to_owned)
-    }
-
-    fn convert(&mut self, line: u64) -> Result<CadRecord, Problem> {
-        let c = &self.columns;
-        let source_id = self.field(c.incident_id).to_owned();
-        if source_id.is_empty() {
-            return Err(self.problem(line, c.incident_id, "missing", "no incident number"));
-        }
-        let received_at = if self.mapping.join_time_columns {
-            if let Some(&empty) = c.time.iter().find(|&&i| self.field(i).is_empty()) {
-                return Err(self.problem(line, empty, "missing", "no time"));
-            }
-            let joined = c.time.iter().map(|&i| self.field(i)).collect::<Vec<_>>().join(" ");
-            self.mapping.parse_time(&joined).map_err(|e| self.problem(line, c.time[0], "bad_time", e))?
-        } else {
-            let time_idx = c.time.iter().copied().find(|&i| !self.field(i).is_empty());
-            let Some(time_idx) = time_idx else {
-                return Err(self.problem(line, c.time[0], "missing", "no time in any of the time columns"));
-            };
-            self.mapping
-                .parse_time(self.field(time_idx))
-                .map_err(|e| self.problem(line, time_idx, "bad_time", e))?
-        };
-        let call_type = self.field(c.call_type).to_owned();
-        if call_type.is_empty() {
-            return Err(self.problem(line, c.call_type, "missing", "no call type"));
-        }
-        let point = match c.coordinates {
-            None => None,
-            Some(CoordinateIdx::Apart(lat_idx, lon_idx)) => {
-                let (lat, lon) = (self.field(lat_idx), self.field(lon_idx));
-                if lat.is_empty() && lon.is_empty() {
-                    None
-                } else {
-                    let number = |idx: usize, text: &str| {
-                        text.parse::<f64>()
-                            .ok()
-                            .filter(|v| v.is_finite())
-                            .ok_or_else(|| self.problem(line, idx, "bad_coordinates", "not a number"))
-                    };
-                    self.point(line, lat_idx, number(lat_idx, lat)?, number(lon_idx, lon)?)?
-                }
-            }
-            Some(CoordinateIdx::Together(idx)) => match self.field(idx) {
-                "" => None,
-                text => {
-                    let (lat, lon) = coordinates_in(text).ok_or_else(|| {
-                        self.problem(line, idx, "bad_coordinates", "not a pair of coordinates")
-                    })?;
-                    self.point(line, idx, lat, lon)?
-                }
-            },
-        };
-        let raw = |i: usize| Raw::new(self.field(i).to_owned());
-        let location = match c.location {
-            LocationIdx::None => RawLocation::None,
-            LocationIdx::Address(i) if self.field(i).is_empty() => RawLocation::None,
-            LocationIdx::Address(i) => RawLocation::Text(raw(i)),
-            LocationIdx::NumberAndStreet(n, s) => {
-                RawLocation::NumberAndStreet { number: raw(n), street: raw(s) }
-            }
-            LocationIdx::CrossStreets(a, b) => RawLocation::CrossStreets(raw(a), raw(b)),
-        };
-        let category = match self.mapping.category_for(&call_type) {
-            Some(category) => category,
-            None => {
-                *self.unmapped.entry(call_type.clone()).or_default() += 1;
-                Category::Other
-            }
-        };
-        Ok(CadRecord {
-            agency: self.mapping.agency.clone(),
-            line,
-            source_id,
-            received_at,
-            local_day: received_at.with_timezone(&self.mapping.time_zone).date_naive(),
-            call_type,
-            category,
-            priority: self.optional(c.priority),
-            status: self.optional(c.status),
-            location,
-            point,
-            narrative: {
-                let parts: Vec<&str> =
-                    c.narrative.iter().map(|&i| self.field(i)).filter(|t| !t.is_empty()).collect();
-                (!parts.is_empty()).then(|| Raw::new(parts.join(" / ")))
-            },
-        })
+        self.converter.unmapped_call_types()
     }
 }
 
@@ -313,7 +336,7 @@ impl<R: Read> Iterator for Records<'_, R> {
             Ok(false) => None,
             Ok(true) => {
                 let line = self.row.position().map_or(0, |p| p.line());
-                Some(self.convert(line))
+                Some(self.converter.convert(line, &self.row))
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());

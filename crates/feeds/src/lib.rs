@@ -10,8 +10,12 @@
 
 mod csv_source;
 mod incoming;
+mod json_source;
 mod mapping;
+pub mod portal;
+mod projection;
 
 pub use csv_source::{Problem, Records};
 pub use incoming::{Incoming, IncomingLocation};
+pub use json_source::JsonRecords;
 pub use mapping::{Mapping, MappingError};

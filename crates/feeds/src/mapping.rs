@@ -1,6 +1,11 @@
 //! The mapping file format.
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+
+use crate::{
+    portal::{Source, SourceSection},
+    projection::Projection,
+};
 use chrono_tz::Tz;
 use porchlight_core::{agency::AgencyId, category::Category};
 use regex::{Regex, RegexBuilder};
@@ -32,6 +37,8 @@ struct File {
     location: LocationSection,
     #[serde(default)]
     categories: Vec<CategoryRule>,
+    /// Where `porchlight serve` polls the agency's data from, if it does.
+    source: Option<SourceSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +110,17 @@ struct LocationSection {
     longitude: Option<String>,
     /// One column holding both: "(47.6, -122.3)", "47.6, -122.3" or "POINT (-122.3 47.6)".
     coordinates: Option<String>,
+    /// Projected coordinates: easting and northing, in the units of `crs`.
+    x: Option<String>,
+    y: Option<String>,
+    /// The coordinate reference system of the coordinates, as "EPSG:<code>" (state plane feet,
+    /// UTM metres, Web Mercator ...). Default EPSG:4326, latitude and longitude in degrees.
+    crs: Option<String>,
+    /// A column naming only an area (a beat, a district), used when the call has no location
+    /// text: published as "<area_label> <value>".
+    area: Option<String>,
+    /// How an area is introduced; default the column's name ("Beat" -> "Beat C3").
+    area_label: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +142,13 @@ pub(crate) enum LocationColumns {
     CrossStreets(String, String),
     /// The feed has coordinates and no location text.
     None,
+}
+
+/// A column naming an area (beat, district) and how to introduce it.
+#[derive(Debug, Clone)]
+pub(crate) struct AreaColumn {
+    pub(crate) column: String,
+    pub(crate) label: String,
 }
 
 /// Which columns hold the coordinates.
@@ -151,6 +176,9 @@ pub struct Mapping {
     pub(crate) narrative: Vec<String>,
     pub(crate) location: LocationColumns,
     pub(crate) coordinates: Option<Coordinates>,
+    pub(crate) projection: Option<Projection>,
+    pub(crate) area: Option<AreaColumn>,
+    source: Option<Source>,
     rules: Vec<(Regex, Category)>,
 }
 
@@ -183,22 +211,37 @@ impl Mapping {
                 ));
             }
         };
-        let coordinates = match (l.latitude, l.longitude, l.coordinates) {
-            (None, None, None) if matches!(location, LocationColumns::None) => {
+        let coordinates = match (l.latitude, l.longitude, l.coordinates, l.x, l.y) {
+            (None, None, None, None, None)
+                if matches!(location, LocationColumns::None) && l.area.is_none() =>
+            {
                 return Err(invalid(
                     "location",
-                    "name the location's columns: text, or coordinates, or both",
+                    "name the location's columns: text, coordinates or an area, or several",
                 ));
             }
-            (Some(lat), Some(lon), None) => Some(Coordinates::Apart(lat, lon)),
-            (None, None, Some(both)) => Some(Coordinates::Together(both)),
-            (None, None, None) => None,
+            (Some(lat), Some(lon), None, None, None) | (None, None, None, Some(lon), Some(lat)) => {
+                Some(Coordinates::Apart(lat, lon))
+            }
+            (None, None, Some(both), None, None) => Some(Coordinates::Together(both)),
+            (None, None, None, None, None) => None,
             _ => {
                 return Err(invalid(
                     "location",
-                    "give `latitude` and `longitude`, or `coordinates`, or none of them",
+                    "give `latitude` and `longitude`, or `x` and `y`, or `coordinates`, or none of them",
                 ));
             }
+        };
+        let projection = match l.crs.as_deref() {
+            None => None,
+            Some(crs) => Projection::from_crs(crs).map_err(|reason| invalid("location.crs", reason))?,
+        };
+        let area = match (l.area, l.area_label) {
+            (Some(column), label) => {
+                Some(AreaColumn { label: label.unwrap_or_else(|| column.trim().to_owned()), column })
+            }
+            (None, Some(_)) => return Err(invalid("location.area_label", "needs `area`")),
+            (None, None) => None,
         };
         let rules = file
             .categories
@@ -233,6 +276,13 @@ impl Mapping {
             narrative: file.fields.narrative,
             location,
             coordinates,
+            projection,
+            area,
+            source: file
+                .source
+                .map(Source::from_section)
+                .transpose()
+                .map_err(|(field, reason)| invalid(&field, reason))?,
             rules,
         })
     }
@@ -243,6 +293,11 @@ impl Mapping {
 
     pub fn agency_name(&self) -> &str {
         &self.agency_name
+    }
+
+    /// The portal `porchlight serve` polls, if the mapping names one.
+    pub fn source(&self) -> Option<&Source> {
+        self.source.as_ref()
     }
 
     pub fn time_zone(&self) -> Tz {
