@@ -20,6 +20,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/agencies/{id}", get(one))
         .route("/v1/agencies/{id}/policy", get(policy))
         .route("/v1/agencies/{id}/withheld", get(withheld))
+        .route("/v1/agencies/{id}/feed", get(feed))
 }
 
 #[derive(Serialize)]
@@ -29,6 +30,7 @@ struct AgencyBody {
     time_zone: String,
     policy_url: String,
     withheld_url: String,
+    feed_url: String,
 }
 
 impl From<porchlight_store::Agency> for AgencyBody {
@@ -36,6 +38,7 @@ impl From<porchlight_store::Agency> for AgencyBody {
         Self {
             policy_url: format!("/v1/agencies/{}/policy", a.id),
             withheld_url: format!("/v1/agencies/{}/withheld", a.id),
+            feed_url: format!("/v1/agencies/{}/feed", a.id),
             id: a.id,
             name: a.name,
             time_zone: a.time_zone,
@@ -159,4 +162,43 @@ async fn withheld(
     }
     let days: Vec<DayBody> = days.into_values().collect();
     Ok(Json(WithheldBody { agency: id.to_string(), total: days.iter().map(|d| d.total).sum(), days }))
+}
+
+#[derive(Serialize)]
+struct FeedBody {
+    agency: String,
+    kind: porchlight_feeds::portal::SourceKind,
+    url: String,
+    every_seconds: u64,
+    /// Where the poller resumes from.
+    checkpoint: serde_json::Value,
+    /// How its polls went, as the poller last saved it; `null` before the first poll.
+    state: serde_json::Value,
+}
+
+/// The agency's polled feed: the portal, the checkpoint, and how the last polls went.
+async fn feed(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<FeedBody>, ApiError> {
+    let (id, _) = known(&state, &id).await?;
+    let no_feed = || ApiError::not_found("no_feed", "this agency's data is not polled from a portal");
+    let text = state.store.agency_mapping(&id).await?.ok_or_else(no_feed)?;
+    let mapping = porchlight_feeds::Mapping::parse(&text).map_err(|e| {
+        tracing::error!(agency = %id, error = %e, "stored mapping does not parse");
+        ApiError::internal()
+    })?;
+    let source = mapping.source().ok_or_else(no_feed)?;
+    let (checkpoint, feed_state) = match state.store.feed(&id).await? {
+        Some((c, s)) => (
+            serde_json::from_str(&c).unwrap_or(serde_json::Value::Null),
+            serde_json::from_str(&s).unwrap_or(serde_json::Value::Null),
+        ),
+        None => (serde_json::json!({}), serde_json::Value::Null),
+    };
+    Ok(Json(FeedBody {
+        agency: id.to_string(),
+        kind: source.kind,
+        url: source.url.to_string(),
+        every_seconds: source.every.as_secs(),
+        checkpoint,
+        state: feed_state,
+    }))
 }

@@ -4,6 +4,7 @@ mod check;
 mod demo;
 mod ingest;
 mod policy;
+mod poll;
 mod push;
 mod scrubber;
 mod server;
@@ -32,7 +33,8 @@ enum Command {
     /// Check a feed's data against its mapping and a policy without storing anything.
     #[command(subcommand)]
     Feeds(check::FeedsCommand),
-    /// Manage an agency: signing keys for pushes from its dispatch centre.
+    /// Manage an agency: add it with its mapping file, and signing keys for pushes from its
+    /// dispatch centre.
     #[command(subcommand)]
     Agency(push::AgencyCommand),
     /// Set or show an agency's privacy policy.

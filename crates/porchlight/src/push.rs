@@ -70,6 +70,9 @@ impl Ingestor for PushIngestor {
 
 #[derive(Subcommand)]
 pub enum AgencyCommand {
+    /// Add an agency, or update it, from its mapping file: its name, time zone, call-type table
+    /// and, if the file has a `[source]`, the portal `porchlight serve` polls.
+    Add(AddArgs),
     /// Make a new signing key for the agency's pushes and print it once. The key before it stays
     /// valid, so a dispatch centre can switch over; older keys stop working.
     Key(KeyArgs),
@@ -84,8 +87,24 @@ pub struct KeyArgs {
     agency: String,
 }
 
+#[derive(Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// The agency's mapping file (TOML), e.g. examples/dallas-socrata.toml.
+    #[arg(long)]
+    mapping: std::path::PathBuf,
+    /// A policy file to put in force (see examples/policies/default.toml); without it the
+    /// agency's current policy stays, or the default applies to a new agency.
+    #[arg(long)]
+    policy: Option<std::path::PathBuf>,
+}
+
 pub async fn run(command: AgencyCommand) -> anyhow::Result<()> {
-    let AgencyCommand::Key(args) = command;
+    let args = match command {
+        AgencyCommand::Add(args) => return add(args).await,
+        AgencyCommand::Key(args) => args,
+    };
     let agency = AgencyId::parse(&args.agency)?;
     let store = Store::open(&args.data.path)
         .await
@@ -100,5 +119,32 @@ pub async fn run(command: AgencyCommand) -> anyhow::Result<()> {
     eprintln!(
         "Sign each push: X-Porchlight-Timestamp: <unix seconds>, X-Porchlight-Signature: v1=<hex HMAC-SHA256(secret, \"<timestamp>.<body>\")>. The secret is shown only now."
     );
+    Ok(())
+}
+
+async fn add(args: AddArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.mapping)
+        .with_context(|| format!("reading the mapping file {}", args.mapping.display()))?;
+    let mapping = Mapping::parse(&text).with_context(|| format!("in {}", args.mapping.display()))?;
+    let policy = args.policy.as_deref().map(crate::policy::read_policy_file).transpose()?;
+    let store = Store::open(&args.data.path)
+        .await
+        .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
+    store.upsert_agency(mapping.agency(), mapping.agency_name(), mapping.time_zone().name()).await?;
+    store.set_agency_mapping(mapping.agency(), &text).await?;
+    if let Some(document) = &policy {
+        store.set_policy(mapping.agency(), document).await?;
+    }
+    store.close().await;
+    println!("agency {} ({})", mapping.agency(), mapping.agency_name());
+    match mapping.source() {
+        Some(source) => println!(
+            "polls {} every {} s once `porchlight serve` runs; see /v1/agencies/{}/feed",
+            source.url,
+            source.every.as_secs(),
+            mapping.agency()
+        ),
+        None => println!("no [source]: import its files or let its dispatch centre push"),
+    }
     Ok(())
 }

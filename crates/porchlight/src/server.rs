@@ -1,4 +1,5 @@
-//! Starting the HTTP server and the alert worker together, and stopping them on Ctrl-C.
+//! Starting the HTTP server, the alert worker, the retention sweeper and the feed pollers
+//! together, and stopping them on Ctrl-C.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -14,6 +15,7 @@ pub struct Server {
     http: JoinHandle<std::io::Result<()>>,
     worker: JoinHandle<()>,
     sweeper: JoinHandle<()>,
+    pollers: Vec<JoinHandle<()>>,
 }
 
 /// How often incidents past their agency's retention are deleted.
@@ -47,13 +49,14 @@ pub async fn start(store: Store, addr: SocketAddr) -> anyhow::Result<Server> {
     let alerts = Alerts::load(store.clone()).await.context("loading subscriptions")?;
     let worker = tokio::spawn(alerts.clone().run());
     let sweeper = tokio::spawn(sweep_expired(store.clone()));
+    let pollers = crate::poll::start_all(&store, &alerts).await.context("starting the feed pollers")?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     let url = format!("http://{}", listener.local_addr()?);
     let ingestor = crate::push::PushIngestor { store: store.clone(), alerts: alerts.clone() };
     let state = AppState { store, alerts: alerts.clone(), ingestor: Some(std::sync::Arc::new(ingestor)) };
     let http = tokio::spawn(porchlight_http::serve(listener, state, shutdown_signal()));
-    Ok(Server { url, alerts, http, worker, sweeper })
+    Ok(Server { url, alerts, http, worker, sweeper, pollers })
 }
 
 /// Ctrl-C or SIGTERM. Live streams never end by themselves, so after the signal the server
@@ -90,6 +93,9 @@ impl Server {
         let result = self.http.await.context("server task")?;
         self.worker.abort();
         self.sweeper.abort();
+        for poller in &self.pollers {
+            poller.abort();
+        }
         result.context("serving HTTP")
     }
 }

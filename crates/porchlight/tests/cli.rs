@@ -3,80 +3,16 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
     time::Duration,
 };
 
+mod common;
+
+use common::{MILWAUKEE_CSV, SEATTLE_CSV, SLO_CSV, Server, get_json, import, porchlight, repo, summary};
 use futures_util::StreamExt;
 use regex::Regex;
 use serde_json::{Value, json};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn porchlight() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_porchlight"));
-    cmd.env_remove("PORCHLIGHT_DATA_DIR").env("PORCHLIGHT_LOG", "info");
-    cmd
-}
-
-const MILWAUKEE_CSV: &str = "examples/data/milwaukee-cfs/data.csv";
-const SEATTLE_CSV: &str = "examples/data/seattle-spd-911/Seattle_Police_Department_911_Incident_Response.csv";
-const SLO_CSV: &str = "examples/data/slo-pd-log/SLOPD_report.csv";
-
-fn import(data: &Path, agency: &str, mapping: &str, file: &Path) -> Output {
-    let out = porchlight()
-        .args(["import", "--format", "json", "--agency", agency, "--mapping"])
-        .arg(repo().join(mapping))
-        .arg("--data-dir")
-        .arg(data)
-        .arg(file)
-        .env("PORCHLIGHT_LOG", "debug")
-        .output()
-        .expect("run porchlight import");
-    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn summary(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).expect("JSON summary")
-}
-
-/// A `porchlight serve` child process, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(data: &Path) -> Self {
-        let mut child = porchlight()
-            .args(["serve", "--port", "0", "--data-dir"])
-            .arg(data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start porchlight serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected: {line}"))
-            .to_owned();
-        Self { child, url }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A subscription of 900 m around N 35th St and W Villard Av, where the rows of [`CALLS`] are.
 async fn subscribe_near_35th_st(http: &reqwest::Client, url: &str) -> String {
@@ -90,11 +26,6 @@ async fn subscribe_near_35th_st(http: &reqwest::Client, url: &str) -> String {
         .await
         .unwrap();
     created["id"].as_str().unwrap().to_owned()
-}
-
-/// GET a URL and read its JSON answer.
-async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
-    http.get(url).send().await.unwrap().json().await.unwrap()
 }
 
 /// The alerts listed for a subscription.

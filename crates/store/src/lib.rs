@@ -297,6 +297,33 @@ impl Store {
         Ok(row.and_then(|(m,)| m))
     }
 
+    /// A polled feed's checkpoint and state (both JSON, as the poller wrote them), if the
+    /// agency's feed has been polled.
+    pub async fn feed(&self, id: &AgencyId) -> Result<Option<(String, String)>> {
+        Ok(sqlx::query_as("SELECT checkpoint, state FROM feeds WHERE agency_id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Save where a poller is and how its last poll went.
+    pub async fn save_feed(&self, id: &AgencyId, checkpoint: &str, state: &str) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO feeds (agency_id, checkpoint, state, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (agency_id) DO UPDATE SET checkpoint = excluded.checkpoint, state = excluded.state,
+               updated_at = excluded.updated_at",
+        )
+        .bind(id.as_str())
+        .bind(checkpoint)
+        .bind(state)
+        .bind(ts(now()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A new signing key for the agency's pushes: returns its id and secret. Keys older than the
     /// one before it are revoked, so two are live during a rotation.
     pub async fn create_push_key(&self, agency: &AgencyId) -> Result<(String, Vec<u8>)> {
