@@ -20,6 +20,8 @@ pub struct IncomingLocation {
     pub cross_streets: Option<(String, String)>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    /// A beat or dispatch group, published as "Beat <name>" when there is no location text.
+    pub area: Option<String>,
 }
 
 /// One pushed record, fields as sent. `received_at` carries its offset (RFC 3339).
@@ -78,7 +80,10 @@ impl Mapping {
                 street: text(street),
             },
             (None, None, None, Some((a, b))) => RawLocation::CrossStreets(text(a), text(b)),
-            (None | Some(_), None, None, None) => RawLocation::None,
+            (None | Some(_), None, None, None) => match l.area.filter(|a| !a.trim().is_empty()) {
+                Some(area) => RawLocation::Area { label: "Beat".into(), name: text(area) },
+                None => RawLocation::None,
+            },
             _ => {
                 return Err(problem(
                     "location",

@@ -9,6 +9,7 @@
 //! [`CadRecord`]: porchlight_core::record::CadRecord
 
 mod csv_source;
+pub mod eido;
 mod incoming;
 mod json_source;
 mod mapping;

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
-pub use push::{IngestError, IngestFuture, Ingestor, RecordOutcome, SharedIngestor};
+pub use push::{IngestError, IngestFuture, Ingestor, PushedRecords, RecordOutcome, SharedIngestor};
 
 /// What every handler can reach.
 #[derive(Clone)]

@@ -1,7 +1,9 @@
 //! Push from a dispatch centre: `POST /v1/agencies/{id}/calls`.
 //!
-//! The body is one record, an array of records, or `{"records": [...]}` in Porchlight's JSON
-//! form. It is signed: `X-Porchlight-Timestamp` (Unix seconds, within five minutes of now) and
+//! The body is one record, an array of records, or `{"records": [...]}`. A record is in
+//! Porchlight's JSON form (the default), or in the agency's own field names read through its
+//! mapping file (`?format=mapping`), or a NENA EIDO (`?format=eido`, or the content type
+//! `application/emergencyCallData.eido+json`). It is signed: `X-Porchlight-Timestamp` (Unix seconds, within five minutes of now) and
 //! `X-Porchlight-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">` with one of the
 //! agency's live keys (`porchlight agency key`). The answer says, record by record, what
 //! happened. The same record sent twice is stored once (the second is `unchanged`).
@@ -11,7 +13,7 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{Path, State},
+    extract::{Path, Query, State, rejection::QueryRejection},
     http::HeaderMap,
     routing::post,
 };
@@ -54,11 +56,39 @@ pub enum IngestError {
     Internal(String),
 }
 
+/// Pushed records, read as far as HTTP can read them.
+#[derive(Debug)]
+pub enum PushedRecords {
+    /// Porchlight's own form, or EIDOs: fields already named.
+    Incoming(Vec<Incoming>),
+    /// Objects in the agency's own field names, for its mapping to read.
+    Mapped(Vec<serde_json::Value>),
+}
+
 /// Runs pushed records through the agency's mapping, its privacy policy and the store. The
 /// binary provides it; this crate only knows HTTP.
 pub trait Ingestor: Send + Sync + 'static {
-    fn ingest(&self, agency: AgencyId, records: Vec<Incoming>) -> IngestFuture<'_>;
+    fn ingest(&self, agency: AgencyId, records: PushedRecords) -> IngestFuture<'_>;
 }
+
+/// How the records of a push are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+enum Format {
+    #[default]
+    Porchlight,
+    Mapping,
+    Eido,
+}
+
+#[derive(Deserialize)]
+struct PushParams {
+    #[serde(default)]
+    format: Option<Format>,
+}
+
+/// The content type NENA registers for an EIDO in JSON.
+const EIDO_CONTENT_TYPE: &str = "application/emergencycalldata.eido+json";
 
 pub type SharedIngestor = Arc<dyn Ingestor>;
 
@@ -175,6 +205,7 @@ fn incoming(record: PushRecord) -> Result<Incoming, String> {
             cross_streets: record.cross_streets.map(|[a, b]| (a, b)),
             latitude: record.latitude,
             longitude: record.longitude,
+            area: None,
         },
         narrative: record.narrative,
     })
@@ -183,9 +214,17 @@ fn incoming(record: PushRecord) -> Result<Incoming, String> {
 async fn push(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    params: Result<Query<PushParams>, QueryRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<PushAnswer>, ApiError> {
+    let Query(params) = params
+        .map_err(|_| ApiError::bad_request("invalid_query", "format must be porchlight, mapping or eido"))?;
+    let eido_typed = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(EIDO_CONTENT_TYPE));
+    let format = params.format.unwrap_or(if eido_typed { Format::Eido } else { Format::Porchlight });
     let not_found = || ApiError::not_found("agency_not_found", "no agency with this id");
     let agency = AgencyId::parse(&id).map_err(|_| not_found())?;
     state.store.agency(&agency).await?.ok_or_else(not_found)?;
@@ -223,25 +262,36 @@ async fn push(
     let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; values.len()];
     let mut good = Vec::new();
     let mut good_index = Vec::new();
-    for (index, value) in values.into_iter().enumerate() {
-        let record =
-            serde_json::from_value::<PushRecord>(value).map_err(|e| shape_error(&e)).and_then(incoming);
-        match record {
-            Ok(record) => {
-                good.push(record);
-                good_index.push(index);
-            }
-            Err(reason) => {
-                outcomes[index] = Some(RecordOutcome {
-                    index,
-                    outcome: "rejected",
-                    incident_id: None,
-                    reason: Some(reason),
-                })
+    let records = if format == Format::Mapping {
+        good_index = (0..values.len()).collect();
+        PushedRecords::Mapped(values)
+    } else {
+        for (index, value) in values.into_iter().enumerate() {
+            let record = match format {
+                Format::Eido => porchlight_feeds::eido::incoming_from_eido(&value)
+                    .map_err(|e| format!("{}: {}", e.field, e.reason)),
+                _ => serde_json::from_value::<PushRecord>(value)
+                    .map_err(|e| shape_error(&e))
+                    .and_then(incoming),
+            };
+            match record {
+                Ok(record) => {
+                    good.push(record);
+                    good_index.push(index);
+                }
+                Err(reason) => {
+                    outcomes[index] = Some(RecordOutcome {
+                        index,
+                        outcome: "rejected",
+                        incident_id: None,
+                        reason: Some(reason),
+                    })
+                }
             }
         }
-    }
-    let ingested = ingestor.ingest(agency, good).await.map_err(|e| match e {
+        PushedRecords::Incoming(good)
+    };
+    let ingested = ingestor.ingest(agency, records).await.map_err(|e| match e {
         IngestError::NoMapping => {
             ApiError::new(axum::http::StatusCode::CONFLICT, "no_mapping", e.to_string())
         }

@@ -5,8 +5,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use porchlight_alerts::Alerts;
 use porchlight_core::agency::AgencyId;
-use porchlight_feeds::{Incoming, Mapping};
-use porchlight_http::{IngestError, IngestFuture, Ingestor, RecordOutcome};
+use porchlight_core::record::CadRecord;
+use porchlight_feeds::{Mapping, Problem};
+use porchlight_http::{IngestError, IngestFuture, Ingestor, PushedRecords, RecordOutcome};
 use porchlight_store::{Applied, Store};
 
 use crate::{
@@ -20,15 +21,26 @@ pub struct PushIngestor {
 }
 
 impl PushIngestor {
-    async fn run(&self, agency: AgencyId, records: Vec<Incoming>) -> Result<Vec<RecordOutcome>, IngestError> {
+    async fn run(&self, agency: AgencyId, records: PushedRecords) -> Result<Vec<RecordOutcome>, IngestError> {
         let internal = |e: anyhow::Error| IngestError::Internal(format!("{e:#}"));
         let text = self.store.agency_mapping(&agency).await.map_err(|e| internal(e.into()))?;
         let mapping = Mapping::parse(&text.ok_or(IngestError::NoMapping)?).map_err(|e| internal(e.into()))?;
-        let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; records.len()];
+        let converted: Vec<Result<CadRecord, Problem>> = match records {
+            PushedRecords::Incoming(records) => records
+                .into_iter()
+                .enumerate()
+                .map(|(index, incoming)| mapping.record_from(index as u64, incoming))
+                .collect(),
+            PushedRecords::Mapped(values) => {
+                let mut reader = mapping.read_json().map_err(|e| internal(e.into()))?;
+                values.iter().enumerate().map(|(index, value)| reader.convert(index as u64, value)).collect()
+            }
+        };
+        let mut outcomes: Vec<Option<RecordOutcome>> = vec![None; converted.len()];
         let mut cad = Vec::new();
         let mut at = Vec::new();
-        for (index, incoming) in records.into_iter().enumerate() {
-            match mapping.record_from(index as u64, incoming) {
+        for (index, record) in converted.into_iter().enumerate() {
+            match record {
                 Ok(record) => {
                     cad.push(record);
                     at.push(index);
@@ -63,7 +75,7 @@ impl PushIngestor {
 }
 
 impl Ingestor for PushIngestor {
-    fn ingest(&self, agency: AgencyId, records: Vec<Incoming>) -> IngestFuture<'_> {
+    fn ingest(&self, agency: AgencyId, records: PushedRecords) -> IngestFuture<'_> {
         Box::pin(self.run(agency, records))
     }
 }

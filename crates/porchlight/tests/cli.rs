@@ -942,13 +942,24 @@ fn new_push_key(data: &Path) -> Vec<u8> {
 }
 
 async fn signed_push(url: &str, secret: &[u8], timestamp: i64, body: &str) -> reqwest::Response {
+    signed_push_as(&format!("{url}/v1/agencies/milwaukee/calls"), "application/json", secret, timestamp, body)
+        .await
+}
+
+async fn signed_push_as(
+    endpoint: &str,
+    content_type: &str,
+    secret: &[u8],
+    timestamp: i64,
+    body: &str,
+) -> reqwest::Response {
     use hmac::{KeyInit, Mac};
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
     mac.update(format!("{timestamp}.{body}").as_bytes());
     let signature: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
     reqwest::Client::new()
-        .post(format!("{url}/v1/agencies/milwaukee/calls"))
-        .header("content-type", "application/json")
+        .post(endpoint)
+        .header("content-type", content_type)
         .header("X-Porchlight-Timestamp", timestamp.to_string())
         .header("X-Porchlight-Signature", format!("v1={signature}"))
         .body(body.to_owned())
@@ -1038,4 +1049,101 @@ async fn a_dispatch_centre_pushes_signed_calls() {
     assert_eq!(signed_push(&server.url, &first, now, &body).await.status(), 401);
     assert_eq!(signed_push(&server.url, &second, now, &body).await.status(), 200);
     assert_eq!(signed_push(&server.url, &third, now, &body).await.status(), 200);
+}
+
+/// The PIDF-LO location of an EIDO: a civic address and a point.
+const PIDF_LO: &str = r#"<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:gp="urn:ietf:params:xml:ns:pidf:geopriv10" xmlns:ca="urn:ietf:params:xml:ns:pidf:geopriv10:civicAddr" xmlns:gml="http://www.opengis.net/gml" entity="pres:cad@mke.example"><tuple id="t"><status><gp:geopriv><gp:location-info><ca:civicAddress><ca:country>US</ca:country><ca:A1>WI</ca:A1><ca:HNO>5237</ca:HNO><ca:PRD>N</ca:PRD><ca:RD>35TH</ca:RD><ca:STS>ST</ca:STS></ca:civicAddress><gml:Point srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>43.1127987 -87.9567415</gml:pos></gml:Point></gp:location-info></gp:geopriv></status></tuple></presence>"#;
+
+fn eido(tracking_id: &str, statuses: &[&str]) -> Value {
+    json!({
+        "eidoMessageIdentifier": format!("urn:emergency:uid:eidomessageid:{}:cad.mke.example", statuses.len()),
+        "lastUpdateTimeStamp": "2018-05-01T00:40:00-05:00",
+        "incidentComponent": {
+            "incidentTrackingIdentifier": tracking_id,
+            "incidentTypeCommonRegistryText": "Law Enforcement",
+            "incidentTypeInternalCode": "TRBL W/SUBJ",
+            "incidentStatusCommonRegistryText": statuses,
+            "locationReference": {"$ref": "loc-1"}
+        },
+        "callComponent": [{"callStartTimestamp": "2018-05-01T00:10:28-05:00"}],
+        "locationComponent": [{"$id": "loc-1", "locationTypeDescriptionRegistryText": "CurrentIncident", "locationByValue": PIDF_LO}],
+        "personComponent": [{"personNameText": "Jane Roe"}]
+    })
+}
+
+/// The same endpoint takes records in the agency's own field names (read through its mapping
+/// file) and NENA EIDOs; each record still gets its own answer.
+#[tokio::test]
+async fn pushes_in_the_agencys_own_fields_and_as_eido() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, CALLS.lines().next().unwrap()).unwrap();
+    import(&data, "milwaukee", "examples/milwaukee.toml", &empty);
+    let key = new_push_key(&data);
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    let now = chrono::Utc::now().timestamp();
+    let outcomes = |answer: &Value| -> Vec<(String, String)> {
+        answer["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (r["outcome"].as_str().unwrap().to_owned(), r["reason"].as_str().unwrap_or("").to_owned())
+            })
+            .collect()
+    };
+
+    // Milwaukee's own columns, as its CSV names them.
+    let mapped = json!([
+        {"id": "1211378", "time": "2018-05-01 00:18:31", "location": "5262 N 38TH ST,MKE", "latitude": "43.1133303",
+         "longitude": "-87.9597934", "district": "4", "nature": "PROPERTY DAMAGE", "status": "Service in Progress"},
+        {"id": "1211379", "time": "yesterday", "location": "5262 N 38TH ST,MKE", "nature": "PROPERTY DAMAGE"}
+    ])
+    .to_string();
+    let endpoint = format!("{}/v1/agencies/milwaukee/calls", server.url);
+    let answer: Value =
+        signed_push_as(&format!("{endpoint}?format=mapping"), "application/json", &key, now, &mapped)
+            .await
+            .json()
+            .await
+            .unwrap();
+    let got = outcomes(&answer);
+    assert_eq!(got[0], ("published".to_owned(), String::new()));
+    assert_eq!(got[1].0, "rejected");
+    assert!(got[1].1.starts_with("time: bad_time: cannot read \"yesterday\""), "{got:?}");
+    let incident = get_json(
+        &http,
+        format!("{}/v1/incidents/{}", server.url, answer["records"][0]["incident_id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(incident["location"]["text"], "5200 block of N 38th St");
+
+    // EIDOs, by their registered content type: a new incident, a repeat, a new status, and one
+    // without its tracking identifier.
+    let eidos = json!([
+        eido("urn:emergency:uid:incidentid:1211372:cad.mke.example", &["Dispatched"]),
+        eido("urn:emergency:uid:incidentid:1211372:cad.mke.example", &["Dispatched"]),
+        eido("urn:emergency:uid:incidentid:1211372:cad.mke.example", &["Dispatched", "Closed"]),
+        {"incidentComponent": {"incidentTypeCommonRegistryText": "Law Enforcement"}}
+    ])
+    .to_string();
+    let answer =
+        signed_push_as(&endpoint, "application/emergencyCallData.eido+json", &key, now, &eidos).await;
+    assert_eq!(answer.status(), 200);
+    let answer: Value = answer.json().await.unwrap();
+    let got = outcomes(&answer);
+    let kinds: Vec<&str> = got.iter().map(|(o, _)| o.as_str()).collect();
+    assert_eq!(kinds, ["published", "unchanged", "updated", "rejected"]);
+    assert_eq!(got[3].1, "incidentComponent.incidentTrackingIdentifier: missing");
+    let id = answer["records"][0]["incident_id"].as_str().unwrap();
+    let incident = get_json(&http, format!("{}/v1/incidents/{id}", server.url)).await;
+    assert_eq!(incident["location"]["text"], "5200 block of N 35th St");
+    assert_eq!((incident["status"].as_str(), incident["version"].as_u64()), (Some("Closed"), Some(2)));
+    assert_eq!(incident["call_type"], "TRBL W/SUBJ");
+    assert!(!incident.to_string().contains("Jane Roe"));
+    let bad_format =
+        signed_push_as(&format!("{endpoint}?format=xml"), "application/json", &key, now, &eidos).await;
+    assert_eq!(bad_format.status(), 400);
 }
