@@ -154,6 +154,7 @@ mod tests {
             location: RawLocation::Text(Raw::new("5237 N 35TH ST".into())),
             point: Some(Raw::new(Point::new(lat, -87.95).unwrap())),
             narrative: None,
+            units: Vec::new(),
         }
     }
 

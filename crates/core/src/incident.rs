@@ -31,6 +31,8 @@ pub struct PublicIncident {
     pub(crate) policy_version: u32,
     /// The narrative, scrubbed, where the policy publishes it.
     pub(crate) narrative: Option<String>,
+    /// The responding units, where the policy publishes them; else empty.
+    pub(crate) units: Vec<String>,
 }
 
 impl PublicIncident {
@@ -85,6 +87,10 @@ impl PublicIncident {
     pub fn narrative(&self) -> Option<&str> {
         self.narrative.as_deref()
     }
+
+    pub fn units(&self) -> &[String] {
+        &self.units
+    }
 }
 
 /// A stored incident at its latest version, as every reader sees it.
@@ -104,4 +110,6 @@ pub struct Incident {
     pub point: Option<Point>,
     pub policy_version: u32,
     pub narrative: Option<String>,
+    /// The responding units over all the incident's rows, where the policy publishes them.
+    pub units: Vec<String>,
 }

@@ -42,6 +42,9 @@ pub struct PolicyDocument {
     pub free_text: FreeText,
     #[serde(default)]
     pub publication: PublicationSection,
+    /// Whether the responding units' names are published.
+    #[serde(default)]
+    pub units: Units,
 }
 
 fn default_withhold() -> BTreeSet<Category> {
@@ -59,6 +62,7 @@ impl Default for PolicyDocument {
             coordinates: CoordinatesSection::default(),
             free_text: FreeText::default(),
             publication: PublicationSection::default(),
+            units: Units::default(),
         }
     }
 }
@@ -117,6 +121,17 @@ impl Default for CoordinatesSection {
     fn default() -> Self {
         Self { snap_resolution: FINEST_SNAP }
     }
+}
+
+/// What happens to the names of the units that responded ("B791", "4267").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Units {
+    /// Not published: which units are busy where is the police's operational business.
+    #[default]
+    Drop,
+    /// Published as the agency lists them, merged over an incident's rows and versions.
+    Publish,
 }
 
 /// What happens to narratives and comments.
@@ -279,6 +294,9 @@ pub struct Withheld {
     pub reason: WithholdReason,
 }
 
+// Most decisions publish: boxing the incident would add an allocation per row on the import
+// path to save space only on the rarer withheld ones.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     Publish(PublicIncident),
@@ -327,7 +345,20 @@ impl Policy {
             }
             _ => None,
         };
+        let units = match self.document.units {
+            Units::Publish => {
+                let mut units: Vec<String> = Vec::new();
+                for u in record.units {
+                    if !u.trim().is_empty() && !units.iter().any(|k| k == u.trim()) {
+                        units.push(u.trim().to_owned());
+                    }
+                }
+                units
+            }
+            Units::Drop => Vec::new(),
+        };
         Decision::Publish(PublicIncident {
+            units,
             narrative,
             agency: record.agency,
             source_id: record.source_id,
@@ -365,6 +396,7 @@ mod tests {
             location: RawLocation::Text(Raw::new(location.into())),
             point: Some(Raw::new(Point::new(43.112_798_7, -87.956_741_5).unwrap())),
             narrative: None,
+            units: vec!["B791".into(), "B791".into(), "B240".into()],
         }
     }
 
@@ -412,7 +444,7 @@ mod tests {
     fn a_policy_document_sets_each_rule() {
         let doc: PolicyDocument = serde_json::from_str(
             r#"{"withhold": ["medical"], "location": {"mode": "hundred_block", "block_size": 1000},
-                "coordinates": {"snap_resolution": 8}, "publication": {"delay_minutes": 30}}"#,
+                "coordinates": {"snap_resolution": 8}, "publication": {"delay_minutes": 30}, "units": "publish"}"#,
         )
         .unwrap();
         let policy = Policy::new(doc, 3).unwrap();
@@ -427,6 +459,13 @@ mod tests {
         let house = Point::new(43.112_798_7, -87.956_741_5).unwrap();
         assert_eq!(p.point(), Some(house.snap(h3o::Resolution::Eight)));
         assert!(matches!(policy.apply(record(Category::Medical, "5237 N 35TH ST")), Decision::Withhold(_)));
+        // Units are published once each, in the order given; by default not at all.
+        assert_eq!(p.units(), ["B791", "B240"]);
+        let Decision::Publish(p) = Policy::default().apply(record(Category::Disorder, "5237 N 35TH ST"))
+        else {
+            panic!("withheld")
+        };
+        assert!(p.units().is_empty());
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub struct CadRecord {
     pub point: Option<Raw<Point>>,
     /// Narratives and comments, as written: names, plates, phone numbers.
     pub narrative: Option<Raw<String>>,
+    /// The units that responded, as the agency names them ("B791"). A feed with one row per
+    /// responding unit gives one here per row; the store merges them into the incident.
+    pub units: Vec<String>,
 }
 
 #[cfg(test)]

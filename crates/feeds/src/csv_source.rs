@@ -48,6 +48,7 @@ struct Columns {
     priority: Option<usize>,
     status: Option<usize>,
     narrative: Vec<usize>,
+    units: Option<usize>,
     location: LocationIdx,
     coordinates: Option<CoordinateIdx>,
     area: Option<usize>,
@@ -158,6 +159,7 @@ impl<'m> Converter<'m> {
                 .iter()
                 .map(|c| find("fields.narrative", c))
                 .collect::<Result<_, _>>()?,
+            units: optional("fields.units", &mapping.units)?,
             location,
             coordinates,
             area: mapping.area.as_ref().map(|a| find("location.area", &a.column)).transpose()?,
@@ -291,6 +293,7 @@ impl<'m> Converter<'m> {
             status: optional(c.status),
             location,
             point,
+            units: c.units.map_or_else(Vec::new, |i| units_in(field(i))),
             narrative: {
                 let parts: Vec<&str> =
                     c.narrative.iter().map(|&i| field(i)).filter(|t| !t.is_empty()).collect();
@@ -298,6 +301,11 @@ impl<'m> Converter<'m> {
             },
         })
     }
+}
+
+/// Unit names from one field: "B791", or "4267,4265" (commas, semicolons, line breaks).
+pub(crate) fn units_in(text: &str) -> Vec<String> {
+    text.split([',', ';', '\n']).map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect()
 }
 
 /// Latitude and longitude from one text field: "(47.6, -122.3)", "47.6,-122.3", or WKT

@@ -125,6 +125,7 @@ pub fn incoming_from_eido(eido: &Value) -> Result<Incoming, EidoError> {
             .or_else(|| text(incident.get("incidentStatusCommonRegistryText"))),
         location: place,
         narrative: (!notes.is_empty()).then(|| notes.join(" / ")),
+        units: Vec::new(),
     })
 }
 

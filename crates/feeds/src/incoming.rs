@@ -34,6 +34,8 @@ pub struct Incoming {
     pub status: Option<String>,
     pub location: IncomingLocation,
     pub narrative: Option<String>,
+    /// The responding units.
+    pub units: Vec<String>,
 }
 
 impl Mapping {
@@ -106,6 +108,7 @@ impl Mapping {
             location,
             point,
             narrative: incoming.narrative.filter(|n| !n.trim().is_empty()).map(Raw::new),
+            units: incoming.units,
         })
     }
 }

@@ -44,6 +44,7 @@ impl Mapping {
             None => {}
         }
         names.extend(self.area.iter().map(|a| a.column.clone()));
+        names.extend(self.units.iter().cloned());
         let mut seen = std::collections::HashSet::new();
         names.retain(|n| seen.insert(n.clone()));
         names

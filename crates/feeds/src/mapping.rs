@@ -85,6 +85,9 @@ struct FieldsSection {
     /// and only where the agency's policy says so.
     #[serde(default)]
     narrative: Vec<String>,
+    /// The column naming the responding unit(s): one per row (Dallas repeats a call once per
+    /// unit), or several separated by commas, semicolons or line breaks.
+    units: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +177,7 @@ pub struct Mapping {
     pub(crate) priority: Option<String>,
     pub(crate) status: Option<String>,
     pub(crate) narrative: Vec<String>,
+    pub(crate) units: Option<String>,
     pub(crate) location: LocationColumns,
     pub(crate) coordinates: Option<Coordinates>,
     pub(crate) projection: Option<Projection>,
@@ -274,6 +278,7 @@ impl Mapping {
             priority: file.fields.priority,
             status: file.fields.status,
             narrative: file.fields.narrative,
+            units: file.fields.units,
             location,
             coordinates,
             projection,

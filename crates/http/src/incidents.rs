@@ -49,6 +49,8 @@ pub(crate) struct IncidentBody {
     policy_version: u32,
     /// The narrative with people removed, where the agency's policy publishes it; else null.
     narrative: Option<String>,
+    /// The units that responded, where the agency's policy publishes them; else empty.
+    units: Vec<String>,
 }
 
 impl From<Incident> for IncidentBody {
@@ -67,6 +69,7 @@ impl From<Incident> for IncidentBody {
             point: i.point.map(|p| PointBody { lat: p.lat(), lon: p.lon() }),
             policy_version: i.policy_version,
             narrative: i.narrative,
+            units: i.units,
         }
     }
 }

@@ -112,6 +112,9 @@ struct PushRecord {
     latitude: Option<f64>,
     longitude: Option<f64>,
     narrative: Option<String>,
+    /// The responding units ("B791").
+    #[serde(default)]
+    units: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +211,7 @@ fn incoming(record: PushRecord) -> Result<Incoming, String> {
             area: None,
         },
         narrative: record.narrative,
+        units: record.units,
     })
 }
 

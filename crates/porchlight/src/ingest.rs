@@ -64,6 +64,8 @@ pub struct Summary {
     pub updated: u64,
     /// Known incidents that came again unchanged.
     pub unchanged: u64,
+    /// Rows that only added a responding unit to an incident of the same batch.
+    pub units_merged: u64,
     pub withheld: BTreeMap<String, u64>,
     /// Keyed by "field: code".
     pub rejected: BTreeMap<String, Rejected>,
@@ -109,12 +111,12 @@ impl Summary {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "rows read      {:>8}", self.rows);
-        let published = self.published + self.updated + self.unchanged;
+        let published = self.published + self.updated + self.unchanged + self.units_merged;
         if self.stored {
             let _ = writeln!(
                 out,
-                "published      {published:>8}  (new {}, new versions {}, unchanged repeats {})",
-                self.published, self.updated, self.unchanged
+                "published      {published:>8}  (new {}, new versions {}, units merged {}, unchanged repeats {})",
+                self.published, self.updated, self.units_merged, self.unchanged
             );
         } else {
             let _ = writeln!(out, "published      {published:>8}");
@@ -189,6 +191,7 @@ impl Ingest {
                 Applied::Published { .. } => summary.published += 1,
                 Applied::Updated { .. } => summary.updated += 1,
                 Applied::Unchanged { .. } => summary.unchanged += 1,
+                Applied::UnitsMerged { .. } => summary.units_merged += 1,
                 Applied::Withheld => {}
             }
         }

@@ -47,6 +47,7 @@ struct Totals {
     published: u64,
     updated: u64,
     unchanged: u64,
+    units_merged: u64,
     withheld: u64,
     rejected: u64,
 }
@@ -248,6 +249,7 @@ impl Poller {
         t.published += summary.published;
         t.updated += summary.updated;
         t.unchanged += summary.unchanged;
+        t.units_merged += summary.units_merged;
         t.withheld += summary.withheld_total();
         t.rejected += summary.rejected_total();
         for p in problems {

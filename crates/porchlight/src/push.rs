@@ -66,6 +66,7 @@ impl PushIngestor {
                 Applied::Published { id } => ("published", Some(id)),
                 Applied::Updated { id, .. } => ("updated", Some(id)),
                 Applied::Unchanged { id } => ("unchanged", Some(id)),
+                Applied::UnitsMerged { id } => ("units_merged", Some(id)),
                 Applied::Withheld => ("withheld", None),
             };
             outcomes[index] = Some(RecordOutcome { index, outcome, incident_id, reason });

@@ -1147,3 +1147,62 @@ async fn pushes_in_the_agencys_own_fields_and_as_eido() {
         signed_push_as(&format!("{endpoint}?format=xml"), "application/json", &key, now, &eidos).await;
     assert_eq!(bad_format.status(), 400);
 }
+
+/// Dallas sends one row per responding unit. With a policy that publishes units, the rows of one
+/// call become one incident at one version listing every unit; a later snapshot that adds no
+/// unit changes nothing, and by default no unit is published at all.
+#[tokio::test]
+async fn one_row_per_unit_becomes_one_incident_with_its_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("units.toml");
+    let default = std::fs::read_to_string(repo().join("examples/policies/default.toml")).unwrap();
+    std::fs::write(&policy, default.replace("units = \"drop\"", "units = \"publish\"")).unwrap();
+    let data = dir.path().join("data");
+    let out = porchlight()
+        .args(["import", "--format", "json", "--agency", "dallas", "--mapping"])
+        .arg(repo().join("examples/dallas.toml"))
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg(repo().join("examples/data/dallas-active-calls/are8-xahz.csv"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary(&out);
+    // 63 rows: 11 calls have 2 to 4 units each, 29 rows for 11 calls: 18 rows merged.
+    assert_eq!(s["rows"], 63);
+    assert_eq!((s["published"].as_u64(), s["units_merged"].as_u64()), (Some(41), Some(18)), "{s:#}");
+    assert_eq!(s["updated"], 0);
+
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    let listed = get_json(&http, format!("{}/v1/incidents?agency=dallas&limit=1000", server.url)).await;
+    let marfa = listed["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["location"]["text"] == "2500 block of Marfa Ave")
+        .expect("the Marfa Ave call");
+    assert_eq!(marfa["units"], json!(["D723", "B732", "B715", "D714"]));
+    assert_eq!(marfa["version"], 1);
+    let solo = listed["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["location"]["text"] == "3000 block of E Illinois Ave");
+    assert_eq!(solo.unwrap()["units"], json!(["B791"]));
+    drop(server);
+
+    // Without the policy's say-so, units stay unpublished.
+    let other = dir.path().join("default");
+    import(
+        &other,
+        "dallas",
+        "examples/dallas.toml",
+        &repo().join("examples/data/dallas-active-calls/are8-xahz.csv"),
+    );
+    let server = Server::start(&other);
+    let listed = get_json(&http, format!("{}/v1/incidents?agency=dallas&limit=1000", server.url)).await;
+    assert!(listed["incidents"].as_array().unwrap().iter().all(|i| i["units"] == json!([])));
+}

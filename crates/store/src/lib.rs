@@ -62,6 +62,11 @@ pub enum Applied {
     Unchanged {
         id: Uuid,
     },
+    /// A row that only adds responding units to a version made earlier in the same batch
+    /// (a feed with one row per unit): merged into that version, not a version of its own.
+    UnitsMerged {
+        id: Uuid,
+    },
     Withheld,
 }
 
@@ -147,6 +152,7 @@ struct IncidentRow {
     lon: Option<f64>,
     policy_version: i64,
     narrative: Option<String>,
+    units: Option<String>,
 }
 
 impl IncidentRow {
@@ -172,6 +178,10 @@ impl IncidentRow {
             location: self.location,
             point,
             narrative: self.narrative,
+            units: match self.units {
+                Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                None => Vec::new(),
+            },
             policy_version: u32::try_from(self.policy_version)
                 .map_err(|_| StoreError::Corrupt("policy".into()))?,
         })
@@ -181,7 +191,8 @@ impl IncidentRow {
 /// Selects an incident at a given version: `i` is `incidents`, `v` is `incident_versions`.
 const INCIDENT_AT_VERSION: &str =
     "SELECT i.id, i.agency_id, v.version, i.received_at, v.updated_at, v.call_type,
-        v.category, v.priority, v.status, v.location_kind, v.location, v.lat, v.lon, v.policy_version, v.narrative
+        v.category, v.priority, v.status, v.location_kind, v.location, v.lat, v.lon, v.policy_version, v.narrative,
+        v.units
     FROM incidents i JOIN incident_versions v ON v.incident_id = i.id";
 
 #[derive(FromRow)]
@@ -450,31 +461,60 @@ impl Store {
         // Decide record by record, in order: a record may repeat or update one earlier in the
         // same batch.
         let mut applied = Vec::with_capacity(decisions.len());
-        let mut versions: Vec<(Uuid, i64, &PublicIncident)> = Vec::new();
+        let mut versions: Vec<(Uuid, i64, &PublicIncident, Option<String>)> = Vec::new();
         let mut withheld: BTreeMap<(String, String, String, String), i64> = BTreeMap::new();
         for (decision, key) in decisions.iter().zip(&keys) {
             match (decision, key) {
                 (Decision::Publish(p), Some(key)) => {
                     let slot = (p.agency().as_str().to_owned(), key.clone());
-                    let content = Content::of(p);
+                    let mut content = Content::of(p);
                     match current.get_mut(&slot) {
-                        Some(c) if c.content == content => applied.push(Applied::Unchanged { id: c.id }),
-                        Some(c) => {
-                            c.version += 1;
+                        // Units add up over an incident's rows: a row for one more unit is
+                        // a new version, a row for a unit already listed is a repeat.
+                        Some(c)
+                            if {
+                                content.units = merge_units(c.content.units.as_deref(), p.units());
+                                c.content == content
+                            } =>
+                        {
+                            applied.push(Applied::Unchanged { id: c.id })
+                        }
+                        Some(c)
+                            if c.batch_version.is_some()
+                                && Content { units: c.content.units.clone(), ..content.clone() }
+                                    == c.content =>
+                        {
+                            let at = c.batch_version.expect("checked");
+                            versions[at].3.clone_from(&content.units);
                             c.content = content;
                             c.latest = Some(p);
-                            versions.push((c.id, c.version, p));
+                            applied.push(Applied::UnitsMerged { id: c.id });
+                        }
+                        Some(c) => {
+                            c.version += 1;
+                            c.batch_version = Some(versions.len());
+                            versions.push((c.id, c.version, p, content.units.clone()));
+                            c.content = content;
+                            c.latest = Some(p);
                             let version = u32::try_from(c.version)
                                 .map_err(|_| StoreError::Corrupt("version".into()))?;
                             applied.push(Applied::Updated { id: c.id, version });
                         }
                         None => {
                             let id = Uuid::new_v4();
+                            versions.push((id, 1, p, content.units.clone()));
+                            let batch_version = Some(versions.len() - 1);
                             current.insert(
                                 slot,
-                                Current { id, version: 1, content, latest: Some(p), new: true },
+                                Current {
+                                    id,
+                                    version: 1,
+                                    content,
+                                    latest: Some(p),
+                                    new: true,
+                                    batch_version,
+                                },
                             );
-                            versions.push((id, 1, p));
                             applied.push(Applied::Published { id });
                         }
                     }
@@ -500,13 +540,13 @@ impl Store {
             if c.new {
                 inserts.push((agency.as_str(), key.as_slice(), c, p));
             } else {
-                update_incident(&mut tx, c.id, c.version, p, now).await?;
+                update_incident(&mut tx, c.id, c.version, p, c.content.units.as_deref(), now).await?;
             }
         }
         for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO incidents (id, agency_id, source_key, version, received_at, visible_at, updated_at,
-                    call_type, category, priority, status, location_kind, location, lat, lon, policy_version, narrative) ",
+                    call_type, category, priority, status, location_kind, location, lat, lon, policy_version, narrative, units) ",
             );
             q.push_values(chunk, |mut row, (agency, key, c, p)| {
                 row.push_bind(c.id.to_string())
@@ -516,7 +556,7 @@ impl Store {
                     .push_bind(ts(p.received_at()))
                     .push_bind(ts(p.visible_at()))
                     .push_bind(ts(now));
-                bind_published(&mut row, p);
+                bind_published(&mut row, p, c.content.units.clone());
             });
             q.build().execute(&mut *tx).await?;
         }
@@ -525,17 +565,17 @@ impl Store {
         for chunk in versions.chunks(ROWS_PER_STATEMENT) {
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO incident_versions (incident_id, version, updated_at, call_type, category, priority,
-                    status, location_kind, location, lat, lon, policy_version, narrative) ",
+                    status, location_kind, location, lat, lon, policy_version, narrative, units) ",
             );
-            q.push_values(chunk, |mut row, (id, version, p)| {
+            q.push_values(chunk, |mut row, (id, version, p, units)| {
                 row.push_bind(id.to_string()).push_bind(*version).push_bind(ts(now));
-                bind_published(&mut row, p);
+                bind_published(&mut row, p, units.clone());
             });
             q.build().execute(&mut *tx).await?;
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO outbox (incident_id, version, created_at) ",
             );
-            q.push_values(chunk, |mut row, (id, version, _)| {
+            q.push_values(chunk, |mut row, (id, version, _, _)| {
                 row.push_bind(id.to_string()).push_bind(*version).push_bind(ts(now));
             });
             q.build().execute(&mut *tx).await?;
@@ -806,10 +846,11 @@ async fn record_withheld(
 
 /// Bind a version's published fields, in the order both incidents and incident_versions name
 /// them: call_type, category, priority, status, location_kind, location, lat, lon,
-/// policy_version, narrative.
+/// policy_version, narrative, units (the incident's, merged over its rows).
 fn bind_published(
     row: &mut sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>,
     p: &PublicIncident,
+    units: Option<String>,
 ) {
     row.push_bind(p.call_type().to_owned())
         .push_bind(p.category().as_str())
@@ -820,7 +861,20 @@ fn bind_published(
         .push_bind(p.point().map(Point::lat))
         .push_bind(p.point().map(Point::lon))
         .push_bind(p.policy_version())
-        .push_bind(p.narrative().map(str::to_owned));
+        .push_bind(p.narrative().map(str::to_owned))
+        .push_bind(units);
+}
+
+/// The units of an incident as stored (a JSON array, or NULL) with `more` added, in order of
+/// first appearance; NULL if there are none.
+fn merge_units(stored: Option<&str>, more: &[String]) -> Option<String> {
+    let mut units: Vec<String> = stored.and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+    for u in more {
+        if !units.contains(u) {
+            units.push(u.clone());
+        }
+    }
+    (!units.is_empty()).then(|| serde_json::to_string(&units).expect("strings serialize"))
 }
 
 /// Rows per multi-row INSERT: well under SQLite's limit of 32,766 bound values.
@@ -837,6 +891,7 @@ struct Content {
     lat: Option<f64>,
     lon: Option<f64>,
     narrative: Option<String>,
+    units: Option<String>,
 }
 
 impl Content {
@@ -850,6 +905,7 @@ impl Content {
             lat: p.point().map(Point::lat),
             lon: p.point().map(Point::lon),
             narrative: p.narrative().map(str::to_owned),
+            units: merge_units(None, p.units()),
         }
     }
 }
@@ -862,6 +918,8 @@ struct Current<'a> {
     /// The record that last changed it in this batch.
     latest: Option<&'a PublicIncident>,
     new: bool,
+    /// Where its newest version of this batch is in the batch's list of versions.
+    batch_version: Option<usize>,
 }
 
 /// The stored incidents that the batch's published records name, by (agency, key).
@@ -893,7 +951,7 @@ async fn existing_incidents<'a>(
     for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "SELECT agency_id, source_key, id, version, call_type, category, priority, status, location, lat, lon,
-                narrative FROM incidents WHERE (agency_id, source_key) IN (",
+                narrative, units FROM incidents WHERE (agency_id, source_key) IN (",
         );
         let mut list = q.separated(", ");
         for (agency, key) in chunk {
@@ -909,6 +967,7 @@ async fn existing_incidents<'a>(
                 content: r.content,
                 latest: None,
                 new: false,
+                batch_version: None,
             };
             found.insert((r.agency_id, r.source_key), current);
         }
@@ -922,11 +981,12 @@ async fn update_incident(
     id: Uuid,
     version: i64,
     p: &PublicIncident,
+    units: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
         "UPDATE incidents SET version = ?, updated_at = ?, call_type = ?, category = ?, priority = ?, status = ?,
-            location_kind = ?, location = ?, lat = ?, lon = ?, policy_version = ?, narrative = ?
+            location_kind = ?, location = ?, lat = ?, lon = ?, policy_version = ?, narrative = ?, units = ?
          WHERE id = ?",
     )
     .bind(version)
@@ -941,6 +1001,7 @@ async fn update_incident(
     .bind(p.point().map(Point::lon))
     .bind(p.policy_version())
     .bind(p.narrative())
+    .bind(units)
     .bind(id.to_string())
     .execute(conn)
     .await?;
