@@ -234,7 +234,11 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // A batch's multi-row statements keep a statement journal: in memory, not a temp
+            // file. A larger page cache keeps the incidents' indexes in memory during an import.
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-32768");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let incident_key = Self::incident_key(&pool).await?;
@@ -501,7 +505,9 @@ impl Store {
                             applied.push(Applied::Updated { id: c.id, version });
                         }
                         None => {
-                            let id = Uuid::new_v4();
+                            // Time-ordered: new incidents go to the end of the id index,
+                            // not to a random page of it.
+                            let id = Uuid::now_v7();
                             versions.push((id, 1, p, content.units.clone()));
                             let batch_version = Some(versions.len() - 1);
                             current.insert(
@@ -543,42 +549,69 @@ impl Store {
                 update_incident(&mut tx, c.id, c.version, p, c.content.units.as_deref(), now).await?;
             }
         }
-        for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        // Each table is written with one statement and one bound value: the batch's rows as a
+        // JSON array that SQLite itself takes apart (json_each). Binding each value through
+        // the driver costs more than SQLite's whole insert.
+        if !inserts.is_empty() {
+            let rows: Vec<_> = inserts
+                .iter()
+                .map(|(agency, key, c, p)| {
+                    let v = published_values(p, c.content.units.as_deref());
+                    (
+                        c.id.to_string(),
+                        agency,
+                        hex(key),
+                        c.version,
+                        ts(p.received_at()),
+                        ts(p.visible_at()),
+                        ts(now),
+                        v,
+                    )
+                })
+                .collect();
+            sqlx::query(
                 "INSERT INTO incidents (id, agency_id, source_key, version, received_at, visible_at, updated_at,
-                    call_type, category, priority, status, location_kind, location, lat, lon, policy_version, narrative, units) ",
-            );
-            q.push_values(chunk, |mut row, (agency, key, c, p)| {
-                row.push_bind(c.id.to_string())
-                    .push_bind(*agency)
-                    .push_bind(key.to_vec())
-                    .push_bind(c.version)
-                    .push_bind(ts(p.received_at()))
-                    .push_bind(ts(p.visible_at()))
-                    .push_bind(ts(now));
-                bind_published(&mut row, p, c.content.units.clone());
-            });
-            q.build().execute(&mut *tx).await?;
+                    call_type, category, priority, status, location_kind, location, lat, lon, policy_version,
+                    narrative, units)
+                 SELECT r->>0, r->>1, unhex(r->>2), r->>3, r->>4, r->>5, r->>6, r->>'$[7][0]', r->>'$[7][1]',
+                    r->>'$[7][2]', r->>'$[7][3]', r->>'$[7][4]', r->>'$[7][5]', r->>'$[7][6]', r->>'$[7][7]',
+                    r->>'$[7][8]', r->>'$[7][9]', r->>'$[7][10]'
+                 FROM (SELECT value AS r FROM jsonb_each(?))",
+            )
+            .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            .execute(&mut *tx)
+            .await?;
         }
 
         // Every new version, and its outbox row.
-        for chunk in versions.chunks(ROWS_PER_STATEMENT) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        if !versions.is_empty() {
+            let rows: Vec<_> = versions
+                .iter()
+                .map(|(id, version, p, units)| {
+                    (id.to_string(), version, published_values(p, units.as_deref()))
+                })
+                .collect();
+            let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query(
                 "INSERT INTO incident_versions (incident_id, version, updated_at, call_type, category, priority,
-                    status, location_kind, location, lat, lon, policy_version, narrative, units) ",
-            );
-            q.push_values(chunk, |mut row, (id, version, p, units)| {
-                row.push_bind(id.to_string()).push_bind(*version).push_bind(ts(now));
-                bind_published(&mut row, p, units.clone());
-            });
-            q.build().execute(&mut *tx).await?;
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO outbox (incident_id, version, created_at) ",
-            );
-            q.push_values(chunk, |mut row, (id, version, _, _)| {
-                row.push_bind(id.to_string()).push_bind(*version).push_bind(ts(now));
-            });
-            q.build().execute(&mut *tx).await?;
+                    status, location_kind, location, lat, lon, policy_version, narrative, units)
+                 SELECT r->>0, r->>1, ?1, r->>'$[2][0]', r->>'$[2][1]', r->>'$[2][2]', r->>'$[2][3]',
+                    r->>'$[2][4]', r->>'$[2][5]', r->>'$[2][6]', r->>'$[2][7]', r->>'$[2][8]', r->>'$[2][9]',
+                    r->>'$[2][10]'
+                 FROM (SELECT value AS r FROM jsonb_each(?2))",
+            )
+            .bind(ts(now))
+            .bind(&rows)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO outbox (incident_id, version, created_at)
+                 SELECT value->>0, value->>1, ?1 FROM jsonb_each(?2)",
+            )
+            .bind(ts(now))
+            .bind(&rows)
+            .execute(&mut *tx)
+            .await?;
         }
 
         for ((agency, day, category, reason), n) in withheld {
@@ -844,25 +877,47 @@ async fn record_withheld(
     Ok(())
 }
 
-/// Bind a version's published fields, in the order both incidents and incident_versions name
-/// them: call_type, category, priority, status, location_kind, location, lat, lon,
-/// policy_version, narrative, units (the incident's, merged over its rows).
-fn bind_published(
-    row: &mut sqlx::query_builder::Separated<'_, sqlx::Sqlite, &'static str>,
-    p: &PublicIncident,
-    units: Option<String>,
-) {
-    row.push_bind(p.call_type().to_owned())
-        .push_bind(p.category().as_str())
-        .push_bind(p.priority().map(str::to_owned))
-        .push_bind(p.status().map(str::to_owned))
-        .push_bind(p.location().kind().as_str())
-        .push_bind(p.location().text().to_owned())
-        .push_bind(p.point().map(Point::lat))
-        .push_bind(p.point().map(Point::lon))
-        .push_bind(p.policy_version())
-        .push_bind(p.narrative().map(str::to_owned))
-        .push_bind(units);
+/// A version's published fields, in the order both incidents and incident_versions name them:
+/// call_type, category, priority, status, location_kind, location, lat, lon, policy_version,
+/// narrative, units (the incident's, merged over its rows).
+type PublishedValues<'a> = (
+    &'a str,
+    &'static str,
+    Option<&'a str>,
+    Option<&'a str>,
+    &'static str,
+    &'a str,
+    Option<f64>,
+    Option<f64>,
+    u32,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+fn published_values<'a>(p: &'a PublicIncident, units: Option<&'a str>) -> PublishedValues<'a> {
+    (
+        p.call_type(),
+        p.category().as_str(),
+        p.priority(),
+        p.status(),
+        p.location().kind().as_str(),
+        p.location().text(),
+        p.point().map(Point::lat),
+        p.point().map(Point::lon),
+        p.policy_version(),
+        p.narrative(),
+        units,
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// The units of an incident as stored (a JSON array, or NULL) with `more` added, in order of
@@ -876,9 +931,6 @@ fn merge_units(stored: Option<&str>, more: &[String]) -> Option<String> {
     }
     (!units.is_empty()).then(|| serde_json::to_string(&units).expect("strings serialize"))
 }
-
-/// Rows per multi-row INSERT: well under SQLite's limit of 32,766 bound values.
-const ROWS_PER_STATEMENT: usize = 500;
 
 /// What makes a new version: any published field changing.
 #[derive(Debug, Clone, PartialEq, FromRow)]
@@ -948,18 +1000,20 @@ async fn existing_incidents<'a>(
     wanted.sort();
     wanted.dedup();
     let mut found = HashMap::new();
-    for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+    // One query per agency, its keys as one JSON list: a row-value list such as
+    // `(agency_id, source_key) IN ((?, ?), ...)` is not searched through the unique index but
+    // makes SQLite scan the whole table, once per batch.
+    for group in wanted.chunk_by(|a, b| a.0 == b.0) {
+        let agency = group[0].0;
+        let keys: Vec<String> = group.iter().map(|(_, k)| hex(k)).collect();
+        let q = sqlx::query_as(
             "SELECT agency_id, source_key, id, version, call_type, category, priority, status, location, lat, lon,
-                narrative, units FROM incidents WHERE (agency_id, source_key) IN (",
-        );
-        let mut list = q.separated(", ");
-        for (agency, key) in chunk {
-            list.push("(").push_bind_unseparated(agency.to_string()).push_unseparated(", ");
-            list.push_bind_unseparated(key.to_vec()).push_unseparated(")");
-        }
-        q.push(")");
-        let rows: Vec<Row> = q.build_query_as().fetch_all(&mut *conn).await?;
+                narrative, units FROM incidents
+             WHERE agency_id = ? AND source_key IN (SELECT unhex(value) FROM json_each(?))",
+        )
+        .bind(agency)
+        .bind(serde_json::to_string(&keys).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        let rows: Vec<Row> = q.fetch_all(&mut *conn).await?;
         for r in rows {
             let current = Current {
                 id: parse_uuid(&r.id)?,

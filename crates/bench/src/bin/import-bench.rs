@@ -38,14 +38,20 @@ fn main() {
 
     // Stage 3: SQLite, in transactions of BATCH decisions, in a fresh folder.
     let dir = tempfile::tempdir().unwrap();
-    let stored = runtime.block_on(async {
+    // Stage 3b: the same file again into the now full database: every row a repeat, so this
+    // is the cost of recognising known incidents.
+    let (stored, repeated) = runtime.block_on(async {
         let store = Store::open(dir.path()).await.unwrap();
         store.upsert_agency(mapping.agency(), mapping.agency_name(), "America/Chicago").await.unwrap();
-        let start = Instant::now();
-        for chunk in decisions.chunks(BATCH) {
-            store.apply(chunk).await.unwrap();
+        let mut passes = [std::time::Duration::ZERO; 2];
+        for pass in &mut passes {
+            let start = Instant::now();
+            for chunk in decisions.chunks(BATCH) {
+                store.apply(chunk).await.unwrap();
+            }
+            *pass = start.elapsed();
         }
-        start.elapsed()
+        (passes[0], passes[1])
     });
 
     let per_sec = |d: std::time::Duration| rows as f64 / d.as_secs_f64();
@@ -55,6 +61,7 @@ fn main() {
     println!("  mapping (CSV -> records)        {:>10.0} rows/s  ({:?})", per_sec(read), read);
     println!("  privacy policy                  {:>10.0} rows/s  ({:?})", per_sec(privacy), privacy);
     println!("  SQLite (batches of {BATCH})       {:>10.0} rows/s  ({:?})", per_sec(stored), stored);
+    println!("  SQLite, same rows again         {:>10.0} rows/s  ({:?})", per_sec(repeated), repeated);
     println!("  whole import                    {:>10.0} rows/s  ({:?})", per_sec(total), total);
     println!("  ratio whole import / baseline   {:>10.3}", baseline.as_secs_f64() / total.as_secs_f64());
     println!(
