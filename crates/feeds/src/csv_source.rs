@@ -490,6 +490,86 @@ mod tests {
         );
     }
 
+    /// Real Seattle rows, their coordinates re-expressed in Washington State Plane North (US
+    /// feet, EPSG:2926) as many city exports give them, read back through a mapping with
+    /// `crs`: within a metre of the originals.
+    #[test]
+    fn state_plane_feet_are_read_as_latitude_and_longitude() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let file =
+            root.join("examples/data/seattle-spd-911/Seattle_Police_Department_911_Incident_Response.csv");
+        let mut reader = csv::Reader::from_path(file).unwrap();
+        let (wgs84, plane) =
+            (proj4rs::Proj::from_epsg_code(4326).unwrap(), proj4rs::Proj::from_epsg_code(2926).unwrap());
+        let mut data = String::from("id,time,type,x,y\n");
+        let mut originals = Vec::new();
+        for row in reader.records().take(200) {
+            let row = row.unwrap();
+            let (Ok(lon), Ok(lat)) = (row[12].parse::<f64>(), row[13].parse::<f64>()) else { continue };
+            let mut p = (lon.to_radians(), lat.to_radians(), 0.0);
+            proj4rs::transform::transform(&wgs84, &plane, &mut p).unwrap();
+            data.push_str(&format!("{},1525151428,THEFT,{:.2},{:.2}\n", &row[1], p.0, p.1));
+            originals.push((lat, lon));
+        }
+        let mapping = r#"
+            [agency]
+            id = "seattle"
+            name = "Seattle PD"
+            time_zone = "America/Los_Angeles"
+            [fields]
+            incident_id = "id"
+            received_at = { columns = ["time"], format = "epoch" }
+            call_type = "type"
+            [location]
+            x = "x"
+            y = "y"
+            crs = "EPSG:2926"
+        "#;
+        let m = Mapping::parse(mapping).unwrap();
+        let records: Vec<CadRecord> = m.read_csv(data.as_bytes()).unwrap().map(Result::unwrap).collect();
+        assert_eq!(records.len(), originals.len());
+        assert!(originals.len() > 150);
+        for (r, (lat, lon)) in records.iter().zip(originals) {
+            let p = r.point.as_ref().unwrap().expose();
+            let metres = p.distance_m(Point::new(lat, lon).unwrap());
+            assert!(metres < 1.0, "{metres} m off");
+        }
+        let bad = Mapping::parse(&mapping.replace("EPSG:2926", "EPSG:99999")).unwrap_err();
+        assert!(bad.to_string().contains("location.crs"), "{bad}");
+    }
+
+    /// Seattle's call data names a beat for every call: with `area` and no coordinates, the
+    /// beat is the location.
+    #[test]
+    fn a_beat_alone_is_an_area() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let file = std::fs::read(root.join("examples/data/seattle-spd-calldata/db_call_data_2018-2023.csv"))
+            .unwrap();
+        let mapping = r#"
+            [agency]
+            id = "seattle"
+            name = "Seattle PD"
+            time_zone = "America/Los_Angeles"
+            [fields]
+            incident_id = "CAD Event Number"
+            received_at = { columns = ["Original Time Queued"], format = "%m/%d/%Y %I:%M:%S %p" }
+            call_type = "Final Call Type"
+            [location]
+            area = "Beat"
+        "#;
+        let m = Mapping::parse(mapping).unwrap();
+        let records: Vec<_> = m.read_csv(&file[..]).unwrap().collect();
+        let areas: Vec<&str> = records
+            .iter()
+            .filter_map(|r| match &r.as_ref().ok()?.location {
+                RawLocation::Area { label, name } if label == "Beat" => Some(name.expose().as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(areas.len() * 10 >= records.len() * 9, "{} of {}", areas.len(), records.len());
+        assert!(areas.contains(&"C3"));
+    }
+
     #[test]
     fn a_missing_column_is_named() {
         let m = Mapping::parse(MAPPING).unwrap();

@@ -33,6 +33,9 @@ struct Portal {
     requests: Vec<(Instant, HashMap<String, String>, Option<String>)>,
     /// Answers to give before serving rows: a status and a body.
     failures: Vec<(u16, Value)>,
+    /// A whole CSV file and its ETag.
+    csv: Option<(String, String)>,
+    not_modified: usize,
 }
 
 type Shared = Arc<Mutex<Portal>>;
@@ -160,8 +163,21 @@ async fn arcgis(State(portal): State<Shared>, Query(q): Query<HashMap<String, St
     }
 }
 
+/// A plain CSV file on a web server: ETag, and 304 Not Modified for If-None-Match.
+async fn csv_file(State(portal): State<Shared>, headers: HeaderMap) -> Response {
+    let mut p = portal.lock().unwrap();
+    p.requests.push((Instant::now(), HashMap::new(), None));
+    let (etag, body) = p.csv.clone().expect("a file to serve");
+    if headers.get("If-None-Match").and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        p.not_modified += 1;
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    ([("ETag", etag), ("Content-Type", "text/csv".to_owned())], body).into_response()
+}
+
 async fn start_portal(portal: Shared) -> String {
     let app = Router::new()
+        .route("/calls.csv", get(csv_file))
         .route("/resource/are8-xahz.json", get(socrata))
         .route("/arcgis/rest/services/CFS/FeatureServer/0/query", get(arcgis))
         .with_state(portal);
@@ -435,4 +451,47 @@ async fn an_arcgis_layer_is_polled_past_its_record_limit_in_both_formats() {
         assert!(p.requests.len() >= 5, "{format}: {} requests", p.requests.len());
         assert!(p.requests.iter().all(|(_, q, _)| q.get("f").map(String::as_str) == Some(format)));
     }
+}
+
+#[tokio::test]
+async fn a_csv_file_at_a_url_is_read_again_only_when_it_changes() {
+    let milwaukee = std::fs::read_to_string(repo().join(MILWAUKEE_CSV)).unwrap();
+    let first_lines = |n: usize| milwaukee.lines().take(n + 1).collect::<Vec<_>>().join("\n") + "\n";
+    let dir = tempfile::tempdir().unwrap();
+    let (small, large) = (dir.path().join("500.csv"), dir.path().join("800.csv"));
+    std::fs::write(&small, first_lines(500)).unwrap();
+    std::fs::write(&large, first_lines(800)).unwrap();
+    let expected_small = imported(&[small.to_str().unwrap()], "milwaukee", "examples/milwaukee.toml");
+    let expected_large = imported(&[large.to_str().unwrap()], "milwaukee", "examples/milwaukee.toml");
+
+    let portal: Shared = Arc::default();
+    portal.lock().unwrap().csv = Some(("\"v1\"".into(), first_lines(500)));
+    let portal_url = start_portal(portal.clone()).await;
+    let mapping = std::fs::read_to_string(repo().join("examples/milwaukee.toml")).unwrap()
+        + "\n[source]\nkind = \"csv\"\nurl = \"http://127.0.0.1:1/calls.csv\"\nevery_seconds = 1\n";
+    let mapping = mapping_for(dir.path(), &mapping, &format!("{portal_url}/calls.csv"));
+    let data = dir.path().join("data");
+    agency_add(&data, &mapping);
+    let http = reqwest::Client::new();
+    let server = Server::start(&data);
+    let feed = wait_for_feed(&http, &server.url, "milwaukee", |f| f["state"]["totals"]["rows"] == 500).await;
+    assert_eq!(totals(&feed), expected_small);
+    assert_eq!(feed["checkpoint"]["etag"], "\"v1\"");
+    // Unchanged: asked again with If-None-Match, answered 304, nothing read.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while portal.lock().unwrap().not_modified < 2 {
+        assert!(Instant::now() < deadline, "never asked again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let feed = get_json(&http, format!("{}/v1/agencies/milwaukee/feed", server.url)).await;
+    assert_eq!(feed["state"]["totals"]["rows"], 500);
+    // The file grows: it is read whole again; its first 500 rows are repeats.
+    portal.lock().unwrap().csv = Some(("\"v2\"".into(), first_lines(800)));
+    let feed = wait_for_feed(&http, &server.url, "milwaukee", |f| f["state"]["totals"]["rows"] == 1300).await;
+    assert_eq!(feed["state"]["totals"]["published"].as_u64(), Some(expected_large.1));
+    assert_eq!(
+        feed["state"]["totals"]["unchanged"].as_u64(),
+        Some(500 - expected_small.2 - expected_small.3)
+    );
+    assert_eq!(incident_count(&http, &server.url, "milwaukee").await as u64, expected_large.1);
 }
