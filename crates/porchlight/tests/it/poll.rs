@@ -3,8 +3,6 @@
 //! serving real city rows from `examples/data`. What the poller stores is compared with a file
 //! import of the same rows: nothing missed, nothing twice, across a restart.
 
-mod common;
-
 use std::{
     collections::HashMap,
     path::Path,
@@ -12,6 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::common::{MILWAUKEE_CSV, Server, get_json, import, porchlight, repo, summary};
 use axum::{
     Json, Router,
     extract::{Query, State},
@@ -20,7 +19,6 @@ use axum::{
     routing::get,
 };
 use chrono::{NaiveDateTime, TimeZone};
-use common::{MILWAUKEE_CSV, Server, get_json, import, porchlight, repo, summary};
 use serde_json::{Map, Value, json};
 
 const DALLAS_SNAPSHOT: &str = "examples/data/dallas-active-calls/are8-xahz.csv";

@@ -7,9 +7,9 @@ use std::{
     time::Duration,
 };
 
-mod common;
-
-use common::{MILWAUKEE_CSV, SEATTLE_CSV, SLO_CSV, Server, get_json, import, porchlight, repo, summary};
+use crate::common::{
+    MILWAUKEE_CSV, SEATTLE_CSV, SLO_CSV, Server, get_json, import, porchlight, repo, summary,
+};
 use futures_util::StreamExt;
 use regex::Regex;
 use serde_json::{Value, json};

@@ -1,7 +1,5 @@
 //! What the black-box tests share: the binary, its data folders, a `porchlight serve` child.
 
-#![allow(dead_code)]
-
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
