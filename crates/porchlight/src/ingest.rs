@@ -1,13 +1,19 @@
 //! Ingest: records from a feed through the privacy stage into the store, with a summary that
 //! accounts for every row (published, withheld with a reason, or rejected with a reason).
 
-use std::{collections::BTreeMap, fmt::Write as _, fs::File, io::BufReader, path::PathBuf};
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    fs::File,
+    io::BufReader,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use porchlight_core::{
-    privacy::{Decision, Policy, Withheld},
+    privacy::{Decision, Policy, PolicyDocument, Withheld},
     record::CadRecord,
 };
 use porchlight_feeds::{Mapping, Problem};
@@ -199,10 +205,35 @@ impl Ingest {
     }
 }
 
+/// A mapping file's text and its checked form.
+pub fn read_mapping_file(path: &Path) -> anyhow::Result<(String, Mapping)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the mapping file {}", path.display()))?;
+    let mapping = Mapping::parse(&text).with_context(|| format!("in {}", path.display()))?;
+    Ok((text, mapping))
+}
+
+/// Open the data folder and put the agency in it: its name and time zone, its mapping text
+/// (which pushes and pollers read), and a policy to put in force if one is given.
+pub async fn register_agency(
+    data_dir: &Path,
+    text: &str,
+    mapping: &Mapping,
+    policy: Option<&PolicyDocument>,
+) -> anyhow::Result<Store> {
+    let store = Store::open(data_dir)
+        .await
+        .with_context(|| format!("opening the data folder {}", data_dir.display()))?;
+    store.upsert_agency(mapping.agency(), mapping.agency_name(), mapping.time_zone().name()).await?;
+    store.set_agency_mapping(mapping.agency(), text).await?;
+    if let Some(document) = policy {
+        store.set_policy(mapping.agency(), document).await?;
+    }
+    Ok(store)
+}
+
 pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.mapping)
-        .with_context(|| format!("reading the mapping file {}", args.mapping.display()))?;
-    let mapping = Mapping::parse(&text).with_context(|| format!("in {}", args.mapping.display()))?;
+    let (text, mapping) = read_mapping_file(&args.mapping)?;
     if mapping.agency().as_str() != args.agency {
         bail!(
             "--agency {} does not match the mapping file, which is for agency {}",
@@ -216,14 +247,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {per_sec} eta {eta}")
             .expect("valid template"),
     );
-    let store = Store::open(&args.data.path)
-        .await
-        .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
-    store.upsert_agency(mapping.agency(), mapping.agency_name(), mapping.time_zone().name()).await?;
-    store.set_agency_mapping(mapping.agency(), &text).await?;
-    if let Some(document) = &policy_document {
-        store.set_policy(mapping.agency(), document).await?;
-    }
+    let store = register_agency(&args.data.path, &text, &mapping, policy_document.as_ref()).await?;
     let policy = crate::policy::policy_in_force(&store, mapping.agency()).await?;
     let ingest = Ingest::new(store.clone(), policy);
     let mut summary = Summary::default();

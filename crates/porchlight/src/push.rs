@@ -136,18 +136,9 @@ pub async fn run(command: AgencyCommand) -> anyhow::Result<()> {
 }
 
 async fn add(args: AddArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.mapping)
-        .with_context(|| format!("reading the mapping file {}", args.mapping.display()))?;
-    let mapping = Mapping::parse(&text).with_context(|| format!("in {}", args.mapping.display()))?;
+    let (text, mapping) = crate::ingest::read_mapping_file(&args.mapping)?;
     let policy = args.policy.as_deref().map(crate::policy::read_policy_file).transpose()?;
-    let store = Store::open(&args.data.path)
-        .await
-        .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
-    store.upsert_agency(mapping.agency(), mapping.agency_name(), mapping.time_zone().name()).await?;
-    store.set_agency_mapping(mapping.agency(), &text).await?;
-    if let Some(document) = &policy {
-        store.set_policy(mapping.agency(), document).await?;
-    }
+    let store = crate::ingest::register_agency(&args.data.path, &text, &mapping, policy.as_ref()).await?;
     store.close().await;
     println!("agency {} ({})", mapping.agency(), mapping.agency_name());
     match mapping.source() {

@@ -929,6 +929,17 @@ fn central_time() -> chrono::FixedOffset {
     chrono::FixedOffset::west_opt(6 * 3600).unwrap()
 }
 
+/// A data folder in a fresh temporary folder, with Milwaukee registered (its mapping stored)
+/// and no calls yet.
+fn milwaukee_without_calls() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, CALLS.lines().next().unwrap()).unwrap();
+    import(&data, "milwaukee", "examples/milwaukee.toml", &empty);
+    (dir, data)
+}
+
 fn new_push_key(data: &Path) -> Vec<u8> {
     let out = porchlight()
         .args(["agency", "key", "--agency", "milwaukee", "--data-dir"])
@@ -972,11 +983,7 @@ async fn signed_push_as(
 /// the subscriber is alerted, and keys rotate with two live at a time.
 #[tokio::test]
 async fn a_dispatch_centre_pushes_signed_calls() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let empty = dir.path().join("empty.csv");
-    std::fs::write(&empty, CALLS.lines().next().unwrap()).unwrap();
-    import(&data, "milwaukee", "examples/milwaukee.toml", &empty);
+    let (_dir, data) = milwaukee_without_calls();
     let first = new_push_key(&data);
 
     let server = Server::start(&data);
@@ -1075,11 +1082,7 @@ fn eido(tracking_id: &str, statuses: &[&str]) -> Value {
 /// file) and NENA EIDOs; each record still gets its own answer.
 #[tokio::test]
 async fn pushes_in_the_agencys_own_fields_and_as_eido() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let empty = dir.path().join("empty.csv");
-    std::fs::write(&empty, CALLS.lines().next().unwrap()).unwrap();
-    import(&data, "milwaukee", "examples/milwaukee.toml", &empty);
+    let (_dir, data) = milwaukee_without_calls();
     let key = new_push_key(&data);
     let server = Server::start(&data);
     let http = reqwest::Client::new();
