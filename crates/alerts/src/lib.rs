@@ -8,8 +8,13 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use porchlight_core::{alert::Alert, matcher::SubscriptionIndex, subscription::Subscription};
-use porchlight_store::{Store, StoreError};
+use porchlight_core::{
+    alert::{Alert, AlertKind, news_for_recipients},
+    incident::Incident,
+    matcher::SubscriptionIndex,
+    subscription::Subscription,
+};
+use porchlight_store::{Delivery, Store, StoreError};
 use tokio::sync::{Mutex, Notify, RwLock, broadcast};
 use uuid::Uuid;
 
@@ -91,12 +96,8 @@ impl Alerts {
                 return Ok(made);
             }
             for (outbox_id, incident) in pending {
-                let subscribers = match incident.point {
-                    Some(at) => self.inner.index.read().await.matches(incident.category, at),
-                    // Without a point an incident is listed but cannot be placed in anyone's area.
-                    None => Vec::new(),
-                };
-                let alerts = self.inner.store.complete_outbox(outbox_id, &incident, &subscribers).await?;
+                let deliveries = self.deliveries(&incident).await?;
+                let alerts = self.inner.store.complete_outbox(outbox_id, &incident, &deliveries).await?;
                 made += alerts.len();
                 let mut live = self.inner.live.lock().await;
                 for alert in alerts {
@@ -109,6 +110,45 @@ impl Alerts {
                 }
             }
         }
+    }
+
+    /// Who hears of this version of an incident, and how: those already told of the incident
+    /// get an update or a retraction when what they were told changed or was taken back (and
+    /// nothing for a new status alone); those whose area and filters it matches and who were not
+    /// told get the first word of it, unless it is closed as unfounded or cancelled.
+    async fn deliveries(&self, incident: &Incident) -> Result<Vec<Delivery>, StoreError> {
+        let recipients = if incident.version > 1 {
+            self.inner.store.recipients(incident.id).await?
+        } else {
+            HashMap::new()
+        };
+        let mut deliveries = Vec::new();
+        if !recipients.is_empty() {
+            let previous = self.inner.store.incident_at_version(incident.id, incident.version - 1).await?;
+            if let Some(kind) = previous.as_ref().and_then(|p| news_for_recipients(p, incident)) {
+                let mut told: Vec<(&Uuid, &i64)> = recipients.iter().collect();
+                told.sort();
+                deliveries.extend(told.into_iter().map(|(s, first)| Delivery {
+                    subscription_id: *s,
+                    kind,
+                    refers_to: Some(*first),
+                }));
+            }
+        }
+        if incident.closure.is_none()
+            && let Some(at) = incident.point
+        {
+            // Without a point an incident is listed but cannot be placed in anyone's area.
+            let matches = self.inner.index.read().await.matches(incident.category, at);
+            deliveries.extend(
+                matches.into_iter().filter(|s| !recipients.contains_key(s)).map(|s| Delivery {
+                    subscription_id: s,
+                    kind: AlertKind::New,
+                    refers_to: None,
+                }),
+            );
+        }
+        Ok(deliveries)
     }
 
     /// Run the worker until the task is dropped.
@@ -141,21 +181,91 @@ mod tests {
     use super::*;
 
     fn call(id: &str, status: &str, lat: f64) -> CadRecord {
+        typed_call(id, "THEFT", Category::Property, status, lat)
+    }
+
+    fn typed_call(id: &str, call_type: &str, category: Category, status: &str, lat: f64) -> CadRecord {
         CadRecord {
             agency: AgencyId::parse("testville").unwrap(),
             line: 0,
             source_id: id.into(),
             received_at: Utc.with_ymd_and_hms(2018, 5, 1, 5, 0, 0).unwrap(),
             local_day: chrono::NaiveDate::from_ymd_opt(2018, 5, 1).unwrap(),
-            call_type: "THEFT".into(),
-            category: Category::Property,
+            call_type: call_type.into(),
+            category,
             priority: None,
             status: Some(status.into()),
+            closure: (status == "UNFOUNDED").then_some(porchlight_core::incident::Closure::Unfounded),
             location: RawLocation::Text(Raw::new("5237 N 35TH ST".into())),
             point: Some(Raw::new(Point::new(lat, -87.95).unwrap())),
             narrative: None,
             units: Vec::new(),
         }
+    }
+
+    /// A reclassified call updates whoever was told and is new to whoever it now concerns; a
+    /// status alone is no news; closing it as unfounded retracts it for everyone told, and only
+    /// for them.
+    #[tokio::test]
+    async fn updates_and_retractions_go_to_those_told_and_only_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        store.upsert_agency(&AgencyId::parse("testville").unwrap(), "Testville", "UTC").await.unwrap();
+        let alerts = Alerts::load(store.clone()).await.unwrap();
+        let here = Point::new(43.0, -87.95).unwrap();
+        let subscribe = |categories: Vec<Category>, lat: f64| {
+            let point = Point::new(lat, -87.95).unwrap();
+            Subscription::new(
+                point,
+                1000.0,
+                (categories.into_iter().collect(), Default::default()),
+                Utc::now(),
+            )
+            .unwrap()
+        };
+        let everything = subscribe(vec![], 43.0);
+        let weapons_only = subscribe(vec![Category::Weapons], 43.0);
+        let far = subscribe(vec![], 44.0);
+        for s in [&everything, &weapons_only, &far] {
+            alerts.subscribe(s.clone()).await.unwrap();
+        }
+        let policy = Policy::default();
+        let at = here.lat() + 0.001;
+        let versions = [
+            typed_call("9", "TRBL W/SUBJ", Category::Disorder, "Dispatched", at),
+            typed_call("9", "TRBL W/SUBJ", Category::Disorder, "On scene", at),
+            typed_call("9", "SHOTS FIRED", Category::Weapons, "On scene", at),
+            typed_call("9", "SHOTS FIRED", Category::Weapons, "UNFOUNDED", at),
+        ];
+        let mut got = Vec::new();
+        for v in versions {
+            store.apply(&[policy.apply(v)]).await.unwrap();
+            alerts.drain().await.unwrap();
+        }
+        for s in [&everything, &weapons_only, &far] {
+            let listed = store.alerts(s.id, None, None, 10).await.unwrap();
+            got.push(listed.iter().map(|a| (a.kind, a.incident.version, a.refers_to)).collect::<Vec<_>>());
+        }
+        let first = store.alerts(everything.id, None, None, 1).await.unwrap()[0].id;
+        let first_weapons = store.alerts(weapons_only.id, None, None, 1).await.unwrap()[0].id;
+        assert_eq!(
+            got,
+            vec![
+                vec![
+                    (AlertKind::New, 1, None),
+                    (AlertKind::Update, 3, Some(first)),
+                    (AlertKind::Retraction, 4, Some(first))
+                ],
+                vec![(AlertKind::New, 3, None), (AlertKind::Retraction, 4, Some(first_weapons))],
+                vec![],
+            ]
+        );
+        // A call that arrives already closed as unfounded is alerted to nobody.
+        store
+            .apply(&[policy.apply(typed_call("10", "SHOTS FIRED", Category::Weapons, "UNFOUNDED", at))])
+            .await
+            .unwrap();
+        assert_eq!(alerts.drain().await.unwrap(), 0);
     }
 
     #[tokio::test]
@@ -173,17 +283,24 @@ mod tests {
         let decisions = vec![policy.apply(call("1", "open", 43.001)), policy.apply(call("2", "open", 43.2))];
         store.apply(&decisions).await.unwrap();
         assert_eq!(alerts.drain().await.unwrap(), 1);
-        // The same record again changes nothing; a new status is a new version and a new alert.
+        // The same record again changes nothing; a new status is a new version but no news.
         store.apply(&[policy.apply(call("1", "open", 43.001))]).await.unwrap();
         assert_eq!(alerts.drain().await.unwrap(), 0);
         store.apply(&[policy.apply(call("1", "closed", 43.001))]).await.unwrap();
-        assert_eq!(alerts.drain().await.unwrap(), 1);
+        assert_eq!(alerts.drain().await.unwrap(), 0);
+        assert_eq!(
+            store
+                .incident(store.alerts(sub.id, None, None, 1).await.unwrap()[0].incident.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            2
+        );
         let first = live.recv().await.unwrap();
-        let second = live.recv().await.unwrap();
-        assert_eq!((first.incident.version, second.incident.version), (1, 2));
-        assert_eq!(second.incident.status.as_deref(), Some("closed"));
+        assert_eq!((first.incident.version, first.kind), (1, AlertKind::New));
         assert_eq!(first.incident.location, "5200 block of N 35th St");
         let listed = store.alerts(sub.id, None, None, 10).await.unwrap();
-        assert_eq!(listed, vec![first, second]);
+        assert_eq!(listed, vec![first]);
     }
 }

@@ -16,6 +16,31 @@ use crate::{
     geo::Point,
 };
 
+/// How a call was closed when the closing takes back its first report: the agency's status
+/// says so ("UNFOUNDED", "Call Cancelled", "No Report"). Subscribers who were alerted get a
+/// retraction; nobody is alerted anew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Closure {
+    Unfounded,
+    Cancelled,
+    NoReport,
+}
+
+impl Closure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Closure::Unfounded => "unfounded",
+            Closure::Cancelled => "cancelled",
+            Closure::NoReport => "no_report",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Closure::Unfounded, Closure::Cancelled, Closure::NoReport].into_iter().find(|c| c.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublicIncident {
     pub(crate) agency: AgencyId,
@@ -33,6 +58,7 @@ pub struct PublicIncident {
     pub(crate) narrative: Option<String>,
     /// The responding units, where the policy publishes them; else empty.
     pub(crate) units: Vec<String>,
+    pub(crate) closure: Option<Closure>,
 }
 
 impl PublicIncident {
@@ -91,6 +117,10 @@ impl PublicIncident {
     pub fn units(&self) -> &[String] {
         &self.units
     }
+
+    pub fn closure(&self) -> Option<Closure> {
+        self.closure
+    }
 }
 
 /// A stored incident at its latest version, as every reader sees it.
@@ -112,4 +142,8 @@ pub struct Incident {
     pub narrative: Option<String>,
     /// The responding units over all the incident's rows, where the policy publishes them.
     pub units: Vec<String>,
+    /// Closed in a way that takes back the first report, if it was.
+    pub closure: Option<Closure>,
+    /// The call type of the incident's first version: a later version may carry the final one.
+    pub initial_call_type: String,
 }

@@ -74,12 +74,15 @@ impl SubscriptionIndex {
 mod tests {
     use std::collections::BTreeSet;
 
+    use crate::category::Severity;
+
     use chrono::Utc;
 
     use super::*;
 
     fn sub(lat: f64, lon: f64, r: f64) -> Subscription {
-        Subscription::new(Point::new(lat, lon).unwrap(), r, BTreeSet::new(), Utc::now()).unwrap()
+        Subscription::new(Point::new(lat, lon).unwrap(), r, (BTreeSet::new(), Severity::Low), Utc::now())
+            .unwrap()
     }
 
     #[test]

@@ -359,6 +359,7 @@ impl Policy {
         };
         Decision::Publish(PublicIncident {
             units,
+            closure: record.closure,
             narrative,
             agency: record.agency,
             source_id: record.source_id,
@@ -397,6 +398,7 @@ mod tests {
             point: Some(Raw::new(Point::new(43.112_798_7, -87.956_741_5).unwrap())),
             narrative: None,
             units: vec!["B791".into(), "B791".into(), "B240".into()],
+            closure: None,
         }
     }
 

@@ -72,6 +72,8 @@ pub struct CadRecord {
     /// The units that responded, as the agency names them ("B791"). A feed with one row per
     /// responding unit gives one here per row; the store merges them into the incident.
     pub units: Vec<String>,
+    /// Whether the status closes the call as unfounded, cancelled or with no report.
+    pub closure: Option<crate::incident::Closure>,
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::{category::Category, geo::Point};
+use crate::{
+    category::{Category, Severity},
+    geo::Point,
+};
 
 pub const MIN_RADIUS_M: f64 = 50.0;
 pub const MAX_RADIUS_M: f64 = 50_000.0;
@@ -18,9 +21,17 @@ pub struct Subscription {
     pub id: Uuid,
     pub point: Point,
     pub radius_m: f64,
-    /// Empty means every published category.
+    /// Empty means every category that can alert.
     pub categories: BTreeSet<Category>,
+    /// Calls below this severity are not alerted.
+    pub min_severity: Severity,
     pub created_at: DateTime<Utc>,
+}
+
+/// What a subscriber hears about when they choose nothing: the quiet default, only
+/// high-severity calls of violence, weapons, fire and hazards.
+pub fn quiet_default() -> (BTreeSet<Category>, Severity) {
+    ([Category::Violent, Category::Weapons, Category::Fire, Category::Hazard].into(), Severity::High)
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -36,7 +47,7 @@ impl Subscription {
     pub fn new(
         point: Point,
         radius_m: f64,
-        categories: BTreeSet<Category>,
+        (categories, min_severity): (BTreeSet<Category>, Severity),
         now: DateTime<Utc>,
     ) -> Result<Self, InvalidSubscription> {
         if !(MIN_RADIUS_M..=MAX_RADIUS_M).contains(&radius_m) {
@@ -45,12 +56,14 @@ impl Subscription {
         if let Some(c) = categories.iter().find(|c| c.is_sensitive()) {
             return Err(InvalidSubscription::SensitiveCategory(*c));
         }
-        Ok(Self { id: Uuid::new_v4(), point, radius_m, categories, created_at: now })
+        Ok(Self { id: Uuid::new_v4(), point, radius_m, categories, min_severity, created_at: now })
     }
 
     /// Whether an incident of `category` at `at` is for this subscriber.
     pub fn wants(&self, category: Category, at: Point) -> bool {
-        (self.categories.is_empty() || self.categories.contains(&category))
+        category.can_alert()
+            && category.severity() >= self.min_severity
+            && (self.categories.is_empty() || self.categories.contains(&category))
             && self.point.distance_m(at) <= self.radius_m
     }
 }
@@ -63,16 +76,23 @@ mod tests {
     fn validates_radius_and_categories() {
         let p = Point::new(43.0, -88.0).unwrap();
         let now = Utc::now();
-        assert!(Subscription::new(p, 10.0, BTreeSet::new(), now).is_err());
-        assert!(Subscription::new(p, 60_000.0, BTreeSet::new(), now).is_err());
-        assert!(Subscription::new(p, f64::NAN, BTreeSet::new(), now).is_err());
+        let all = || (BTreeSet::new(), Severity::Low);
+        assert!(Subscription::new(p, 10.0, all(), now).is_err());
+        assert!(Subscription::new(p, 60_000.0, all(), now).is_err());
+        assert!(Subscription::new(p, f64::NAN, all(), now).is_err());
         assert_eq!(
-            Subscription::new(p, 500.0, [Category::Medical].into(), now),
+            Subscription::new(p, 500.0, ([Category::Medical].into(), Severity::Low), now),
             Err(InvalidSubscription::SensitiveCategory(Category::Medical))
         );
-        let s = Subscription::new(p, 500.0, [Category::Property].into(), now).unwrap();
+        let s = Subscription::new(p, 500.0, ([Category::Property].into(), Severity::Low), now).unwrap();
         assert!(s.wants(Category::Property, Point::new(43.004, -88.0).unwrap()));
         assert!(!s.wants(Category::Property, Point::new(43.005, -88.0).unwrap()));
         assert!(!s.wants(Category::Traffic, p));
+        // Everything, but `other` never alerts.
+        let everything = Subscription::new(p, 500.0, all(), now).unwrap();
+        assert!(everything.wants(Category::Disorder, p) && !everything.wants(Category::Other, p));
+        // The quiet default: violence yes, property no.
+        let quiet = Subscription::new(p, 500.0, quiet_default(), now).unwrap();
+        assert!(quiet.wants(Category::Violent, p) && !quiet.wants(Category::Property, p));
     }
 }

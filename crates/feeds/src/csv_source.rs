@@ -281,7 +281,9 @@ impl<'m> Converter<'m> {
                 Category::Other
             }
         };
+        let status = optional(c.status);
         Ok(CadRecord {
+            closure: status.as_deref().and_then(|s| self.mapping.closure_for(s)),
             agency: self.mapping.agency.clone(),
             line,
             source_id,
@@ -290,7 +292,7 @@ impl<'m> Converter<'m> {
             call_type,
             category,
             priority: optional(c.priority),
-            status: optional(c.status),
+            status,
             location,
             point,
             units: c.units.map_or_else(Vec::new, |i| units_in(field(i))),

@@ -95,7 +95,9 @@ impl Mapping {
             }
         };
         let category = self.category_for(&call_type).unwrap_or(Category::Other);
+        let status = incoming.status.filter(|s| !s.trim().is_empty());
         Ok(CadRecord {
+            closure: status.as_deref().and_then(|s| self.closure_for(s)),
             agency: self.agency.clone(),
             line: index,
             source_id,
@@ -104,7 +106,7 @@ impl Mapping {
             call_type,
             category,
             priority: incoming.priority.filter(|p| !p.trim().is_empty()),
-            status: incoming.status.filter(|s| !s.trim().is_empty()),
+            status,
             location,
             point,
             narrative: incoming.narrative.filter(|n| !n.trim().is_empty()).map(Raw::new),

@@ -7,7 +7,7 @@ use crate::{
     projection::Projection,
 };
 use chrono_tz::Tz;
-use porchlight_core::{agency::AgencyId, category::Category};
+use porchlight_core::{agency::AgencyId, category::Category, incident::Closure};
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 
@@ -37,6 +37,10 @@ struct File {
     location: LocationSection,
     #[serde(default)]
     categories: Vec<CategoryRule>,
+    /// Statuses that close a call as unfounded, cancelled or with no report. Without any, the
+    /// common wordings are recognised (see [`DEFAULT_CLOSURES`]).
+    #[serde(default)]
+    closures: Vec<ClosureRule>,
     /// Where `porchlight serve` polls the agency's data from, if it does.
     source: Option<SourceSection>,
 }
@@ -128,6 +132,24 @@ struct LocationSection {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct ClosureRule {
+    /// A regular expression matched (case-insensitively) against the status.
+    pattern: String,
+    /// "unfounded", "cancelled" or "no_report".
+    closure: String,
+}
+
+/// Statuses that take back a call's first report, as agencies word them: Seattle's "FALSE
+/// COMPLAINT/UNFOUNDED" and "DUPLICATED OR CANCELLED BY RADIO", San Luis Obispo's "Call
+/// Cancelled", "Unfounded", "No Report" and "ALARM MALFUNCTIO", Milwaukee's "False Alarm".
+pub const DEFAULT_CLOSURES: [(&str, &str); 3] = [
+    (r"unfounded|false (alarm|complaint)|alarm malfunction?|negative violation?", "unfounded"),
+    (r"cancel+ed|duplicated", "cancelled"),
+    (r"^no report$", "no_report"),
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CategoryRule {
     /// A regular expression matched (case-insensitively) against the call type.
     pattern: String,
@@ -184,6 +206,7 @@ pub struct Mapping {
     pub(crate) area: Option<AreaColumn>,
     source: Option<Source>,
     rules: Vec<(Regex, Category)>,
+    closures: Vec<(Regex, Closure)>,
 }
 
 impl Mapping {
@@ -264,7 +287,28 @@ impl Mapping {
                 Ok((re, category))
             })
             .collect::<Result<_, MappingError>>()?;
+        let closure_rules: Vec<(String, String)> = if file.closures.is_empty() {
+            DEFAULT_CLOSURES.iter().map(|(p, c)| ((*p).to_owned(), (*c).to_owned())).collect()
+        } else {
+            file.closures.into_iter().map(|r| (r.pattern, r.closure)).collect()
+        };
+        let closures = closure_rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, (pattern, closure))| {
+                let field = format!("closures[{i}]");
+                let re = RegexBuilder::new(&pattern)
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| invalid(&format!("{field}.pattern"), e.to_string()))?;
+                let closure = Closure::parse(&closure).ok_or_else(|| {
+                    invalid(&format!("{field}.closure"), "must be unfounded, cancelled or no_report")
+                })?;
+                Ok((re, closure))
+            })
+            .collect::<Result<_, MappingError>>()?;
         Ok(Self {
+            closures,
             agency,
             agency_name: file.agency.name,
             time_zone,
@@ -307,6 +351,11 @@ impl Mapping {
 
     pub fn time_zone(&self) -> Tz {
         self.time_zone
+    }
+
+    /// Whether a status closes the call in a way that takes back its first report.
+    pub fn closure_for(&self, status: &str) -> Option<Closure> {
+        self.closures.iter().find(|(re, _)| re.is_match(status.trim())).map(|(_, c)| *c)
     }
 
     /// The category of the first rule whose pattern matches, if any.

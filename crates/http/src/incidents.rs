@@ -6,7 +6,10 @@ use axum::{
     routing::get,
 };
 use chrono::{DateTime, Utc};
-use porchlight_core::{agency::AgencyId, incident::Incident};
+use porchlight_core::{
+    agency::AgencyId,
+    incident::{Closure, Incident},
+};
 use porchlight_store::IncidentQuery;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -51,6 +54,10 @@ pub(crate) struct IncidentBody {
     narrative: Option<String>,
     /// The units that responded, where the agency's policy publishes them; else empty.
     units: Vec<String>,
+    /// The call type when the call came in; `call_type` is the latest.
+    initial_call_type: String,
+    /// unfounded, cancelled or no_report when the call was closed so; else null.
+    closure: Option<Closure>,
 }
 
 impl From<Incident> for IncidentBody {
@@ -70,6 +77,8 @@ impl From<Incident> for IncidentBody {
             policy_version: i.policy_version,
             narrative: i.narrative,
             units: i.units,
+            initial_call_type: i.initial_call_type,
+            closure: i.closure,
         }
     }
 }

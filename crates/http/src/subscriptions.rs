@@ -15,10 +15,10 @@ use axum::{
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
 use porchlight_core::{
-    alert::Alert,
-    category::Category,
+    alert::{Alert, AlertKind},
+    category::{Category, Severity},
     geo::Point,
-    subscription::{InvalidSubscription, Subscription},
+    subscription::{InvalidSubscription, Subscription, quiet_default},
 };
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::BroadcastStream;
@@ -43,8 +43,11 @@ struct NewSubscriptionBody {
     lat: f64,
     lon: f64,
     radius_m: f64,
-    #[serde(default)]
-    categories: Vec<String>,
+    /// Omitted: the quiet default (violence, weapons, fire, hazards; high severity only).
+    /// Empty: every category that can alert.
+    categories: Option<Vec<String>>,
+    /// "low", "medium" or "high"; default "low" when categories are given.
+    min_severity: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -54,6 +57,7 @@ struct SubscriptionBody {
     lon: f64,
     radius_m: f64,
     categories: Vec<&'static str>,
+    min_severity: &'static str,
     created_at: DateTime<Utc>,
     alerts_url: String,
     stream_url: String,
@@ -67,6 +71,7 @@ impl From<Subscription> for SubscriptionBody {
             lon: s.point.lon(),
             radius_m: s.radius_m,
             categories: s.categories.iter().map(|c| c.as_str()).collect(),
+            min_severity: s.min_severity.as_str(),
             created_at: s.created_at,
             alerts_url: format!("/v1/subscriptions/{}/alerts", s.id),
             stream_url: format!("/v1/subscriptions/{}/alerts/stream", s.id),
@@ -78,12 +83,26 @@ impl From<Subscription> for SubscriptionBody {
 struct AlertBody {
     id: i64,
     created_at: DateTime<Utc>,
+    /// new, update or retraction.
+    kind: AlertKind,
+    /// For an update or a retraction: the id of this subscriber's first alert of the incident.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refers_to: Option<i64>,
+    /// What a call for service is, or what changed since the first alert.
+    context: String,
     incident: IncidentBody,
 }
 
 impl From<Alert> for AlertBody {
     fn from(a: Alert) -> Self {
-        Self { id: a.id, created_at: a.created_at, incident: a.incident.into() }
+        Self {
+            id: a.id,
+            created_at: a.created_at,
+            kind: a.kind,
+            refers_to: a.refers_to,
+            context: a.context(),
+            incident: a.incident.into(),
+        }
     }
 }
 
@@ -99,19 +118,28 @@ async fn create(
     let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
     let point = Point::new(body.lat, body.lon)
         .map_err(|e| ApiError::bad_request("invalid_coordinates", e.to_string()))?;
-    let categories = body
-        .categories
-        .iter()
-        .map(|c| Category::from_str(c))
-        .collect::<Result<BTreeSet<_>, _>>()
-        .map_err(|e| ApiError::bad_request("invalid_category", e.to_string()))?;
-    let subscription =
-        Subscription::new(point, body.radius_m, categories, Utc::now()).map_err(|e| match e {
-            InvalidSubscription::Radius(_) => ApiError::bad_request("invalid_radius", e.to_string()),
-            InvalidSubscription::SensitiveCategory(_) => {
-                ApiError::bad_request("invalid_category", e.to_string())
-            }
-        })?;
+    let min_severity = body
+        .min_severity
+        .as_deref()
+        .map(Severity::from_str)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_severity", e))?;
+    let filter = match (body.categories, min_severity) {
+        (None, None) => quiet_default(),
+        (None, Some(floor)) => (quiet_default().0, floor),
+        (Some(names), floor) => (
+            names
+                .iter()
+                .map(|c| Category::from_str(c))
+                .collect::<Result<BTreeSet<_>, _>>()
+                .map_err(|e| ApiError::bad_request("invalid_category", e.to_string()))?,
+            floor.unwrap_or_default(),
+        ),
+    };
+    let subscription = Subscription::new(point, body.radius_m, filter, Utc::now()).map_err(|e| match e {
+        InvalidSubscription::Radius(_) => ApiError::bad_request("invalid_radius", e.to_string()),
+        InvalidSubscription::SensitiveCategory(_) => ApiError::bad_request("invalid_category", e.to_string()),
+    })?;
     state.alerts.subscribe(subscription.clone()).await?;
     Ok((StatusCode::CREATED, Json(subscription.into())))
 }

@@ -16,10 +16,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use porchlight_core::{
     address::LocationKind,
     agency::AgencyId,
-    alert::Alert,
+    alert::{Alert, AlertKind},
     category::Category,
     geo::Point,
-    incident::{Incident, PublicIncident},
+    incident::{Closure, Incident, PublicIncident},
     privacy::{Decision, Policy, PolicyDocument},
     subscription::Subscription,
 };
@@ -68,6 +68,15 @@ pub enum Applied {
         id: Uuid,
     },
     Withheld,
+}
+
+/// An alert to record: for whom, and what kind of news.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub subscription_id: Uuid,
+    pub kind: AlertKind,
+    /// The subscriber's first alert of the incident, for an update or a retraction.
+    pub refers_to: Option<i64>,
 }
 
 /// Filters for listing incidents, newest first.
@@ -153,6 +162,8 @@ struct IncidentRow {
     policy_version: i64,
     narrative: Option<String>,
     units: Option<String>,
+    closure: Option<String>,
+    initial_call_type: String,
 }
 
 impl IncidentRow {
@@ -182,6 +193,13 @@ impl IncidentRow {
                 Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 None => Vec::new(),
             },
+            closure: match self.closure.as_deref() {
+                Some(c) => {
+                    Some(Closure::parse(c).ok_or_else(|| StoreError::Corrupt(format!("closure {c:?}")))?)
+                }
+                None => None,
+            },
+            initial_call_type: self.initial_call_type,
             policy_version: u32::try_from(self.policy_version)
                 .map_err(|_| StoreError::Corrupt("policy".into()))?,
         })
@@ -192,7 +210,9 @@ impl IncidentRow {
 const INCIDENT_AT_VERSION: &str =
     "SELECT i.id, i.agency_id, v.version, i.received_at, v.updated_at, v.call_type,
         v.category, v.priority, v.status, v.location_kind, v.location, v.lat, v.lon, v.policy_version, v.narrative,
-        v.units
+        v.units, v.closure,
+        (SELECT f.call_type FROM incident_versions f WHERE f.incident_id = i.id AND f.version = 1)
+            AS initial_call_type
     FROM incidents i JOIN incident_versions v ON v.incident_id = i.id";
 
 #[derive(FromRow)]
@@ -203,6 +223,7 @@ struct SubscriptionRow {
     radius_m: f64,
     categories: String,
     created_at: String,
+    min_severity: String,
 }
 
 impl SubscriptionRow {
@@ -218,6 +239,7 @@ impl SubscriptionRow {
             point: Point::new(self.lat, self.lon).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             radius_m: self.radius_m,
             categories,
+            min_severity: self.min_severity.parse().map_err(StoreError::Corrupt)?,
             created_at: parse_ts(&self.created_at)?,
         })
     }
@@ -572,10 +594,10 @@ impl Store {
             sqlx::query(
                 "INSERT INTO incidents (id, agency_id, source_key, version, received_at, visible_at, updated_at,
                     call_type, category, priority, status, location_kind, location, lat, lon, policy_version,
-                    narrative, units)
+                    narrative, units, closure)
                  SELECT r->>0, r->>1, unhex(r->>2), r->>3, r->>4, r->>5, r->>6, r->>'$[7][0]', r->>'$[7][1]',
                     r->>'$[7][2]', r->>'$[7][3]', r->>'$[7][4]', r->>'$[7][5]', r->>'$[7][6]', r->>'$[7][7]',
-                    r->>'$[7][8]', r->>'$[7][9]', r->>'$[7][10]'
+                    r->>'$[7][8]', r->>'$[7][9]', r->>'$[7][10]', r->>'$[7][11]'
                  FROM (SELECT value AS r FROM jsonb_each(?))",
             )
             .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?)
@@ -594,10 +616,10 @@ impl Store {
             let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             sqlx::query(
                 "INSERT INTO incident_versions (incident_id, version, updated_at, call_type, category, priority,
-                    status, location_kind, location, lat, lon, policy_version, narrative, units)
+                    status, location_kind, location, lat, lon, policy_version, narrative, units, closure)
                  SELECT r->>0, r->>1, ?1, r->>'$[2][0]', r->>'$[2][1]', r->>'$[2][2]', r->>'$[2][3]',
                     r->>'$[2][4]', r->>'$[2][5]', r->>'$[2][6]', r->>'$[2][7]', r->>'$[2][8]', r->>'$[2][9]',
-                    r->>'$[2][10]'
+                    r->>'$[2][10]', r->>'$[2][11]'
                  FROM (SELECT value AS r FROM jsonb_each(?2))",
             )
             .bind(ts(now))
@@ -651,6 +673,28 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(IncidentRow::into_incident).transpose()
+    }
+
+    /// An incident as it was at one of its versions.
+    pub async fn incident_at_version(&self, id: Uuid, version: u32) -> Result<Option<Incident>> {
+        let row: Option<IncidentRow> =
+            sqlx::query_as(AssertSqlSafe(format!("{INCIDENT_AT_VERSION} WHERE i.id = ? AND v.version = ?")))
+                .bind(id.to_string())
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(IncidentRow::into_incident).transpose()
+    }
+
+    /// The subscribers who have been alerted of an incident, each with their first alert's id.
+    pub async fn recipients(&self, incident: Uuid) -> Result<HashMap<Uuid, i64>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT subscription_id, MIN(id) FROM alerts WHERE incident_id = ? GROUP BY subscription_id",
+        )
+        .bind(incident.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|(s, id)| Ok((parse_uuid(&s)?, id))).collect()
     }
 
     /// Incidents at their latest version whose publication delay has passed, newest first.
@@ -715,29 +759,32 @@ impl Store {
         &self,
         outbox_id: i64,
         incident: &Incident,
-        subscribers: &[Uuid],
+        deliveries: &[Delivery],
     ) -> Result<Vec<Alert>> {
         let mut tx = self.write().await?;
         let now = now();
         let mut alerts = Vec::new();
-        for subscription_id in subscribers {
+        for d in deliveries {
             let id: Option<(i64,)> = sqlx::query_as(
-                "INSERT INTO alerts (subscription_id, incident_id, version, created_at)
-                 SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?)
+                "INSERT INTO alerts (subscription_id, incident_id, version, created_at, kind, refers_to)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?1)
                  ON CONFLICT DO NOTHING RETURNING id",
             )
-            .bind(subscription_id.to_string())
+            .bind(d.subscription_id.to_string())
             .bind(incident.id.to_string())
             .bind(incident.version)
             .bind(ts(now))
-            .bind(subscription_id.to_string())
+            .bind(d.kind.as_str())
+            .bind(d.refers_to)
             .fetch_optional(&mut *tx)
             .await?;
             if let Some((id,)) = id {
                 alerts.push(Alert {
                     id,
-                    subscription_id: *subscription_id,
+                    subscription_id: d.subscription_id,
                     created_at: now,
+                    kind: d.kind,
+                    refers_to: d.refers_to,
                     incident: incident.clone(),
                 });
             }
@@ -753,15 +800,19 @@ impl Store {
 
     pub async fn insert_subscription(&self, s: &Subscription) -> Result<()> {
         let categories: Vec<&str> = s.categories.iter().map(|c| c.as_str()).collect();
-        sqlx::query("INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(s.id.to_string())
-            .bind(s.point.lat())
-            .bind(s.point.lon())
-            .bind(s.radius_m)
-            .bind(serde_json::to_string(&categories).expect("strings serialize"))
-            .bind(ts(s.created_at))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at, min_severity)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.id.to_string())
+        .bind(s.point.lat())
+        .bind(s.point.lon())
+        .bind(s.radius_m)
+        .bind(serde_json::to_string(&categories).expect("strings serialize"))
+        .bind(ts(s.created_at))
+        .bind(s.min_severity.as_str())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -801,11 +852,14 @@ impl Store {
         struct AlertRow {
             alert_id: i64,
             alert_created_at: String,
+            alert_kind: String,
+            refers_to: Option<i64>,
             #[sqlx(flatten)]
             incident: IncidentRow,
         }
         let rows: Vec<AlertRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT a.id AS alert_id, a.created_at AS alert_created_at, q.* FROM alerts a
+            "SELECT a.id AS alert_id, a.created_at AS alert_created_at, a.kind AS alert_kind, a.refers_to,
+                q.* FROM alerts a
              JOIN ({INCIDENT_AT_VERSION}) q ON q.id = a.incident_id AND q.version = a.version
              WHERE a.subscription_id = ? AND a.created_at >= ? AND a.id > ?
              ORDER BY a.id LIMIT ?"
@@ -822,6 +876,9 @@ impl Store {
                     id: r.alert_id,
                     subscription_id,
                     created_at: parse_ts(&r.alert_created_at)?,
+                    kind: AlertKind::parse(&r.alert_kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("alert kind {:?}", r.alert_kind)))?,
+                    refers_to: r.refers_to,
                     incident: r.incident.into_incident()?,
                 })
             })
@@ -879,7 +936,7 @@ async fn record_withheld(
 
 /// A version's published fields, in the order both incidents and incident_versions name them:
 /// call_type, category, priority, status, location_kind, location, lat, lon, policy_version,
-/// narrative, units (the incident's, merged over its rows).
+/// narrative, units (the incident's, merged over its rows), closure.
 type PublishedValues<'a> = (
     &'a str,
     &'static str,
@@ -892,6 +949,7 @@ type PublishedValues<'a> = (
     u32,
     Option<&'a str>,
     Option<&'a str>,
+    Option<&'static str>,
 );
 
 fn published_values<'a>(p: &'a PublicIncident, units: Option<&'a str>) -> PublishedValues<'a> {
@@ -907,6 +965,7 @@ fn published_values<'a>(p: &'a PublicIncident, units: Option<&'a str>) -> Publis
         p.policy_version(),
         p.narrative(),
         units,
+        p.closure().map(Closure::as_str),
     )
 }
 
@@ -1040,7 +1099,8 @@ async fn update_incident(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE incidents SET version = ?, updated_at = ?, call_type = ?, category = ?, priority = ?, status = ?,
-            location_kind = ?, location = ?, lat = ?, lon = ?, policy_version = ?, narrative = ?, units = ?
+            location_kind = ?, location = ?, lat = ?, lon = ?, policy_version = ?, narrative = ?, units = ?,
+            closure = ?
          WHERE id = ?",
     )
     .bind(version)
@@ -1056,6 +1116,7 @@ async fn update_incident(
     .bind(p.policy_version())
     .bind(p.narrative())
     .bind(units)
+    .bind(p.closure().map(Closure::as_str))
     .bind(id.to_string())
     .execute(conn)
     .await?;

@@ -14,11 +14,12 @@ use futures_util::StreamExt;
 use regex::Regex;
 use serde_json::{Value, json};
 
-/// A subscription of 900 m around N 35th St and W Villard Av, where the rows of [`CALLS`] are.
+/// A subscription to every category within 900 m of N 35th St and W Villard Av, where the rows
+/// of [`CALLS`] are.
 async fn subscribe_near_35th_st(http: &reqwest::Client, url: &str) -> String {
     let created: Value = http
         .post(format!("{url}/v1/subscriptions"))
-        .json(&json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 900}))
+        .json(&json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 900, "categories": []}))
         .send()
         .await
         .unwrap()
@@ -101,15 +102,42 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
     assert_eq!((s["rows"].as_u64(), s["published"].as_u64()), (Some(5), Some(4)));
     assert_eq!(s["withheld"], json!({"category:domestic_violence": 1}));
 
-    // A later record of a known incident with a new status is a new version, alerted again.
+    // The incident's story: a new status alone is a new version but no news; dispatch then
+    // reclassifies it as shots fired (an update to whoever was told), and closes it as a false
+    // alarm (a retraction).
     let update = dir.path().join("update.csv");
     let header = CALLS.lines().next().unwrap();
-    let row = CALLS.lines().nth(3).unwrap().replace("Unable to Locate Complainant", "Assignment Completed");
-    std::fs::write(&update, format!("{header}\n{row}\n")).unwrap();
+    let row = CALLS.lines().nth(3).unwrap();
+    let completed = row.replace("Unable to Locate Complainant", "Assignment Completed");
+    let shots = completed.replace("TRBL W/SUBJ", "SHOTS FIRED");
+    let false_alarm = shots.replace("Assignment Completed", "False Alarm");
+    std::fs::write(&update, format!("{header}\n{completed}\n{shots}\n{false_alarm}\n")).unwrap();
     let s = summary(&import(&data, "milwaukee", "examples/milwaukee.toml", &update));
-    assert_eq!(s["updated"].as_u64(), Some(1));
+    assert_eq!(s["updated"].as_u64(), Some(3));
 
-    let events = read_events(stream, 4).await;
+    let events = read_events(stream, 5).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["new", "new", "new", "update", "retraction"]);
+    assert_eq!(
+        (events[3]["refers_to"].as_i64(), events[4]["refers_to"].as_i64()),
+        (events[0]["id"].as_i64(), events[0]["id"].as_i64())
+    );
+    assert!(
+        events[0]["context"].as_str().unwrap().contains("not a confirmed crime"),
+        "{}",
+        events[0]["context"]
+    );
+    assert!(
+        events[3]["context"].as_str().unwrap().contains("\"SHOTS FIRED\" (weapons)"),
+        "{}",
+        events[3]["context"]
+    );
+    assert!(events[4]["context"].as_str().unwrap().contains("as unfounded"), "{}", events[4]["context"]);
+    assert_eq!(events[4]["incident"]["closure"], "unfounded");
+    assert_eq!(
+        (events[4]["incident"]["initial_call_type"].as_str(), events[4]["incident"]["call_type"].as_str()),
+        (Some("TRBL W/SUBJ"), Some("SHOTS FIRED"))
+    );
     let got: Vec<_> = events.iter().map(alert_summary).collect();
     let mke = |loc: &str, cat: &str, at: &str, status: &str, v: u64| {
         ("milwaukee".to_owned(), loc.to_owned(), cat.to_owned(), at.to_owned(), status.to_owned(), v)
@@ -132,7 +160,8 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
                 "Unable to Locate Complainant",
                 1
             ),
-            mke("5200 block of N 35th St", "disorder", "2018-05-01T05:10:28Z", "Assignment Completed", 2),
+            mke("5200 block of N 35th St", "weapons", "2018-05-01T05:10:28Z", "Assignment Completed", 3),
+            mke("5200 block of N 35th St", "weapons", "2018-05-01T05:10:28Z", "False Alarm", 4),
         ]
     );
     assert_eq!(events[0]["incident"]["id"], events[3]["incident"]["id"]);
@@ -144,7 +173,7 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
     let after: Value =
         get_json(&http, format!("{}/v1/subscriptions/{id}/alerts?after={}", server.url, events[1]["id"]))
             .await;
-    assert_eq!(after["alerts"].as_array().unwrap().len(), 2);
+    assert_eq!(after["alerts"].as_array().unwrap().len(), 3);
 
     // A reconnecting client gets what it missed after its Last-Event-ID.
     let resumed = http
@@ -153,7 +182,7 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
         .send()
         .await
         .unwrap();
-    let replayed: Vec<_> = read_events(resumed, 2).await.iter().map(alert_summary).collect();
+    let replayed: Vec<_> = read_events(resumed, 3).await.iter().map(alert_summary).collect();
     assert_eq!(replayed, got[2..]);
 
     // All four published incidents are listed; the withheld call is not; bbox narrows the list.
