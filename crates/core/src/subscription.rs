@@ -15,6 +15,8 @@ use crate::{
 
 pub const MIN_RADIUS_M: f64 = 50.0;
 pub const MAX_RADIUS_M: f64 = 50_000.0;
+/// The radius of the quiet default: a few blocks.
+pub const QUIET_RADIUS_M: f64 = 500.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subscription {

@@ -18,7 +18,7 @@ use porchlight_core::{
     alert::{Alert, AlertKind},
     category::{Category, Severity},
     geo::Point,
-    subscription::{InvalidSubscription, Subscription, quiet_default},
+    subscription::{InvalidSubscription, QUIET_RADIUS_M, Subscription, quiet_default},
 };
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::BroadcastStream;
@@ -42,7 +42,8 @@ pub(crate) fn router() -> Router<AppState> {
 struct NewSubscriptionBody {
     lat: f64,
     lon: f64,
-    radius_m: f64,
+    /// Omitted: the quiet default's 500 m.
+    radius_m: Option<f64>,
     /// Omitted: the quiet default (violence, weapons, fire, hazards; high severity only).
     /// Empty: every category that can alert.
     categories: Option<Vec<String>>,
@@ -136,7 +137,8 @@ async fn create(
             floor.unwrap_or_default(),
         ),
     };
-    let subscription = Subscription::new(point, body.radius_m, filter, Utc::now()).map_err(|e| match e {
+    let radius_m = body.radius_m.unwrap_or(QUIET_RADIUS_M);
+    let subscription = Subscription::new(point, radius_m, filter, Utc::now()).map_err(|e| match e {
         InvalidSubscription::Radius(_) => ApiError::bad_request("invalid_radius", e.to_string()),
         InvalidSubscription::SensitiveCategory(_) => ApiError::bad_request("invalid_category", e.to_string()),
     })?;

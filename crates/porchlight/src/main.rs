@@ -8,6 +8,7 @@ mod poll;
 mod push;
 mod scrubber;
 mod server;
+mod volume;
 
 use std::path::PathBuf;
 
@@ -37,6 +38,9 @@ enum Command {
     /// dispatch centre.
     #[command(subcommand)]
     Agency(push::AgencyCommand),
+    /// Measure alerts: how many a resident would get from a city's calls.
+    #[command(subcommand)]
+    Alerts(volume::AlertsCommand),
     /// Set or show an agency's privacy policy.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -84,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Import(args) => ingest::import(args).await,
         Command::Policy(command) => policy::run(command).await,
         Command::Feeds(command) => check::run(command),
+        Command::Alerts(command) => volume::run(command),
         Command::Agency(command) => push::run(command).await,
     }
 }

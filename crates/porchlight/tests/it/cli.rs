@@ -1238,3 +1238,110 @@ async fn one_row_per_unit_becomes_one_incident_with_its_units() {
     let listed = get_json(&http, format!("{}/v1/incidents?agency=dallas&limit=1000", server.url)).await;
     assert!(listed["incidents"].as_array().unwrap().iter().all(|i| i["units"] == json!([])));
 }
+
+/// A resident who chooses nothing gets the quiet default: over a whole day of real Milwaukee
+/// calls, only the high-severity violence, weapons, fire and hazard calls within 500 m of
+/// them, each once, against everything the same day's calls would have sent them.
+#[tokio::test]
+async fn the_quiet_default_hears_only_what_it_should_over_a_whole_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let milwaukee = std::fs::read_to_string(repo().join(MILWAUKEE_CSV)).unwrap();
+    let mut day = String::new();
+    for (i, line) in milwaukee.lines().enumerate() {
+        if i == 0 || line.split(',').nth(1).is_some_and(|t| t.starts_with("2018-05-01")) {
+            day.push_str(line);
+            day.push('\n');
+        }
+    }
+    let day_file = dir.path().join("2018-05-01.csv");
+    std::fs::write(&day_file, &day).unwrap();
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, CALLS.lines().next().unwrap()).unwrap();
+    import(&data, "milwaukee", "examples/milwaukee.toml", &empty);
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    // On Milwaukee's near north side; no categories, no radius, no floor: the quiet default.
+    let (lat, lon) = (43.0615, -87.9370);
+    let created: Value = http
+        .post(format!("{}/v1/subscriptions", server.url))
+        .json(&json!({"lat": lat, "lon": lon}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["categories"], json!(["violent", "weapons", "fire", "hazard"]));
+    assert_eq!((created["radius_m"].as_f64(), created["min_severity"].as_str()), (Some(500.0), Some("high")));
+    let id = created["id"].as_str().unwrap();
+    let s = summary(&import(&data, "milwaukee", "examples/milwaukee.toml", &day_file));
+    assert_eq!(s["rows"], 1901);
+
+    // What it should hear, worked out from the published incidents themselves.
+    let here = porchlight_core::geo::Point::new(lat, lon).unwrap();
+    let nearby =
+        get_json(&http, format!("{}/v1/incidents?bbox=-87.955,43.045,-87.919,43.078&limit=1000", server.url))
+            .await;
+    let mut everything_within_1km = 0;
+    let mut expected: Vec<String> = Vec::new();
+    for i in nearby["incidents"].as_array().unwrap() {
+        let Some(p) = i["point"].as_object() else { continue };
+        let at =
+            porchlight_core::geo::Point::new(p["lat"].as_f64().unwrap(), p["lon"].as_f64().unwrap()).unwrap();
+        let category = i["category"].as_str().unwrap();
+        let alertable = !["other", "administrative"].contains(&category);
+        if alertable && here.distance_m(at) <= 1000.0 {
+            everything_within_1km += 1;
+        }
+        if ["violent", "weapons", "fire", "hazard"].contains(&category) && here.distance_m(at) <= 500.0 {
+            expected.push(i["id"].as_str().unwrap().to_owned());
+        }
+    }
+    expected.sort();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let got = loop {
+        let listed = alerts_of(&http, &server.url, id).await;
+        let alerts = listed["alerts"].as_array().unwrap().clone();
+        if alerts.len() >= expected.len() || std::time::Instant::now() > deadline {
+            // A moment more, to see that nothing else arrives.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            break alerts_of(&http, &server.url, id).await["alerts"].as_array().unwrap().clone();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut got_ids: Vec<String> =
+        got.iter().map(|a| a["incident"]["id"].as_str().unwrap().to_owned()).collect();
+    got_ids.sort();
+    assert_eq!(got_ids, expected);
+    assert!(got.iter().all(|a| a["kind"] == "new"));
+    // The counts on this real day: 2 alerts, where "everything within 1 km" would have sent 32.
+    assert_eq!((got.len(), everything_within_1km), (2, 32));
+}
+
+/// `porchlight alerts volume` on Milwaukee's busiest day: the quiet default sends a resident
+/// about one alert a day where "everything within 1 km" sends two dozen.
+#[test]
+fn the_alert_volume_report_shows_the_default_is_calm() {
+    let out = porchlight()
+        .args(["alerts", "volume", "--json", "--mapping"])
+        .arg(repo().join("examples/milwaukee.toml"))
+        .arg(repo().join(MILWAUKEE_CSV))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["day"].as_str(), v["published_that_day"].as_u64(), v["residents"].as_u64()),
+        (Some("2018-05-01"), Some(1054), Some(173))
+    );
+    let sums: Vec<u64> = v["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["by_category"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum())
+        .collect();
+    // Alerts over all 173 residents: 194 with the quiet default, 4,104 with everything in 1 km.
+    assert_eq!(sums, [194, 4104]);
+    assert_eq!(v["profiles"][0]["silent_residents"], 72);
+}
