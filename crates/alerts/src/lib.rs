@@ -9,7 +9,8 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use porchlight_core::{
-    alert::{Alert, AlertKind, news_for_recipients},
+    alert::{Alert, AlertKind, BaseRate, news_for_recipients},
+    geo::Point,
     incident::Incident,
     matcher::SubscriptionIndex,
     subscription::Subscription,
@@ -132,6 +133,7 @@ impl Alerts {
                     subscription_id: *s,
                     kind,
                     refers_to: Some(*first),
+                    base_rate: None,
                 }));
             }
         }
@@ -139,14 +141,29 @@ impl Alerts {
             && let Some(at) = incident.point
         {
             // Without a point an incident is listed but cannot be placed in anyone's area.
-            let matches = self.inner.index.read().await.matches(incident.category, at);
-            deliveries.extend(
-                matches.into_iter().filter(|s| !recipients.contains_key(s)).map(|s| Delivery {
-                    subscription_id: s,
+            let areas: Vec<(Uuid, Point, f64)> = {
+                let index = self.inner.index.read().await;
+                let matches = index.matches(incident.category, at);
+                matches
+                    .into_iter()
+                    .filter(|s| !recipients.contains_key(s))
+                    .filter_map(|s| index.get(s).map(|sub| (s, sub.point, sub.radius_m)))
+                    .collect()
+            };
+            // Each new alert says how usual such a call is in the subscriber's own area.
+            for (subscription_id, center, radius_m) in areas {
+                let times = self
+                    .inner
+                    .store
+                    .calls_near(incident.category, center, radius_m, incident.received_at)
+                    .await?;
+                deliveries.push(Delivery {
+                    subscription_id,
                     kind: AlertKind::New,
                     refers_to: None,
-                }),
-            );
+                    base_rate: Some(BaseRate::at(incident.received_at, times)),
+                });
+            }
         }
         Ok(deliveries)
     }
@@ -246,7 +263,9 @@ mod tests {
             let listed = store.alerts(s.id, None, None, 10).await.unwrap();
             got.push(listed.iter().map(|a| (a.kind, a.incident.version, a.refers_to)).collect::<Vec<_>>());
         }
-        let first = store.alerts(everything.id, None, None, 1).await.unwrap()[0].id;
+        let first_alert = &store.alerts(everything.id, None, None, 1).await.unwrap()[0];
+        assert_eq!(first_alert.base_rate.map(|b| b.last_30_days), Some(1), "{first_alert:?}");
+        let first = first_alert.id;
         let first_weapons = store.alerts(weapons_only.id, None, None, 1).await.unwrap()[0].id;
         assert_eq!(
             got,

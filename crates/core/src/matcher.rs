@@ -59,6 +59,10 @@ impl SubscriptionIndex {
         }
     }
 
+    pub fn get(&self, id: Uuid) -> Option<&Subscription> {
+        self.subscriptions.get(&id)
+    }
+
     /// The subscriptions that want an incident of `category` at `at`, in no particular order.
     pub fn matches(&self, category: Category, at: Point) -> Vec<Uuid> {
         self.tree

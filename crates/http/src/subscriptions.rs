@@ -15,7 +15,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
 use porchlight_core::{
-    alert::{Alert, AlertKind},
+    alert::{Alert, AlertKind, BaseRate},
     category::{Category, Severity},
     geo::Point,
     subscription::{InvalidSubscription, QUIET_RADIUS_M, Subscription, quiet_default},
@@ -89,8 +89,13 @@ struct AlertBody {
     /// For an update or a retraction: the id of this subscriber's first alert of the incident.
     #[serde(skip_serializing_if = "Option::is_none")]
     refers_to: Option<i64>,
-    /// What a call for service is, or what changed since the first alert.
+    /// What a call for service is and how usual this one is here, or what changed since the
+    /// first alert.
     context: String,
+    /// For a new alert: calls of this category in the subscriber's area in the 30 days up to
+    /// this one (it included), and the monthly average over the 12 months up to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base_rate: Option<BaseRate>,
     incident: IncidentBody,
 }
 
@@ -102,6 +107,7 @@ impl From<Alert> for AlertBody {
             kind: a.kind,
             refers_to: a.refers_to,
             context: a.context(),
+            base_rate: a.base_rate,
             incident: a.incident.into(),
         }
     }

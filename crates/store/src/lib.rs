@@ -16,7 +16,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use porchlight_core::{
     address::LocationKind,
     agency::AgencyId,
-    alert::{Alert, AlertKind},
+    alert::{Alert, AlertKind, BaseRate},
     category::Category,
     geo::Point,
     incident::{Closure, Incident, PublicIncident},
@@ -71,12 +71,13 @@ pub enum Applied {
 }
 
 /// An alert to record: for whom, and what kind of news.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Delivery {
     pub subscription_id: Uuid,
     pub kind: AlertKind,
     /// The subscriber's first alert of the incident, for an update or a retraction.
     pub refers_to: Option<i64>,
+    pub base_rate: Option<BaseRate>,
 }
 
 /// Filters for listing incidents, newest first.
@@ -686,6 +687,41 @@ impl Store {
         row.map(IncidentRow::into_incident).transpose()
     }
 
+    /// When calls of `category` were received within `radius_m` of `center` in the year up to
+    /// `at`, among incidents already public: what a base rate is counted from.
+    pub async fn calls_near(
+        &self,
+        category: Category,
+        center: Point,
+        radius_m: f64,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        let ([min_lon, min_lat], [max_lon, max_lat]) = center.bounding_box(radius_m);
+        let rows: Vec<(f64, f64, String)> = sqlx::query_as(
+            "SELECT lat, lon, received_at FROM incidents
+             WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ? AND category = ?
+               AND received_at > ? AND received_at <= ? AND visible_at <= ?",
+        )
+        .bind(min_lat)
+        .bind(max_lat)
+        .bind(min_lon)
+        .bind(max_lon)
+        .bind(category.as_str())
+        .bind(ts(at - chrono::Duration::days(365)))
+        .bind(ts(at))
+        .bind(ts(now()))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut times = Vec::new();
+        for (lat, lon, received_at) in rows {
+            let p = Point::new(lat, lon).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if p.distance_m(center) <= radius_m {
+                times.push(parse_ts(&received_at)?);
+            }
+        }
+        Ok(times)
+    }
+
     /// The subscribers who have been alerted of an incident, each with their first alert's id.
     pub async fn recipients(&self, incident: Uuid) -> Result<HashMap<Uuid, i64>> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
@@ -766,8 +802,9 @@ impl Store {
         let mut alerts = Vec::new();
         for d in deliveries {
             let id: Option<(i64,)> = sqlx::query_as(
-                "INSERT INTO alerts (subscription_id, incident_id, version, created_at, kind, refers_to)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?1)
+                "INSERT INTO alerts (subscription_id, incident_id, version, created_at, kind, refers_to,
+                    last_30_days, monthly_average)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?1)
                  ON CONFLICT DO NOTHING RETURNING id",
             )
             .bind(d.subscription_id.to_string())
@@ -776,6 +813,8 @@ impl Store {
             .bind(ts(now))
             .bind(d.kind.as_str())
             .bind(d.refers_to)
+            .bind(d.base_rate.map(|b| b.last_30_days as i64))
+            .bind(d.base_rate.map(|b| b.monthly_average))
             .fetch_optional(&mut *tx)
             .await?;
             if let Some((id,)) = id {
@@ -785,6 +824,7 @@ impl Store {
                     created_at: now,
                     kind: d.kind,
                     refers_to: d.refers_to,
+                    base_rate: d.base_rate,
                     incident: incident.clone(),
                 });
             }
@@ -854,11 +894,14 @@ impl Store {
             alert_created_at: String,
             alert_kind: String,
             refers_to: Option<i64>,
+            last_30_days: Option<i64>,
+            monthly_average: Option<f64>,
             #[sqlx(flatten)]
             incident: IncidentRow,
         }
         let rows: Vec<AlertRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT a.id AS alert_id, a.created_at AS alert_created_at, a.kind AS alert_kind, a.refers_to,
+                a.last_30_days, a.monthly_average,
                 q.* FROM alerts a
              JOIN ({INCIDENT_AT_VERSION}) q ON q.id = a.incident_id AND q.version = a.version
              WHERE a.subscription_id = ? AND a.created_at >= ? AND a.id > ?
@@ -879,6 +922,13 @@ impl Store {
                     kind: AlertKind::parse(&r.alert_kind)
                         .ok_or_else(|| StoreError::Corrupt(format!("alert kind {:?}", r.alert_kind)))?,
                     refers_to: r.refers_to,
+                    base_rate: match (r.last_30_days, r.monthly_average) {
+                        (Some(n), Some(avg)) => Some(BaseRate {
+                            last_30_days: u64::try_from(n).unwrap_or(0),
+                            monthly_average: avg,
+                        }),
+                        _ => None,
+                    },
                     incident: r.incident.into_incident()?,
                 })
             })

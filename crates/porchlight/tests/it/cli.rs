@@ -102,6 +102,13 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
     assert_eq!((s["rows"].as_u64(), s["published"].as_u64()), (Some(5), Some(4)));
     assert_eq!(s["withheld"], json!({"category:domestic_violence": 1}));
 
+    // The first alerts are made (and their base rates counted) before the story goes on.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while alerts_of(&http, &server.url, &id).await["alerts"].as_array().unwrap().len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "the first alerts never came");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // The incident's story: a new status alone is a new version but no news; dispatch then
     // reclassifies it as shots fired (an update to whoever was told), and closes it as a false
     // alarm (a retraction).
@@ -134,6 +141,19 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
     );
     assert!(events[4]["context"].as_str().unwrap().contains("as unfounded"), "{}", events[4]["context"]);
     assert_eq!(events[4]["incident"]["closure"], "unfounded");
+    // A new alert says how usual the call is in the subscriber's area: the first disorder call
+    // there in 30 days (the only one stored), a twelfth of one in a typical month.
+    assert_eq!(events[0]["base_rate"]["last_30_days"], 1);
+    assert!((events[0]["base_rate"]["monthly_average"].as_f64().unwrap() - 1.0 / 12.0).abs() < 1e-9);
+    assert!(
+        events[0]["context"]
+            .as_str()
+            .unwrap()
+            .ends_with("The 1st disorder call in your area in 30 days; a typical month has fewer than one."),
+        "{}",
+        events[0]["context"]
+    );
+    assert!(events[3].get("base_rate").is_none());
     assert_eq!(
         (events[4]["incident"]["initial_call_type"].as_str(), events[4]["incident"]["call_type"].as_str()),
         (Some("TRBL W/SUBJ"), Some("SHOTS FIRED"))
