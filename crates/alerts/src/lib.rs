@@ -13,6 +13,7 @@ use porchlight_core::{
     geo::Point,
     incident::Incident,
     matcher::SubscriptionIndex,
+    pacing::{Pacing, Route},
     subscription::Subscription,
 };
 use porchlight_store::{Delivery, Store, StoreError};
@@ -101,7 +102,8 @@ impl Alerts {
                 let alerts = self.inner.store.complete_outbox(outbox_id, &incident, &deliveries).await?;
                 made += alerts.len();
                 let mut live = self.inner.live.lock().await;
-                for alert in alerts {
+                // Only live alerts reach live streams; the rest wait for the digest.
+                for alert in alerts.into_iter().filter(|a| a.live) {
                     if let Some(tx) = live.get(&alert.subscription_id)
                         && tx.send(alert).is_err()
                     {
@@ -129,11 +131,15 @@ impl Alerts {
             if let Some(kind) = previous.as_ref().and_then(|p| news_for_recipients(p, incident)) {
                 let mut told: Vec<(&Uuid, &i64)> = recipients.iter().collect();
                 told.sort();
+                let now = chrono::Utc::now();
+                let index = self.inner.index.read().await;
                 deliveries.extend(told.into_iter().map(|(s, first)| Delivery {
                     subscription_id: *s,
                     kind,
                     refers_to: Some(*first),
                     base_rate: None,
+                    // Corrections wait out quiet hours but are not counted against a budget.
+                    live: index.get(*s).is_none_or(|sub| sub.pacing.route_correction(now) == Route::Live),
                 }));
             }
         }
@@ -141,27 +147,32 @@ impl Alerts {
             && let Some(at) = incident.point
         {
             // Without a point an incident is listed but cannot be placed in anyone's area.
-            let areas: Vec<(Uuid, Point, f64)> = {
+            let areas: Vec<(Uuid, Point, f64, Pacing)> = {
                 let index = self.inner.index.read().await;
                 let matches = index.matches(incident.category, at);
                 matches
                     .into_iter()
                     .filter(|s| !recipients.contains_key(s))
-                    .filter_map(|s| index.get(s).map(|sub| (s, sub.point, sub.radius_m)))
+                    .filter_map(|s| index.get(s).map(|sub| (s, sub.point, sub.radius_m, sub.pacing.clone())))
                     .collect()
             };
-            // Each new alert says how usual such a call is in the subscriber's own area.
-            for (subscription_id, center, radius_m) in areas {
+            // Each new alert says how usual such a call is in the subscriber's own area, and goes
+            // out live or waits for the digest by the subscriber's own pacing.
+            for (subscription_id, center, radius_m, pacing) in areas {
                 let times = self
                     .inner
                     .store
                     .calls_near(incident.category, center, radius_m, incident.received_at)
                     .await?;
+                let now = chrono::Utc::now();
+                let live_today =
+                    self.inner.store.live_alerts_since(subscription_id, pacing.day_start(now)).await?;
                 deliveries.push(Delivery {
                     subscription_id,
                     kind: AlertKind::New,
                     refers_to: None,
                     base_rate: Some(BaseRate::at(incident.received_at, times)),
+                    live: pacing.route_new(now, live_today) == Route::Live,
                 });
             }
         }

@@ -114,6 +114,8 @@ pub struct Alert {
     pub refers_to: Option<i64>,
     /// For a new alert: how usual such a call is in the subscriber's area.
     pub base_rate: Option<BaseRate>,
+    /// Sent live; otherwise held for the subscriber's digest (quiet hours, budget, digest-only).
+    pub live: bool,
     /// The incident as it was at the version that raised this alert.
     pub incident: Incident,
 }

@@ -12,6 +12,7 @@ pub mod category;
 pub mod geo;
 pub mod incident;
 pub mod matcher;
+pub mod pacing;
 pub mod privacy;
 pub mod record;
 pub mod scrub;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::{
     category::{Category, Severity},
     geo::Point,
+    pacing::Pacing,
 };
 
 pub const MIN_RADIUS_M: f64 = 50.0;
@@ -27,6 +28,8 @@ pub struct Subscription {
     pub categories: BTreeSet<Category>,
     /// Calls below this severity are not alerted.
     pub min_severity: Severity,
+    /// Quiet hours, daily budget and digest.
+    pub pacing: Pacing,
     pub created_at: DateTime<Utc>,
 }
 
@@ -58,7 +61,20 @@ impl Subscription {
         if let Some(c) = categories.iter().find(|c| c.is_sensitive()) {
             return Err(InvalidSubscription::SensitiveCategory(*c));
         }
-        Ok(Self { id: Uuid::new_v4(), point, radius_m, categories, min_severity, created_at: now })
+        Ok(Self {
+            id: Uuid::new_v4(),
+            point,
+            radius_m,
+            categories,
+            min_severity,
+            pacing: Pacing::default(),
+            created_at: now,
+        })
+    }
+
+    /// The same subscription with its quiet hours, budget and digest set.
+    pub fn with_pacing(self, pacing: Pacing) -> Self {
+        Self { pacing, ..self }
     }
 
     /// Whether an incident of `category` at `at` is for this subscriber.

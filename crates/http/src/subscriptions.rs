@@ -1,6 +1,10 @@
 //! Subscriptions: create, read, delete, list alerts, and stream them live as Server-Sent Events.
 
-use std::{collections::BTreeSet, convert::Infallible, str::FromStr};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    convert::Infallible,
+    str::FromStr,
+};
 
 use axum::{
     Json, Router,
@@ -18,6 +22,7 @@ use porchlight_core::{
     alert::{Alert, AlertKind, BaseRate},
     category::{Category, Severity},
     geo::Point,
+    pacing::{Pacing, PacingDocument},
     subscription::{InvalidSubscription, QUIET_RADIUS_M, Subscription, quiet_default},
 };
 use serde::{Deserialize, Serialize};
@@ -35,6 +40,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/subscriptions/{id}", get(read).delete(delete))
         .route("/v1/subscriptions/{id}/alerts", get(alerts))
         .route("/v1/subscriptions/{id}/alerts/stream", get(stream_alerts))
+        .route("/v1/subscriptions/{id}/digest", get(digest))
 }
 
 #[derive(Deserialize)]
@@ -49,6 +55,9 @@ struct NewSubscriptionBody {
     categories: Option<Vec<String>>,
     /// "low", "medium" or "high"; default "low" when categories are given.
     min_severity: Option<String>,
+    /// Quiet hours, a daily budget of live alerts, digest-only mode and the digest's period.
+    #[serde(default)]
+    pacing: PacingDocument,
 }
 
 #[derive(Serialize)]
@@ -59,6 +68,7 @@ struct SubscriptionBody {
     radius_m: f64,
     categories: Vec<&'static str>,
     min_severity: &'static str,
+    pacing: PacingDocument,
     created_at: DateTime<Utc>,
     alerts_url: String,
     stream_url: String,
@@ -73,6 +83,7 @@ impl From<Subscription> for SubscriptionBody {
             radius_m: s.radius_m,
             categories: s.categories.iter().map(|c| c.as_str()).collect(),
             min_severity: s.min_severity.as_str(),
+            pacing: s.pacing.document().clone(),
             created_at: s.created_at,
             alerts_url: format!("/v1/subscriptions/{}/alerts", s.id),
             stream_url: format!("/v1/subscriptions/{}/alerts/stream", s.id),
@@ -86,6 +97,8 @@ struct AlertBody {
     created_at: DateTime<Utc>,
     /// new, update or retraction.
     kind: AlertKind,
+    /// "live", or "digest" when it was held (quiet hours, budget, digest-only).
+    delivery: &'static str,
     /// For an update or a retraction: the id of this subscriber's first alert of the incident.
     #[serde(skip_serializing_if = "Option::is_none")]
     refers_to: Option<i64>,
@@ -105,6 +118,7 @@ impl From<Alert> for AlertBody {
             id: a.id,
             created_at: a.created_at,
             kind: a.kind,
+            delivery: if a.live { "live" } else { "digest" },
             refers_to: a.refers_to,
             context: a.context(),
             base_rate: a.base_rate,
@@ -143,11 +157,15 @@ async fn create(
             floor.unwrap_or_default(),
         ),
     };
+    let pacing = Pacing::new(body.pacing).map_err(|(field, reason)| {
+        ApiError::bad_request("invalid_pacing", format!("pacing.{field}: {reason}"))
+    })?;
     let radius_m = body.radius_m.unwrap_or(QUIET_RADIUS_M);
     let subscription = Subscription::new(point, radius_m, filter, Utc::now()).map_err(|e| match e {
         InvalidSubscription::Radius(_) => ApiError::bad_request("invalid_radius", e.to_string()),
         InvalidSubscription::SensitiveCategory(_) => ApiError::bad_request("invalid_category", e.to_string()),
     })?;
+    let subscription = subscription.with_pacing(pacing);
     state.alerts.subscribe(subscription.clone()).await?;
     Ok((StatusCode::CREATED, Json(subscription.into())))
 }
@@ -200,6 +218,62 @@ async fn alerts(
     Ok(Json(AlertList { alerts: alerts.into_iter().map(AlertBody::from).collect() }))
 }
 
+#[derive(Deserialize)]
+struct DigestParams {
+    period: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DigestBody {
+    /// The period: `[from, to)`, closing at the subscriber's digest hour.
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    /// Whether the period has closed (`last`) or is still filling (`current`).
+    closed: bool,
+    total: usize,
+    by_category: BTreeMap<&'static str, usize>,
+    /// The alerts held for the digest in the period, oldest first.
+    alerts: Vec<AlertBody>,
+}
+
+/// The subscriber's digest: the alerts held back (quiet hours, budget, digest-only) in the last
+/// closed period (`?period=last`, the default) or in the one still filling (`current`).
+async fn digest(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Result<Query<DigestParams>, QueryRejection>,
+) -> Result<Json<DigestBody>, ApiError> {
+    let Query(p) = params.map_err(query_error)?;
+    let subscription = find(&state, &id).await?;
+    let now = Utc::now();
+    let (last_from, last_to) = subscription.pacing.last_digest(now);
+    let (from, to, closed) = match p.period.as_deref() {
+        None | Some("last") => (last_from, last_to, true),
+        Some("current") => (last_to, now, false),
+        Some(_) => return Err(ApiError::bad_request("invalid_query", "period must be last or current")),
+    };
+    let mut held = Vec::new();
+    let mut after = None;
+    loop {
+        let page = state.store.alerts(subscription.id, Some(from), after, 1000).await?;
+        let Some(last) = page.last().map(|a| a.id) else { break };
+        after = Some(last);
+        held.extend(page.into_iter().filter(|a| !a.live && a.created_at < to));
+    }
+    let mut by_category: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for a in &held {
+        *by_category.entry(a.incident.category.as_str()).or_default() += 1;
+    }
+    Ok(Json(DigestBody {
+        from,
+        to,
+        closed,
+        total: held.len(),
+        by_category,
+        alerts: held.into_iter().map(AlertBody::from).collect(),
+    }))
+}
+
 fn event(alert: Alert) -> Result<Event, Infallible> {
     let id = alert.id.to_string();
     let data = serde_json::to_string(&AlertBody::from(alert)).expect("alert serializes");
@@ -221,7 +295,12 @@ async fn stream_alerts(
     let last_seen =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let backlog = match last_seen {
-        Some(after) => state.store.alerts(subscription.id, None, Some(after), MAX_REPLAY).await?,
+        // Alerts held for the digest are not replayed into a live stream.
+        Some(after) => {
+            let mut missed = state.store.alerts(subscription.id, None, Some(after), MAX_REPLAY).await?;
+            missed.retain(|a| a.live);
+            missed
+        }
         None => Vec::new(),
     };
     let mut high_water = backlog.last().map(|a| a.id).or(last_seen).unwrap_or(0);

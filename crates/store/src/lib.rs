@@ -20,6 +20,7 @@ use porchlight_core::{
     category::Category,
     geo::Point,
     incident::{Closure, Incident, PublicIncident},
+    pacing::Pacing,
     privacy::{Decision, Policy, PolicyDocument},
     subscription::Subscription,
 };
@@ -78,6 +79,8 @@ pub struct Delivery {
     /// The subscriber's first alert of the incident, for an update or a retraction.
     pub refers_to: Option<i64>,
     pub base_rate: Option<BaseRate>,
+    /// Sent live, or held for the digest.
+    pub live: bool,
 }
 
 /// Filters for listing incidents, newest first.
@@ -225,6 +228,7 @@ struct SubscriptionRow {
     categories: String,
     created_at: String,
     min_severity: String,
+    pacing: Option<String>,
 }
 
 impl SubscriptionRow {
@@ -241,6 +245,15 @@ impl SubscriptionRow {
             radius_m: self.radius_m,
             categories,
             min_severity: self.min_severity.parse().map_err(StoreError::Corrupt)?,
+            pacing: match self.pacing {
+                Some(json) => {
+                    let document =
+                        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    Pacing::new(document)
+                        .map_err(|(field, reason)| StoreError::Corrupt(format!("{field}: {reason}")))?
+                }
+                None => Pacing::default(),
+            },
             created_at: parse_ts(&self.created_at)?,
         })
     }
@@ -722,6 +735,19 @@ impl Store {
         Ok(times)
     }
 
+    /// How many new alerts went out live to a subscriber since `since`: what a budget counts.
+    pub async fn live_alerts_since(&self, subscription: Uuid, since: DateTime<Utc>) -> Result<u32> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM alerts WHERE subscription_id = ? AND kind = 'new' AND delivery = 'live'
+               AND created_at >= ?",
+        )
+        .bind(subscription.to_string())
+        .bind(ts(since))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
     /// The subscribers who have been alerted of an incident, each with their first alert's id.
     pub async fn recipients(&self, incident: Uuid) -> Result<HashMap<Uuid, i64>> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
@@ -803,8 +829,8 @@ impl Store {
         for d in deliveries {
             let id: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO alerts (subscription_id, incident_id, version, created_at, kind, refers_to,
-                    last_30_days, monthly_average)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?1)
+                    last_30_days, monthly_average, delivery)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?1)
                  ON CONFLICT DO NOTHING RETURNING id",
             )
             .bind(d.subscription_id.to_string())
@@ -815,6 +841,7 @@ impl Store {
             .bind(d.refers_to)
             .bind(d.base_rate.map(|b| b.last_30_days as i64))
             .bind(d.base_rate.map(|b| b.monthly_average))
+            .bind(if d.live { "live" } else { "digest" })
             .fetch_optional(&mut *tx)
             .await?;
             if let Some((id,)) = id {
@@ -825,6 +852,7 @@ impl Store {
                     kind: d.kind,
                     refers_to: d.refers_to,
                     base_rate: d.base_rate,
+                    live: d.live,
                     incident: incident.clone(),
                 });
             }
@@ -841,8 +869,8 @@ impl Store {
     pub async fn insert_subscription(&self, s: &Subscription) -> Result<()> {
         let categories: Vec<&str> = s.categories.iter().map(|c| c.as_str()).collect();
         sqlx::query(
-            "INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at, min_severity)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at, min_severity, pacing)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(s.id.to_string())
         .bind(s.point.lat())
@@ -851,6 +879,7 @@ impl Store {
         .bind(serde_json::to_string(&categories).expect("strings serialize"))
         .bind(ts(s.created_at))
         .bind(s.min_severity.as_str())
+        .bind(serde_json::to_string(s.pacing.document()).expect("a pacing document serializes"))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -896,12 +925,13 @@ impl Store {
             refers_to: Option<i64>,
             last_30_days: Option<i64>,
             monthly_average: Option<f64>,
+            delivery: String,
             #[sqlx(flatten)]
             incident: IncidentRow,
         }
         let rows: Vec<AlertRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT a.id AS alert_id, a.created_at AS alert_created_at, a.kind AS alert_kind, a.refers_to,
-                a.last_30_days, a.monthly_average,
+                a.last_30_days, a.monthly_average, a.delivery,
                 q.* FROM alerts a
              JOIN ({INCIDENT_AT_VERSION}) q ON q.id = a.incident_id AND q.version = a.version
              WHERE a.subscription_id = ? AND a.created_at >= ? AND a.id > ?
@@ -929,6 +959,7 @@ impl Store {
                         }),
                         _ => None,
                     },
+                    live: r.delivery == "live",
                     incident: r.incident.into_incident()?,
                 })
             })

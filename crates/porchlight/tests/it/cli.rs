@@ -1365,3 +1365,95 @@ fn the_alert_volume_report_shows_the_default_is_calm() {
     assert_eq!(sums, [194, 4104]);
     assert_eq!(v["profiles"][0]["silent_residents"], 72);
 }
+
+/// Quiet hours, a daily budget and digest-only mode hold alerts for the digest instead of
+/// sending them live; the digest lists what was held.
+#[tokio::test]
+async fn quiet_hours_and_budgets_move_alerts_to_the_digest() {
+    let (_dir, data) = milwaukee_without_calls();
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    let now = chrono::Utc::now();
+    let quiet = [
+        (now - chrono::Duration::hours(1)).format("%H:%M").to_string(),
+        (now + chrono::Duration::hours(1)).format("%H:%M").to_string(),
+    ];
+    let mut ids = Vec::new();
+    for pacing in [
+        json!({"daily_budget": 2}),
+        json!({"time_zone": "UTC", "quiet_hours": quiet}),
+        json!({"digest_only": true, "digest_every": "weekly", "digest_hour": 18}),
+    ] {
+        let created: Value = http
+            .post(format!("{}/v1/subscriptions", server.url))
+            .json(&json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 900, "categories": [], "pacing": pacing}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let budget_stream =
+        http.get(format!("{}/v1/subscriptions/{}/alerts/stream", server.url, ids[0])).send().await.unwrap();
+    let calls = _dir.path().join("calls.csv");
+    std::fs::write(&calls, CALLS).unwrap();
+    import(&data, "milwaukee", "examples/milwaukee.toml", &calls);
+
+    let deliveries = |listed: &Value| -> Vec<String> {
+        listed["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["delivery"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut got = Vec::new();
+    for id in &ids {
+        loop {
+            let listed = alerts_of(&http, &server.url, id).await;
+            if listed["alerts"].as_array().unwrap().len() == 3 {
+                got.push(deliveries(&listed));
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "alerts never came: {listed}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(got[0], ["live", "live", "digest"], "a budget of 2 a day");
+    assert_eq!(got[1], ["digest", "digest", "digest"], "quiet hours {quiet:?}");
+    assert_eq!(got[2], ["digest", "digest", "digest"], "digest only");
+    // The live stream carries only the live ones.
+    let live = read_events(budget_stream, 2).await;
+    assert!(live.iter().all(|a| a["delivery"] == "live"));
+
+    // The digest still filling holds what was held back, counted by category.
+    let digest =
+        get_json(&http, format!("{}/v1/subscriptions/{}/digest?period=current", server.url, ids[1])).await;
+    assert_eq!(digest["total"], 3);
+    assert_eq!(digest["by_category"], json!({"disorder": 1, "property": 1, "traffic": 1}));
+    assert_eq!(digest["closed"], false);
+    let budget_digest =
+        get_json(&http, format!("{}/v1/subscriptions/{}/digest?period=current", server.url, ids[0])).await;
+    assert_eq!(budget_digest["total"], 1);
+    // The last closed weekly digest (Mondays at 18:00 UTC) ended before these alerts were made.
+    let last = get_json(&http, format!("{}/v1/subscriptions/{}/digest", server.url, ids[2])).await;
+    assert_eq!(last["total"], 0);
+    let (from, to) = (last["from"].as_str().unwrap(), last["to"].as_str().unwrap());
+    let span = chrono::DateTime::parse_from_rfc3339(to).unwrap()
+        - chrono::DateTime::parse_from_rfc3339(from).unwrap();
+    assert_eq!(span, chrono::Duration::days(7));
+    // A pacing that makes no sense is refused, naming the field.
+    let bad = http
+        .post(format!("{}/v1/subscriptions", server.url))
+        .json(&json!({"lat": 43.1, "lon": -87.9, "pacing": {"quiet_hours": ["late", "early"]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_pacing");
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("pacing.quiet_hours"));
+}
