@@ -10,11 +10,10 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use porchlight_core::{
     alert::{Alert, AlertKind, BaseRate, news_for_recipients},
-    geo::Point,
     incident::Incident,
     matcher::SubscriptionIndex,
     pacing::{Pacing, Route},
-    subscription::Subscription,
+    subscription::{Area, Subscription},
 };
 use porchlight_store::{Delivery, Store, StoreError};
 use tokio::sync::{Mutex, Notify, RwLock, broadcast};
@@ -147,23 +146,31 @@ impl Alerts {
             && let Some(at) = incident.point
         {
             // Without a point an incident is listed but cannot be placed in anyone's area.
-            let areas: Vec<(Uuid, Point, f64, Pacing)> = {
+            let areas: Vec<(Uuid, Area, Pacing)> = {
                 let index = self.inner.index.read().await;
                 let matches = index.matches(incident.category, at);
                 matches
                     .into_iter()
                     .filter(|s| !recipients.contains_key(s))
-                    .filter_map(|s| index.get(s).map(|sub| (s, sub.point, sub.radius_m, sub.pacing.clone())))
+                    .filter_map(|s| index.get(s).map(|sub| (s, sub.area.clone(), sub.pacing.clone())))
                     .collect()
             };
             // Each new alert says how usual such a call is in the subscriber's own area, and goes
             // out live or waits for the digest by the subscriber's own pacing.
-            for (subscription_id, center, radius_m, pacing) in areas {
-                let times = self
-                    .inner
-                    .store
-                    .calls_near(incident.category, center, radius_m, incident.received_at)
-                    .await?;
+            for (subscription_id, area, pacing) in areas {
+                // Covering circles of neighbouring cells overlap: each incident counts once.
+                let mut calls: HashMap<Uuid, chrono::DateTime<chrono::Utc>> = HashMap::new();
+                for (center, radius_m) in area.covering_circles() {
+                    let near = self
+                        .inner
+                        .store
+                        .calls_near(incident.category, center, radius_m, incident.received_at)
+                        .await?;
+                    calls.extend(
+                        near.into_iter().filter(|(_, p, _)| area.contains(*p)).map(|(id, _, t)| (id, t)),
+                    );
+                }
+                let times = calls.into_values();
                 let now = chrono::Utc::now();
                 let live_today =
                     self.inner.store.live_alerts_since(subscription_id, pacing.day_start(now)).await?;

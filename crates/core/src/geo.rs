@@ -57,6 +57,17 @@ impl Point {
         Point { lat: round(centre.lat()), lon: round(centre.lng()) }
     }
 
+    /// The H3 cell of `resolution` that holds this point.
+    pub fn cell(self, resolution: h3o::Resolution) -> h3o::CellIndex {
+        h3o::LatLng::new(self.lat, self.lon).expect("checked coordinates").to_cell(resolution)
+    }
+
+    /// The centre of an H3 cell.
+    pub fn of_cell(cell: h3o::CellIndex) -> Point {
+        let centre = h3o::LatLng::from(cell);
+        Point { lat: centre.lat(), lon: centre.lng() }
+    }
+
     /// A box, in degrees, that holds every point within `radius_m` of this one: a cheap
     /// pre-filter before the exact distance check.
     pub fn bounding_box(self, radius_m: f64) -> ([f64; 2], [f64; 2]) {

@@ -8,7 +8,11 @@ use std::collections::HashMap;
 use rstar::{AABB, RTree, RTreeObject};
 use uuid::Uuid;
 
-use crate::{category::Category, geo::Point, subscription::Subscription};
+use crate::{
+    category::Category,
+    geo::Point,
+    subscription::{Area, FINEST_PRIVATE_RESOLUTION, Subscription},
+};
 
 #[derive(Debug, Clone, PartialEq)]
 struct Entry {
@@ -24,10 +28,12 @@ impl RTreeObject for Entry {
     }
 }
 
-/// Every live subscription, indexed by area.
+/// Every live subscription, indexed by area: circles in an R-tree, private-mode cells in a map
+/// from cell to subscribers.
 #[derive(Debug, Default)]
 pub struct SubscriptionIndex {
     tree: RTree<Entry>,
+    cells: HashMap<h3o::CellIndex, Vec<Uuid>>,
     subscriptions: HashMap<Uuid, Subscription>,
 }
 
@@ -47,15 +53,37 @@ impl SubscriptionIndex {
     /// Add or replace a subscription.
     pub fn insert(&mut self, subscription: Subscription) {
         self.remove(subscription.id);
-        let (lo, hi) = subscription.point.bounding_box(subscription.radius_m);
-        self.tree.insert(Entry { id: subscription.id, envelope: AABB::from_corners(lo, hi) });
+        match &subscription.area {
+            Area::Circle { point, radius_m } => {
+                let (lo, hi) = point.bounding_box(*radius_m);
+                self.tree.insert(Entry { id: subscription.id, envelope: AABB::from_corners(lo, hi) });
+            }
+            Area::Cells { cells, .. } => {
+                for cell in cells {
+                    self.cells.entry(*cell).or_default().push(subscription.id);
+                }
+            }
+        }
         self.subscriptions.insert(subscription.id, subscription);
     }
 
     pub fn remove(&mut self, id: Uuid) {
-        if let Some(old) = self.subscriptions.remove(&id) {
-            let (lo, hi) = old.point.bounding_box(old.radius_m);
-            self.tree.remove(&Entry { id, envelope: AABB::from_corners(lo, hi) });
+        match self.subscriptions.remove(&id).map(|s| s.area) {
+            Some(Area::Circle { point, radius_m }) => {
+                let (lo, hi) = point.bounding_box(radius_m);
+                self.tree.remove(&Entry { id, envelope: AABB::from_corners(lo, hi) });
+            }
+            Some(Area::Cells { cells, .. }) => {
+                for cell in cells {
+                    if let Some(ids) = self.cells.get_mut(&cell) {
+                        ids.retain(|i| *i != id);
+                        if ids.is_empty() {
+                            self.cells.remove(&cell);
+                        }
+                    }
+                }
+            }
+            None => {}
         }
     }
 
@@ -65,9 +93,18 @@ impl SubscriptionIndex {
 
     /// The subscriptions that want an incident of `category` at `at`, in no particular order.
     pub fn matches(&self, category: Category, at: Point) -> Vec<Uuid> {
-        self.tree
-            .locate_in_envelope_intersecting(&AABB::from_point([at.lon(), at.lat()]))
-            .filter_map(|e| self.subscriptions.get(&e.id))
+        let circles =
+            self.tree.locate_in_envelope_intersecting(&AABB::from_point([at.lon(), at.lat()])).map(|e| e.id);
+        // Private-mode cells are at most resolution 7: look the point's cell up at each.
+        let resolutions = if self.cells.is_empty() { 0 } else { u8::from(FINEST_PRIVATE_RESOLUTION) + 1 };
+        let cells = (0..resolutions)
+            .filter_map(|r| h3o::Resolution::try_from(r).ok())
+            .filter_map(|r| self.cells.get(&at.cell(r)))
+            .flatten()
+            .copied();
+        circles
+            .chain(cells)
+            .filter_map(|id| self.subscriptions.get(&id))
             .filter(|s| s.wants(category, at))
             .map(|s| s.id)
             .collect()

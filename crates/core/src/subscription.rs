@@ -1,4 +1,13 @@
-//! A resident's subscription: a point, a radius and the categories they want to hear about.
+//! A resident's subscription: an area, the categories they want to hear about, a severity floor
+//! and their pacing.
+//!
+//! The area is a point and a radius (precise mode), or a set of coarse H3 cells (private mode).
+//! In private mode the server never learns the point: the client covers its exact area with
+//! cells of at least ~5 km² (resolution 7 or coarser), the server matches on cells and sends
+//! each incident with its generalized point, and the client shows it only if it falls inside
+//! the area it keeps to itself. The trade-off: the server sends more than the resident wants
+//! (everything in the cells), the client does the last filtering, and base rates are counted
+//! over the cells rather than the exact area.
 //!
 //! The subscription id is a random UUID and is the only credential: whoever holds it can read
 //! and delete the subscription, so it is never listed or logged.
@@ -19,11 +28,88 @@ pub const MAX_RADIUS_M: f64 = 50_000.0;
 /// The radius of the quiet default: a few blocks.
 pub const QUIET_RADIUS_M: f64 = 500.0;
 
+/// The coarsest detail a private-mode cell may have: resolution 7, about 5.2 km² a cell.
+pub const FINEST_PRIVATE_RESOLUTION: h3o::Resolution = h3o::Resolution::Seven;
+/// Cells in one private-mode area at most.
+pub const MAX_CELLS: usize = 64;
+
+/// Where a subscriber wants to hear about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Area {
+    /// Precise mode: the server knows the point.
+    Circle { point: Point, radius_m: f64 },
+    /// Private mode: coarse cells of one resolution; the server never learns the point.
+    Cells { resolution: h3o::Resolution, cells: BTreeSet<h3o::CellIndex> },
+}
+
+impl Area {
+    /// Check a private-mode area: 1 to [`MAX_CELLS`] cells of one resolution, no finer than
+    /// [`FINEST_PRIVATE_RESOLUTION`].
+    pub fn cells(cells: impl IntoIterator<Item = h3o::CellIndex>) -> Result<Self, InvalidSubscription> {
+        let cells: BTreeSet<h3o::CellIndex> = cells.into_iter().collect();
+        let Some(first) = cells.first() else {
+            return Err(InvalidSubscription::Cells("give at least one cell"));
+        };
+        let resolution = first.resolution();
+        if cells.len() > MAX_CELLS {
+            return Err(InvalidSubscription::Cells("at most 64 cells"));
+        }
+        if cells.iter().any(|c| c.resolution() != resolution) {
+            return Err(InvalidSubscription::Cells("all cells must have the same resolution"));
+        }
+        if resolution > FINEST_PRIVATE_RESOLUTION {
+            return Err(InvalidSubscription::Cells(
+                "cells must be of resolution 7 or coarser (about 5 km² or more each)",
+            ));
+        }
+        Ok(Area::Cells { resolution, cells })
+    }
+
+    /// A private-mode area from cell indexes written as hexadecimal ("872830828ffffff").
+    pub fn cells_named<S: AsRef<str>>(names: &[S]) -> Result<Self, InvalidSubscription> {
+        let cells = names
+            .iter()
+            .map(|n| n.as_ref().parse::<h3o::CellIndex>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| {
+                InvalidSubscription::Cells("each cell must be an H3 cell index such as \"872830828ffffff\"")
+            })?;
+        Self::cells(cells)
+    }
+
+    /// The cells of a private-mode area, as hexadecimal indexes; `None` for a circle.
+    pub fn cell_names(&self) -> Option<Vec<String>> {
+        match self {
+            Area::Circle { .. } => None,
+            Area::Cells { cells, .. } => Some(cells.iter().map(ToString::to_string).collect()),
+        }
+    }
+
+    /// Circles that together cover the area, to search stored incidents with before checking
+    /// [`Area::contains`]: the circle itself, or one around each cell.
+    pub fn covering_circles(&self) -> Vec<(Point, f64)> {
+        match self {
+            Area::Circle { point, radius_m } => vec![(*point, *radius_m)],
+            // A hexagon's corners are one edge length from its centre; pentagons and the
+            // projection's distortion stay well inside twice that.
+            Area::Cells { resolution, cells } => {
+                cells.iter().map(|c| (Point::of_cell(*c), 2.0 * resolution.edge_length_m())).collect()
+            }
+        }
+    }
+
+    pub fn contains(&self, at: Point) -> bool {
+        match self {
+            Area::Circle { point, radius_m } => point.distance_m(at) <= *radius_m,
+            Area::Cells { resolution, cells } => cells.contains(&at.cell(*resolution)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subscription {
     pub id: Uuid,
-    pub point: Point,
-    pub radius_m: f64,
+    pub area: Area,
     /// Empty means every category that can alert.
     pub categories: BTreeSet<Category>,
     /// Calls below this severity are not alerted.
@@ -45,6 +131,8 @@ pub enum InvalidSubscription {
     Radius(f64),
     #[error("category {0} is never published, so it cannot be subscribed to")]
     SensitiveCategory(Category),
+    #[error("cells: {0}")]
+    Cells(&'static str),
 }
 
 impl Subscription {
@@ -52,10 +140,21 @@ impl Subscription {
     pub fn new(
         point: Point,
         radius_m: f64,
+        filter: (BTreeSet<Category>, Severity),
+        now: DateTime<Utc>,
+    ) -> Result<Self, InvalidSubscription> {
+        Self::in_area(Area::Circle { point, radius_m }, filter, now)
+    }
+
+    /// Check a request for a subscription to an area (a circle, or private-mode cells).
+    pub fn in_area(
+        area: Area,
         (categories, min_severity): (BTreeSet<Category>, Severity),
         now: DateTime<Utc>,
     ) -> Result<Self, InvalidSubscription> {
-        if !(MIN_RADIUS_M..=MAX_RADIUS_M).contains(&radius_m) {
+        if let Area::Circle { radius_m, .. } = area
+            && !(MIN_RADIUS_M..=MAX_RADIUS_M).contains(&radius_m)
+        {
             return Err(InvalidSubscription::Radius(radius_m));
         }
         if let Some(c) = categories.iter().find(|c| c.is_sensitive()) {
@@ -63,8 +162,7 @@ impl Subscription {
         }
         Ok(Self {
             id: Uuid::new_v4(),
-            point,
-            radius_m,
+            area,
             categories,
             min_severity,
             pacing: Pacing::default(),
@@ -82,7 +180,7 @@ impl Subscription {
         category.can_alert()
             && category.severity() >= self.min_severity
             && (self.categories.is_empty() || self.categories.contains(&category))
-            && self.point.distance_m(at) <= self.radius_m
+            && self.area.contains(at)
     }
 }
 
@@ -112,5 +210,20 @@ mod tests {
         // The quiet default: violence yes, property no.
         let quiet = Subscription::new(p, 500.0, quiet_default(), now).unwrap();
         assert!(quiet.wants(Category::Violent, p) && !quiet.wants(Category::Property, p));
+    }
+
+    #[test]
+    fn private_mode_matches_on_coarse_cells_only() {
+        let home = Point::new(43.1128, -87.9567).unwrap();
+        let cell = home.cell(h3o::Resolution::Seven);
+        let area = Area::cells([cell]).unwrap();
+        let s = Subscription::in_area(area, (BTreeSet::new(), Severity::Low), Utc::now()).unwrap();
+        assert!(s.wants(Category::Property, home));
+        assert!(!s.wants(Category::Property, Point::new(43.2, -87.9567).unwrap()));
+        let fine = home.cell(h3o::Resolution::Nine);
+        assert!(matches!(Area::cells([fine]), Err(InvalidSubscription::Cells(_))));
+        assert!(matches!(Area::cells([]), Err(InvalidSubscription::Cells(_))));
+        let mixed = [cell, home.cell(h3o::Resolution::Six)];
+        assert!(matches!(Area::cells(mixed), Err(InvalidSubscription::Cells(_))));
     }
 }

@@ -23,7 +23,7 @@ use porchlight_core::{
     category::{Category, Severity},
     geo::Point,
     pacing::{Pacing, PacingDocument},
-    subscription::{InvalidSubscription, QUIET_RADIUS_M, Subscription, quiet_default},
+    subscription::{Area, InvalidSubscription, QUIET_RADIUS_M, Subscription, quiet_default},
 };
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::BroadcastStream;
@@ -46,10 +46,14 @@ pub(crate) fn router() -> Router<AppState> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewSubscriptionBody {
-    lat: f64,
-    lon: f64,
+    /// Precise mode: a point, with a radius.
+    lat: Option<f64>,
+    lon: Option<f64>,
     /// Omitted: the quiet default's 500 m.
     radius_m: Option<f64>,
+    /// Private mode, instead of a point: H3 cells of resolution 7 or coarser that cover the
+    /// area; the client keeps the exact area and filters what it is sent.
+    cells: Option<Vec<String>>,
     /// Omitted: the quiet default (violence, weapons, fire, hazards; high severity only).
     /// Empty: every category that can alert.
     categories: Option<Vec<String>>,
@@ -63,9 +67,15 @@ struct NewSubscriptionBody {
 #[derive(Serialize)]
 struct SubscriptionBody {
     id: Uuid,
-    lat: f64,
-    lon: f64,
-    radius_m: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lat: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lon: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    radius_m: Option<f64>,
+    /// Private mode's cells; absent in precise mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cells: Option<Vec<String>>,
     categories: Vec<&'static str>,
     min_severity: &'static str,
     pacing: PacingDocument,
@@ -78,9 +88,19 @@ impl From<Subscription> for SubscriptionBody {
     fn from(s: Subscription) -> Self {
         Self {
             id: s.id,
-            lat: s.point.lat(),
-            lon: s.point.lon(),
-            radius_m: s.radius_m,
+            lat: match &s.area {
+                Area::Circle { point, .. } => Some(point.lat()),
+                Area::Cells { .. } => None,
+            },
+            lon: match &s.area {
+                Area::Circle { point, .. } => Some(point.lon()),
+                Area::Cells { .. } => None,
+            },
+            radius_m: match &s.area {
+                Area::Circle { radius_m, .. } => Some(*radius_m),
+                Area::Cells { .. } => None,
+            },
+            cells: s.area.cell_names(),
             categories: s.categories.iter().map(|c| c.as_str()).collect(),
             min_severity: s.min_severity.as_str(),
             pacing: s.pacing.document().clone(),
@@ -137,8 +157,6 @@ async fn create(
     body: Result<Json<NewSubscriptionBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubscriptionBody>), ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
-    let point = Point::new(body.lat, body.lon)
-        .map_err(|e| ApiError::bad_request("invalid_coordinates", e.to_string()))?;
     let min_severity = body
         .min_severity
         .as_deref()
@@ -160,11 +178,26 @@ async fn create(
     let pacing = Pacing::new(body.pacing).map_err(|(field, reason)| {
         ApiError::bad_request("invalid_pacing", format!("pacing.{field}: {reason}"))
     })?;
-    let radius_m = body.radius_m.unwrap_or(QUIET_RADIUS_M);
-    let subscription = Subscription::new(point, radius_m, filter, Utc::now()).map_err(|e| match e {
+    let invalid = |e: InvalidSubscription| match e {
         InvalidSubscription::Radius(_) => ApiError::bad_request("invalid_radius", e.to_string()),
         InvalidSubscription::SensitiveCategory(_) => ApiError::bad_request("invalid_category", e.to_string()),
-    })?;
+        InvalidSubscription::Cells(_) => ApiError::bad_request("invalid_cells", e.to_string()),
+    };
+    let area = match (body.lat, body.lon, body.radius_m, body.cells) {
+        (Some(lat), Some(lon), radius_m, None) => {
+            let point = Point::new(lat, lon)
+                .map_err(|e| ApiError::bad_request("invalid_coordinates", e.to_string()))?;
+            Area::Circle { point, radius_m: radius_m.unwrap_or(QUIET_RADIUS_M) }
+        }
+        (None, None, None, Some(cells)) => Area::cells_named(&cells).map_err(invalid)?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_area",
+                "give lat and lon (and radius_m), or cells for private mode, not both",
+            ));
+        }
+    };
+    let subscription = Subscription::in_area(area, filter, Utc::now()).map_err(invalid)?;
     let subscription = subscription.with_pacing(pacing);
     state.alerts.subscribe(subscription.clone()).await?;
     Ok((StatusCode::CREATED, Json(subscription.into())))

@@ -22,7 +22,7 @@ use porchlight_core::{
     incident::{Closure, Incident, PublicIncident},
     pacing::Pacing,
     privacy::{Decision, Policy, PolicyDocument},
-    subscription::Subscription,
+    subscription::{Area, Subscription},
 };
 use sha2::Sha256;
 use sqlx::{
@@ -229,6 +229,7 @@ struct SubscriptionRow {
     created_at: String,
     min_severity: String,
     pacing: Option<String>,
+    cells: Option<String>,
 }
 
 impl SubscriptionRow {
@@ -241,8 +242,17 @@ impl SubscriptionRow {
             .collect::<Result<BTreeSet<_>>>()?;
         Ok(Subscription {
             id: parse_uuid(&self.id)?,
-            point: Point::new(self.lat, self.lon).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            radius_m: self.radius_m,
+            area: match self.cells {
+                None => Area::Circle {
+                    point: Point::new(self.lat, self.lon).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    radius_m: self.radius_m,
+                },
+                Some(json) => {
+                    let names: Vec<String> =
+                        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    Area::cells_named(&names).map_err(|e| StoreError::Corrupt(e.to_string()))?
+                }
+            },
             categories,
             min_severity: self.min_severity.parse().map_err(StoreError::Corrupt)?,
             pacing: match self.pacing {
@@ -700,18 +710,18 @@ impl Store {
         row.map(IncidentRow::into_incident).transpose()
     }
 
-    /// When calls of `category` were received within `radius_m` of `center` in the year up to
-    /// `at`, among incidents already public: what a base rate is counted from.
+    /// Which, where and when calls of `category` were received within `radius_m` of `center` in the
+    /// year up to `at`, among incidents already public: what a base rate is counted from.
     pub async fn calls_near(
         &self,
         category: Category,
         center: Point,
         radius_m: f64,
         at: DateTime<Utc>,
-    ) -> Result<Vec<DateTime<Utc>>> {
+    ) -> Result<Vec<(Uuid, Point, DateTime<Utc>)>> {
         let ([min_lon, min_lat], [max_lon, max_lat]) = center.bounding_box(radius_m);
-        let rows: Vec<(f64, f64, String)> = sqlx::query_as(
-            "SELECT lat, lon, received_at FROM incidents
+        let rows: Vec<(String, f64, f64, String)> = sqlx::query_as(
+            "SELECT id, lat, lon, received_at FROM incidents
              WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ? AND category = ?
                AND received_at > ? AND received_at <= ? AND visible_at <= ?",
         )
@@ -726,10 +736,10 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut times = Vec::new();
-        for (lat, lon, received_at) in rows {
+        for (id, lat, lon, received_at) in rows {
             let p = Point::new(lat, lon).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             if p.distance_m(center) <= radius_m {
-                times.push(parse_ts(&received_at)?);
+                times.push((parse_uuid(&id)?, p, parse_ts(&received_at)?));
             }
         }
         Ok(times)
@@ -867,19 +877,26 @@ impl Store {
     }
 
     pub async fn insert_subscription(&self, s: &Subscription) -> Result<()> {
+        // A private-mode subscription keeps no point: only its cells.
+        let circle = match &s.area {
+            Area::Circle { point, radius_m } => Some((*point, *radius_m)),
+            Area::Cells { .. } => None,
+        };
+        let cells = s.area.cell_names();
         let categories: Vec<&str> = s.categories.iter().map(|c| c.as_str()).collect();
         sqlx::query(
-            "INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at, min_severity, pacing)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at, min_severity, pacing, cells)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(s.id.to_string())
-        .bind(s.point.lat())
-        .bind(s.point.lon())
-        .bind(s.radius_m)
+        .bind(circle.map_or(0.0, |(p, _)| p.lat()))
+        .bind(circle.map_or(0.0, |(p, _)| p.lon()))
+        .bind(circle.map_or(0.0, |(_, r)| r))
         .bind(serde_json::to_string(&categories).expect("strings serialize"))
         .bind(ts(s.created_at))
         .bind(s.min_severity.as_str())
         .bind(serde_json::to_string(s.pacing.document()).expect("a pacing document serializes"))
+        .bind(cells.map(|c| serde_json::to_string(&c).expect("strings serialize")))
         .execute(&self.pool)
         .await?;
         Ok(())

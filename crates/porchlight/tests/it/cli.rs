@@ -268,7 +268,25 @@ async fn bad_requests_get_a_code_and_a_message() {
         (
             http.post(format!("{}/v1/subscriptions", server.url)).json(&json!({"lat": 43.0})),
             400,
-            "invalid_body",
+            "invalid_area",
+        ),
+        (
+            http.post(format!("{}/v1/subscriptions", server.url))
+                .json(&json!({"cells": ["892830828ffffff"]})),
+            400,
+            "invalid_cells",
+        ),
+        (
+            http.post(format!("{}/v1/subscriptions", server.url))
+                .json(&json!({"lat": 43.0, "lon": -87.9, "cells": ["872830828ffffff"]})),
+            400,
+            "invalid_area",
+        ),
+        (
+            http.post(format!("{}/v1/subscriptions", server.url))
+                .json(&json!({"lat": 43.0, "lon": -87.9, "pacing": {"daily_budget": 0}})),
+            400,
+            "invalid_pacing",
         ),
         (http.get(format!("{}/v1/subscriptions/not-a-uuid", server.url)), 400, "invalid_id"),
         (
@@ -439,10 +457,10 @@ const CITIES: [City; 6] = [
     },
 ];
 
-/// Every text value of every column of every table, one per line: what the database holds.
-/// (Reading the file's bytes instead mistakes SQLite's record headers and random keys for
-/// digits next to street names.)
-async fn stored_text(path: &Path) -> String {
+/// Every text value of every column of every table, one per line: what the database holds,
+/// and how many values were read. (Reading the file's bytes instead mistakes SQLite's record
+/// headers and random keys for digits next to street names.)
+async fn stored_text(path: &Path) -> (String, usize) {
     use sqlx::{Column, Connection, Row, TypeInfo};
     let url = format!("sqlite://{}?mode=ro", path.display());
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
@@ -477,8 +495,7 @@ async fn stored_text(path: &Path) -> String {
             }
         }
     }
-    assert!(values > 100_000, "only {values} stored values read");
-    out
+    (out, values)
 }
 
 /// How many words after a number are searched for the street's name: "5237 block of N 35th".
@@ -593,7 +610,9 @@ async fn no_house_number_or_raw_coordinate_leaks() {
 
     let mut haystacks: HashMap<&str, String> = HashMap::new();
     haystacks.insert("log lines", logs);
-    haystacks.insert("stored columns", stored_text(&data.join("porchlight.db")).await);
+    let (stored, values) = stored_text(&data.join("porchlight.db")).await;
+    assert!(values > 100_000, "only {values} stored values read");
+    haystacks.insert("stored columns", stored);
 
     let server = Server::start(&data);
     let http = reqwest::Client::new();
@@ -1456,4 +1475,72 @@ async fn quiet_hours_and_budgets_move_alerts_to_the_digest() {
     let body: Value = bad.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_pacing");
     assert!(body["error"]["message"].as_str().unwrap().starts_with("pacing.quiet_hours"));
+}
+
+/// Private mode: the subscriber sends coarse cells, never a point; the server matches on the
+/// cells and stores no point, and the alerts carry only generalized points for the client to
+/// filter against the exact area it keeps.
+#[tokio::test]
+async fn private_mode_stores_cells_not_a_point() {
+    let (dir, data) = milwaukee_without_calls();
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    let home = porchlight_core::geo::Point::new(43.1128, -87.9567).unwrap();
+    let cell = home.cell(porchlight_core::subscription::FINEST_PRIVATE_RESOLUTION);
+    let created: Value = http
+        .post(format!("{}/v1/subscriptions", server.url))
+        .json(&json!({"cells": [cell.to_string()], "categories": []}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["cells"], json!([cell.to_string()]));
+    assert!(created.get("lat").is_none() && created.get("lon").is_none());
+    let calls = dir.path().join("calls.csv");
+    std::fs::write(&calls, CALLS).unwrap();
+    import(&data, "milwaukee", "examples/milwaukee.toml", &calls);
+    // What the cell should hear: the published incidents whose generalized point is in it.
+    let all = get_json(&http, format!("{}/v1/incidents", server.url)).await;
+    let mut expected: Vec<String> = all["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| {
+            let p = &i["point"];
+            let at = porchlight_core::geo::Point::new(p["lat"].as_f64().unwrap(), p["lon"].as_f64().unwrap())
+                .unwrap();
+            at.cell(porchlight_core::subscription::FINEST_PRIVATE_RESOLUTION) == cell
+        })
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    expected.sort();
+    assert!(!expected.is_empty());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let got = loop {
+        let listed = alerts_of(&http, &server.url, &id).await;
+        let alerts = listed["alerts"].as_array().unwrap().clone();
+        if alerts.len() >= expected.len() {
+            break alerts;
+        }
+        assert!(std::time::Instant::now() < deadline, "alerts never came");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut got_ids: Vec<String> =
+        got.iter().map(|a| a["incident"]["id"].as_str().unwrap().to_owned()).collect();
+    got_ids.sort();
+    assert_eq!(got_ids, expected);
+    assert!(got.iter().all(|a| a["base_rate"]["last_30_days"].as_u64().unwrap() >= 1));
+    // The database holds the cell and no point.
+    drop(server);
+    use sqlx::Connection;
+    let url = format!("sqlite://{}?mode=ro", data.join("porchlight.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let row: (f64, f64, f64, String) = sqlx::query_as("SELECT lat, lon, radius_m, cells FROM subscriptions")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(row, (0.0, 0.0, 0.0, format!("[\"{cell}\"]")));
 }
