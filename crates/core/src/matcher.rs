@@ -54,8 +54,8 @@ impl SubscriptionIndex {
     pub fn insert(&mut self, subscription: Subscription) {
         self.remove(subscription.id);
         match &subscription.area {
-            Area::Circle { point, radius_m } => {
-                let (lo, hi) = point.bounding_box(*radius_m);
+            Area::Circle { .. } | Area::Polygon(_) => {
+                let (lo, hi) = subscription.area.bounding_box();
                 self.tree.insert(Entry { id: subscription.id, envelope: AABB::from_corners(lo, hi) });
             }
             Area::Cells { cells, .. } => {
@@ -69,8 +69,8 @@ impl SubscriptionIndex {
 
     pub fn remove(&mut self, id: Uuid) {
         match self.subscriptions.remove(&id).map(|s| s.area) {
-            Some(Area::Circle { point, radius_m }) => {
-                let (lo, hi) = point.bounding_box(radius_m);
+            Some(area @ (Area::Circle { .. } | Area::Polygon(_))) => {
+                let (lo, hi) = area.bounding_box();
                 self.tree.remove(&Entry { id, envelope: AABB::from_corners(lo, hi) });
             }
             Some(Area::Cells { cells, .. }) => {

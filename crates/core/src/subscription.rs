@@ -40,7 +40,12 @@ pub enum Area {
     Circle { point: Point, radius_m: f64 },
     /// Private mode: coarse cells of one resolution; the server never learns the point.
     Cells { resolution: h3o::Resolution, cells: BTreeSet<h3o::CellIndex> },
+    /// A neighbourhood drawn as a polygon (one outer ring, longitude and latitude).
+    Polygon(geo::Polygon<f64>),
 }
+
+/// Corners of a neighbourhood polygon at most.
+pub const MAX_VERTICES: usize = 1000;
 
 impl Area {
     /// Check a private-mode area: 1 to [`MAX_CELLS`] cells of one resolution, no finer than
@@ -65,6 +70,60 @@ impl Area {
         Ok(Area::Cells { resolution, cells })
     }
 
+    /// A neighbourhood from its corners as `[longitude, latitude]` pairs (GeoJSON's order): 3 to
+    /// [`MAX_VERTICES`] distinct corners, the ring closed if it is not, no wider than a
+    /// subscription circle could be.
+    pub fn polygon(corners: &[[f64; 2]]) -> Result<Self, InvalidSubscription> {
+        let mut ring: Vec<geo::Coord<f64>> = Vec::with_capacity(corners.len() + 1);
+        for [lon, lat] in corners {
+            Point::new(*lat, *lon).map_err(|_| {
+                InvalidSubscription::Polygon("a corner is not a valid longitude and latitude")
+            })?;
+            ring.push(geo::coord! { x: *lon, y: *lat });
+        }
+        if ring.len() > 1 && ring.first() == ring.last() {
+            ring.pop();
+        }
+        if ring.len() < 3 {
+            return Err(InvalidSubscription::Polygon("give at least three corners"));
+        }
+        if ring.len() > MAX_VERTICES {
+            return Err(InvalidSubscription::Polygon("at most 1000 corners"));
+        }
+        let polygon = geo::Polygon::new(geo::LineString::from(ring), Vec::new());
+        let area = Area::Polygon(polygon);
+        let radius_m = area.covering_circles().first().map_or(f64::INFINITY, |(_, r)| *r);
+        if radius_m > MAX_RADIUS_M || !radius_m.is_finite() {
+            return Err(InvalidSubscription::Polygon("no wider than 100 km across"));
+        }
+        Ok(area)
+    }
+
+    /// A neighbourhood's corners as `[longitude, latitude]` pairs; `None` for other areas.
+    pub fn polygon_corners(&self) -> Option<Vec<[f64; 2]>> {
+        match self {
+            Area::Polygon(p) => Some(p.exterior().coords().map(|c| [c.x, c.y]).collect()),
+            _ => None,
+        }
+    }
+
+    /// The box, `([min_lon, min_lat], [max_lon, max_lat])`, that holds the area.
+    pub fn bounding_box(&self) -> ([f64; 2], [f64; 2]) {
+        match self {
+            Area::Circle { point, radius_m } => point.bounding_box(*radius_m),
+            Area::Cells { .. } | Area::Polygon(_) => {
+                let mut lo = [f64::INFINITY; 2];
+                let mut hi = [f64::NEG_INFINITY; 2];
+                for (c, r) in self.covering_circles() {
+                    let (a, b) = c.bounding_box(r);
+                    lo = [lo[0].min(a[0]), lo[1].min(a[1])];
+                    hi = [hi[0].max(b[0]), hi[1].max(b[1])];
+                }
+                (lo, hi)
+            }
+        }
+    }
+
     /// A private-mode area from cell indexes written as hexadecimal ("872830828ffffff").
     pub fn cells_named<S: AsRef<str>>(names: &[S]) -> Result<Self, InvalidSubscription> {
         let cells = names
@@ -80,7 +139,7 @@ impl Area {
     /// The cells of a private-mode area, as hexadecimal indexes; `None` for a circle.
     pub fn cell_names(&self) -> Option<Vec<String>> {
         match self {
-            Area::Circle { .. } => None,
+            Area::Circle { .. } | Area::Polygon(_) => None,
             Area::Cells { cells, .. } => Some(cells.iter().map(ToString::to_string).collect()),
         }
     }
@@ -95,6 +154,23 @@ impl Area {
             Area::Cells { resolution, cells } => {
                 cells.iter().map(|c| (Point::of_cell(*c), 2.0 * resolution.edge_length_m())).collect()
             }
+            // The corners' middle, out to the farthest corner.
+            Area::Polygon(polygon) => {
+                let coords: Vec<&geo::Coord<f64>> = polygon.exterior().coords().collect();
+                let (min_x, max_x, min_y, max_y) = coords.iter().fold(
+                    (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY),
+                    |(a, b, c, d), p| (a.min(p.x), b.max(p.x), c.min(p.y), d.max(p.y)),
+                );
+                let Ok(center) = Point::new((min_y + max_y) / 2.0, (min_x + max_x) / 2.0) else {
+                    return Vec::new();
+                };
+                let radius = coords
+                    .iter()
+                    .filter_map(|c| Point::new(c.y, c.x).ok())
+                    .map(|p| center.distance_m(p))
+                    .fold(0.0, f64::max);
+                vec![(center, radius + 1.0)]
+            }
         }
     }
 
@@ -102,6 +178,11 @@ impl Area {
         match self {
             Area::Circle { point, radius_m } => point.distance_m(at) <= *radius_m,
             Area::Cells { resolution, cells } => cells.contains(&at.cell(*resolution)),
+            Area::Polygon(polygon) => {
+                use geo::Intersects;
+                // On the boundary counts as inside.
+                polygon.intersects(&geo::point! { x: at.lon(), y: at.lat() })
+            }
         }
     }
 }
@@ -133,6 +214,8 @@ pub enum InvalidSubscription {
     SensitiveCategory(Category),
     #[error("cells: {0}")]
     Cells(&'static str),
+    #[error("polygon: {0}")]
+    Polygon(&'static str),
 }
 
 impl Subscription {
@@ -225,5 +308,26 @@ mod tests {
         assert!(matches!(Area::cells([]), Err(InvalidSubscription::Cells(_))));
         let mixed = [cell, home.cell(h3o::Resolution::Six)];
         assert!(matches!(Area::cells(mixed), Err(InvalidSubscription::Cells(_))));
+    }
+
+    #[test]
+    fn a_neighbourhood_polygon_holds_what_is_inside_it() {
+        // A square around N 35th St and W Villard Av, about 1 km a side.
+        let square = [[-87.963, 43.108], [-87.951, 43.108], [-87.951, 43.117], [-87.963, 43.117]];
+        let area = Area::polygon(&square).unwrap();
+        assert!(area.contains(Point::new(43.1128, -87.9567).unwrap()));
+        assert!(!area.contains(Point::new(43.0695, -87.9447).unwrap()));
+        let ([min_lon, min_lat], [max_lon, max_lat]) = area.bounding_box();
+        assert!(min_lon <= -87.963 && max_lon >= -87.951 && min_lat <= 43.108 && max_lat >= 43.117);
+        assert_eq!(area.polygon_corners().unwrap().len(), 5);
+        assert!(matches!(Area::polygon(&square[..2]), Err(InvalidSubscription::Polygon(_))));
+        assert!(matches!(
+            Area::polygon(&[[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]]),
+            Err(InvalidSubscription::Polygon(_))
+        ));
+        assert!(matches!(
+            Area::polygon(&[[0.0, 95.0], [1.0, 0.0], [1.0, 1.0]]),
+            Err(InvalidSubscription::Polygon(_))
+        ));
     }
 }

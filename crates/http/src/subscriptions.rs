@@ -54,6 +54,8 @@ struct NewSubscriptionBody {
     /// Private mode, instead of a point: H3 cells of resolution 7 or coarser that cover the
     /// area; the client keeps the exact area and filters what it is sent.
     cells: Option<Vec<String>>,
+    /// A neighbourhood, instead of a point: its corners as [longitude, latitude] pairs.
+    polygon: Option<Vec<[f64; 2]>>,
     /// Omitted: the quiet default (violence, weapons, fire, hazards; high severity only).
     /// Empty: every category that can alert.
     categories: Option<Vec<String>>,
@@ -76,6 +78,9 @@ struct SubscriptionBody {
     /// Private mode's cells; absent in precise mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     cells: Option<Vec<String>>,
+    /// A neighbourhood's corners, [longitude, latitude], the ring closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    polygon: Option<Vec<[f64; 2]>>,
     categories: Vec<&'static str>,
     min_severity: &'static str,
     pacing: PacingDocument,
@@ -90,17 +95,18 @@ impl From<Subscription> for SubscriptionBody {
             id: s.id,
             lat: match &s.area {
                 Area::Circle { point, .. } => Some(point.lat()),
-                Area::Cells { .. } => None,
+                Area::Cells { .. } | Area::Polygon(_) => None,
             },
             lon: match &s.area {
                 Area::Circle { point, .. } => Some(point.lon()),
-                Area::Cells { .. } => None,
+                Area::Cells { .. } | Area::Polygon(_) => None,
             },
             radius_m: match &s.area {
                 Area::Circle { radius_m, .. } => Some(*radius_m),
-                Area::Cells { .. } => None,
+                Area::Cells { .. } | Area::Polygon(_) => None,
             },
             cells: s.area.cell_names(),
+            polygon: s.area.polygon_corners(),
             categories: s.categories.iter().map(|c| c.as_str()).collect(),
             min_severity: s.min_severity.as_str(),
             pacing: s.pacing.document().clone(),
@@ -182,18 +188,20 @@ async fn create(
         InvalidSubscription::Radius(_) => ApiError::bad_request("invalid_radius", e.to_string()),
         InvalidSubscription::SensitiveCategory(_) => ApiError::bad_request("invalid_category", e.to_string()),
         InvalidSubscription::Cells(_) => ApiError::bad_request("invalid_cells", e.to_string()),
+        InvalidSubscription::Polygon(_) => ApiError::bad_request("invalid_polygon", e.to_string()),
     };
-    let area = match (body.lat, body.lon, body.radius_m, body.cells) {
-        (Some(lat), Some(lon), radius_m, None) => {
+    let area = match (body.lat, body.lon, body.radius_m, body.cells, body.polygon) {
+        (Some(lat), Some(lon), radius_m, None, None) => {
             let point = Point::new(lat, lon)
                 .map_err(|e| ApiError::bad_request("invalid_coordinates", e.to_string()))?;
             Area::Circle { point, radius_m: radius_m.unwrap_or(QUIET_RADIUS_M) }
         }
-        (None, None, None, Some(cells)) => Area::cells_named(&cells).map_err(invalid)?,
+        (None, None, None, Some(cells), None) => Area::cells_named(&cells).map_err(invalid)?,
+        (None, None, None, None, Some(corners)) => Area::polygon(&corners).map_err(invalid)?,
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_area",
-                "give lat and lon (and radius_m), or cells for private mode, not both",
+                "give one area: lat and lon (and radius_m), cells for private mode, or a polygon",
             ));
         }
     };

@@ -230,6 +230,7 @@ struct SubscriptionRow {
     min_severity: String,
     pacing: Option<String>,
     cells: Option<String>,
+    polygon: Option<String>,
 }
 
 impl SubscriptionRow {
@@ -242,12 +243,17 @@ impl SubscriptionRow {
             .collect::<Result<BTreeSet<_>>>()?;
         Ok(Subscription {
             id: parse_uuid(&self.id)?,
-            area: match self.cells {
-                None => Area::Circle {
+            area: match (self.cells, self.polygon) {
+                (None, Some(json)) => {
+                    let corners: Vec<[f64; 2]> =
+                        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    Area::polygon(&corners).map_err(|e| StoreError::Corrupt(e.to_string()))?
+                }
+                (None, None) => Area::Circle {
                     point: Point::new(self.lat, self.lon).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     radius_m: self.radius_m,
                 },
-                Some(json) => {
+                (Some(json), _) => {
                     let names: Vec<String> =
                         serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     Area::cells_named(&names).map_err(|e| StoreError::Corrupt(e.to_string()))?
@@ -880,13 +886,14 @@ impl Store {
         // A private-mode subscription keeps no point: only its cells.
         let circle = match &s.area {
             Area::Circle { point, radius_m } => Some((*point, *radius_m)),
-            Area::Cells { .. } => None,
+            Area::Cells { .. } | Area::Polygon(_) => None,
         };
         let cells = s.area.cell_names();
         let categories: Vec<&str> = s.categories.iter().map(|c| c.as_str()).collect();
         sqlx::query(
-            "INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at, min_severity, pacing, cells)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at, min_severity, pacing, cells,
+                polygon)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(s.id.to_string())
         .bind(circle.map_or(0.0, |(p, _)| p.lat()))
@@ -897,6 +904,7 @@ impl Store {
         .bind(s.min_severity.as_str())
         .bind(serde_json::to_string(s.pacing.document()).expect("a pacing document serializes"))
         .bind(cells.map(|c| serde_json::to_string(&c).expect("strings serialize")))
+        .bind(s.area.polygon_corners().map(|c| serde_json::to_string(&c).expect("numbers serialize")))
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -1544,3 +1544,68 @@ async fn private_mode_stores_cells_not_a_point() {
         .unwrap();
     assert_eq!(row, (0.0, 0.0, 0.0, format!("[\"{cell}\"]")));
 }
+
+/// A neighbourhood drawn as a polygon hears about what falls inside it, and nothing outside.
+#[tokio::test]
+async fn a_neighbourhood_polygon_hears_what_is_inside_it() {
+    let (dir, data) = milwaukee_without_calls();
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    // A square of about 1 km around N 35th St and W Villard Av, as GeoJSON orders corners.
+    let (west, east, south, north) = (-87.963, -87.951, 43.108, 43.117);
+    let created: Value = http
+        .post(format!("{}/v1/subscriptions", server.url))
+        .json(&json!({"polygon": [[west, south], [east, south], [east, north], [west, north]], "categories": []}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["polygon"].as_array().unwrap().len(), 5, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let calls = dir.path().join("calls.csv");
+    std::fs::write(&calls, CALLS).unwrap();
+    import(&data, "milwaukee", "examples/milwaukee.toml", &calls);
+    let all = get_json(&http, format!("{}/v1/incidents", server.url)).await;
+    let mut expected: Vec<String> = all["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| {
+            let (lat, lon) = (i["point"]["lat"].as_f64().unwrap(), i["point"]["lon"].as_f64().unwrap());
+            (west..=east).contains(&lon) && (south..=north).contains(&lat)
+        })
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    expected.sort();
+    // Three of the four published calls are inside; the one on W Hadley St is not.
+    assert_eq!(expected.len(), 3);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = alerts_of(&http, &server.url, &id).await;
+        let mut got: Vec<String> = listed["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["incident"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        got.sort();
+        if got == expected {
+            break;
+        }
+        assert!(
+            got.len() <= expected.len() && std::time::Instant::now() < deadline,
+            "{got:?} against {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let bad = http
+        .post(format!("{}/v1/subscriptions", server.url))
+        .json(&json!({"polygon": [[west, south], [east, south]]}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_polygon");
+}
