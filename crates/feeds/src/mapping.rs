@@ -427,6 +427,32 @@ pub(crate) mod tests {
         assert_eq!(m.category_for("PATROL"), None);
     }
 
+    /// The statuses of the shared cities that take a call back, and some that do not.
+    #[test]
+    fn closing_statuses_are_recognised_as_agencies_word_them() {
+        let m = Mapping::parse(MINIMAL).unwrap();
+        for (status, closure) in [
+            ("FALSE COMPLAINT/UNFOUNDED", Some(Closure::Unfounded)),
+            ("Unfounded", Some(Closure::Unfounded)),
+            ("False Alarm", Some(Closure::Unfounded)),
+            ("ALARM MALFUNCTIO", Some(Closure::Unfounded)),
+            ("Call Cancelled", Some(Closure::Cancelled)),
+            ("DUPLICATED OR CANCELLED BY RADIO", Some(Closure::Cancelled)),
+            ("RESPONDING UNIT(S) CANCELLED BY RADIO", Some(Closure::Cancelled)),
+            ("No Report", Some(Closure::NoReport)),
+            ("Report To Follow", None),
+            ("Unable to Locate Complainant", None),
+            ("Assignment Completed", None),
+        ] {
+            assert_eq!(m.closure_for(status), closure, "{status}");
+        }
+        let own = format!("{MINIMAL}\n[[closures]]\npattern = \"^GOA$\"\nclosure = \"cancelled\"\n");
+        let own = Mapping::parse(&own).unwrap();
+        assert_eq!((own.closure_for("GOA"), own.closure_for("Unfounded")), (Some(Closure::Cancelled), None));
+        let bad = format!("{MINIMAL}\n[[closures]]\npattern = \"x\"\nclosure = \"solved\"\n");
+        assert!(Mapping::parse(&bad).unwrap_err().to_string().contains("closures[0].closure"));
+    }
+
     #[test]
     fn local_times_follow_daylight_saving() {
         let m = Mapping::parse(MINIMAL).unwrap();
