@@ -1477,6 +1477,57 @@ async fn quiet_hours_and_budgets_move_alerts_to_the_digest() {
     assert!(body["error"]["message"].as_str().unwrap().starts_with("pacing.quiet_hours"));
 }
 
+/// Subscribe with `body`, import the rows of [`CALLS`], and wait until the subscriber has been
+/// alerted of exactly the published incidents whose generalized point (latitude, longitude)
+/// `inside` accepts. Returns the subscription as created and its alerts.
+async fn alerted_exactly_inside(
+    server: &Server,
+    dir: &Path,
+    data: &Path,
+    body: Value,
+    inside: impl Fn(f64, f64) -> bool,
+) -> (Value, Vec<Value>) {
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{}/v1/subscriptions", server.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    let calls = dir.join("calls.csv");
+    std::fs::write(&calls, CALLS).unwrap();
+    import(data, "milwaukee", "examples/milwaukee.toml", &calls);
+    let all = get_json(&http, format!("{}/v1/incidents", server.url)).await;
+    let mut expected: Vec<String> = all["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| inside(i["point"]["lat"].as_f64().unwrap(), i["point"]["lon"].as_f64().unwrap()))
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    expected.sort();
+    assert!(!expected.is_empty());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let alerts = alerts_of(&http, &server.url, &id).await["alerts"].as_array().unwrap().clone();
+        let mut got: Vec<String> =
+            alerts.iter().map(|a| a["incident"]["id"].as_str().unwrap().to_owned()).collect();
+        got.sort();
+        if got == expected {
+            return (created, alerts);
+        }
+        assert!(
+            got.len() <= expected.len() && std::time::Instant::now() < deadline,
+            "{got:?} against {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Private mode: the subscriber sends coarse cells, never a point; the server matches on the
 /// cells and stores no point, and the alerts carry only generalized points for the client to
 /// filter against the exact area it keeps.
@@ -1484,55 +1535,14 @@ async fn quiet_hours_and_budgets_move_alerts_to_the_digest() {
 async fn private_mode_stores_cells_not_a_point() {
     let (dir, data) = milwaukee_without_calls();
     let server = Server::start(&data);
-    let http = reqwest::Client::new();
-    let home = porchlight_core::geo::Point::new(43.1128, -87.9567).unwrap();
-    let cell = home.cell(porchlight_core::subscription::FINEST_PRIVATE_RESOLUTION);
-    let created: Value = http
-        .post(format!("{}/v1/subscriptions", server.url))
-        .json(&json!({"cells": [cell.to_string()], "categories": []}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let resolution = porchlight_core::subscription::FINEST_PRIVATE_RESOLUTION;
+    let cell = porchlight_core::geo::Point::new(43.1128, -87.9567).unwrap().cell(resolution);
+    let body = json!({"cells": [cell.to_string()], "categories": []});
+    let in_cell = |lat, lon| porchlight_core::geo::Point::new(lat, lon).unwrap().cell(resolution) == cell;
+    let (created, alerts) = alerted_exactly_inside(&server, dir.path(), &data, body, in_cell).await;
     assert_eq!(created["cells"], json!([cell.to_string()]));
     assert!(created.get("lat").is_none() && created.get("lon").is_none());
-    let calls = dir.path().join("calls.csv");
-    std::fs::write(&calls, CALLS).unwrap();
-    import(&data, "milwaukee", "examples/milwaukee.toml", &calls);
-    // What the cell should hear: the published incidents whose generalized point is in it.
-    let all = get_json(&http, format!("{}/v1/incidents", server.url)).await;
-    let mut expected: Vec<String> = all["incidents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| {
-            let p = &i["point"];
-            let at = porchlight_core::geo::Point::new(p["lat"].as_f64().unwrap(), p["lon"].as_f64().unwrap())
-                .unwrap();
-            at.cell(porchlight_core::subscription::FINEST_PRIVATE_RESOLUTION) == cell
-        })
-        .map(|i| i["id"].as_str().unwrap().to_owned())
-        .collect();
-    expected.sort();
-    assert!(!expected.is_empty());
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let got = loop {
-        let listed = alerts_of(&http, &server.url, &id).await;
-        let alerts = listed["alerts"].as_array().unwrap().clone();
-        if alerts.len() >= expected.len() {
-            break alerts;
-        }
-        assert!(std::time::Instant::now() < deadline, "alerts never came");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let mut got_ids: Vec<String> =
-        got.iter().map(|a| a["incident"]["id"].as_str().unwrap().to_owned()).collect();
-    got_ids.sort();
-    assert_eq!(got_ids, expected);
-    assert!(got.iter().all(|a| a["base_rate"]["last_30_days"].as_u64().unwrap() >= 1));
+    assert!(alerts.iter().all(|a| a["base_rate"]["last_30_days"].as_u64().unwrap() >= 1));
     // The database holds the cell and no point.
     drop(server);
     use sqlx::Connection;
@@ -1550,57 +1560,16 @@ async fn private_mode_stores_cells_not_a_point() {
 async fn a_neighbourhood_polygon_hears_what_is_inside_it() {
     let (dir, data) = milwaukee_without_calls();
     let server = Server::start(&data);
-    let http = reqwest::Client::new();
     // A square of about 1 km around N 35th St and W Villard Av, as GeoJSON orders corners.
     let (west, east, south, north) = (-87.963, -87.951, 43.108, 43.117);
-    let created: Value = http
-        .post(format!("{}/v1/subscriptions", server.url))
-        .json(&json!({"polygon": [[west, south], [east, south], [east, north], [west, north]], "categories": []}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body =
+        json!({"polygon": [[west, south], [east, south], [east, north], [west, north]], "categories": []});
+    let inside = |lat, lon| (west..=east).contains(&lon) && (south..=north).contains(&lat);
+    let (created, alerts) = alerted_exactly_inside(&server, dir.path(), &data, body, inside).await;
     assert_eq!(created["polygon"].as_array().unwrap().len(), 5, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let calls = dir.path().join("calls.csv");
-    std::fs::write(&calls, CALLS).unwrap();
-    import(&data, "milwaukee", "examples/milwaukee.toml", &calls);
-    let all = get_json(&http, format!("{}/v1/incidents", server.url)).await;
-    let mut expected: Vec<String> = all["incidents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| {
-            let (lat, lon) = (i["point"]["lat"].as_f64().unwrap(), i["point"]["lon"].as_f64().unwrap());
-            (west..=east).contains(&lon) && (south..=north).contains(&lat)
-        })
-        .map(|i| i["id"].as_str().unwrap().to_owned())
-        .collect();
-    expected.sort();
     // Three of the four published calls are inside; the one on W Hadley St is not.
-    assert_eq!(expected.len(), 3);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let listed = alerts_of(&http, &server.url, &id).await;
-        let mut got: Vec<String> = listed["alerts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["incident"]["id"].as_str().unwrap().to_owned())
-            .collect();
-        got.sort();
-        if got == expected {
-            break;
-        }
-        assert!(
-            got.len() <= expected.len() && std::time::Instant::now() < deadline,
-            "{got:?} against {expected:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let bad = http
+    assert_eq!(alerts.len(), 3);
+    let bad = reqwest::Client::new()
         .post(format!("{}/v1/subscriptions", server.url))
         .json(&json!({"polygon": [[west, south], [east, south]]}))
         .send()
