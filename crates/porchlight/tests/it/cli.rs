@@ -4,6 +4,7 @@
 use std::{
     collections::{HashMap, HashSet},
     path::{Path, PathBuf},
+    process::Output,
     time::Duration,
 };
 
@@ -683,23 +684,13 @@ async fn policies_are_versioned_and_withheld_calls_are_counted_publicly() {
             .replace("snap_resolution = 10", "snap_resolution = 8"),
     )
     .unwrap();
-    let out = porchlight()
-        .args(["policy", "set", "--agency", "seattle", "--data-dir"])
-        .arg(&data)
-        .arg(&stricter)
-        .output()
-        .unwrap();
+    let out = policy_set(&data, "seattle", &stricter);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "policy version 2 is in force for seattle\n");
     // An invalid policy is refused with the field named, and changes nothing.
     let invalid = dir.path().join("invalid.toml");
     std::fs::write(&invalid, "[coordinates]\nsnap_resolution = 12\n").unwrap();
-    let out = porchlight()
-        .args(["policy", "set", "--agency", "seattle", "--data-dir"])
-        .arg(&data)
-        .arg(&invalid)
-        .output()
-        .unwrap();
+    let out = policy_set(&data, "seattle", &invalid);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("coordinates.snap_resolution"));
 
@@ -954,12 +945,7 @@ async fn incidents_past_the_retention_are_deleted() {
         .replace("2018-05-01 00:18:31", &a_while_ago.format("%Y-%m-%d %H:%M:%S").to_string());
     std::fs::write(&recent, format!("{header}\n{row}\n")).unwrap();
     import(&data, "milwaukee", "examples/milwaukee.toml", &recent);
-    let out = porchlight()
-        .args(["policy", "set", "--agency", "milwaukee", "--data-dir"])
-        .arg(&data)
-        .arg(&policy)
-        .output()
-        .unwrap();
+    let out = policy_set(&data, "milwaukee", &policy);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let server = Server::start(&data);
@@ -995,6 +981,16 @@ async fn incidents_past_the_retention_are_deleted() {
 /// Central Standard Time; in summer Milwaukee is an hour off it, which the test's margin covers.
 fn central_time() -> chrono::FixedOffset {
     chrono::FixedOffset::west_opt(6 * 3600).unwrap()
+}
+
+/// `porchlight policy set` for an agency in a data folder.
+fn policy_set(data: &Path, agency: &str, policy: &Path) -> Output {
+    porchlight()
+        .args(["policy", "set", "--agency", agency, "--data-dir"])
+        .arg(data)
+        .arg(policy)
+        .output()
+        .unwrap()
 }
 
 /// A data folder in a fresh temporary folder, with Milwaukee registered (its mapping stored)
