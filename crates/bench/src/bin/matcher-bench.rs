@@ -1,0 +1,348 @@
+//! The matcher's standard workload (issue 6), generated deterministically: N circular
+//! subscriptions with centres uniform in a 50 km x 50 km box around 32.78 N, 96.80 W and radii
+//! uniform between 200 m and 3,000 m, and call points uniform in the same box. For Porchlight's
+//! index and, in the same run, an rstar R-tree baseline (boxes + exact check) and a brute-force
+//! scan, it prints build time, bytes per subscription, calls per second on one thread and on all
+//! cores, p50/p99/p999 per call, matches per second, and the ratios; and it checks that every
+//! method returns the same match sets on a sample of calls.
+//!
+//! `cargo run --release -p porchlight-bench --bin matcher-bench -- [--subscriptions 1000000]
+//!  [--calls 100000] [--baseline-calls 5000] [--brute-calls 50] [--ten-million]`
+
+use std::{
+    collections::BTreeSet,
+    time::{Duration, Instant},
+};
+
+use porchlight_core::{
+    category::Severity, geo::Point, matcher::SubscriptionIndex, subscription::Subscription,
+};
+use rstar::{AABB, RTree, RTreeObject};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
+
+/// SplitMix64: a fixed, documented generator, so every run and every machine gets the same
+/// workload.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [lo, hi).
+    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * ((self.next() >> 11) as f64 / (1u64 << 53) as f64)
+    }
+}
+
+const CENTRE: (f64, f64) = (32.78, -96.80);
+const HALF_SIDE_M: f64 = 25_000.0;
+
+/// A point uniform in the 50 km box around the centre.
+fn point_in_box(rng: &mut SplitMix) -> Point {
+    let dlat = (HALF_SIDE_M / 6_371_008.8).to_degrees();
+    let dlon = dlat / CENTRE.0.to_radians().cos();
+    Point::new(rng.uniform(CENTRE.0 - dlat, CENTRE.0 + dlat), rng.uniform(CENTRE.1 - dlon, CENTRE.1 + dlon))
+        .expect("inside the box")
+}
+
+struct Args {
+    subscriptions: usize,
+    calls: usize,
+    baseline_calls: usize,
+    brute_calls: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args { subscriptions: 1_000_000, calls: 100_000, baseline_calls: 5_000, brute_calls: 50 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut number =
+            || it.next().and_then(|v| v.replace('_', "").parse().ok()).expect("a number after the flag");
+        match flag.as_str() {
+            "--subscriptions" => a.subscriptions = number(),
+            "--calls" => a.calls = number(),
+            "--baseline-calls" => a.baseline_calls = number(),
+            "--brute-calls" => a.brute_calls = number(),
+            "--ten-million" => a.subscriptions = 10_000_000,
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    a
+}
+
+#[derive(Clone, Copy)]
+struct Circle {
+    point: Point,
+    radius_m: f64,
+}
+
+/// The rstar baseline: each circle's bounding box in an R-tree, then the exact distance.
+struct Boxed {
+    id: u32,
+    envelope: AABB<[f64; 2]>,
+}
+
+impl RTreeObject for Boxed {
+    type Envelope = AABB<[f64; 2]>;
+
+    fn envelope(&self) -> Self::Envelope {
+        self.envelope
+    }
+}
+
+trait Method: Sync {
+    /// The matching subscriptions, sorted: for checking the methods agree.
+    fn matches(&self, at: Point) -> Vec<u32>;
+    /// How many subscriptions match: what is timed, each method answering as it natively does.
+    fn count(&self, at: Point) -> usize;
+}
+
+struct Porchlight {
+    index: SubscriptionIndex,
+    ids: std::collections::HashMap<uuid::Uuid, u32>,
+}
+
+impl Method for Porchlight {
+    fn matches(&self, at: Point) -> Vec<u32> {
+        let mut m: Vec<u32> = self
+            .index
+            .matches(porchlight_core::category::Category::Violent, at)
+            .into_iter()
+            .map(|id| self.ids[&id])
+            .collect();
+        m.sort_unstable();
+        m
+    }
+
+    fn count(&self, at: Point) -> usize {
+        self.index.matches(porchlight_core::category::Category::Violent, at).len()
+    }
+}
+
+struct RStar {
+    tree: RTree<Boxed>,
+    circles: Vec<Circle>,
+}
+
+impl Method for RStar {
+    fn matches(&self, at: Point) -> Vec<u32> {
+        let mut m: Vec<u32> = self
+            .tree
+            .locate_in_envelope_intersecting(&AABB::from_point([at.lon(), at.lat()]))
+            .filter(|b| {
+                let c = self.circles[b.id as usize];
+                c.point.distance_m(at) <= c.radius_m
+            })
+            .map(|b| b.id)
+            .collect();
+        m.sort_unstable();
+        m
+    }
+
+    fn count(&self, at: Point) -> usize {
+        self.tree
+            .locate_in_envelope_intersecting(&AABB::from_point([at.lon(), at.lat()]))
+            .filter(|b| {
+                let c = self.circles[b.id as usize];
+                c.point.distance_m(at) <= c.radius_m
+            })
+            .count()
+    }
+}
+
+struct Brute {
+    circles: Vec<Circle>,
+}
+
+impl Method for Brute {
+    fn matches(&self, at: Point) -> Vec<u32> {
+        (0..self.circles.len() as u32)
+            .filter(|&i| {
+                let c = self.circles[i as usize];
+                c.point.distance_m(at) <= c.radius_m
+            })
+            .collect()
+    }
+
+    fn count(&self, at: Point) -> usize {
+        self.circles.iter().filter(|c| c.point.distance_m(at) <= c.radius_m).count()
+    }
+}
+
+struct Measured {
+    name: &'static str,
+    build: Duration,
+    bytes_per_subscription: f64,
+    calls: usize,
+    one_thread_per_s: f64,
+    all_cores_per_s: f64,
+    p50: Duration,
+    p99: Duration,
+    p999: Duration,
+    matches_per_s: f64,
+}
+
+fn measure(
+    name: &'static str,
+    build: Duration,
+    bytes: usize,
+    n: usize,
+    method: &dyn Method,
+    calls: &[Point],
+) -> Measured {
+    let mut latencies = Vec::with_capacity(calls.len());
+    let mut matched = 0usize;
+    let start = Instant::now();
+    for at in calls {
+        let t = Instant::now();
+        matched += method.count(*at);
+        latencies.push(t.elapsed());
+    }
+    let one = start.elapsed();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for chunk in calls.chunks(calls.len().div_ceil(threads).max(1)) {
+            s.spawn(move || chunk.iter().map(|at| method.count(*at)).sum::<usize>());
+        }
+    });
+    let all = start.elapsed();
+    latencies.sort_unstable();
+    let pct = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Measured {
+        name,
+        build,
+        bytes_per_subscription: bytes as f64 / n as f64,
+        calls: calls.len(),
+        one_thread_per_s: calls.len() as f64 / one.as_secs_f64(),
+        all_cores_per_s: calls.len() as f64 / all.as_secs_f64(),
+        p50: pct(0.5),
+        p99: pct(0.99),
+        p999: pct(0.999),
+        matches_per_s: matched as f64 / one.as_secs_f64(),
+    }
+}
+
+fn main() {
+    let a = args();
+    let mut rng = SplitMix(0x5EED_0F_CA11);
+    let circles: Vec<Circle> = (0..a.subscriptions)
+        .map(|_| Circle { point: point_in_box(&mut rng), radius_m: rng.uniform(200.0, 3_000.0) })
+        .collect();
+    let calls: Vec<Point> = (0..a.calls).map(|_| point_in_box(&mut rng)).collect();
+    println!(
+        "workload: {} circles (radius 200-3,000 m) and {} calls, uniform in 50 km x 50 km around 32.78 N, 96.80 W; {} cores",
+        a.subscriptions,
+        a.calls,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    // Porchlight's index, as the service uses it.
+    let region = Region::new(GLOBAL);
+    let start = Instant::now();
+    let mut index = SubscriptionIndex::new();
+    let mut ids = std::collections::HashMap::with_capacity(circles.len());
+    let everything = || (BTreeSet::new(), Severity::Low);
+    for (i, c) in circles.iter().enumerate() {
+        let s = Subscription::new(c.point, c.radius_m, everything(), chrono::Utc::now()).expect("valid");
+        ids.insert(s.id, i as u32);
+        index.insert(s);
+    }
+    let build = start.elapsed();
+    let stats = region.change();
+    // The id map is the benchmark's, not the index's.
+    let id_map_bytes = ids.capacity() * (16 + 4 + 1);
+    let bytes = (stats.bytes_allocated + stats.bytes_reallocated.max(0) as usize)
+        .saturating_sub(stats.bytes_deallocated)
+        .saturating_sub(id_map_bytes);
+    let porchlight = Porchlight { index, ids };
+
+    let region = Region::new(GLOBAL);
+    let start = Instant::now();
+    let tree = RTree::bulk_load(
+        circles
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let (lo, hi) = c.point.bounding_box(c.radius_m);
+                Boxed { id: i as u32, envelope: AABB::from_corners(lo, hi) }
+            })
+            .collect(),
+    );
+    let rstar_build = start.elapsed();
+    let stats = region.change();
+    let rstar_bytes = (stats.bytes_allocated + stats.bytes_reallocated.max(0) as usize)
+        .saturating_sub(stats.bytes_deallocated)
+        + circles.len() * std::mem::size_of::<Circle>();
+    let rstar = RStar { tree, circles: circles.clone() };
+    let brute = Brute { circles };
+
+    // Every method must agree, on a sample of calls.
+    for at in calls.iter().take(a.brute_calls.max(10)) {
+        let expected = brute.matches(*at);
+        assert_eq!(porchlight.matches(*at), expected, "Porchlight's index disagrees with brute force");
+        assert_eq!(rstar.matches(*at), expected, "the R-tree disagrees with brute force");
+    }
+    println!("match sets: identical across all methods on {} sample calls", a.brute_calls.max(10));
+
+    let rows = [
+        measure("porchlight index", build, bytes, a.subscriptions, &porchlight, &calls),
+        measure(
+            "rstar R-tree (bulk)",
+            rstar_build,
+            rstar_bytes,
+            a.subscriptions,
+            &rstar,
+            &calls[..a.baseline_calls.min(calls.len())],
+        ),
+        measure(
+            "brute-force scan",
+            Duration::ZERO,
+            a.subscriptions * std::mem::size_of::<Circle>(),
+            a.subscriptions,
+            &brute,
+            &calls[..a.brute_calls.min(calls.len())],
+        ),
+    ];
+    println!(
+        "{:<22} {:>9} {:>9} {:>8} {:>12} {:>12} {:>9} {:>9} {:>9} {:>13}",
+        "method", "build", "B/sub", "calls", "calls/s 1T", "calls/s all", "p50", "p99", "p999", "matches/s"
+    );
+    for r in &rows {
+        println!(
+            "{:<22} {:>8.2}s {:>9.0} {:>8} {:>12.0} {:>12.0} {:>8.1}µ {:>8.1}µ {:>8.1}µ {:>13.0}",
+            r.name,
+            r.build.as_secs_f64(),
+            r.bytes_per_subscription,
+            r.calls,
+            r.one_thread_per_s,
+            r.all_cores_per_s,
+            r.p50.as_secs_f64() * 1e6,
+            r.p99.as_secs_f64() * 1e6,
+            r.p999.as_secs_f64() * 1e6,
+            r.matches_per_s
+        );
+    }
+    let (p, t, b) = (&rows[0], &rows[1], &rows[2]);
+    println!(
+        "ratios: porchlight / rstar calls/s {:.2}, porchlight / brute force {:.1}; bytes porchlight / rstar {:.2}",
+        p.one_thread_per_s / t.one_thread_per_s,
+        p.one_thread_per_s / b.one_thread_per_s,
+        p.bytes_per_subscription / t.bytes_per_subscription
+    );
+    println!(
+        "issue 6 targets at 1M: >= 50,000 calls/s ({}), p99 < 50 µs ({}), <= 200 B/sub ({}), build < 5 s ({})",
+        if p.one_thread_per_s >= 50_000.0 { "met" } else { "NOT met" },
+        if p.p99 < Duration::from_micros(50) { "met" } else { "NOT met" },
+        if p.bytes_per_subscription <= 200.0 { "met" } else { "NOT met" },
+        if p.build < Duration::from_secs(5) { "met" } else { "NOT met" },
+    );
+}
