@@ -233,7 +233,7 @@ fn measure(
 
 fn main() {
     let a = args();
-    let mut rng = SplitMix(0x5EED_0F_CA11);
+    let mut rng = SplitMix(0x005E_ED0F_CA11);
     let circles: Vec<Circle> = (0..a.subscriptions)
         .map(|_| Circle { point: point_in_box(&mut rng), radius_m: rng.uniform(200.0, 3_000.0) })
         .collect();
