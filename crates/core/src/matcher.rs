@@ -1,7 +1,10 @@
-//! Finding the subscriptions whose circle holds an incident.
+//! Finding the subscriptions whose area holds an incident.
 //!
-//! An R-tree of each circle's bounding box narrows the candidates; the exact great-circle
-//! distance decides. Circles that cross the antimeridian are not supported (no city does).
+//! Circles are in a [`CircleGrid`] (interior cells need no distance; edge cells are checked
+//! exactly), with each one's category mask beside its slot so the category filter costs a bit
+//! test; neighbourhood polygons are in an R-tree of their boxes, checked exactly; private-mode
+//! cells in a map from cell to subscribers. Circles that cross the antimeridian are not
+//! supported (no city does).
 
 use std::collections::HashMap;
 
@@ -11,6 +14,7 @@ use uuid::Uuid;
 use crate::{
     category::Category,
     geo::Point,
+    grid::CircleGrid,
     subscription::{Area, FINEST_PRIVATE_RESOLUTION, Subscription},
 };
 
@@ -28,10 +32,20 @@ impl RTreeObject for Entry {
     }
 }
 
-/// Every live subscription, indexed by area: circles in an R-tree, private-mode cells in a map
-/// from cell to subscribers.
+/// What a circle's slot in the grid stands for.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    id: Uuid,
+    categories: u32,
+}
+
+/// Every live subscription, indexed by area.
 #[derive(Debug, Default)]
 pub struct SubscriptionIndex {
+    grid: CircleGrid,
+    slots: Vec<Slot>,
+    /// Each circle's slot, by subscription.
+    slot_of: HashMap<Uuid, u32>,
     tree: RTree<Entry>,
     cells: HashMap<h3o::CellIndex, Vec<Uuid>>,
     subscriptions: HashMap<Uuid, Subscription>,
@@ -54,7 +68,16 @@ impl SubscriptionIndex {
     pub fn insert(&mut self, subscription: Subscription) {
         self.remove(subscription.id);
         match &subscription.area {
-            Area::Circle { .. } | Area::Polygon(_) => {
+            Area::Circle { point, radius_m } => {
+                let slot = self.grid.insert(*point, *radius_m);
+                let entry = Slot { id: subscription.id, categories: subscription.category_mask() };
+                match self.slots.get_mut(slot as usize) {
+                    Some(s) => *s = entry,
+                    None => self.slots.push(entry),
+                }
+                self.slot_of.insert(subscription.id, slot);
+            }
+            Area::Polygon(_) => {
                 let (lo, hi) = subscription.area.bounding_box();
                 self.tree.insert(Entry { id: subscription.id, envelope: AABB::from_corners(lo, hi) });
             }
@@ -69,7 +92,12 @@ impl SubscriptionIndex {
 
     pub fn remove(&mut self, id: Uuid) {
         match self.subscriptions.remove(&id).map(|s| s.area) {
-            Some(area @ (Area::Circle { .. } | Area::Polygon(_))) => {
+            Some(Area::Circle { .. }) => {
+                if let Some(slot) = self.slot_of.remove(&id) {
+                    self.grid.remove(slot);
+                }
+            }
+            Some(area @ Area::Polygon(_)) => {
                 let (lo, hi) = area.bounding_box();
                 self.tree.remove(&Entry { id, envelope: AABB::from_corners(lo, hi) });
             }
@@ -93,7 +121,15 @@ impl SubscriptionIndex {
 
     /// The subscriptions that want an incident of `category` at `at`, in no particular order.
     pub fn matches(&self, category: Category, at: Point) -> Vec<Uuid> {
-        let circles =
+        let bit = Category::ALL.iter().position(|c| *c == category).map_or(0, |i| 1u32 << i);
+        let mut found: Vec<Uuid> = self
+            .grid
+            .containing(at)
+            .map(|slot| self.slots[slot as usize])
+            .filter(|s| s.categories & bit != 0)
+            .map(|s| s.id)
+            .collect();
+        let polygons =
             self.tree.locate_in_envelope_intersecting(&AABB::from_point([at.lon(), at.lat()])).map(|e| e.id);
         // Private-mode cells are at most resolution 7: look the point's cell up at each.
         let resolutions = if self.cells.is_empty() { 0 } else { u8::from(FINEST_PRIVATE_RESOLUTION) + 1 };
@@ -102,12 +138,14 @@ impl SubscriptionIndex {
             .filter_map(|r| self.cells.get(&at.cell(r)))
             .flatten()
             .copied();
-        circles
-            .chain(cells)
-            .filter_map(|id| self.subscriptions.get(&id))
-            .filter(|s| s.wants(category, at))
-            .map(|s| s.id)
-            .collect()
+        found.extend(
+            polygons
+                .chain(cells)
+                .filter_map(|id| self.subscriptions.get(&id))
+                .filter(|s| s.wants(category, at))
+                .map(|s| s.id),
+        );
+        found
     }
 }
 

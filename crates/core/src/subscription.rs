@@ -258,6 +258,23 @@ impl Subscription {
         Self { pacing, ..self }
     }
 
+    /// Whether this subscriber wants calls of `category` anywhere: the categories and the
+    /// severity floor, without the area.
+    pub fn wants_category(&self, category: Category) -> bool {
+        category.can_alert()
+            && category.severity() >= self.min_severity
+            && (self.categories.is_empty() || self.categories.contains(&category))
+    }
+
+    /// The categories this subscriber wants, as bits by [`Category::ALL`]'s order.
+    pub fn category_mask(&self) -> u32 {
+        Category::ALL
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| self.wants_category(**c))
+            .fold(0, |mask, (i, _)| mask | (1 << i))
+    }
+
     /// Whether an incident of `category` at `at` is for this subscriber.
     pub fn wants(&self, category: Category, at: Point) -> bool {
         category.can_alert()
