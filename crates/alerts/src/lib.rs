@@ -52,6 +52,7 @@ impl Alerts {
         for s in store.subscriptions().await? {
             index.insert(s);
         }
+        index.shrink_to_fit();
         tracing::info!(subscriptions = index.len(), "subscription index loaded");
         Ok(Self {
             inner: Arc::new(Inner {

@@ -65,10 +65,18 @@ impl Circle {
     }
 }
 
+/// A circle's entry in a cell: its slot, and the caller's tag beside it, so a query can skip
+/// entries by tag while reading the list in order, without a look elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    slot: u32,
+    tag: u32,
+}
+
 #[derive(Debug, Default)]
 struct Cell {
-    interior: Vec<u32>,
-    boundary: Vec<u32>,
+    interior: Vec<Entry>,
+    boundary: Vec<Entry>,
 }
 
 /// Circles by grid cell.
@@ -143,17 +151,18 @@ impl CircleGrid {
         out
     }
 
-    /// Enter a circle; returns its slot.
-    pub fn insert(&mut self, centre: Point, radius_m: f64) -> u32 {
+    /// Enter a circle with a tag (a bit set the caller filters by); returns its slot.
+    pub fn insert(&mut self, centre: Point, radius_m: f64, tag: u32) -> u32 {
         let circle = Circle::new(centre, radius_m);
         let slot = match self.free.pop() {
             Some(free) => free,
             None => u32::try_from(self.circles.len()).expect("fewer than 4 billion circles"),
         };
+        let entry = Entry { slot, tag };
         for (key, relation) in Self::cover(&circle) {
             match relation {
-                Relation::Interior => self.cells.entry(key).or_default().interior.push(slot),
-                Relation::Boundary => self.cells.entry(key).or_default().boundary.push(slot),
+                Relation::Interior => self.cells.entry(key).or_default().interior.push(entry),
+                Relation::Boundary => self.cells.entry(key).or_default().boundary.push(entry),
                 Relation::Apart => {}
             }
         }
@@ -163,6 +172,16 @@ impl CircleGrid {
             self.circles[slot as usize] = Some(circle);
         }
         slot
+    }
+
+    /// Give back the lists' spare capacity: after loading many circles at once.
+    pub fn shrink_to_fit(&mut self) {
+        for cell in self.cells.values_mut() {
+            cell.interior.shrink_to_fit();
+            cell.boundary.shrink_to_fit();
+        }
+        self.cells.shrink_to_fit();
+        self.circles.shrink_to_fit();
     }
 
     /// Take a circle out.
@@ -176,7 +195,7 @@ impl CircleGrid {
                 Relation::Boundary => &mut cell.boundary,
                 Relation::Apart => continue,
             };
-            if let Some(at) = list.iter().position(|s| *s == slot) {
+            if let Some(at) = list.iter().position(|e| e.slot == slot) {
                 list.swap_remove(at);
             }
             if cell.interior.is_empty() && cell.boundary.is_empty() {
@@ -185,16 +204,18 @@ impl CircleGrid {
         }
     }
 
-    /// Every circle that holds `at`, by slot, in no particular order.
-    pub fn containing(&self, at: Point) -> impl Iterator<Item = u32> + '_ {
+    /// Every circle that holds `at` and whose tag shares a bit with `mask`, by slot, in no
+    /// particular order.
+    pub fn containing(&self, at: Point, mask: u32) -> impl Iterator<Item = u32> + '_ {
         let cell = self.cells.get(&cell_of(at.lat(), at.lon()));
         let unit = Unit::of(at);
-        let interior = cell.into_iter().flat_map(|c| c.interior.iter().copied());
+        let interior = cell.into_iter().flat_map(|c| c.interior.iter()).filter(move |e| e.tag & mask != 0);
         let boundary = cell
             .into_iter()
-            .flat_map(|c| c.boundary.iter().copied())
-            .filter(move |s| self.circles[*s as usize].is_some_and(|c| c.holds(at, unit)));
-        interior.chain(boundary)
+            .flat_map(|c| c.boundary.iter())
+            .filter(move |e| e.tag & mask != 0)
+            .filter(move |e| self.circles[e.slot as usize].is_some_and(|c| c.holds(at, unit)));
+        interior.chain(boundary).map(|e| e.slot)
     }
 }
 
@@ -223,17 +244,17 @@ mod tests {
             let circles: Vec<(Point, f64)> =
                 circles.into_iter().map(|(lat, lon, r)| (Point::new(lat, lon).unwrap(), r)).collect();
             for (c, r) in &circles {
-                grid.insert(*c, *r);
+                grid.insert(*c, *r, 1);
             }
             for (lat, lon) in points {
                 let at = Point::new(lat, lon).unwrap();
-                let mut got: Vec<u32> = grid.containing(at).collect();
+                let mut got: Vec<u32> = grid.containing(at, 1).collect();
                 got.sort_unstable();
                 prop_assert_eq!(got, brute(&circles, at));
             }
             // The centres themselves (inside every circle of radius >= 0).
             for (c, _) in &circles {
-                let mut got: Vec<u32> = grid.containing(*c).collect();
+                let mut got: Vec<u32> = grid.containing(*c, 1).collect();
                 got.sort_unstable();
                 prop_assert_eq!(got, brute(&circles, *c));
             }
@@ -244,16 +265,17 @@ mod tests {
     fn removal_and_slot_reuse() {
         let mut grid = CircleGrid::new();
         let home = Point::new(32.78, -96.80).unwrap();
-        let a = grid.insert(home, 1_000.0);
-        let b = grid.insert(home, 300.0);
-        assert_eq!(grid.containing(home).count(), 2);
+        let a = grid.insert(home, 1_000.0, 1);
+        let b = grid.insert(home, 300.0, 2);
+        assert_eq!(grid.containing(home, 3).count(), 2);
+        assert_eq!(grid.containing(home, 2).collect::<Vec<_>>(), [b], "tags filter");
         grid.remove(a);
-        assert_eq!(grid.containing(home).collect::<Vec<_>>(), [b]);
-        let c = grid.insert(home, 2_000.0);
+        assert_eq!(grid.containing(home, 3).collect::<Vec<_>>(), [b]);
+        let c = grid.insert(home, 2_000.0, 1);
         assert_eq!(c, a, "the freed slot is used again");
         grid.remove(b);
         grid.remove(c);
-        assert_eq!(grid.containing(home).count(), 0);
+        assert_eq!(grid.containing(home, u32::MAX).count(), 0);
         assert!(grid.cells.is_empty());
     }
 
@@ -261,10 +283,10 @@ mod tests {
     fn cells_near_the_antimeridian_and_the_poles_are_handled() {
         let mut grid = CircleGrid::new();
         let far_east = Point::new(-16.5, 179.999).unwrap();
-        grid.insert(far_east, 500.0);
-        assert_eq!(grid.containing(far_east).count(), 1);
+        grid.insert(far_east, 500.0, 1);
+        assert_eq!(grid.containing(far_east, 1).count(), 1);
         let north = Point::new(89.99, 10.0).unwrap();
-        grid.insert(north, 200.0);
-        assert_eq!(grid.containing(north).count(), 1);
+        grid.insert(north, 200.0, 1);
+        assert_eq!(grid.containing(north, 1).count(), 1);
     }
 }

@@ -32,18 +32,12 @@ impl RTreeObject for Entry {
     }
 }
 
-/// What a circle's slot in the grid stands for.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    id: Uuid,
-    categories: u32,
-}
-
 /// Every live subscription, indexed by area.
 #[derive(Debug, Default)]
 pub struct SubscriptionIndex {
     grid: CircleGrid,
-    slots: Vec<Slot>,
+    /// The subscription of each circle's slot in the grid.
+    slots: Vec<Uuid>,
     /// Each circle's slot, by subscription.
     slot_of: HashMap<Uuid, u32>,
     tree: RTree<Entry>,
@@ -69,11 +63,10 @@ impl SubscriptionIndex {
         self.remove(subscription.id);
         match &subscription.area {
             Area::Circle { point, radius_m } => {
-                let slot = self.grid.insert(*point, *radius_m);
-                let entry = Slot { id: subscription.id, categories: subscription.category_mask() };
+                let slot = self.grid.insert(*point, *radius_m, subscription.category_mask());
                 match self.slots.get_mut(slot as usize) {
-                    Some(s) => *s = entry,
-                    None => self.slots.push(entry),
+                    Some(s) => *s = subscription.id,
+                    None => self.slots.push(subscription.id),
                 }
                 self.slot_of.insert(subscription.id, slot);
             }
@@ -115,6 +108,14 @@ impl SubscriptionIndex {
         }
     }
 
+    /// Give back spare capacity: after loading every subscription at start-up.
+    pub fn shrink_to_fit(&mut self) {
+        self.grid.shrink_to_fit();
+        self.slots.shrink_to_fit();
+        self.slot_of.shrink_to_fit();
+        self.subscriptions.shrink_to_fit();
+    }
+
     pub fn get(&self, id: Uuid) -> Option<&Subscription> {
         self.subscriptions.get(&id)
     }
@@ -122,13 +123,8 @@ impl SubscriptionIndex {
     /// The subscriptions that want an incident of `category` at `at`, in no particular order.
     pub fn matches(&self, category: Category, at: Point) -> Vec<Uuid> {
         let bit = Category::ALL.iter().position(|c| *c == category).map_or(0, |i| 1u32 << i);
-        let mut found: Vec<Uuid> = self
-            .grid
-            .containing(at)
-            .map(|slot| self.slots[slot as usize])
-            .filter(|s| s.categories & bit != 0)
-            .map(|s| s.id)
-            .collect();
+        let mut found: Vec<Uuid> =
+            self.grid.containing(at, bit).map(|slot| self.slots[slot as usize]).collect();
         let polygons =
             self.tree.locate_in_envelope_intersecting(&AABB::from_point([at.lon(), at.lat()])).map(|e| e.id);
         // Private-mode cells are at most resolution 7: look the point's cell up at each.

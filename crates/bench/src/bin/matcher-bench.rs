@@ -256,6 +256,8 @@ fn main() {
         ids.insert(s.id, i as u32);
         index.insert(s);
     }
+    // As the service does after loading every subscription at start-up.
+    index.shrink_to_fit();
     let build = start.elapsed();
     let stats = region.change();
     // The id map is the benchmark's, not the index's.
