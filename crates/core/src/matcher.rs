@@ -160,6 +160,50 @@ mod tests {
             .unwrap()
     }
 
+    /// Queries run while another thread inserts and deletes: a subscription that is never
+    /// touched is always found, one being churned is found or not but never half-entered.
+    #[test]
+    fn queries_during_updates_see_whole_subscriptions() {
+        use std::sync::{Arc, RwLock};
+        let here = Point::new(32.78, -96.80).unwrap();
+        let index = Arc::new(RwLock::new(SubscriptionIndex::new()));
+        let steady = sub(32.78, -96.80, 2_000.0);
+        index.write().unwrap().insert(steady.clone());
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (index, done) = (index.clone(), done.clone());
+            std::thread::spawn(move || {
+                for i in 0..400u32 {
+                    let s = sub(32.78 + f64::from(i % 10) * 0.0004, -96.80, 600.0 + f64::from(i % 7) * 100.0);
+                    let id = s.id;
+                    index.write().unwrap().insert(s);
+                    if i % 2 == 0 {
+                        index.write().unwrap().remove(id);
+                    }
+                }
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+            })
+        };
+        let mut reads = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) || reads == 0 {
+            let index = index.read().unwrap();
+            let found = index.matches(Category::Property, here);
+            assert!(found.contains(&steady.id));
+            // Every id found is a live subscription that holds the point.
+            for id in &found {
+                let s = index.get(*id).expect("a live subscription");
+                assert!(s.wants(Category::Property, here));
+            }
+            reads += 1;
+            drop(index);
+            std::thread::yield_now();
+        }
+        writer.join().unwrap();
+        // Half were deleted: 200 churned ones remain, all near enough to hold the point.
+        assert_eq!(index.read().unwrap().len(), 201);
+        assert_eq!(index.read().unwrap().matches(Category::Property, here).len(), 201);
+    }
+
     #[test]
     fn agrees_with_a_linear_scan() {
         let mut index = SubscriptionIndex::new();

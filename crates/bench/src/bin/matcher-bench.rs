@@ -333,6 +333,30 @@ fn main() {
             r.matches_per_s
         );
     }
+    // Updates: delete and re-insert a spread of subscriptions in the full index.
+    let mut porchlight = porchlight;
+    let updates = 20_000.min(a.subscriptions);
+    let victims: Vec<uuid::Uuid> = porchlight.ids.keys().copied().take(updates).collect();
+    let start = Instant::now();
+    let mut removed = Vec::with_capacity(updates);
+    for id in &victims {
+        if let Some(s) = porchlight.index.get(*id).cloned() {
+            porchlight.index.remove(*id);
+            removed.push(s);
+        }
+    }
+    let deletes = start.elapsed();
+    let start = Instant::now();
+    for s in removed {
+        porchlight.index.insert(s);
+    }
+    let inserts = start.elapsed();
+    println!(
+        "updates on the full index: {:.0} deletes/s, {:.0} inserts/s ({} of each)",
+        updates as f64 / deletes.as_secs_f64(),
+        updates as f64 / inserts.as_secs_f64(),
+        updates
+    );
     let (p, t, b) = (&rows[0], &rows[1], &rows[2]);
     println!(
         "ratios: porchlight / rstar calls/s {:.2}, porchlight / brute force {:.1}; bytes porchlight / rstar {:.2}",
