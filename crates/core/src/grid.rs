@@ -84,8 +84,12 @@ struct Cell {
 pub struct CircleGrid {
     cells: HashMap<(i32, i32), Cell>,
     circles: Vec<Option<Circle>>,
-    /// Slots of removed circles, to use again.
+    /// Slots of removed circles whose entries are gone from every list, to use again.
     free: Vec<u32>,
+    /// Removed circles whose entries are still in the lists, as bits by slot: queries skip
+    /// them, and [`CircleGrid::compact`] clears them out in one pass once there are enough.
+    dead: Vec<u64>,
+    dead_count: usize,
 }
 
 fn cell_of(lat: f64, lon: f64) -> (i32, i32) {
@@ -176,6 +180,7 @@ impl CircleGrid {
 
     /// Give back the lists' spare capacity: after loading many circles at once.
     pub fn shrink_to_fit(&mut self) {
+        self.compact();
         for cell in self.cells.values_mut() {
             cell.interior.shrink_to_fit();
             cell.boundary.shrink_to_fit();
@@ -184,24 +189,48 @@ impl CircleGrid {
         self.circles.shrink_to_fit();
     }
 
-    /// Take a circle out.
+    fn is_dead(&self, slot: u32) -> bool {
+        self.dead.get(slot as usize / 64).is_some_and(|w| w & (1 << (slot % 64)) != 0)
+    }
+
+    /// Take a circle out: at once for queries, which skip it; its list entries go at the next
+    /// [`CircleGrid::compact`], run here once an eighth of the circles (and at least 1,024)
+    /// are waiting, so a removal costs one bit, and the lists are swept in one pass.
     pub fn remove(&mut self, slot: u32) {
-        let Some(circle) = self.circles.get_mut(slot as usize).and_then(Option::take) else { return };
-        self.free.push(slot);
-        for (key, relation) in Self::cover(&circle) {
-            let Some(cell) = self.cells.get_mut(&key) else { continue };
-            let list = match relation {
-                Relation::Interior => &mut cell.interior,
-                Relation::Boundary => &mut cell.boundary,
-                Relation::Apart => continue,
-            };
-            if let Some(at) = list.iter().position(|e| e.slot == slot) {
-                list.swap_remove(at);
-            }
-            if cell.interior.is_empty() && cell.boundary.is_empty() {
-                self.cells.remove(&key);
+        if self.circles.get_mut(slot as usize).and_then(Option::take).is_none() {
+            return;
+        }
+        let word = slot as usize / 64;
+        if self.dead.len() <= word {
+            self.dead.resize(word + 1, 0);
+        }
+        self.dead[word] |= 1 << (slot % 64);
+        self.dead_count += 1;
+        if self.dead_count >= 1024.max(self.circles.len() / 8) {
+            self.compact();
+        }
+    }
+
+    /// Sweep removed circles' entries out of every list and free their slots.
+    pub fn compact(&mut self) {
+        if self.dead_count == 0 {
+            return;
+        }
+        let dead = std::mem::take(&mut self.dead);
+        let is_dead = |slot: u32| dead.get(slot as usize / 64).is_some_and(|w| w & (1 << (slot % 64)) != 0);
+        self.cells.retain(|_, cell| {
+            cell.interior.retain(|e| !is_dead(e.slot));
+            cell.boundary.retain(|e| !is_dead(e.slot));
+            !(cell.interior.is_empty() && cell.boundary.is_empty())
+        });
+        for (w, word) in dead.iter().enumerate() {
+            for bit in 0..64 {
+                if word & (1 << bit) != 0 {
+                    self.free.push((w * 64 + bit) as u32);
+                }
             }
         }
+        self.dead_count = 0;
     }
 
     /// Every circle that holds `at` and whose tag shares a bit with `mask`, by slot, in no
@@ -209,7 +238,10 @@ impl CircleGrid {
     pub fn containing(&self, at: Point, mask: u32) -> impl Iterator<Item = u32> + '_ {
         let cell = self.cells.get(&cell_of(at.lat(), at.lon()));
         let unit = Unit::of(at);
-        let interior = cell.into_iter().flat_map(|c| c.interior.iter()).filter(move |e| e.tag & mask != 0);
+        let interior = cell
+            .into_iter()
+            .flat_map(|c| c.interior.iter())
+            .filter(move |e| e.tag & mask != 0 && (self.dead_count == 0 || !self.is_dead(e.slot)));
         let boundary = cell
             .into_iter()
             .flat_map(|c| c.boundary.iter())
@@ -270,13 +302,27 @@ mod tests {
         assert_eq!(grid.containing(home, 3).count(), 2);
         assert_eq!(grid.containing(home, 2).collect::<Vec<_>>(), [b], "tags filter");
         grid.remove(a);
-        assert_eq!(grid.containing(home, 3).collect::<Vec<_>>(), [b]);
+        assert_eq!(grid.containing(home, 3).collect::<Vec<_>>(), [b], "gone at once for queries");
+        // Its slot is used again only once its entries are swept out.
         let c = grid.insert(home, 2_000.0, 1);
-        assert_eq!(c, a, "the freed slot is used again");
-        grid.remove(b);
-        grid.remove(c);
+        assert_ne!(c, a);
+        grid.compact();
+        assert_eq!(grid.containing(home, 3).count(), 2);
+        let d = grid.insert(home, 2_000.0, 1);
+        assert_eq!(d, a, "the freed slot is used again");
+        for slot in [b, c, d] {
+            grid.remove(slot);
+        }
         assert_eq!(grid.containing(home, u32::MAX).count(), 0);
+        grid.compact();
         assert!(grid.cells.is_empty());
+        // Many removals sweep by themselves.
+        let slots: Vec<u32> = (0..3_000).map(|i| grid.insert(home, 100.0 + f64::from(i), 1)).collect();
+        for s in &slots[..2_000] {
+            grid.remove(*s);
+        }
+        assert!(grid.dead_count < 1_024);
+        assert_eq!(grid.containing(home, 1).count(), 1_000);
     }
 
     #[test]

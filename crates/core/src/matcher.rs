@@ -108,6 +108,11 @@ impl SubscriptionIndex {
         }
     }
 
+    /// Sweep removed circles out of the grid's lists now, rather than when enough are waiting.
+    pub fn compact(&mut self) {
+        self.grid.compact();
+    }
+
     /// Give back spare capacity: after loading every subscription at start-up.
     pub fn shrink_to_fit(&mut self) {
         self.grid.shrink_to_fit();

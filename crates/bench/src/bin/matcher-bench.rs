@@ -345,6 +345,8 @@ fn main() {
             removed.push(s);
         }
     }
+    // Removals are swept out of the lists in batches: count one full sweep in their cost.
+    porchlight.index.compact();
     let deletes = start.elapsed();
     let start = Instant::now();
     for s in removed {
@@ -352,7 +354,7 @@ fn main() {
     }
     let inserts = start.elapsed();
     println!(
-        "updates on the full index: {:.0} deletes/s, {:.0} inserts/s ({} of each)",
+        "updates on the full index: {:.0} deletes/s (with one sweep), {:.0} inserts/s ({} of each)",
         updates as f64 / deletes.as_secs_f64(),
         updates as f64 / inserts.as_secs_f64(),
         updates
