@@ -36,7 +36,9 @@ struct FeedState {
     consecutive_failures: u32,
     next_poll_at: Option<DateTime<Utc>>,
     totals: Totals,
-    /// The latest rejected rows: page row number, field and reason (never a value).
+    /// The latest rejected rows: page row number, field and reason code. This state is public,
+    /// so not even a problem's detail is kept: a detail can quote the cell it could not read,
+    /// and with a mis-mapped column that cell may hold an address.
     recent_problems: Vec<String>,
 }
 
@@ -267,5 +269,5 @@ impl Poller {
 }
 
 fn problem_text(p: &Problem) -> String {
-    format!("field `{}`: {}: {}", p.field, p.code, p.detail)
+    format!("field `{}`: {}", p.field, p.code)
 }

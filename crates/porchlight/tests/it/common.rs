@@ -84,3 +84,44 @@ impl Drop for Server {
 pub async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
     http.get(url).send().await.unwrap().json().await.unwrap()
 }
+
+/// Every text value of every column of every table, one per line: what the database holds,
+/// and how many values were read. (Reading the file's bytes instead mistakes SQLite's record
+/// headers and random keys for digits next to street names.)
+pub async fn stored_text(path: &Path) -> (String, usize) {
+    use sqlx::{Column, Connection, Row, TypeInfo};
+    let url = format!("sqlite://{}?mode=ro", path.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let tables: Vec<(String,)> = sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    let mut out = String::new();
+    let mut values = 0;
+    for (table,) in tables {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM \"{table}\"")))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        for row in rows {
+            for (i, column) in row.columns().iter().enumerate() {
+                // Keys and hashes are BLOBs of random bytes: no text in them.
+                if column.type_info().name() == "BLOB" {
+                    continue;
+                }
+                let text = row
+                    .try_get::<Option<String>, _>(i)
+                    .ok()
+                    .flatten()
+                    .or_else(|| row.try_get::<Option<f64>, _>(i).ok().flatten().map(|f| f.to_string()))
+                    .or_else(|| row.try_get::<Option<i64>, _>(i).ok().flatten().map(|n| n.to_string()));
+                if let Some(text) = text {
+                    out.push_str(&text);
+                    out.push('\n');
+                    values += 1;
+                }
+            }
+        }
+    }
+    (out, values)
+}

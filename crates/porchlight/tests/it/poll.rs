@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::common::{MILWAUKEE_CSV, Server, get_json, import, porchlight, repo, summary};
+use crate::common::{MILWAUKEE_CSV, Server, get_json, import, porchlight, repo, stored_text, summary};
 use axum::{
     Json, Router,
     extract::{Query, State},
@@ -444,6 +444,23 @@ async fn an_arcgis_layer_is_polled_past_its_record_limit_in_both_formats() {
                 .is_some_and(|t| !t.chars().next().unwrap().is_ascii_digit() || t.contains(" block of "))
         }));
         assert!(incidents.iter().any(|i| i["point"].is_object()), "{}", incidents[0]);
+        // The layer's full addresses ("5237 N 35TH ST,MKE") reach neither the API nor the database.
+        let raw: Vec<String> = features
+            .iter()
+            .map(|f| f["attributes"]["Location"].as_str().unwrap().split(',').next().unwrap().to_owned())
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+            .collect();
+        assert!(raw.len() > 200);
+        let feed = get_json(&http, format!("{}/v1/agencies/milwaukee/feed", server.url)).await.to_string();
+        let served = stored.to_string() + &feed;
+        drop(server);
+        let (database, _) = stored_text(&data.join("porchlight.db")).await;
+        for address in &raw {
+            assert!(
+                !served.contains(address.as_str()) && !database.contains(address.as_str()),
+                "{address} leaked"
+            );
+        }
         let p = portal.lock().unwrap();
         // The layer gives at most 100 features a request: the poller followed exceededTransferLimit.
         assert!(p.requests.len() >= 5, "{format}: {} requests", p.requests.len());
@@ -458,7 +475,11 @@ async fn a_csv_file_at_a_url_is_read_again_only_when_it_changes() {
     let dir = tempfile::tempdir().unwrap();
     let (small, large) = (dir.path().join("500.csv"), dir.path().join("800.csv"));
     std::fs::write(&small, first_lines(500)).unwrap();
-    std::fs::write(&large, first_lines(800)).unwrap();
+    // The larger file ends with a row whose time column holds an address: rejected, and never
+    // quoted in the public feed state.
+    let bad_row = "1299999,5237 N 35TH ST,\"5237 N 35TH ST,MKE\",43.11,-87.95,4,THEFT,Open\n";
+    let large_text = first_lines(800) + bad_row;
+    std::fs::write(&large, &large_text).unwrap();
     let expected_small = imported(&[small.to_str().unwrap()], "milwaukee", "examples/milwaukee.toml");
     let expected_large = imported(&[large.to_str().unwrap()], "milwaukee", "examples/milwaukee.toml");
 
@@ -484,8 +505,18 @@ async fn a_csv_file_at_a_url_is_read_again_only_when_it_changes() {
     let feed = get_json(&http, format!("{}/v1/agencies/milwaukee/feed", server.url)).await;
     assert_eq!(feed["state"]["totals"]["rows"], 500);
     // The file grows: it is read whole again; its first 500 rows are repeats.
-    portal.lock().unwrap().csv = Some(("\"v2\"".into(), first_lines(800)));
-    let feed = wait_for_feed(&http, &server.url, "milwaukee", |f| f["state"]["totals"]["rows"] == 1300).await;
+    portal.lock().unwrap().csv = Some(("\"v2\"".into(), large_text));
+    let feed = wait_for_feed(&http, &server.url, "milwaukee", |f| f["state"]["totals"]["rows"] == 1301).await;
+    assert_eq!(feed["state"]["totals"]["rejected"], 1);
+    // Row 802 of its page (the file's line), on whichever poll read the new version.
+    let problems = feed["state"]["recent_problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1);
+    let problem = problems[0].as_str().unwrap();
+    assert!(
+        problem.starts_with("row 802 of page ") && problem.ends_with(": field `time`: bad_time"),
+        "{problem}"
+    );
+    assert!(!feed.to_string().contains("5237"), "{feed}");
     assert_eq!(feed["state"]["totals"]["published"].as_u64(), Some(expected_large.1));
     assert_eq!(
         feed["state"]["totals"]["unchanged"].as_u64(),
