@@ -277,10 +277,7 @@ impl Subscription {
 
     /// Whether an incident of `category` at `at` is for this subscriber.
     pub fn wants(&self, category: Category, at: Point) -> bool {
-        category.can_alert()
-            && category.severity() >= self.min_severity
-            && (self.categories.is_empty() || self.categories.contains(&category))
-            && self.area.contains(at)
+        self.wants_category(category) && self.area.contains(at)
     }
 }
 

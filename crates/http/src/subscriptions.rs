@@ -91,20 +91,15 @@ struct SubscriptionBody {
 
 impl From<Subscription> for SubscriptionBody {
     fn from(s: Subscription) -> Self {
+        let circle = match &s.area {
+            Area::Circle { point, radius_m } => Some((*point, *radius_m)),
+            Area::Cells { .. } | Area::Polygon(_) => None,
+        };
         Self {
             id: s.id,
-            lat: match &s.area {
-                Area::Circle { point, .. } => Some(point.lat()),
-                Area::Cells { .. } | Area::Polygon(_) => None,
-            },
-            lon: match &s.area {
-                Area::Circle { point, .. } => Some(point.lon()),
-                Area::Cells { .. } | Area::Polygon(_) => None,
-            },
-            radius_m: match &s.area {
-                Area::Circle { radius_m, .. } => Some(*radius_m),
-                Area::Cells { .. } | Area::Polygon(_) => None,
-            },
+            lat: circle.map(|(p, _)| p.lat()),
+            lon: circle.map(|(p, _)| p.lon()),
+            radius_m: circle.map(|(_, r)| r),
             cells: s.area.cell_names(),
             polygon: s.area.polygon_corners(),
             categories: s.categories.iter().map(|c| c.as_str()).collect(),

@@ -214,12 +214,7 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
         format!("{}/v1/incidents?bbox=-87.97,43.10,-87.95,43.12&since=2018-05-01T05:15:00Z", server.url),
     )
     .await;
-    let near: Vec<&str> = near["incidents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["location"]["text"].as_str().unwrap())
-        .collect();
+    let near: Vec<&str> = location_texts(&near);
     assert_eq!(near, ["N 39th St & W Lancaster Av", "5200 block of N 38th St"]);
 
     // Deleting the subscription removes it and its alerts.
@@ -761,12 +756,7 @@ async fn nothing_is_served_or_alerted_before_the_publication_delay() {
         alerts.iter().map(|a| a["incident"]["location"]["text"].as_str().unwrap()).collect();
     assert_eq!(locations, ["5200 block of N 38th St"]);
     let listed: Value = get_json(&http, format!("{}/v1/incidents", server.url)).await;
-    let listed: Vec<&str> = listed["incidents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["location"]["text"].as_str().unwrap())
-        .collect();
+    let listed: Vec<&str> = location_texts(&listed);
     assert_eq!(listed, ["5200 block of N 38th St"]);
 }
 
@@ -921,12 +911,7 @@ async fn incidents_past_the_retention_are_deleted() {
     let listed = tokio::time::timeout(Duration::from_secs(20), wait)
         .await
         .expect("expired incidents were not deleted");
-    let locations: Vec<&str> = listed["incidents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["location"]["text"].as_str().unwrap())
-        .collect();
+    let locations: Vec<&str> = location_texts(&listed);
     assert_eq!(locations, ["5200 block of N 38th St"]);
     let withheld: Value = reqwest::get(format!("{}/v1/agencies/milwaukee/withheld", server.url))
         .await
@@ -940,6 +925,11 @@ async fn incidents_past_the_retention_are_deleted() {
 /// Central Standard Time; in summer Milwaukee is an hour off it, which the test's margin covers.
 fn central_time() -> chrono::FixedOffset {
     chrono::FixedOffset::west_opt(6 * 3600).unwrap()
+}
+
+/// The location texts of an incident list, in its order.
+fn location_texts(list: &Value) -> Vec<&str> {
+    list["incidents"].as_array().unwrap().iter().map(|i| i["location"]["text"].as_str().unwrap()).collect()
 }
 
 /// `porchlight policy set` for an agency in a data folder.
