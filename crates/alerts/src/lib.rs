@@ -12,8 +12,8 @@ use porchlight_core::{
     alert::{Alert, AlertKind, BaseRate, news_for_recipients},
     incident::Incident,
     matcher::SubscriptionIndex,
-    pacing::{Pacing, Route},
-    subscription::{Area, Subscription},
+    pacing::Route,
+    subscription::Subscription,
 };
 use porchlight_store::{Delivery, Store, StoreError};
 use tokio::sync::{Mutex, Notify, RwLock, broadcast};
@@ -49,10 +49,7 @@ impl Alerts {
     /// Load every subscription into the index.
     pub async fn load(store: Store) -> Result<Self, StoreError> {
         let mut index = SubscriptionIndex::new();
-        for s in store.subscriptions().await? {
-            index.insert(s);
-        }
-        index.shrink_to_fit();
+        index.load(&store.subscriptions().await?);
         tracing::info!(subscriptions = index.len(), "subscription index loaded");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -71,7 +68,7 @@ impl Alerts {
 
     pub async fn subscribe(&self, subscription: Subscription) -> Result<(), StoreError> {
         self.inner.store.insert_subscription(&subscription).await?;
-        self.inner.index.write().await.insert(subscription);
+        self.inner.index.write().await.insert(&subscription);
         Ok(())
     }
 
@@ -132,33 +129,35 @@ impl Alerts {
                 let mut told: Vec<(&Uuid, &i64)> = recipients.iter().collect();
                 told.sort();
                 let now = chrono::Utc::now();
-                let index = self.inner.index.read().await;
-                deliveries.extend(told.into_iter().map(|(s, first)| Delivery {
-                    subscription_id: *s,
-                    kind,
-                    refers_to: Some(*first),
-                    base_rate: None,
-                    // Corrections wait out quiet hours but are not counted against a budget.
-                    live: index.get(*s).is_none_or(|sub| sub.pacing.route_correction(now) == Route::Live),
-                }));
+                for (s, first) in told {
+                    let pacing = self.inner.store.subscription(*s).await?.map(|sub| sub.pacing);
+                    deliveries.push(Delivery {
+                        subscription_id: *s,
+                        kind,
+                        refers_to: Some(*first),
+                        base_rate: None,
+                        // Corrections wait out quiet hours but are not counted against a budget.
+                        live: pacing.is_none_or(|p| p.route_correction(now) == Route::Live),
+                    });
+                }
             }
         }
         if incident.closure.is_none()
             && let Some(at) = incident.point
         {
             // Without a point an incident is listed but cannot be placed in anyone's area.
-            let areas: Vec<(Uuid, Area, Pacing)> = {
-                let index = self.inner.index.read().await;
-                let matches = index.matches(incident.category, at);
-                matches
-                    .into_iter()
-                    .filter(|s| !recipients.contains_key(s))
-                    .filter_map(|s| index.get(s).map(|sub| (s, sub.area.clone(), sub.pacing.clone())))
-                    .collect()
-            };
+            let mut matches = self.inner.index.read().await.matches(incident.category, at);
+            matches.retain(|s| !recipients.contains_key(s));
+            matches.sort_unstable();
             // Each new alert says how usual such a call is in the subscriber's own area, and goes
             // out live or waits for the digest by the subscriber's own pacing.
-            for (subscription_id, area, pacing) in areas {
+            for subscription_id in matches {
+                // Deleted since it matched: nobody to tell.
+                let Some(Subscription { area, pacing, .. }) =
+                    self.inner.store.subscription(subscription_id).await?
+                else {
+                    continue;
+                };
                 // Covering circles of neighbouring cells overlap: each incident counts once.
                 let mut calls: HashMap<Uuid, chrono::DateTime<chrono::Utc>> = HashMap::new();
                 for (center, radius_m) in area.covering_circles() {

@@ -1,106 +1,423 @@
-//! Circles indexed on a fixed latitude-longitude grid: "whose circle holds this point" answered
-//! from two short lists of the point's grid cell.
+//! Circles indexed for "whose circle holds this point", answered by scanning short, flat runs of
+//! memory with single-precision vector arithmetic, and exact on the sphere.
 //!
-//! Each circle is entered in every grid cell it touches: as *interior* in the cells that lie
-//! wholly inside it (a point there is inside, with no distance to compute), as *boundary* in the
-//! cells its edge crosses (a point there is checked). The check compares unit vectors (one dot
-//! product against the cosine of the radius's angle) and falls back to the haversine distance
-//! only within a hair of the edge, so answers agree exactly with [`Point::distance_m`].
+//! Each circle is stored once, by the grid cell of its centre (cells are [`CELL_DEG`] degrees of
+//! latitude and longitude) and by its *radius class* (radii up to 250 m, 500 m, 1 km, ...). A
+//! circle of class `k` can only hold the point if its centre lies within the class's largest
+//! radius of it, so for each class a query visits only the grid rows and columns of that
+//! spherical cap; within a row, a class's circles are sorted by column, so the cells to visit
+//! are one contiguous run.
 //!
-//! Cells are [`CELL_DEG`] degrees on a side (about 560 m of latitude). Circles are entered by a
-//! small integer slot; the caller maps slots to its own ids.
+//! Cells are grouped in tiles of 40 x 40 (0.1°). A tile stores its circles row by row, and
+//! within a row class by class, so the runs one query reads lie close together. Each circle is
+//! a lane of a block of eight: its centre as a vector in metres from the tile's own centre, in
+//! `f32`, the squared chord of its radius, its category tag and its id. The test is
+//! `|q - c|² <= chord²`, which on the sphere is exactly `distance <= radius` (the chord grows
+//! with the angle); in `f32` the answer is certain except within a few centimetres of the edge,
+//! where the circle's exact centre and radius decide by [`Point::distance_m`], so answers agree
+//! with the plain haversine distance everywhere. Rows and columns wrap at the antimeridian, and
+//! a cap over a pole visits every longitude.
+//!
+//! Updates: a new circle goes to its tile's short unsorted *pending* list (scanned whole by each
+//! query), merged into the sorted runs once it grows past [`PENDING_MAX`]; a removed circle is
+//! made unmatchable in place at once and dropped at the tile's next merge. A merge rewrites one
+//! tile (about 0.1° square), so a writer holds its lock for a fraction of a millisecond.
 
 use std::collections::HashMap;
 
+use uuid::Uuid;
+use wide::{f32x8, u32x8};
+
 use crate::geo::Point;
 
-/// The grid's cell size in degrees of latitude and of longitude.
-pub const CELL_DEG: f64 = 0.005;
+/// The grid's cell size in degrees of latitude and of longitude (about 280 m of latitude).
+pub const CELL_DEG: f64 = 0.0025;
+/// Cells on a side of a tile.
+const TILE_CELLS: u32 = 40;
+const ROWS: u32 = 72_000;
+const COLS: u32 = 144_000;
+const TILE_COLS: u32 = COLS / TILE_CELLS;
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
-/// Within this much of the cosine of a circle's angle, the dot product is too close to call and
-/// the haversine distance decides.
-const COS_EPSILON: f64 = 1e-12;
-/// Metres of margin in classifying cells, far above the error of treating a 0.005° cell's
-/// sides as straight.
-const MARGIN_M: f64 = 5.0;
+/// The largest radius of each class, in metres. The last class holds anything larger, up to the
+/// whole sphere (half the circumference is about 20,015 km).
+const CLASS_BOUNDS_M: [f64; 13] = [
+    250.0, 500.0, 1_000.0, 1_500.0, 2_000.0, 2_500.0, 3_000.0, 4_000.0, 6_000.0, 10_000.0, 20_000.0,
+    50_000.0, 2.1e7,
+];
+const CLASSES: usize = CLASS_BOUNDS_M.len();
+/// Radians added to each class's angle when choosing rows and columns, far above the rounding
+/// of placing a centre in its cell (0.6 m).
+const SEARCH_EPSILON: f64 = 1e-7;
+/// New circles a tile keeps unsorted before it merges them in.
+pub const PENDING_MAX: usize = 128;
+/// An entry's position in its tile marks the pending list with this bit.
+const PENDING: u32 = 1 << 31;
+const LANES: usize = 8;
 
+/// A point as a vector from the Earth's centre, in metres.
+fn to_metres(p: Point) -> [f64; 3] {
+    let (sin_lat, cos_lat) = p.lat().to_radians().sin_cos();
+    let (sin_lon, cos_lon) = p.lon().to_radians().sin_cos();
+    [EARTH_RADIUS_M * cos_lat * cos_lon, EARTH_RADIUS_M * cos_lat * sin_lon, EARTH_RADIUS_M * sin_lat]
+}
+
+fn row_of(lat: f64) -> u32 {
+    (((lat + 90.0) / CELL_DEG).floor() as i64).clamp(0, i64::from(ROWS) - 1) as u32
+}
+
+fn col_of(lon: f64) -> u32 {
+    (((lon + 180.0) / CELL_DEG).floor() as i64).rem_euclid(i64::from(COLS)) as u32
+}
+
+fn class_of(radius_m: f64) -> usize {
+    CLASS_BOUNDS_M.iter().position(|b| radius_m <= *b).unwrap_or(CLASSES - 1)
+}
+
+/// How far from exact the `f32` test can be for a circle of this radius, in metres, with room
+/// to spare: centimetres for a city circle.
+fn uncertainty_m(radius_m: f64) -> f64 {
+    0.02 + radius_m.min(EARTH_RADIUS_M * 4.0) * 2e-6
+}
+
+/// The squared chord below which a point is surely inside.
+fn sure_inside(radius_m: f64) -> f32 {
+    let angle = (radius_m / EARTH_RADIUS_M).min(std::f64::consts::PI);
+    let chord = 2.0 * EARTH_RADIUS_M * (angle / 2.0).sin();
+    let inner = chord - uncertainty_m(radius_m);
+    if inner > 0.0 { (inner * inner) as f32 } else { -1.0 }
+}
+
+/// What a query needs of each class, worked out once.
 #[derive(Debug, Clone, Copy)]
-struct Unit([f64; 3]);
+struct ClassConstants {
+    /// The class's largest radius as an angle, with the search margin.
+    angle: f64,
+    sin_angle: f64,
+    cos_angle: f64,
+    band: f32,
+}
 
-impl Unit {
-    fn of(p: Point) -> Self {
-        let (lat, lon) = (p.lat().to_radians(), p.lon().to_radians());
-        Unit([lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()])
+static CLASS_CONSTANTS: std::sync::LazyLock<[ClassConstants; CLASSES]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|k| {
+        let angle = CLASS_BOUNDS_M[k] / EARTH_RADIUS_M + SEARCH_EPSILON;
+        let (sin_angle, cos_angle) = angle.sin_cos();
+        ClassConstants { angle, sin_angle, cos_angle, band: band(k) }
+    })
+});
+
+/// How far above [`sure_inside`] a point may still be inside, for any circle of the class.
+fn band(class: usize) -> f32 {
+    let bound = CLASS_BOUNDS_M[class].min(std::f64::consts::PI * EARTH_RADIUS_M);
+    let chord = 2.0 * EARTH_RADIUS_M * (bound / EARTH_RADIUS_M / 2.0).sin();
+    let d = uncertainty_m(bound);
+    // (c + d)² - (c - d)² = 4cd for the widest circle; a tiny one's sure-inside is -1.
+    ((4.0 * chord * d).max(4.0 * d * d + 1.0) * 1.01 + 1.0) as f32
+}
+
+/// `acos(c)`, or a hair above it: a series where the angle is small (no library call), which
+/// is the common case of a city-sized cap.
+fn acos_at_least(c: f64) -> f64 {
+    if c >= 1.0 {
+        return 0.0;
     }
-
-    fn dot(self, o: Unit) -> f64 {
-        self.0[0] * o.0[0] + self.0[1] * o.0[1] + self.0[2] * o.0[2]
+    // acos(c) = 2 asin(s) with s = sqrt((1 - c) / 2), and for s <= 0.05,
+    // asin(s) = s + s³/6 + 3s⁵/40 + ... <= s + s³/6 + s⁵/10.
+    let s = ((1.0 - c) / 2.0).sqrt();
+    if s <= 0.05 {
+        let s2 = s * s;
+        2.0 * s * (1.0 + s2 * (1.0 / 6.0 + s2 / 10.0))
+    } else {
+        c.max(-1.0).acos()
     }
 }
 
-/// A circle as the grid checks it.
+/// Eight circles side by side, one vector register per tested field, with their ids after:
+/// a query reads one stream of these.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    x: [f32; LANES],
+    y: [f32; LANES],
+    z: [f32; LANES],
+    /// Squared chord below which a point is surely inside; `-inf` for a removed circle or an
+    /// empty lane.
+    inside: [f32; LANES],
+    tag: [u32; LANES],
+    id: [Uuid; LANES],
+}
+
+impl Block {
+    const EMPTY: Block = Block {
+        x: [0.0; LANES],
+        y: [0.0; LANES],
+        z: [0.0; LANES],
+        inside: [f32::NEG_INFINITY; LANES],
+        tag: [0; LANES],
+        id: [Uuid::nil(); LANES],
+    };
+}
+
+/// Circles in the layout queries scan: blocks of eight, and beside them the column of each
+/// (to find a row's run of columns) and its slot (read only for an edge too close to call).
+#[derive(Debug, Default)]
+struct Columns {
+    blocks: Vec<Block>,
+    col: Vec<u8>,
+    slot: Vec<u32>,
+}
+
+/// One circle's entry, with its place in the tile.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    offset: [f32; 3],
+    inside: f32,
+    class: u8,
+    row: u8,
+    col: u8,
+    tag: u32,
+    slot: u32,
+    id: Uuid,
+}
+
+impl Columns {
+    fn len(&self) -> usize {
+        self.col.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.col.is_empty()
+    }
+
+    fn set(&mut self, i: usize, e: &Entry) {
+        let b = &mut self.blocks[i / LANES];
+        let lane = i % LANES;
+        (b.x[lane], b.y[lane], b.z[lane]) = (e.offset[0], e.offset[1], e.offset[2]);
+        b.inside[lane] = e.inside;
+        b.tag[lane] = e.tag;
+        b.id[lane] = e.id;
+        self.col[i] = e.col;
+        self.slot[i] = e.slot;
+    }
+
+    fn push(&mut self, e: &Entry) {
+        let i = self.len();
+        if i.is_multiple_of(LANES) {
+            self.blocks.push(Block::EMPTY);
+        }
+        self.col.push(0);
+        self.slot.push(0);
+        self.set(i, e);
+    }
+
+    /// Make circle `i` unmatchable where it stands.
+    fn disable(&mut self, i: usize) {
+        let b = &mut self.blocks[i / LANES];
+        b.inside[i % LANES] = f32::NEG_INFINITY;
+        b.tag[i % LANES] = 0;
+    }
+
+    fn is_disabled(&self, i: usize) -> bool {
+        self.blocks[i / LANES].inside[i % LANES] == f32::NEG_INFINITY
+    }
+
+    fn swap_remove(&mut self, i: usize) {
+        let last = self.len() - 1;
+        if i != last {
+            let moved = self.entry(last, 0, 0);
+            self.set(i, &moved);
+        }
+        self.disable(last);
+        self.col.pop();
+        self.slot.pop();
+        if last.is_multiple_of(LANES) {
+            self.blocks.pop();
+        }
+    }
+
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            blocks: Vec::with_capacity(n.div_ceil(LANES)),
+            col: Vec::with_capacity(n),
+            slot: Vec::with_capacity(n),
+        }
+    }
+
+    fn entry(&self, i: usize, class: u8, row: u8) -> Entry {
+        let b = &self.blocks[i / LANES];
+        let lane = i % LANES;
+        Entry {
+            offset: [b.x[lane], b.y[lane], b.z[lane]],
+            inside: b.inside[lane],
+            class,
+            row,
+            col: self.col[i],
+            tag: b.tag[lane],
+            slot: self.slot[i],
+            id: b.id[lane],
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.blocks.capacity() * std::mem::size_of::<Block>() + self.col.capacity() + self.slot.capacity() * 4
+    }
+}
+
+#[derive(Debug)]
+struct Tile {
+    origin: [f64; 3],
+    /// Sorted by row, class, column.
+    sorted: Columns,
+    /// The classes with circles in `sorted`, ascending.
+    classes: Vec<u8>,
+    /// Where each (row, class) run starts in `sorted`: `starts[row * classes.len() + i]` for
+    /// the `i`th class, with the end after the last.
+    starts: Vec<u32>,
+    pending: Columns,
+    /// The class and row of each pending circle (the column is in `pending`).
+    pending_place: Vec<(u8, u8)>,
+    removed: usize,
+}
+
+/// Where a circle is: enough to find its entry, and to decide the cases `f32` cannot.
 #[derive(Debug, Clone, Copy)]
 struct Circle {
     centre: Point,
-    unit: Unit,
     radius_m: f64,
-    cos_angle: f64,
+    tile: u32,
+    /// Index in the tile's sorted columns, or in its pending list with [`PENDING`] set.
+    at: u32,
 }
 
-impl Circle {
-    fn new(centre: Point, radius_m: f64) -> Self {
-        Self { centre, unit: Unit::of(centre), radius_m, cos_angle: (radius_m / EARTH_RADIUS_M).cos() }
-    }
+/// What a query tests each circle against.
+#[derive(Clone, Copy)]
+struct Probe {
+    at: Point,
+    /// The point from the tile's origin.
+    q: [f32; 3],
+    mask: u32,
+}
 
-    /// Exactly `centre.distance_m(at) <= radius_m`, mostly without the trigonometry.
-    fn holds(&self, at: Point, at_unit: Unit) -> bool {
-        let dot = self.unit.dot(at_unit);
-        if dot >= self.cos_angle + COS_EPSILON {
-            true
-        } else if dot <= self.cos_angle - COS_EPSILON {
-            false
-        } else {
-            self.centre.distance_m(at) <= self.radius_m
+/// The cells a query visits for one class: for each grid row from `first_row`, the columns
+/// (which may run past either end of the grid, to be wrapped); an empty span where the cap
+/// misses the row.
+#[derive(Debug, Clone, Copy)]
+struct ClassPlan {
+    first_row: u32,
+    rows: u32,
+    /// Where this class's spans start in [`Plan::spans`].
+    offset: usize,
+    /// The class reaches past a quarter of the globe: every row and column.
+    everywhere: bool,
+}
+
+/// The cells a query visits, class by class.
+struct Plan {
+    classes: [Option<ClassPlan>; CLASSES],
+    spans: Vec<(i64, i64)>,
+    widest: ClassPlan,
+}
+
+impl Plan {
+    fn span(&self, class: &ClassPlan, row: u32) -> Option<(i64, i64)> {
+        if class.everywhere {
+            return Some((0, i64::from(COLS) - 1));
+        }
+        let i = row.checked_sub(class.first_row).filter(|i| *i < class.rows)?;
+        let (a, b) = self.spans[class.offset + i as usize];
+        (a <= b).then_some((a, b))
+    }
+}
+
+fn tile_origin(key: u32) -> [f64; 3] {
+    let (tr, tc) = (key / TILE_COLS, key % TILE_COLS);
+    let lat = f64::from(tr * TILE_CELLS + TILE_CELLS / 2) * CELL_DEG - 90.0;
+    let lon = f64::from(tc * TILE_CELLS + TILE_CELLS / 2) * CELL_DEG - 180.0;
+    to_metres(Point::new(lat, lon).expect("a tile centre is on the Earth"))
+}
+
+impl Tile {
+    fn new(key: u32) -> Self {
+        Tile {
+            origin: tile_origin(key),
+            sorted: Columns::default(),
+            classes: Vec::new(),
+            starts: vec![0],
+            pending: Columns::default(),
+            pending_place: Vec::new(),
+            removed: 0,
         }
     }
+
+    fn live(&self) -> usize {
+        self.sorted.len() - self.removed + self.pending.len()
+    }
+
+    /// Fold the pending circles into the sorted columns and drop removed ones; record each
+    /// circle's new place.
+    fn merge(&mut self, circles: &mut [Circle]) {
+        let mut entries: Vec<Entry> = Vec::with_capacity(self.live());
+        let n = self.classes.len();
+        for row in 0..TILE_CELLS as usize {
+            for (c, class) in self.classes.iter().enumerate() {
+                for i in self.starts[row * n + c] as usize..self.starts[row * n + c + 1] as usize {
+                    if !self.sorted.is_disabled(i) {
+                        entries.push(self.sorted.entry(i, *class, row as u8));
+                    }
+                }
+            }
+        }
+        for (i, (class, row)) in self.pending_place.iter().enumerate() {
+            entries.push(self.pending.entry(i, *class, *row));
+        }
+        entries.sort_unstable_by_key(|e| (e.row, e.class, e.col));
+        let mut present = [false; CLASSES];
+        for e in &entries {
+            present[e.class as usize] = true;
+        }
+        let classes: Vec<u8> = (0..CLASSES as u8).filter(|k| present[*k as usize]).collect();
+        let mut index_of = [0usize; CLASSES];
+        for (i, k) in classes.iter().enumerate() {
+            index_of[*k as usize] = i;
+        }
+        // Count each run, then turn the counts into starts.
+        let n = classes.len();
+        let mut starts = vec![0u32; TILE_CELLS as usize * n + 1];
+        for e in &entries {
+            starts[e.row as usize * n + index_of[e.class as usize] + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut sorted = Columns::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            sorted.push(e);
+            circles[e.slot as usize].at = i as u32;
+        }
+        self.sorted = sorted;
+        self.classes = classes;
+        self.starts = starts;
+        self.pending = Columns::default();
+        self.pending_place = Vec::new();
+        self.removed = 0;
+    }
+
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Tile>()
+            + self.sorted.bytes()
+            + self.pending.bytes()
+            + self.classes.capacity()
+            + self.starts.capacity() * 4
+            + self.pending_place.capacity() * 2
+    }
 }
 
-/// A circle's entry in a cell: its slot, and the caller's tag beside it, so a query can skip
-/// entries by tag while reading the list in order, without a look elsewhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Entry {
-    slot: u32,
-    tag: u32,
-}
-
-#[derive(Debug, Default)]
-struct Cell {
-    interior: Vec<Entry>,
-    boundary: Vec<Entry>,
-}
-
-/// Circles by grid cell.
+/// Circles by grid cell and radius class.
 #[derive(Debug, Default)]
 pub struct CircleGrid {
-    cells: HashMap<(i32, i32), Cell>,
-    circles: Vec<Option<Circle>>,
-    /// Slots of removed circles whose entries are gone from every list, to use again.
+    tiles: HashMap<u32, Tile>,
+    circles: Vec<Circle>,
+    slot_of: HashMap<Uuid, u32>,
     free: Vec<u32>,
-    /// Removed circles whose entries are still in the lists, as bits by slot: queries skip
-    /// them, and [`CircleGrid::compact`] clears them out in one pass once there are enough.
-    dead: Vec<u64>,
-    dead_count: usize,
-}
-
-fn cell_of(lat: f64, lon: f64) -> (i32, i32) {
-    ((lat / CELL_DEG).floor() as i32, (lon / CELL_DEG).floor() as i32)
-}
-
-/// Where a circle stands to a grid cell.
-enum Relation {
-    Interior,
-    Boundary,
-    Apart,
+    per_class: [usize; CLASSES],
 }
 
 impl CircleGrid {
@@ -108,147 +425,363 @@ impl CircleGrid {
         Self::default()
     }
 
-    /// The grid cells a circle touches, with how. Corners are shared by neighbouring cells, so
-    /// each is placed on the sphere once.
-    fn cover(circle: &Circle) -> Vec<((i32, i32), Relation)> {
-        let (lo, hi) = circle.centre.bounding_box(circle.radius_m + MARGIN_M);
-        let (c0, c1) = (cell_of(lo[1], lo[0]), cell_of(hi[1], hi[0]));
-        let (rows, cols) = ((c1.0 - c0.0 + 1) as usize, (c1.1 - c0.1 + 1) as usize);
-        // Whether each grid corner lies inside the circle with the margin to spare.
-        let inner_cos = ((circle.radius_m - MARGIN_M).max(0.0) / EARTH_RADIUS_M).cos();
-        let inside: Vec<bool> = (0..=rows)
-            .flat_map(|r| (0..=cols).map(move |c| (r, c)))
-            .map(|(r, c)| {
-                let lat = (f64::from(c0.0) + r as f64) * CELL_DEG;
-                let lon = (f64::from(c0.1) + c as f64) * CELL_DEG;
-                match Point::new(lat.clamp(-90.0, 90.0), lon.clamp(-180.0, 180.0)) {
-                    Ok(p) => {
-                        circle.radius_m > MARGIN_M && circle.unit.dot(Unit::of(p)) >= inner_cos + COS_EPSILON
-                    }
-                    Err(_) => false,
-                }
-            })
-            .collect();
-        let corner_inside = |r: usize, c: usize| inside[r * (cols + 1) + c];
-        let outer_cos = ((circle.radius_m + MARGIN_M) / EARTH_RADIUS_M).cos();
-        let mut out = Vec::with_capacity(rows * cols);
-        for r in 0..rows {
-            for c in 0..cols {
-                let key = (c0.0 + r as i32, c0.1 + c as i32);
-                if corner_inside(r, c)
-                    && corner_inside(r + 1, c)
-                    && corner_inside(r, c + 1)
-                    && corner_inside(r + 1, c + 1)
-                {
-                    out.push((key, Relation::Interior));
-                    continue;
-                }
-                // The cell's nearest point to the centre, found by clamping.
-                let (south, west) = (f64::from(key.0) * CELL_DEG, f64::from(key.1) * CELL_DEG);
-                let lat = circle.centre.lat().clamp(south, south + CELL_DEG).clamp(-90.0, 90.0);
-                let lon = circle.centre.lon().clamp(west, west + CELL_DEG).clamp(-180.0, 180.0);
-                let apart = Point::new(lat, lon)
-                    .is_ok_and(|p| circle.unit.dot(Unit::of(p)) < outer_cos - COS_EPSILON);
-                out.push((key, if apart { Relation::Apart } else { Relation::Boundary }));
+    pub fn len(&self) -> usize {
+        self.slot_of.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slot_of.is_empty()
+    }
+
+    pub fn contains(&self, id: Uuid) -> bool {
+        self.slot_of.contains_key(&id)
+    }
+
+    /// Enter a circle under `id` with a tag (a bit set queries filter by), replacing any
+    /// circle already under that id.
+    pub fn insert(&mut self, id: Uuid, centre: Point, radius_m: f64, tag: u32) {
+        let key = self.enter(id, centre, radius_m, tag);
+        let tile = self.tiles.get_mut(&key).expect("just entered");
+        if tile.pending.len() > PENDING_MAX {
+            tile.merge(&mut self.circles);
+        }
+    }
+
+    /// Enter many circles, merging each tile once at the end: for loading at start-up.
+    pub fn extend(&mut self, circles: impl IntoIterator<Item = (Uuid, Point, f64, u32)>) {
+        for (id, centre, radius_m, tag) in circles {
+            self.enter(id, centre, radius_m, tag);
+        }
+        self.settle();
+    }
+
+    /// Merge every tile with pending or removed circles.
+    fn settle(&mut self) {
+        for tile in self.tiles.values_mut() {
+            if !tile.pending.is_empty() || tile.removed > 0 {
+                tile.merge(&mut self.circles);
             }
         }
+    }
+
+    fn tile_key(centre: Point) -> u32 {
+        (row_of(centre.lat()) / TILE_CELLS) * TILE_COLS + col_of(centre.lon()) / TILE_CELLS
+    }
+
+    /// Put a circle in its tile's pending list; returns the tile's key.
+    fn enter(&mut self, id: Uuid, centre: Point, radius_m: f64, tag: u32) -> u32 {
+        self.remove(id);
+        let key = Self::tile_key(centre);
+        let tile = self.tiles.entry(key).or_insert_with(|| Tile::new(key));
+        let v = to_metres(centre);
+        let class = class_of(radius_m);
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => u32::try_from(self.circles.len()).expect("fewer than 2 billion circles"),
+        };
+        let entry = Entry {
+            offset: [
+                (v[0] - tile.origin[0]) as f32,
+                (v[1] - tile.origin[1]) as f32,
+                (v[2] - tile.origin[2]) as f32,
+            ],
+            inside: sure_inside(radius_m),
+            class: class as u8,
+            row: (row_of(centre.lat()) % TILE_CELLS) as u8,
+            col: (col_of(centre.lon()) % TILE_CELLS) as u8,
+            tag,
+            slot,
+            id,
+        };
+        let at = PENDING | tile.pending.len() as u32;
+        tile.pending.push(&entry);
+        tile.pending_place.push((entry.class, entry.row));
+        let circle = Circle { centre, radius_m, tile: key, at };
+        match self.circles.get_mut(slot as usize) {
+            Some(c) => *c = circle,
+            None => self.circles.push(circle),
+        }
+        self.slot_of.insert(id, slot);
+        self.per_class[class] += 1;
+        key
+    }
+
+    /// Take a circle out; queries stop finding it at once. Returns whether it was there.
+    pub fn remove(&mut self, id: Uuid) -> bool {
+        let Some(slot) = self.slot_of.remove(&id) else {
+            return false;
+        };
+        let circle = self.circles[slot as usize];
+        self.per_class[class_of(circle.radius_m)] -= 1;
+        self.free.push(slot);
+        let tile = self.tiles.get_mut(&circle.tile).expect("a circle's tile exists");
+        if circle.at & PENDING != 0 {
+            let i = (circle.at & !PENDING) as usize;
+            tile.pending.swap_remove(i);
+            tile.pending_place.swap_remove(i);
+            if let Some(moved) = tile.pending.slot.get(i) {
+                self.circles[*moved as usize].at = PENDING | i as u32;
+            }
+        } else {
+            // Unmatchable at once; dropped at the tile's next merge.
+            tile.sorted.disable(circle.at as usize);
+            tile.removed += 1;
+        }
+        if tile.live() == 0 {
+            self.tiles.remove(&circle.tile);
+        } else if tile.removed >= 64.max(tile.sorted.len() / 8) {
+            tile.merge(&mut self.circles);
+        }
+        true
+    }
+
+    /// Give back spare capacity: after loading many circles at once.
+    pub fn shrink_to_fit(&mut self) {
+        self.settle();
+        self.tiles.shrink_to_fit();
+        self.circles.shrink_to_fit();
+        self.slot_of.shrink_to_fit();
+        self.free.shrink_to_fit();
+    }
+
+    /// Bytes held by the grid, counted from its allocations' capacities.
+    pub fn bytes(&self) -> usize {
+        self.tiles.values().map(Tile::bytes).sum::<usize>()
+            + self.tiles.capacity() * (4 + 1)
+            + self.circles.capacity() * std::mem::size_of::<Circle>()
+            + self.slot_of.capacity() * (16 + 4 + 1)
+            + self.free.capacity() * 4
+    }
+
+    /// For each class with circles, the grid rows and columns a circle's centre must lie in
+    /// to be within the class's largest radius of `at`.
+    fn plan(&self, at: Point) -> Option<Plan> {
+        let widest = (0..CLASSES).rev().find(|k| self.per_class[*k] > 0)?;
+        let (sin_lat, cos_lat) = at.lat().to_radians().sin_cos();
+        let constants = &*CLASS_CONSTANTS;
+        let lon_col = (at.lon() + 180.0) / CELL_DEG;
+        let all_cols = (0, i64::from(COLS) - 1);
+        let columns = |half: f64| {
+            let half = (half + SEARCH_EPSILON).to_degrees() / CELL_DEG;
+            if half >= f64::from(COLS) / 2.0 {
+                return all_cols;
+            }
+            // Shifted to be positive, so truncating is flooring (no library call).
+            let floor = |x: f64| (x + f64::from(COLS)) as i64 - i64::from(COLS);
+            let (a, b) = (floor(lon_col - half), floor(lon_col + half));
+            if b - a + 1 >= i64::from(COLS) { all_cols } else { (a, b) }
+        };
+        // Sines and cosines of row edges, stepped from the widest class's first row by the
+        // angle-addition formulas (far more exact than the search margin needs).
+        let widest_angle = constants[widest].angle;
+        let base_row = row_of((at.lat() - widest_angle.to_degrees()).max(-90.0));
+        let last_row = row_of((at.lat() + widest_angle.to_degrees()).min(90.0));
+        let (sin_step, cos_step) = CELL_DEG.to_radians().sin_cos();
+        let mut edges = Vec::with_capacity((last_row - base_row + 2) as usize);
+        let mut edge = (f64::from(base_row) * CELL_DEG - 90.0).to_radians().sin_cos();
+        for _ in base_row..=last_row + 1 {
+            edges.push(edge);
+            edge = (edge.0 * cos_step + edge.1 * sin_step, edge.1 * cos_step - edge.0 * sin_step);
+        }
+        let mut plan = Plan {
+            classes: [None; CLASSES],
+            spans: Vec::new(),
+            widest: ClassPlan { first_row: 0, rows: 0, offset: 0, everywhere: true },
+        };
+        for k in (0..=widest).filter(|k| self.per_class[*k] > 0) {
+            let ClassConstants { angle, sin_angle: sin_a, cos_angle: cos_a, .. } = constants[k];
+            let class = if angle >= std::f64::consts::FRAC_PI_2 {
+                ClassPlan { first_row: 0, rows: ROWS, offset: 0, everywhere: true }
+            } else {
+                let (top, bottom) = (at.lat() + angle.to_degrees(), at.lat() - angle.to_degrees());
+                let (first_row, last) = (row_of(bottom.max(-90.0)), row_of(top.min(90.0)));
+                let over_pole = top >= 90.0 || bottom <= -90.0;
+                // The cap is widest at the latitude whose sine is this, and its half-width
+                // there is asin(sin a / cos lat).
+                let sin_widest = (sin_lat / cos_a).clamp(-1.0, 1.0);
+                let widest_half = if over_pole { 0.0 } else { (sin_a / cos_lat).min(1.0).asin() };
+                let offset = plan.spans.len();
+                for r in first_row..=last {
+                    let span = if over_pole {
+                        all_cols
+                    } else {
+                        let (south, north) =
+                            (edges[(r - base_row) as usize], edges[(r + 1 - base_row) as usize]);
+                        if (south.0..=north.0).contains(&sin_widest) {
+                            columns(widest_half)
+                        } else {
+                            // Otherwise the cap is widest in this row at the edge nearer its widest.
+                            let (sin_e, cos_e) = if sin_widest > north.0 { north } else { south };
+                            let c = (cos_a - sin_lat * sin_e) / (cos_lat * cos_e);
+                            if c > 1.0 { (1, 0) } else { columns(acos_at_least(c)) }
+                        }
+                    };
+                    plan.spans.push(span);
+                }
+                ClassPlan { first_row, rows: last - first_row + 1, offset, everywhere: false }
+            };
+            plan.classes[k] = Some(class);
+            plan.widest = class;
+        }
+        Some(plan)
+    }
+
+    /// Every circle that holds `at` and whose tag shares a bit with `mask`, by id, appended to
+    /// `out` in no particular order.
+    pub fn containing_into(&self, at: Point, mask: u32, out: &mut Vec<Uuid>) {
+        let Some(plan) = self.plan(at) else {
+            return;
+        };
+        let p = to_metres(at);
+        let constants = &*CLASS_CONSTANTS;
+        let pending_band =
+            (0..CLASSES).rev().find(|k| plan.classes[*k].is_some()).map_or(0.0, |k| constants[k].band);
+        let widest = plan.widest;
+        let visit = |tile: &Tile, tile_row: u32, tile_col: u32, out: &mut Vec<Uuid>| {
+            let q = [
+                (p[0] - tile.origin[0]) as f32,
+                (p[1] - tile.origin[1]) as f32,
+                (p[2] - tile.origin[2]) as f32,
+            ];
+            let probe = Probe { at, q, mask };
+            let first_col = i64::from(tile_col * TILE_CELLS);
+            let n = tile.classes.len();
+            // Only the rows the widest class reaches.
+            let (mut from_row, mut to_row) = (0, TILE_CELLS - 1);
+            if !widest.everywhere {
+                from_row = widest.first_row.max(tile_row * TILE_CELLS) - tile_row * TILE_CELLS;
+                to_row = (widest.first_row + widest.rows - 1).min(tile_row * TILE_CELLS + TILE_CELLS - 1)
+                    - tile_row * TILE_CELLS;
+            }
+            for local in from_row as usize..=to_row as usize {
+                let row = tile_row * TILE_CELLS + local as u32;
+                for (c, k) in tile.classes.iter().enumerate() {
+                    let Some(span) = plan.classes[*k as usize].and_then(|class| plan.span(&class, row))
+                    else {
+                        continue;
+                    };
+                    let band = constants[*k as usize].band;
+                    let Some((a, b)) = local_columns(span, first_col) else { continue };
+                    let (s, e) =
+                        (tile.starts[local * n + c] as usize, tile.starts[local * n + c + 1] as usize);
+                    // Sorted, so counting is finding, and counting needs no branches.
+                    let cols = &tile.sorted.col[s..e];
+                    let from = s + cols.iter().filter(|c| **c < a).count();
+                    let to = s + cols.iter().filter(|c| **c <= b).count();
+                    self.scan(&tile.sorted, from..to, probe, band, out);
+                }
+            }
+            // Pending circles are few: each is tested whatever its cell, with the band of the
+            // widest class, which is wide enough for any.
+            self.scan(&tile.pending, 0..tile.pending.len(), probe, pending_band, out);
+        };
+        if widest.everywhere {
+            for (key, tile) in &self.tiles {
+                visit(tile, key / TILE_COLS, key % TILE_COLS, out);
+            }
+            return;
+        }
+        let spans = &plan.spans[widest.offset..widest.offset + widest.rows as usize];
+        let (west, east) = spans
+            .iter()
+            .filter(|s| s.0 <= s.1)
+            .fold((i64::MAX, i64::MIN), |(w, e), s| (w.min(s.0), e.max(s.1)));
+        if west > east {
+            return;
+        }
+        let tile_rows = widest.first_row / TILE_CELLS..=(widest.first_row + widest.rows - 1) / TILE_CELLS;
+        let tile_cols: Vec<u32> = if east - west + 1 >= i64::from(COLS) - i64::from(TILE_CELLS) {
+            (0..TILE_COLS).collect()
+        } else {
+            (west.div_euclid(i64::from(TILE_CELLS))..=east.div_euclid(i64::from(TILE_CELLS)))
+                .map(|c| c.rem_euclid(i64::from(TILE_COLS)) as u32)
+                .collect()
+        };
+        if tile_rows.clone().count() * tile_cols.len() > self.tiles.len() {
+            // Near a pole a cap spans many tiles: fewer exist than would be looked up.
+            for (key, tile) in &self.tiles {
+                let (tile_row, tile_col) = (key / TILE_COLS, key % TILE_COLS);
+                if tile_rows.contains(&tile_row) && tile_cols.contains(&tile_col) {
+                    visit(tile, tile_row, tile_col, out);
+                }
+            }
+            return;
+        }
+        for tile_row in tile_rows {
+            for tile_col in &tile_cols {
+                if let Some(tile) = self.tiles.get(&(tile_row * TILE_COLS + tile_col)) {
+                    visit(tile, tile_row, *tile_col, out);
+                }
+            }
+        }
+    }
+
+    /// Test a run of circles against the point, a block of eight at a time in vector
+    /// registers: the sure hits and those too close to call come out as bit sets; then one
+    /// step per hit, and the exact distance for the rare circle whose edge passes within
+    /// centimetres.
+    fn scan(
+        &self,
+        columns: &Columns,
+        range: std::ops::Range<usize>,
+        probe: Probe,
+        band: f32,
+        out: &mut Vec<Uuid>,
+    ) {
+        if range.is_empty() {
+            return;
+        }
+        let (qx, qy, qz) = (f32x8::splat(probe.q[0]), f32x8::splat(probe.q[1]), f32x8::splat(probe.q[2]));
+        let (mask, band) = (u32x8::splat(probe.mask), f32x8::splat(band));
+        let first = range.start / LANES;
+        for (b, block) in columns.blocks[first..range.end.div_ceil(LANES)].iter().enumerate() {
+            let base = (first + b) * LANES;
+            let (dx, dy, dz) =
+                (qx - f32x8::from(block.x), qy - f32x8::from(block.y), qz - f32x8::from(block.z));
+            let d2 = dx * dx + dy * dy + dz * dz;
+            let inside = f32x8::from(block.inside);
+            let unwanted = (u32x8::from(block.tag) & mask).simd_eq(u32x8::ZERO).to_bitmask();
+            // The lanes of this block that are in the run.
+            let lanes = (0xFFu32 << range.start.saturating_sub(base).min(LANES))
+                & (0xFF >> (base + LANES).saturating_sub(range.end));
+            let wanted = lanes & !unwanted;
+            let mut hits = d2.simd_le(inside).to_bitmask() & wanted;
+            let mut close = d2.simd_le(inside + band).to_bitmask() & wanted & !hits;
+            while hits != 0 {
+                out.push(block.id[hits.trailing_zeros() as usize]);
+                hits &= hits - 1;
+            }
+            while close != 0 {
+                let lane = close.trailing_zeros() as usize;
+                let circle = self.circles[columns.slot[base + lane] as usize];
+                if circle.centre.distance_m(probe.at) <= circle.radius_m {
+                    out.push(block.id[lane]);
+                }
+                close &= close - 1;
+            }
+        }
+    }
+
+    /// Every circle that holds `at` and whose tag shares a bit with `mask`, by id.
+    pub fn containing(&self, at: Point, mask: u32) -> Vec<Uuid> {
+        let mut out = Vec::new();
+        self.containing_into(at, mask, &mut out);
         out
     }
+}
 
-    /// Enter a circle with a tag (a bit set the caller filters by); returns its slot.
-    pub fn insert(&mut self, centre: Point, radius_m: f64, tag: u32) -> u32 {
-        let circle = Circle::new(centre, radius_m);
-        let slot = match self.free.pop() {
-            Some(free) => free,
-            None => u32::try_from(self.circles.len()).expect("fewer than 4 billion circles"),
-        };
-        let entry = Entry { slot, tag };
-        for (key, relation) in Self::cover(&circle) {
-            match relation {
-                Relation::Interior => self.cells.entry(key).or_default().interior.push(entry),
-                Relation::Boundary => self.cells.entry(key).or_default().boundary.push(entry),
-                Relation::Apart => {}
-            }
-        }
-        if slot as usize == self.circles.len() {
-            self.circles.push(Some(circle));
-        } else {
-            self.circles[slot as usize] = Some(circle);
-        }
-        slot
+/// The columns of a row span that fall in the tile starting at grid column `first_col`, as
+/// the tile's own column numbers, with the span wrapped around the antimeridian as needed.
+fn local_columns((a, b): (i64, i64), first_col: i64) -> Option<(u8, u8)> {
+    let last_col = first_col + i64::from(TILE_CELLS) - 1;
+    if b - a + 1 >= i64::from(COLS) {
+        return Some((0, TILE_CELLS as u8 - 1));
     }
-
-    /// Give back the lists' spare capacity: after loading many circles at once.
-    pub fn shrink_to_fit(&mut self) {
-        self.compact();
-        for cell in self.cells.values_mut() {
-            cell.interior.shrink_to_fit();
-            cell.boundary.shrink_to_fit();
-        }
-        self.cells.shrink_to_fit();
-        self.circles.shrink_to_fit();
-    }
-
-    fn is_dead(&self, slot: u32) -> bool {
-        self.dead.get(slot as usize / 64).is_some_and(|w| w & (1 << (slot % 64)) != 0)
-    }
-
-    /// Take a circle out: at once for queries, which skip it; its list entries go at the next
-    /// [`CircleGrid::compact`], run here once an eighth of the circles (and at least 1,024)
-    /// are waiting, so a removal costs one bit, and the lists are swept in one pass.
-    pub fn remove(&mut self, slot: u32) {
-        if self.circles.get_mut(slot as usize).and_then(Option::take).is_none() {
-            return;
-        }
-        let word = slot as usize / 64;
-        if self.dead.len() <= word {
-            self.dead.resize(word + 1, 0);
-        }
-        self.dead[word] |= 1 << (slot % 64);
-        self.dead_count += 1;
-        if self.dead_count >= 1024.max(self.circles.len() / 8) {
-            self.compact();
-        }
-    }
-
-    /// Sweep removed circles' entries out of every list and free their slots.
-    pub fn compact(&mut self) {
-        if self.dead_count == 0 {
-            return;
-        }
-        let dead = std::mem::take(&mut self.dead);
-        let is_dead = |slot: u32| dead.get(slot as usize / 64).is_some_and(|w| w & (1 << (slot % 64)) != 0);
-        self.cells.retain(|_, cell| {
-            cell.interior.retain(|e| !is_dead(e.slot));
-            cell.boundary.retain(|e| !is_dead(e.slot));
-            !(cell.interior.is_empty() && cell.boundary.is_empty())
-        });
-        for (w, word) in dead.iter().enumerate() {
-            for bit in 0..64 {
-                if word & (1 << bit) != 0 {
-                    self.free.push((w * 64 + bit) as u32);
-                }
-            }
-        }
-        self.dead_count = 0;
-    }
-
-    /// Every circle that holds `at` and whose tag shares a bit with `mask`, by slot, in no
-    /// particular order.
-    pub fn containing(&self, at: Point, mask: u32) -> impl Iterator<Item = u32> + '_ {
-        let cell = self.cells.get(&cell_of(at.lat(), at.lon()));
-        let unit = Unit::of(at);
-        let interior = cell
-            .into_iter()
-            .flat_map(|c| c.interior.iter())
-            .filter(move |e| e.tag & mask != 0 && (self.dead_count == 0 || !self.is_dead(e.slot)));
-        let boundary = cell
-            .into_iter()
-            .flat_map(|c| c.boundary.iter())
-            .filter(move |e| e.tag & mask != 0)
-            .filter(move |e| self.circles[e.slot as usize].is_some_and(|c| c.holds(at, unit)));
-        interior.chain(boundary).map(|e| e.slot)
-    }
+    [0, i64::from(COLS), -i64::from(COLS)].into_iter().find_map(|shift| {
+        let (a, b) = (a + shift, b + shift);
+        (a <= last_col && b >= first_col)
+            .then(|| ((a.max(first_col) - first_col) as u8, (b.min(last_col) - first_col) as u8))
+    })
 }
 
 #[cfg(test)]
@@ -257,82 +790,156 @@ mod tests {
 
     use super::*;
 
-    fn brute(circles: &[(Point, f64)], at: Point) -> Vec<u32> {
-        (0..circles.len() as u32)
-            .filter(|i| circles[*i as usize].0.distance_m(at) <= circles[*i as usize].1)
-            .collect()
+    fn brute(circles: &[(Uuid, Point, f64)], at: Point) -> Vec<Uuid> {
+        let mut v: Vec<Uuid> =
+            circles.iter().filter(|(_, c, r)| c.distance_m(at) <= *r).map(|c| c.0).collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn sorted(mut v: Vec<Uuid>) -> Vec<Uuid> {
+        v.sort_unstable();
+        v
+    }
+
+    /// Enter circles, half one by one and half in bulk, so both paths are checked.
+    fn grid_of(circles: &[(Uuid, Point, f64)]) -> CircleGrid {
+        let mut grid = CircleGrid::new();
+        let half = circles.len() / 2;
+        for (id, c, r) in &circles[..half] {
+            grid.insert(*id, *c, *r, 1);
+        }
+        grid.extend(circles[half..].iter().map(|(id, c, r)| (*id, *c, *r, 1)));
+        grid
+    }
+
+    fn check(circles: &[(Uuid, Point, f64)], points: impl IntoIterator<Item = Point>) {
+        let grid = grid_of(circles);
+        for at in points {
+            assert_eq!(sorted(grid.containing(at, 1)), brute(circles, at), "at {at:?}");
+        }
+    }
+
+    fn circles_from(v: Vec<(f64, f64, f64)>) -> Vec<(Uuid, Point, f64)> {
+        v.into_iter().map(|(lat, lon, r)| (Uuid::new_v4(), Point::new(lat, lon).unwrap(), r)).collect()
+    }
+
+    /// A point `d` metres from `c` on bearing `b` (radians), on the sphere.
+    fn offset(c: Point, d: f64, b: f64) -> Option<Point> {
+        let (lat, lon) = (c.lat().to_radians(), c.lon().to_radians());
+        let a = d / EARTH_RADIUS_M;
+        let lat2 = (lat.sin() * a.cos() + lat.cos() * a.sin() * b.cos()).asin();
+        let lon2 = lon + (b.sin() * a.sin() * lat.cos()).atan2(a.cos() - lat.sin() * lat2.sin());
+        let lon2 = (lon2.to_degrees() + 540.0).rem_euclid(360.0) - 180.0;
+        Point::new(lat2.to_degrees(), lon2).ok()
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(48))]
-        /// Random circles and points over a city, radii from 0 to 50 km, including points
-        /// placed exactly on a circle's edge: the grid agrees with the plain distance.
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Random circles and points over a city, radii from 0 to 50 km, with points placed on
+        /// and a hair either side of circles' edges, and on their centres.
         #[test]
         fn agrees_with_brute_force(
-            circles in proptest::collection::vec((32.6f64..33.0, -97.0f64..-96.6, 0.0f64..50_000.0), 1..24),
+            circles in proptest::collection::vec((32.6f64..33.0, -97.0f64..-96.6, 0.0f64..50_000.0), 1..40),
             points in proptest::collection::vec((32.5f64..33.1, -97.1f64..-96.5), 1..40),
+            edge in proptest::collection::vec((0usize..40, 0.0f64..std::f64::consts::TAU, -0.05f64..0.05), 0..40),
         ) {
-            let mut grid = CircleGrid::new();
-            let circles: Vec<(Point, f64)> =
-                circles.into_iter().map(|(lat, lon, r)| (Point::new(lat, lon).unwrap(), r)).collect();
-            for (c, r) in &circles {
-                grid.insert(*c, *r, 1);
-            }
-            for (lat, lon) in points {
-                let at = Point::new(lat, lon).unwrap();
-                let mut got: Vec<u32> = grid.containing(at, 1).collect();
-                got.sort_unstable();
-                prop_assert_eq!(got, brute(&circles, at));
-            }
-            // The centres themselves (inside every circle of radius >= 0).
-            for (c, _) in &circles {
-                let mut got: Vec<u32> = grid.containing(*c, 1).collect();
-                got.sort_unstable();
-                prop_assert_eq!(got, brute(&circles, *c));
-            }
+            let circles = circles_from(circles);
+            let mut at: Vec<Point> = points.into_iter().map(|(lat, lon)| Point::new(lat, lon).unwrap()).collect();
+            at.extend(circles.iter().map(|c| c.1));
+            at.extend(edge.into_iter().filter_map(|(i, b, d)| {
+                let (_, c, r) = circles[i % circles.len()];
+                offset(c, r + d, b)
+            }));
+            check(&circles, at);
+        }
+
+        /// The hard places: across the antimeridian and over the poles, with radii up to the
+        /// largest a subscription may have and beyond.
+        #[test]
+        fn agrees_at_the_antimeridian_and_poles(
+            circles in proptest::collection::vec(
+                (prop_oneof![-90.0f64..-88.0, -17.0f64..-16.0, 88.0f64..=90.0], prop_oneof![179.9f64..=180.0, -180.0f64..-179.9, -1.0f64..1.0], 0.0f64..200_000.0),
+                1..30),
+            points in proptest::collection::vec(
+                (prop_oneof![-90.0f64..-87.0, -17.5f64..-15.5, 87.0f64..=90.0], prop_oneof![179.0f64..=180.0, -180.0f64..-179.0, -3.0f64..3.0]),
+                1..40),
+        ) {
+            let circles = circles_from(circles);
+            check(&circles, points.into_iter().map(|(lat, lon)| Point::new(lat, lon).unwrap()));
         }
     }
 
     #[test]
-    fn removal_and_slot_reuse() {
+    fn the_whole_sphere_and_tiny_circles() {
+        let circles = circles_from(vec![
+            (10.0, 20.0, 2.5e7),
+            (-40.0, 170.0, 0.0),
+            (-40.0, 170.0, 0.01),
+            (0.0, 0.0, 1.0),
+        ]);
+        let points =
+            [(10.0, 20.0), (-40.0, 170.0), (-10.0, -160.0), (0.0, 0.0), (0.000_000_1, 0.0), (90.0, 0.0)];
+        check(&circles, points.map(|(lat, lon)| Point::new(lat, lon).unwrap()));
+    }
+
+    #[test]
+    fn cell_edges_and_tile_edges() {
+        // Centres exactly on grid and tile lines, points exactly on them too.
+        let mut v = Vec::new();
+        for i in 0..6 {
+            for j in 0..6 {
+                v.push((
+                    32.7 + f64::from(i) * CELL_DEG,
+                    -96.9 + f64::from(j) * CELL_DEG,
+                    100.0 + f64::from(i * 6 + j) * 90.0,
+                ));
+            }
+        }
+        let circles = circles_from(v);
+        let mut points = Vec::new();
+        for i in -8..14 {
+            for j in -8..14 {
+                points.push(
+                    Point::new(32.7 + f64::from(i) * CELL_DEG, -96.9 + f64::from(j) * CELL_DEG).unwrap(),
+                );
+            }
+        }
+        check(&circles, points);
+    }
+
+    #[test]
+    fn removal_replacement_and_merging() {
         let mut grid = CircleGrid::new();
         let home = Point::new(32.78, -96.80).unwrap();
-        let a = grid.insert(home, 1_000.0, 1);
-        let b = grid.insert(home, 300.0, 2);
-        assert_eq!(grid.containing(home, 3).count(), 2);
-        assert_eq!(grid.containing(home, 2).collect::<Vec<_>>(), [b], "tags filter");
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        grid.insert(a, home, 1_000.0, 1);
+        grid.insert(b, home, 300.0, 2);
+        assert_eq!(grid.containing(home, 3).len(), 2);
+        assert_eq!(grid.containing(home, 2), [b], "tags filter");
         grid.remove(a);
-        assert_eq!(grid.containing(home, 3).collect::<Vec<_>>(), [b], "gone at once for queries");
-        // Its slot is used again only once its entries are swept out.
-        let c = grid.insert(home, 2_000.0, 1);
-        assert_ne!(c, a);
-        grid.compact();
-        assert_eq!(grid.containing(home, 3).count(), 2);
-        let d = grid.insert(home, 2_000.0, 1);
-        assert_eq!(d, a, "the freed slot is used again");
-        for slot in [b, c, d] {
-            grid.remove(slot);
+        assert_eq!(grid.containing(home, 3), [b], "gone at once");
+        // Replacing moves the circle.
+        grid.insert(b, Point::new(33.5, -96.0).unwrap(), 300.0, 2);
+        assert!(grid.containing(home, 3).is_empty());
+        assert_eq!(grid.len(), 1);
+        // Many inserts merge into sorted runs; removals from runs and from pending lists.
+        let ids: Vec<Uuid> = (0..3_000).map(|_| Uuid::new_v4()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            grid.insert(*id, home, 100.0 + i as f64, 1);
         }
-        assert_eq!(grid.containing(home, u32::MAX).count(), 0);
-        grid.compact();
-        assert!(grid.cells.is_empty());
-        // Many removals sweep by themselves.
-        let slots: Vec<u32> = (0..3_000).map(|i| grid.insert(home, 100.0 + f64::from(i), 1)).collect();
-        for s in &slots[..2_000] {
-            grid.remove(*s);
+        assert!(grid.tiles.values().all(|t| t.pending.len() <= PENDING_MAX));
+        for id in ids.iter().step_by(3) {
+            assert!(grid.remove(*id));
         }
-        assert!(grid.dead_count < 1_024);
-        assert_eq!(grid.containing(home, 1).count(), 1_000);
-    }
-
-    #[test]
-    fn cells_near_the_antimeridian_and_the_poles_are_handled() {
-        let mut grid = CircleGrid::new();
-        let far_east = Point::new(-16.5, 179.999).unwrap();
-        grid.insert(far_east, 500.0, 1);
-        assert_eq!(grid.containing(far_east, 1).count(), 1);
-        let north = Point::new(89.99, 10.0).unwrap();
-        grid.insert(north, 200.0, 1);
-        assert_eq!(grid.containing(north, 1).count(), 1);
+        assert!(!grid.remove(ids[0]), "already gone");
+        assert_eq!(grid.containing(home, 1).len(), 2_000);
+        for id in &ids {
+            grid.remove(*id);
+        }
+        grid.remove(b);
+        assert!(grid.containing(home, u32::MAX).is_empty());
+        assert!(grid.tiles.is_empty(), "empty tiles are dropped");
+        assert!(grid.is_empty());
     }
 }

@@ -1,10 +1,10 @@
 //! Finding the subscriptions whose area holds an incident.
 //!
-//! Circles are in a [`CircleGrid`] (interior cells need no distance; edge cells are checked
-//! exactly), with each one's category mask beside its slot so the category filter costs a bit
-//! test; neighbourhood polygons are in an R-tree of their boxes, checked exactly; private-mode
-//! cells in a map from cell to subscribers. Circles that cross the antimeridian are not
-//! supported (no city does).
+//! Circles are in a [`CircleGrid`] (flat runs scanned in `f32`, exact on the sphere), with each
+//! one's category mask beside it so the category filter costs a bit test; neighbourhood
+//! polygons are in an R-tree of their boxes, checked exactly; private-mode cells in a map from
+//! cell to subscribers. The index holds only what matching needs: what to do with a match
+//! (pacing, channels) is the caller's, read from the store.
 
 use std::collections::HashMap;
 
@@ -35,14 +35,16 @@ impl RTreeObject for Entry {
 /// Every live subscription, indexed by area.
 #[derive(Debug, Default)]
 pub struct SubscriptionIndex {
-    grid: CircleGrid,
-    /// The subscription of each circle's slot in the grid.
-    slots: Vec<Uuid>,
-    /// Each circle's slot, by subscription.
-    slot_of: HashMap<Uuid, u32>,
+    circles: CircleGrid,
     tree: RTree<Entry>,
-    cells: HashMap<h3o::CellIndex, Vec<Uuid>>,
-    subscriptions: HashMap<Uuid, Subscription>,
+    cells: HashMap<h3o::CellIndex, Vec<(Uuid, u32)>>,
+    /// Polygons and cell sets, with their category masks: few next to circles.
+    others: HashMap<Uuid, (Area, u32)>,
+}
+
+/// The bit of a category in a subscription's category mask.
+fn bit(category: Category) -> u32 {
+    Category::ALL.iter().position(|c| *c == category).map_or(0, |i| 1u32 << i)
 }
 
 impl SubscriptionIndex {
@@ -51,45 +53,68 @@ impl SubscriptionIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.subscriptions.len()
+        self.circles.len() + self.others.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.subscriptions.is_empty()
+        self.len() == 0
+    }
+
+    pub fn contains(&self, id: Uuid) -> bool {
+        self.circles.contains(id) || self.others.contains_key(&id)
     }
 
     /// Add or replace a subscription.
-    pub fn insert(&mut self, subscription: Subscription) {
+    pub fn insert(&mut self, subscription: &Subscription) {
         self.remove(subscription.id);
         match &subscription.area {
             Area::Circle { point, radius_m } => {
-                let slot = self.grid.insert(*point, *radius_m, subscription.category_mask());
-                match self.slots.get_mut(slot as usize) {
-                    Some(s) => *s = subscription.id,
-                    None => self.slots.push(subscription.id),
+                self.circles.insert(subscription.id, *point, *radius_m, subscription.category_mask());
+            }
+            other => self.insert_other(subscription.id, other, subscription.category_mask()),
+        }
+    }
+
+    /// Add many subscriptions at once, as at start-up: circles are sorted into place once at
+    /// the end rather than as they come.
+    pub fn load<'a>(&mut self, subscriptions: impl IntoIterator<Item = &'a Subscription>) {
+        let mut circles = Vec::new();
+        for s in subscriptions {
+            match &s.area {
+                Area::Circle { point, radius_m } => {
+                    circles.push((s.id, *point, *radius_m, s.category_mask()))
                 }
-                self.slot_of.insert(subscription.id, slot);
-            }
-            Area::Polygon(_) => {
-                let (lo, hi) = subscription.area.bounding_box();
-                self.tree.insert(Entry { id: subscription.id, envelope: AABB::from_corners(lo, hi) });
-            }
-            Area::Cells { cells, .. } => {
-                for cell in cells {
-                    self.cells.entry(*cell).or_default().push(subscription.id);
+                other => {
+                    self.remove(s.id);
+                    self.insert_other(s.id, other, s.category_mask());
                 }
             }
         }
-        self.subscriptions.insert(subscription.id, subscription);
+        self.circles.extend(circles);
+        self.shrink_to_fit();
+    }
+
+    fn insert_other(&mut self, id: Uuid, area: &Area, mask: u32) {
+        match area {
+            Area::Circle { .. } => unreachable!("circles go to the grid"),
+            Area::Polygon(_) => {
+                let (lo, hi) = area.bounding_box();
+                self.tree.insert(Entry { id, envelope: AABB::from_corners(lo, hi) });
+            }
+            Area::Cells { cells, .. } => {
+                for cell in cells {
+                    self.cells.entry(*cell).or_default().push((id, mask));
+                }
+            }
+        }
+        self.others.insert(id, (area.clone(), mask));
     }
 
     pub fn remove(&mut self, id: Uuid) {
-        match self.subscriptions.remove(&id).map(|s| s.area) {
-            Some(Area::Circle { .. }) => {
-                if let Some(slot) = self.slot_of.remove(&id) {
-                    self.grid.remove(slot);
-                }
-            }
+        if self.circles.remove(id) {
+            return;
+        }
+        match self.others.remove(&id).map(|(area, _)| area) {
             Some(area @ Area::Polygon(_)) => {
                 let (lo, hi) = area.bounding_box();
                 self.tree.remove(&Entry { id, envelope: AABB::from_corners(lo, hi) });
@@ -97,56 +122,62 @@ impl SubscriptionIndex {
             Some(Area::Cells { cells, .. }) => {
                 for cell in cells {
                     if let Some(ids) = self.cells.get_mut(&cell) {
-                        ids.retain(|i| *i != id);
+                        ids.retain(|(i, _)| *i != id);
                         if ids.is_empty() {
                             self.cells.remove(&cell);
                         }
                     }
                 }
             }
-            None => {}
+            Some(Area::Circle { .. }) | None => {}
         }
-    }
-
-    /// Sweep removed circles out of the grid's lists now, rather than when enough are waiting.
-    pub fn compact(&mut self) {
-        self.grid.compact();
     }
 
     /// Give back spare capacity: after loading every subscription at start-up.
     pub fn shrink_to_fit(&mut self) {
-        self.grid.shrink_to_fit();
-        self.slots.shrink_to_fit();
-        self.slot_of.shrink_to_fit();
-        self.subscriptions.shrink_to_fit();
+        self.circles.shrink_to_fit();
+        self.cells.shrink_to_fit();
+        self.others.shrink_to_fit();
     }
 
-    pub fn get(&self, id: Uuid) -> Option<&Subscription> {
-        self.subscriptions.get(&id)
+    /// Bytes held by the circles, which are nearly all of a city's subscriptions.
+    pub fn circle_bytes(&self) -> usize {
+        self.circles.bytes()
     }
 
     /// The subscriptions that want an incident of `category` at `at`, in no particular order.
     pub fn matches(&self, category: Category, at: Point) -> Vec<Uuid> {
-        let bit = Category::ALL.iter().position(|c| *c == category).map_or(0, |i| 1u32 << i);
-        let mut found: Vec<Uuid> =
-            self.grid.containing(at, bit).map(|slot| self.slots[slot as usize]).collect();
-        let polygons =
-            self.tree.locate_in_envelope_intersecting(&AABB::from_point([at.lon(), at.lat()])).map(|e| e.id);
+        let mut found = Vec::new();
+        self.matches_into(category, at, &mut found);
+        found
+    }
+
+    /// [`SubscriptionIndex::matches`], appended to `found`.
+    pub fn matches_into(&self, category: Category, at: Point, found: &mut Vec<Uuid>) {
+        let bit = bit(category);
+        self.circles.containing_into(at, bit, found);
+        if self.others.is_empty() {
+            return;
+        }
+        let polygons = self
+            .tree
+            .locate_in_envelope_intersecting(&AABB::from_point([at.lon(), at.lat()]))
+            .filter(|e| {
+                self.others.get(&e.id).is_some_and(|(area, mask)| mask & bit != 0 && area.contains(at))
+            })
+            .map(|e| e.id);
+        found.extend(polygons);
         // Private-mode cells are at most resolution 7: look the point's cell up at each.
-        let resolutions = if self.cells.is_empty() { 0 } else { u8::from(FINEST_PRIVATE_RESOLUTION) + 1 };
-        let cells = (0..resolutions)
+        if self.cells.is_empty() {
+            return;
+        }
+        let cells = (0..=u8::from(FINEST_PRIVATE_RESOLUTION))
             .filter_map(|r| h3o::Resolution::try_from(r).ok())
             .filter_map(|r| self.cells.get(&at.cell(r)))
             .flatten()
-            .copied();
-        found.extend(
-            polygons
-                .chain(cells)
-                .filter_map(|id| self.subscriptions.get(&id))
-                .filter(|s| s.wants(category, at))
-                .map(|s| s.id),
-        );
-        found
+            .filter(|(_, mask)| mask & bit != 0)
+            .map(|(id, _)| *id);
+        found.extend(cells);
     }
 }
 
@@ -173,7 +204,7 @@ mod tests {
         let here = Point::new(32.78, -96.80).unwrap();
         let index = Arc::new(RwLock::new(SubscriptionIndex::new()));
         let steady = sub(32.78, -96.80, 2_000.0);
-        index.write().unwrap().insert(steady.clone());
+        index.write().unwrap().insert(&steady);
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = {
             let (index, done) = (index.clone(), done.clone());
@@ -181,7 +212,7 @@ mod tests {
                 for i in 0..400u32 {
                     let s = sub(32.78 + f64::from(i % 10) * 0.0004, -96.80, 600.0 + f64::from(i % 7) * 100.0);
                     let id = s.id;
-                    index.write().unwrap().insert(s);
+                    index.write().unwrap().insert(&s);
                     if i % 2 == 0 {
                         index.write().unwrap().remove(id);
                     }
@@ -194,10 +225,9 @@ mod tests {
             let index = index.read().unwrap();
             let found = index.matches(Category::Property, here);
             assert!(found.contains(&steady.id));
-            // Every id found is a live subscription that holds the point.
+            // Every id found is a live subscription (the churned ones all hold the point).
             for id in &found {
-                let s = index.get(*id).expect("a live subscription");
-                assert!(s.wants(Category::Property, here));
+                assert!(index.contains(*id), "a live subscription");
             }
             reads += 1;
             drop(index);
@@ -219,8 +249,8 @@ mod tests {
             let lat = 43.0 + f64::from(i % 20) * 0.01 + if i % 7 == 0 { 20.0 } else { 0.0 };
             let lon = -88.0 + f64::from(i / 20) * 0.013;
             let s = sub(lat, lon, 100.0 + f64::from(i % 13) * 250.0);
-            all.push(s.clone());
-            index.insert(s);
+            index.insert(&s);
+            all.push(s);
         }
         for j in 0..300u32 {
             let at = Point::new(
@@ -242,7 +272,7 @@ mod tests {
         let mut index = SubscriptionIndex::new();
         let s = sub(43.0, -88.0, 1000.0);
         let id = s.id;
-        index.insert(s);
+        index.insert(&s);
         let at = Point::new(43.001, -88.0).unwrap();
         assert_eq!(index.matches(Category::Fire, at), vec![id]);
         index.remove(id);

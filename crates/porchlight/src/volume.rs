@@ -151,7 +151,7 @@ fn measure(args: &VolumeArgs) -> anyhow::Result<Volume> {
             for at in &residents {
                 let s = Subscription::new(*at, radius_m, filter.clone(), chrono::Utc::now())?;
                 ids.push(s.id);
-                index.insert(s);
+                index.insert(&s);
             }
             let mut counts: BTreeMap<uuid::Uuid, u64> = ids.iter().map(|id| (*id, 0)).collect();
             let mut by_category: BTreeMap<&'static str, u64> = BTreeMap::new();
