@@ -50,8 +50,6 @@ const CLASSES: usize = CLASS_BOUNDS_M.len();
 const SEARCH_EPSILON: f64 = 1e-7;
 /// New circles a tile keeps unsorted before it merges them in.
 pub const PENDING_MAX: usize = 128;
-/// An entry's position in its tile marks the pending list with this bit.
-const PENDING: u32 = 1 << 31;
 const LANES: usize = 8;
 
 /// A point as a vector from the Earth's centre, in metres.
@@ -94,14 +92,24 @@ struct ClassConstants {
     angle: f64,
     sin_angle: f64,
     cos_angle: f64,
+    /// The cosine of the angle within which every circle of the class surely holds the point
+    /// (the next smaller class's bound, less a margin), where there is one.
+    cos_inner: Option<f64>,
     band: f32,
 }
+
+/// Metres taken off a class's smallest radius for the cells that surely hold the point.
+const INNER_MARGIN_M: f64 = 0.5;
 
 static CLASS_CONSTANTS: std::sync::LazyLock<[ClassConstants; CLASSES]> = std::sync::LazyLock::new(|| {
     std::array::from_fn(|k| {
         let angle = CLASS_BOUNDS_M[k] / EARTH_RADIUS_M + SEARCH_EPSILON;
         let (sin_angle, cos_angle) = angle.sin_cos();
-        ClassConstants { angle, sin_angle, cos_angle, band: band(k) }
+        let inner = k
+            .checked_sub(1)
+            .map(|smaller| (CLASS_BOUNDS_M[smaller] - INNER_MARGIN_M) / EARTH_RADIUS_M - SEARCH_EPSILON)
+            .filter(|inner| *inner > 0.0 && *inner < std::f64::consts::FRAC_PI_4);
+        ClassConstants { angle, sin_angle, cos_angle, cos_inner: inner.map(f64::cos), band: band(k) }
     })
 });
 
@@ -112,6 +120,15 @@ fn band(class: usize) -> f32 {
     let d = uncertainty_m(bound);
     // (c + d)² - (c - d)² = 4cd for the widest circle; a tiny one's sure-inside is -1.
     ((4.0 * chord * d).max(4.0 * d * d + 1.0) * 1.01 + 1.0) as f32
+}
+
+/// `acos(c)`, or a hair below it: the lower bound of the same series.
+fn acos_at_most(c: f64) -> f64 {
+    if c >= 1.0 {
+        return 0.0;
+    }
+    let s = ((1.0 - c) / 2.0).sqrt();
+    if s <= 0.05 { 2.0 * s * (1.0 + s * s / 6.0) } else { (c.max(-1.0).acos() - 1e-12).max(0.0) }
 }
 
 /// `acos(c)`, or a hair above it: a series where the angle is small (no library call), which
@@ -131,8 +148,8 @@ fn acos_at_least(c: f64) -> f64 {
     }
 }
 
-/// Eight circles side by side, one vector register per tested field, with their ids after:
-/// a query reads one stream of these.
+/// Eight circles side by side, one vector register per tested field: what a query reads to
+/// test a circle.
 #[derive(Debug, Clone, Copy)]
 struct Block {
     x: [f32; LANES],
@@ -142,7 +159,6 @@ struct Block {
     /// empty lane.
     inside: [f32; LANES],
     tag: [u32; LANES],
-    id: [Uuid; LANES],
 }
 
 impl Block {
@@ -152,15 +168,16 @@ impl Block {
         z: [0.0; LANES],
         inside: [f32::NEG_INFINITY; LANES],
         tag: [0; LANES],
-        id: [Uuid::nil(); LANES],
     };
 }
 
-/// Circles in the layout queries scan: blocks of eight, and beside them the column of each
-/// (to find a row's run of columns) and its slot (read only for an edge too close to call).
+/// Circles in the layout queries scan: blocks of eight, and beside them the id of each (read
+/// for a hit, or copied wholesale for a run that surely holds the point), its column (to find
+/// a row's run of columns) and its slot (read only for an edge too close to call).
 #[derive(Debug, Default)]
 struct Columns {
     blocks: Vec<Block>,
+    id: Vec<Uuid>,
     col: Vec<u8>,
     slot: Vec<u32>,
 }
@@ -193,7 +210,7 @@ impl Columns {
         (b.x[lane], b.y[lane], b.z[lane]) = (e.offset[0], e.offset[1], e.offset[2]);
         b.inside[lane] = e.inside;
         b.tag[lane] = e.tag;
-        b.id[lane] = e.id;
+        self.id[i] = e.id;
         self.col[i] = e.col;
         self.slot[i] = e.slot;
     }
@@ -203,6 +220,7 @@ impl Columns {
         if i.is_multiple_of(LANES) {
             self.blocks.push(Block::EMPTY);
         }
+        self.id.push(Uuid::nil());
         self.col.push(0);
         self.slot.push(0);
         self.set(i, e);
@@ -226,6 +244,7 @@ impl Columns {
             self.set(i, &moved);
         }
         self.disable(last);
+        self.id.pop();
         self.col.pop();
         self.slot.pop();
         if last.is_multiple_of(LANES) {
@@ -236,6 +255,7 @@ impl Columns {
     fn with_capacity(n: usize) -> Self {
         Self {
             blocks: Vec::with_capacity(n.div_ceil(LANES)),
+            id: Vec::with_capacity(n),
             col: Vec::with_capacity(n),
             slot: Vec::with_capacity(n),
         }
@@ -252,12 +272,15 @@ impl Columns {
             col: self.col[i],
             tag: b.tag[lane],
             slot: self.slot[i],
-            id: b.id[lane],
+            id: self.id[i],
         }
     }
 
     fn bytes(&self) -> usize {
-        self.blocks.capacity() * std::mem::size_of::<Block>() + self.col.capacity() + self.slot.capacity() * 4
+        self.blocks.capacity() * std::mem::size_of::<Block>()
+            + self.id.capacity() * 16
+            + self.col.capacity()
+            + self.slot.capacity() * 4
     }
 }
 
@@ -271,20 +294,25 @@ struct Tile {
     /// Where each (row, class) run starts in `sorted`: `starts[row * classes.len() + i]` for
     /// the `i`th class, with the end after the last.
     starts: Vec<u32>,
+    /// The bits every circle of each (row, class) run has in its tag: a query whose mask meets
+    /// them wants the whole run.
+    run_tags: Vec<u32>,
     pending: Columns,
     /// The class and row of each pending circle (the column is in `pending`).
     pending_place: Vec<(u8, u8)>,
     removed: usize,
 }
 
-/// Where a circle is: enough to find its entry, and to decide the cases `f32` cannot.
+/// A circle as given: to decide the cases `f32` cannot, and to find its entry.
 #[derive(Debug, Clone, Copy)]
 struct Circle {
     centre: Point,
     radius_m: f64,
-    tile: u32,
-    /// Index in the tile's sorted columns, or in its pending list with [`PENDING`] set.
-    at: u32,
+}
+
+enum Place {
+    Pending(usize),
+    Sorted(usize),
 }
 
 /// What a query tests each circle against.
@@ -313,17 +341,21 @@ struct ClassPlan {
 struct Plan {
     classes: [Option<ClassPlan>; CLASSES],
     spans: Vec<(i64, i64)>,
+    /// For each span, the columns whose cells lie wholly within the class's smallest radius of
+    /// the point: every circle there holds it. Empty (start after end) where there are none.
+    inner: Vec<(i64, i64)>,
     widest: ClassPlan,
 }
 
 impl Plan {
-    fn span(&self, class: &ClassPlan, row: u32) -> Option<(i64, i64)> {
+    /// The columns to visit in a row, and of them those that surely hold the point.
+    fn span(&self, class: &ClassPlan, row: u32) -> Option<((i64, i64), (i64, i64))> {
         if class.everywhere {
-            return Some((0, i64::from(COLS) - 1));
+            return Some(((0, i64::from(COLS) - 1), (1, 0)));
         }
         let i = row.checked_sub(class.first_row).filter(|i| *i < class.rows)?;
         let (a, b) = self.spans[class.offset + i as usize];
-        (a <= b).then_some((a, b))
+        (a <= b).then_some(((a, b), self.inner[class.offset + i as usize]))
     }
 }
 
@@ -341,6 +373,7 @@ impl Tile {
             sorted: Columns::default(),
             classes: Vec::new(),
             starts: vec![0],
+            run_tags: Vec::new(),
             pending: Columns::default(),
             pending_place: Vec::new(),
             removed: 0,
@@ -351,53 +384,78 @@ impl Tile {
         self.sorted.len() - self.removed + self.pending.len()
     }
 
-    /// Fold the pending circles into the sorted columns and drop removed ones; record each
-    /// circle's new place.
-    fn merge(&mut self, circles: &mut [Circle]) {
-        let mut entries: Vec<Entry> = Vec::with_capacity(self.live());
+    /// Fold the pending circles into the sorted columns and drop removed ones: the sorted
+    /// circles are already in order, so only the pending ones are sorted, and the two merged.
+    fn merge(&mut self) {
+        let key = |e: &Entry| (e.row, e.class, e.col);
+        let mut fresh: Vec<Entry> = self
+            .pending_place
+            .iter()
+            .enumerate()
+            .map(|(i, (class, row))| self.pending.entry(i, *class, *row))
+            .collect();
+        fresh.sort_unstable_by_key(key);
         let n = self.classes.len();
+        let (starts, classes, sorted) = (&self.starts, &self.classes, &self.sorted);
+        let mut old = (0..TILE_CELLS as usize)
+            .flat_map(|row| (0..n).map(move |c| (row, c)))
+            .flat_map(|(row, c)| {
+                (starts[row * n + c] as usize..starts[row * n + c + 1] as usize).map(move |i| (i, row, c))
+            })
+            .filter(|(i, _, _)| !sorted.is_disabled(*i))
+            .map(|(i, row, c)| sorted.entry(i, classes[c], row as u8))
+            .peekable();
+        let mut fresh = fresh.into_iter().peekable();
+        let mut merged = Columns::with_capacity(self.live());
+        let mut counts = [[0u32; CLASSES]; TILE_CELLS as usize];
+        let mut tags = [[u32::MAX; CLASSES]; TILE_CELLS as usize];
+        loop {
+            let take_fresh = match (old.peek(), fresh.peek()) {
+                (Some(o), Some(f)) => key(f) < key(o),
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (None, None) => break,
+            };
+            let e = if take_fresh { fresh.next() } else { old.next() }.expect("peeked");
+            counts[e.row as usize][e.class as usize] += 1;
+            tags[e.row as usize][e.class as usize] &= e.tag;
+            merged.push(&e);
+        }
+        drop(old);
+        let classes: Vec<u8> =
+            (0..CLASSES as u8).filter(|k| counts.iter().any(|row| row[*k as usize] > 0)).collect();
+        let mut starts = Vec::with_capacity(TILE_CELLS as usize * classes.len() + 1);
+        let mut run_tags = Vec::with_capacity(TILE_CELLS as usize * classes.len());
+        let mut at = 0u32;
         for row in 0..TILE_CELLS as usize {
-            for (c, class) in self.classes.iter().enumerate() {
-                for i in self.starts[row * n + c] as usize..self.starts[row * n + c + 1] as usize {
-                    if !self.sorted.is_disabled(i) {
-                        entries.push(self.sorted.entry(i, *class, row as u8));
-                    }
-                }
+            for k in &classes {
+                starts.push(at);
+                at += counts[row][*k as usize];
+                run_tags.push(tags[row][*k as usize]);
             }
         }
-        for (i, (class, row)) in self.pending_place.iter().enumerate() {
-            entries.push(self.pending.entry(i, *class, *row));
-        }
-        entries.sort_unstable_by_key(|e| (e.row, e.class, e.col));
-        let mut present = [false; CLASSES];
-        for e in &entries {
-            present[e.class as usize] = true;
-        }
-        let classes: Vec<u8> = (0..CLASSES as u8).filter(|k| present[*k as usize]).collect();
-        let mut index_of = [0usize; CLASSES];
-        for (i, k) in classes.iter().enumerate() {
-            index_of[*k as usize] = i;
-        }
-        // Count each run, then turn the counts into starts.
-        let n = classes.len();
-        let mut starts = vec![0u32; TILE_CELLS as usize * n + 1];
-        for e in &entries {
-            starts[e.row as usize * n + index_of[e.class as usize] + 1] += 1;
-        }
-        for i in 1..starts.len() {
-            starts[i] += starts[i - 1];
-        }
-        let mut sorted = Columns::with_capacity(entries.len());
-        for (i, e) in entries.iter().enumerate() {
-            sorted.push(e);
-            circles[e.slot as usize].at = i as u32;
-        }
-        self.sorted = sorted;
+        starts.push(at);
+        self.sorted = merged;
         self.classes = classes;
         self.starts = starts;
+        self.run_tags = run_tags;
         self.pending = Columns::default();
         self.pending_place = Vec::new();
         self.removed = 0;
+    }
+
+    /// Where a live circle is: in the pending list, or in the sorted columns (found from its
+    /// cell and class: a few entries to look through).
+    fn find(&self, slot: u32, row: u8, col: u8, class: u8) -> Option<Place> {
+        if let Some(i) = self.pending.slot.iter().position(|s| *s == slot) {
+            return Some(Place::Pending(i));
+        }
+        let c = self.classes.iter().position(|k| *k == class)?;
+        let run = row as usize * self.classes.len() + c;
+        let (s, e) = (self.starts[run] as usize, self.starts[run + 1] as usize);
+        let cols = &self.sorted.col[s..e];
+        let (from, to) = (s + cols.partition_point(|c| *c < col), s + cols.partition_point(|c| *c <= col));
+        (from..to).find(|i| self.sorted.slot[*i] == slot && !self.sorted.is_disabled(*i)).map(Place::Sorted)
     }
 
     fn bytes(&self) -> usize {
@@ -406,6 +464,7 @@ impl Tile {
             + self.pending.bytes()
             + self.classes.capacity()
             + self.starts.capacity() * 4
+            + self.run_tags.capacity() * 4
             + self.pending_place.capacity() * 2
     }
 }
@@ -443,7 +502,7 @@ impl CircleGrid {
         let key = self.enter(id, centre, radius_m, tag);
         let tile = self.tiles.get_mut(&key).expect("just entered");
         if tile.pending.len() > PENDING_MAX {
-            tile.merge(&mut self.circles);
+            tile.merge();
         }
     }
 
@@ -459,7 +518,7 @@ impl CircleGrid {
     fn settle(&mut self) {
         for tile in self.tiles.values_mut() {
             if !tile.pending.is_empty() || tile.removed > 0 {
-                tile.merge(&mut self.circles);
+                tile.merge();
             }
         }
     }
@@ -493,10 +552,9 @@ impl CircleGrid {
             slot,
             id,
         };
-        let at = PENDING | tile.pending.len() as u32;
         tile.pending.push(&entry);
         tile.pending_place.push((entry.class, entry.row));
-        let circle = Circle { centre, radius_m, tile: key, at };
+        let circle = Circle { centre, radius_m };
         match self.circles.get_mut(slot as usize) {
             Some(c) => *c = circle,
             None => self.circles.push(circle),
@@ -511,26 +569,29 @@ impl CircleGrid {
         let Some(slot) = self.slot_of.remove(&id) else {
             return false;
         };
-        let circle = self.circles[slot as usize];
-        self.per_class[class_of(circle.radius_m)] -= 1;
+        let Circle { centre, radius_m } = self.circles[slot as usize];
+        let class = class_of(radius_m);
+        self.per_class[class] -= 1;
         self.free.push(slot);
-        let tile = self.tiles.get_mut(&circle.tile).expect("a circle's tile exists");
-        if circle.at & PENDING != 0 {
-            let i = (circle.at & !PENDING) as usize;
-            tile.pending.swap_remove(i);
-            tile.pending_place.swap_remove(i);
-            if let Some(moved) = tile.pending.slot.get(i) {
-                self.circles[*moved as usize].at = PENDING | i as u32;
+        let key = Self::tile_key(centre);
+        let tile = self.tiles.get_mut(&key).expect("a circle's tile exists");
+        let (row, col) =
+            ((row_of(centre.lat()) % TILE_CELLS) as u8, (col_of(centre.lon()) % TILE_CELLS) as u8);
+        match tile.find(slot, row, col, class as u8).expect("a live circle is in its tile") {
+            Place::Pending(i) => {
+                tile.pending.swap_remove(i);
+                tile.pending_place.swap_remove(i);
             }
-        } else {
-            // Unmatchable at once; dropped at the tile's next merge.
-            tile.sorted.disable(circle.at as usize);
-            tile.removed += 1;
+            Place::Sorted(i) => {
+                // Unmatchable at once; dropped at the tile's next merge.
+                tile.sorted.disable(i);
+                tile.removed += 1;
+            }
         }
         if tile.live() == 0 {
-            self.tiles.remove(&circle.tile);
+            self.tiles.remove(&key);
         } else if tile.removed >= 64.max(tile.sorted.len() / 8) {
-            tile.merge(&mut self.circles);
+            tile.merge();
         }
         true
     }
@@ -586,10 +647,11 @@ impl CircleGrid {
         let mut plan = Plan {
             classes: [None; CLASSES],
             spans: Vec::new(),
+            inner: Vec::new(),
             widest: ClassPlan { first_row: 0, rows: 0, offset: 0, everywhere: true },
         };
         for k in (0..=widest).filter(|k| self.per_class[*k] > 0) {
-            let ClassConstants { angle, sin_angle: sin_a, cos_angle: cos_a, .. } = constants[k];
+            let ClassConstants { angle, sin_angle: sin_a, cos_angle: cos_a, cos_inner, .. } = constants[k];
             let class = if angle >= std::f64::consts::FRAC_PI_2 {
                 ClassPlan { first_row: 0, rows: ROWS, offset: 0, everywhere: true }
             } else {
@@ -617,6 +679,24 @@ impl CircleGrid {
                         }
                     };
                     plan.spans.push(span);
+                    // The cells wholly inside the inner cap: its half-width over the row is
+                    // least at one of the row's edges, and both must be inside it.
+                    let inner = cos_inner.filter(|_| !over_pole && span.0 <= span.1).and_then(|cos_i| {
+                        let (south, north) =
+                            (edges[(r - base_row) as usize], edges[(r + 1 - base_row) as usize]);
+                        let c = |(sin_e, cos_e): (f64, f64)| (cos_i - sin_lat * sin_e) / (cos_lat * cos_e);
+                        let (cs, cn) = (c(south), c(north));
+                        if cs > 1.0 || cn > 1.0 {
+                            return None;
+                        }
+                        let half = (acos_at_most(cs.max(cn)) - SEARCH_EPSILON).to_degrees() / CELL_DEG;
+                        // Whole cells only: from the first whose west edge is inside to the last
+                        // whose east edge is.
+                        let ceil = |x: f64| -((-x + f64::from(COLS)) as i64 - i64::from(COLS));
+                        let floor = |x: f64| (x + f64::from(COLS)) as i64 - i64::from(COLS);
+                        Some((ceil(lon_col - half), floor(lon_col + half) - 1))
+                    });
+                    plan.inner.push(inner.unwrap_or((1, 0)));
                 }
                 ClassPlan { first_row, rows: last - first_row + 1, offset, everywhere: false }
             };
@@ -656,19 +736,37 @@ impl CircleGrid {
             for local in from_row as usize..=to_row as usize {
                 let row = tile_row * TILE_CELLS + local as u32;
                 for (c, k) in tile.classes.iter().enumerate() {
-                    let Some(span) = plan.classes[*k as usize].and_then(|class| plan.span(&class, row))
+                    let Some((span, inner)) =
+                        plan.classes[*k as usize].and_then(|class| plan.span(&class, row))
                     else {
                         continue;
                     };
                     let band = constants[*k as usize].band;
                     let Some((a, b)) = local_columns(span, first_col) else { continue };
-                    let (s, e) =
-                        (tile.starts[local * n + c] as usize, tile.starts[local * n + c + 1] as usize);
-                    // Sorted, so counting is finding, and counting needs no branches.
+                    let run = local * n + c;
+                    let (s, e) = (tile.starts[run] as usize, tile.starts[run + 1] as usize);
                     let cols = &tile.sorted.col[s..e];
-                    let from = s + cols.iter().filter(|c| **c < a).count();
-                    let to = s + cols.iter().filter(|c| **c <= b).count();
-                    self.scan(&tile.sorted, from..to, probe, band, out);
+                    let from = s + cols.partition_point(|c| *c < a);
+                    let to = s + cols.partition_point(|c| *c <= b);
+                    // Cells wholly within the class's smallest radius: every circle there holds
+                    // the point, so when the run has none removed and all want the category,
+                    // their ids are copied without a test.
+                    let sure = (inner.0 <= inner.1 && tile.removed == 0 && tile.run_tags[run] & mask != 0)
+                        .then(|| local_columns(inner, first_col))
+                        .flatten();
+                    match sure {
+                        Some((ia, ib)) => {
+                            let cols = &tile.sorted.col[from..to];
+                            let (i1, i2) = (
+                                from + cols.partition_point(|c| *c < ia),
+                                from + cols.partition_point(|c| *c <= ib),
+                            );
+                            self.scan(&tile.sorted, from..i1, probe, band, out);
+                            out.extend_from_slice(&tile.sorted.id[i1..i2]);
+                            self.scan(&tile.sorted, i2..to, probe, band, out);
+                        }
+                        None => self.scan(&tile.sorted, from..to, probe, band, out),
+                    }
                 }
             }
             // Pending circles are few: each is tested whatever its cell, with the band of the
@@ -733,6 +831,7 @@ impl CircleGrid {
         }
         let (qx, qy, qz) = (f32x8::splat(probe.q[0]), f32x8::splat(probe.q[1]), f32x8::splat(probe.q[2]));
         let (mask, band) = (u32x8::splat(probe.mask), f32x8::splat(band));
+        out.reserve(range.len());
         let first = range.start / LANES;
         for (b, block) in columns.blocks[first..range.end.div_ceil(LANES)].iter().enumerate() {
             let base = (first + b) * LANES;
@@ -748,14 +847,14 @@ impl CircleGrid {
             let mut hits = d2.simd_le(inside).to_bitmask() & wanted;
             let mut close = d2.simd_le(inside + band).to_bitmask() & wanted & !hits;
             while hits != 0 {
-                out.push(block.id[hits.trailing_zeros() as usize]);
+                out.push(columns.id[base + hits.trailing_zeros() as usize]);
                 hits &= hits - 1;
             }
             while close != 0 {
                 let lane = close.trailing_zeros() as usize;
                 let circle = self.circles[columns.slot[base + lane] as usize];
                 if circle.centre.distance_m(probe.at) <= circle.radius_m {
-                    out.push(block.id[lane]);
+                    out.push(columns.id[base + lane]);
                 }
                 close &= close - 1;
             }
@@ -790,11 +889,19 @@ mod tests {
 
     use super::*;
 
-    fn brute(circles: &[(Uuid, Point, f64)], at: Point) -> Vec<Uuid> {
-        let mut v: Vec<Uuid> =
-            circles.iter().filter(|(_, c, r)| c.distance_m(at) <= *r).map(|c| c.0).collect();
+    fn brute(circles: &[(Uuid, Point, f64)], at: Point, mask: u32) -> Vec<Uuid> {
+        let mut v: Vec<Uuid> = circles
+            .iter()
+            .filter(|(id, c, r)| tag_of(*id) & mask != 0 && c.distance_m(at) <= *r)
+            .map(|c| c.0)
+            .collect();
         v.sort_unstable();
         v
+    }
+
+    /// Each circle's tag, from its id: one of 1, 2 and 3, so masks 1 and 2 each want some.
+    fn tag_of(id: Uuid) -> u32 {
+        u32::from(id.as_bytes()[0] % 3) + 1
     }
 
     fn sorted(mut v: Vec<Uuid>) -> Vec<Uuid> {
@@ -807,16 +914,22 @@ mod tests {
         let mut grid = CircleGrid::new();
         let half = circles.len() / 2;
         for (id, c, r) in &circles[..half] {
-            grid.insert(*id, *c, *r, 1);
+            grid.insert(*id, *c, *r, tag_of(*id));
         }
-        grid.extend(circles[half..].iter().map(|(id, c, r)| (*id, *c, *r, 1)));
+        grid.extend(circles[half..].iter().map(|(id, c, r)| (*id, *c, *r, tag_of(*id))));
         grid
     }
 
     fn check(circles: &[(Uuid, Point, f64)], points: impl IntoIterator<Item = Point>) {
         let grid = grid_of(circles);
         for at in points {
-            assert_eq!(sorted(grid.containing(at, 1)), brute(circles, at), "at {at:?}");
+            for mask in [1, 2, 3] {
+                assert_eq!(
+                    sorted(grid.containing(at, mask)),
+                    brute(circles, at, mask),
+                    "at {at:?}, mask {mask}"
+                );
+            }
         }
     }
 
@@ -934,6 +1047,19 @@ mod tests {
         }
         assert!(!grid.remove(ids[0]), "already gone");
         assert_eq!(grid.containing(home, 1).len(), 2_000);
+        // Freed slots are used again while their old entries may still be in the runs.
+        let more: Vec<Uuid> = (0..700).map(|_| Uuid::new_v4()).collect();
+        for (i, id) in more.iter().enumerate() {
+            grid.insert(*id, home, 150.0 + i as f64, 1);
+        }
+        assert_eq!(grid.containing(home, 1).len(), 2_700);
+        for id in more.iter().step_by(2) {
+            assert!(grid.remove(*id));
+        }
+        assert_eq!(grid.containing(home, 1).len(), 2_350);
+        for id in &more {
+            grid.remove(*id);
+        }
         for id in &ids {
             grid.remove(*id);
         }
