@@ -19,9 +19,10 @@
 //! a cap over a pole visits every longitude.
 //!
 //! Updates: a new circle goes to its tile's short unsorted *pending* list (scanned whole by each
-//! query), merged into the sorted runs once it grows past [`PENDING_MAX`]; a removed circle is
+//! query), merged into the sorted runs once it grows past [`Tile::pending_max`] (128, or a
+//! 64th of a dense tile, so a merge's cost per new circle stays the same); a removed circle is
 //! made unmatchable in place at once and dropped at the tile's next merge. A merge rewrites one
-//! tile (about 0.1° square), so a writer holds its lock for a fraction of a millisecond.
+//! tile (about 0.1° square), so a writer holds its lock for at most a few milliseconds.
 
 use std::collections::HashMap;
 
@@ -48,8 +49,8 @@ const CLASSES: usize = CLASS_BOUNDS_M.len();
 /// Radians added to each class's angle when choosing rows and columns, far above the rounding
 /// of placing a centre in its cell (0.6 m).
 const SEARCH_EPSILON: f64 = 1e-7;
-/// New circles a tile keeps unsorted before it merges them in.
-pub const PENDING_MAX: usize = 128;
+/// New circles a tile keeps unsorted before it merges them in, at least.
+const PENDING_MIN: usize = 128;
 const LANES: usize = 8;
 
 /// A point as a vector from the Earth's centre, in metres.
@@ -380,6 +381,13 @@ impl Tile {
         }
     }
 
+    /// How many new circles wait before a merge: a merge rewrites the tile, so in a dense
+    /// tile more wait, keeping the work per new circle (and the pending share of a query's
+    /// candidates) the same.
+    fn pending_max(&self) -> usize {
+        PENDING_MIN.max(self.sorted.len() / 64)
+    }
+
     fn live(&self) -> usize {
         self.sorted.len() - self.removed + self.pending.len()
     }
@@ -501,7 +509,7 @@ impl CircleGrid {
     pub fn insert(&mut self, id: Uuid, centre: Point, radius_m: f64, tag: u32) {
         let key = self.enter(id, centre, radius_m, tag);
         let tile = self.tiles.get_mut(&key).expect("just entered");
-        if tile.pending.len() > PENDING_MAX {
+        if tile.pending.len() > tile.pending_max() {
             tile.merge();
         }
     }
@@ -1041,7 +1049,7 @@ mod tests {
         for (i, id) in ids.iter().enumerate() {
             grid.insert(*id, home, 100.0 + i as f64, 1);
         }
-        assert!(grid.tiles.values().all(|t| t.pending.len() <= PENDING_MAX));
+        assert!(grid.tiles.values().all(|t| t.pending.len() <= t.pending_max()));
         for id in ids.iter().step_by(3) {
             assert!(grid.remove(*id));
         }

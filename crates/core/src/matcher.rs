@@ -32,9 +32,56 @@ impl RTreeObject for Entry {
     }
 }
 
-/// Every live subscription, indexed by area.
+/// One of `count` matchers that split the world between them by region: squares of one degree
+/// of latitude and longitude, dealt to shards by a fixed hash. The shard that owns an incident's
+/// region answers for it, so a shard keeps every subscription whose area reaches one of its
+/// regions (an area on a boundary is kept by each shard it touches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    index: u32,
+    count: u32,
+}
+
+/// Degrees added around an area's box before finding the regions it reaches: the box is
+/// computed at the area's centre latitude, a hair narrower than the cap at its widest.
+const SHARD_MARGIN_DEG: f64 = 0.01;
+
+impl Shard {
+    /// Shard `index` of `count`; `None` unless `index < count`.
+    pub fn new(index: u32, count: u32) -> Option<Self> {
+        (index < count).then_some(Self { index, count })
+    }
+
+    fn of_region(lat: i32, lon: i32, count: u32) -> u32 {
+        let region = ((lat + 90) as u64) * 360 + (lon.rem_euclid(360) as u64);
+        // A fixed multiplicative hash, so neighbouring regions land on different shards.
+        ((region.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % u64::from(count)) as u32
+    }
+
+    /// The shard, of `count`, that answers for an incident at `at`.
+    pub fn owning(at: Point, count: u32) -> u32 {
+        Self::of_region(at.lat().floor().min(89.0) as i32, at.lon().floor() as i32, count.max(1))
+    }
+
+    /// Whether this shard must hold a subscription with this area.
+    pub fn covers(&self, area: &Area) -> bool {
+        let (lo, hi) = area.bounding_box();
+        let (south, north) = (
+            (lo[1] - SHARD_MARGIN_DEG).max(-90.0).floor() as i32,
+            (hi[1] + SHARD_MARGIN_DEG).min(90.0).floor().min(89.0) as i32,
+        );
+        let (west, east) =
+            ((lo[0] - SHARD_MARGIN_DEG).floor() as i32, (hi[0] + SHARD_MARGIN_DEG).floor() as i32);
+        let east = east.min(west + 359);
+        (south..=north)
+            .any(|lat| (west..=east).any(|lon| Self::of_region(lat, lon, self.count) == self.index))
+    }
+}
+
+/// Every live subscription (of one shard, when split), indexed by area.
 #[derive(Debug, Default)]
 pub struct SubscriptionIndex {
+    shard: Option<Shard>,
     circles: CircleGrid,
     tree: RTree<Entry>,
     cells: HashMap<h3o::CellIndex, Vec<(Uuid, u32)>>,
@@ -52,6 +99,15 @@ impl SubscriptionIndex {
         Self::default()
     }
 
+    /// An index that keeps only the subscriptions `shard` must answer for.
+    pub fn for_shard(shard: Shard) -> Self {
+        Self { shard: Some(shard), ..Self::default() }
+    }
+
+    fn keeps(&self, area: &Area) -> bool {
+        self.shard.is_none_or(|shard| shard.covers(area))
+    }
+
     pub fn len(&self) -> usize {
         self.circles.len() + self.others.len()
     }
@@ -64,9 +120,12 @@ impl SubscriptionIndex {
         self.circles.contains(id) || self.others.contains_key(&id)
     }
 
-    /// Add or replace a subscription.
+    /// Add or replace a subscription (of a split index, only one its shard answers for).
     pub fn insert(&mut self, subscription: &Subscription) {
         self.remove(subscription.id);
+        if !self.keeps(&subscription.area) {
+            return;
+        }
         match &subscription.area {
             Area::Circle { point, radius_m } => {
                 self.circles.insert(subscription.id, *point, *radius_m, subscription.category_mask());
@@ -79,7 +138,8 @@ impl SubscriptionIndex {
     /// the end rather than as they come.
     pub fn load<'a>(&mut self, subscriptions: impl IntoIterator<Item = &'a Subscription>) {
         let mut circles = Vec::new();
-        for s in subscriptions {
+        let shard = self.shard;
+        for s in subscriptions.into_iter().filter(|s| shard.is_none_or(|shard| shard.covers(&s.area))) {
             match &s.area {
                 Area::Circle { point, radius_m } => {
                     circles.push((s.id, *point, *radius_m, s.category_mask()))
@@ -248,22 +308,100 @@ mod tests {
         for i in 0..400u32 {
             let lat = 43.0 + f64::from(i % 20) * 0.01 + if i % 7 == 0 { 20.0 } else { 0.0 };
             let lon = -88.0 + f64::from(i / 20) * 0.013;
-            let s = sub(lat, lon, 100.0 + f64::from(i % 13) * 250.0);
+            // Every third wants only violent calls and above "high" severity: a mix of tags.
+            let filter = if i % 3 == 0 {
+                ([Category::Violent].into(), Severity::High)
+            } else {
+                (BTreeSet::new(), Severity::Low)
+            };
+            let s = Subscription::new(
+                Point::new(lat, lon).unwrap(),
+                100.0 + f64::from(i % 13) * 250.0,
+                filter,
+                Utc::now(),
+            )
+            .unwrap();
             index.insert(&s);
             all.push(s);
         }
+        // Neighbourhoods and private-mode cells among them.
+        for i in 0..12u32 {
+            let (lat, lon) = (43.0 + f64::from(i % 4) * 0.05, -88.0 + f64::from(i / 4) * 0.06);
+            let square =
+                Area::polygon(&[[lon, lat], [lon + 0.04, lat], [lon + 0.02, lat + 0.05], [lon, lat]])
+                    .unwrap();
+            let cells = Area::cells([Point::new(lat, lon).unwrap().cell(h3o::Resolution::Seven)]).unwrap();
+            for area in [square, cells] {
+                let s = Subscription::in_area(area, (BTreeSet::new(), Severity::Low), Utc::now()).unwrap();
+                index.insert(&s);
+                all.push(s);
+            }
+        }
+        // Replacing one keeps one entry.
+        index.insert(&all[1]);
+        assert_eq!(index.len(), all.len());
         for j in 0..300u32 {
             let at = Point::new(
                 43.0 + f64::from(j % 30) * 0.007 + if j % 5 == 0 { 20.0 } else { 0.0 },
                 -88.0 + f64::from(j / 30) * 0.021,
             )
             .unwrap();
-            let mut got = index.matches(Category::Property, at);
-            let mut want: Vec<Uuid> =
-                all.iter().filter(|s| s.wants(Category::Property, at)).map(|s| s.id).collect();
-            got.sort();
+            for category in [Category::Property, Category::Violent] {
+                let mut got = index.matches(category, at);
+                let mut want: Vec<Uuid> =
+                    all.iter().filter(|s| s.wants(category, at)).map(|s| s.id).collect();
+                got.sort();
+                want.sort();
+                assert_eq!(got, want);
+            }
+        }
+    }
+
+    /// Three shards between them answer exactly as one index does, each for the incidents in
+    /// its own regions, with circles, polygons and cells straddling region boundaries.
+    #[test]
+    fn shards_answer_as_the_whole() {
+        let mut whole = SubscriptionIndex::new();
+        let count = 3;
+        let mut shards: Vec<SubscriptionIndex> =
+            (0..count).map(|i| SubscriptionIndex::for_shard(Shard::new(i, count).unwrap())).collect();
+        let mut subs = Vec::new();
+        for i in 0..300u32 {
+            // Around the corner of four one-degree regions at 33 N, 97 W.
+            let (lat, lon) = (32.9 + f64::from(i % 17) * 0.013, -97.1 + f64::from(i / 17) * 0.011);
+            subs.push(sub(lat, lon, 300.0 + f64::from(i % 11) * 900.0));
+        }
+        let square = |lat: f64, lon: f64| {
+            Area::polygon(&[
+                [lon, lat],
+                [lon + 0.05, lat],
+                [lon + 0.05, lat + 0.05],
+                [lon, lat + 0.05],
+                [lon, lat],
+            ])
+            .unwrap()
+        };
+        for (lat, lon) in [(32.98, -97.02), (32.9, -96.95), (33.01, -97.2)] {
+            subs.push(
+                Subscription::in_area(square(lat, lon), (BTreeSet::new(), Severity::Low), Utc::now())
+                    .unwrap(),
+            );
+        }
+        let cells = Area::cells([Point::new(33.0, -97.0).unwrap().cell(h3o::Resolution::Seven)]).unwrap();
+        subs.push(Subscription::in_area(cells, (BTreeSet::new(), Severity::Low), Utc::now()).unwrap());
+        whole.load(&subs);
+        for shard in &mut shards {
+            shard.load(&subs);
+        }
+        assert!(shards.iter().all(|s| s.len() < whole.len()), "each shard holds only its part");
+        for j in 0..400u32 {
+            let at =
+                Point::new(32.85 + f64::from(j % 20) * 0.016, -97.15 + f64::from(j / 20) * 0.016).unwrap();
+            let mut want = whole.matches(Category::Property, at);
+            let mut got = shards[Shard::owning(at, count) as usize].matches(Category::Property, at);
             want.sort();
-            assert_eq!(got, want);
+            got.sort();
+            assert_eq!(got, want, "at {at:?}");
         }
     }
 
