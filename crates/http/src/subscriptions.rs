@@ -1,4 +1,5 @@
-//! Subscriptions: create, read, delete, list alerts, and stream them live as Server-Sent Events.
+//! Subscriptions: create, read, delete, list alerts, and stream them live as Server-Sent Events
+//! or over a WebSocket.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -8,12 +9,16 @@ use std::{
 
 use axum::{
     Json, Router,
+    extract::ws::{Message, WebSocket, WebSocketUpgrade},
     extract::{
         Path, Query, State,
         rejection::{JsonRejection, QueryRejection},
     },
     http::{HeaderMap, StatusCode},
-    response::sse::{Event, KeepAlive, Sse},
+    response::{
+        Response,
+        sse::{Event, KeepAlive, Sse},
+    },
     routing::get,
 };
 use chrono::{DateTime, Utc};
@@ -26,7 +31,6 @@ use porchlight_core::{
     subscription::{Area, InvalidSubscription, QUIET_RADIUS_M, Subscription, quiet_default},
 };
 use serde::{Deserialize, Serialize};
-use tokio_stream::wrappers::BroadcastStream;
 use uuid::Uuid;
 
 use crate::{
@@ -40,6 +44,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/subscriptions/{id}", get(read).delete(delete))
         .route("/v1/subscriptions/{id}/alerts", get(alerts))
         .route("/v1/subscriptions/{id}/alerts/stream", get(stream_alerts))
+        .route("/v1/subscriptions/{id}/alerts/socket", get(socket_alerts))
         .route("/v1/subscriptions/{id}/digest", get(digest))
 }
 
@@ -316,9 +321,75 @@ fn event(alert: Alert) -> Result<Event, Infallible> {
     Ok(Event::default().event("alert").id(id).data(data))
 }
 
-/// The backlog a reconnecting client asks for with `Last-Event-ID` is capped here; the rest can
-/// be listed with `GET .../alerts?after=`.
-const MAX_REPLAY: u32 = 1000;
+/// Alerts read from the store at a time when a live listener catches up.
+const CATCH_UP: u32 = 1000;
+
+/// A subscription's live alerts: first those stored after `after` (a reconnecting client's last
+/// one), then each new one as it is made. A listener that falls behind the live channel (a slow
+/// client) catches up from the store instead of skipping alerts, and never holds up anyone
+/// else. Alerts held for the digest are not sent live.
+fn alert_feed(
+    state: AppState,
+    subscription: Uuid,
+    live: tokio::sync::broadcast::Receiver<Alert>,
+    after: Option<i64>,
+) -> impl Stream<Item = Alert> {
+    struct Feed {
+        state: AppState,
+        subscription: Uuid,
+        live: tokio::sync::broadcast::Receiver<Alert>,
+        /// The last alert sent (or the client's), once known.
+        high_water: Option<i64>,
+        /// Read the store from here before listening again.
+        catch_up_from: Option<i64>,
+        ready: std::collections::VecDeque<Alert>,
+    }
+    let feed = Feed {
+        state,
+        subscription,
+        live,
+        high_water: after,
+        catch_up_from: after,
+        ready: Default::default(),
+    };
+    stream::unfold(feed, |mut f| async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            if let Some(alert) = f.ready.pop_front() {
+                return Some((alert, f));
+            }
+            if let Some(from) = f.catch_up_from.take() {
+                let stored = match f.state.store.alerts(f.subscription, None, Some(from), CATCH_UP).await {
+                    Ok(stored) => stored,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read missed alerts; closing the stream");
+                        return None;
+                    }
+                };
+                if stored.len() == CATCH_UP as usize {
+                    f.catch_up_from = stored.last().map(|a| a.id);
+                }
+                if let Some(last) = stored.last() {
+                    f.high_water = Some(last.id);
+                }
+                f.ready.extend(stored.into_iter().filter(|a| a.live));
+                continue;
+            }
+            match f.live.recv().await {
+                Ok(alert) if f.high_water.is_none_or(|seen| alert.id > seen) => {
+                    f.high_water = Some(alert.id);
+                    return Some((alert, f));
+                }
+                // Already sent from the store.
+                Ok(_) => {}
+                // Fell behind: what was missed is in the store, after the last one sent. (A
+                // client that has been sent nothing yet starts from the oldest still buffered.)
+                Err(RecvError::Lagged(_)) => f.catch_up_from = f.high_water,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
+}
 
 async fn stream_alerts(
     State(state): State<AppState>,
@@ -330,25 +401,50 @@ async fn stream_alerts(
     let live = state.alerts.live(subscription.id).await;
     let last_seen =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
-    let backlog = match last_seen {
-        // Alerts held for the digest are not replayed into a live stream.
-        Some(after) => {
-            let mut missed = state.store.alerts(subscription.id, None, Some(after), MAX_REPLAY).await?;
-            missed.retain(|a| a.live);
-            missed
-        }
-        None => Vec::new(),
-    };
-    let mut high_water = backlog.last().map(|a| a.id).or(last_seen).unwrap_or(0);
-    let live = BroadcastStream::new(live).filter_map(move |item| {
-        // A listener too slow to keep up skips alerts (they stay listable); a replayed one is
-        // not sent twice.
-        let next = item.ok().filter(|a| a.id > high_water);
-        if let Some(a) = &next {
-            high_water = a.id;
-        }
-        std::future::ready(next)
-    });
-    let events = stream::iter(backlog).chain(live).map(event);
+    let events = alert_feed(state, subscription.id, live, last_seen).map(event);
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Deserialize)]
+struct Resume {
+    /// The id of the last alert the client has: it gets those after it first.
+    after: Option<i64>,
+}
+
+/// The same live alerts over a WebSocket, one JSON text message each (browsers cannot set
+/// `Last-Event-ID` on a WebSocket, so a reconnecting client says `?after=`).
+async fn socket_alerts(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(resume): Query<Resume>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let subscription = find(&state, &id).await?;
+    let live = state.alerts.live(subscription.id).await;
+    let feed = alert_feed(state, subscription.id, live, resume.after);
+    Ok(upgrade.on_upgrade(move |socket| forward(socket, feed)))
+}
+
+/// Send each alert until the feed ends or the client goes; a client that reads slowly only
+/// slows its own task, and catches up from the store if it falls behind.
+async fn forward(mut socket: WebSocket, feed: impl Stream<Item = Alert>) {
+    let mut feed = std::pin::pin!(feed);
+    loop {
+        tokio::select! {
+            next = feed.next() => {
+                let Some(alert) = next else {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                };
+                let text = serde_json::to_string(&AlertBody::from(alert)).expect("alert serializes");
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
 }

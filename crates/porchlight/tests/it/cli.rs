@@ -58,6 +58,28 @@ async fn read_events(response: reqwest::Response, n: usize) -> Vec<Value> {
     events
 }
 
+/// Read `n` alerts from a live WebSocket, each a JSON text message.
+async fn read_socket<S>(socket: &mut S, n: usize) -> Vec<Value>
+where
+    S: futures_util::Stream<
+            Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>,
+        > + Unpin,
+{
+    let mut alerts = Vec::new();
+    let read = async {
+        while alerts.len() < n {
+            match socket.next().await.expect("socket closed").expect("socket error") {
+                tokio_tungstenite::tungstenite::Message::Text(text) => {
+                    alerts.push(serde_json::from_str(&text).expect("alert JSON"))
+                }
+                other => assert!(other.is_ping() || other.is_pong(), "unexpected message {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read).await.expect("alerts did not arrive in time");
+    alerts
+}
+
 /// Five real Milwaukee rows around N 35th St and W Villard Av: one outside the subscriber's
 /// circle, one withheld (domestic violence), three that match.
 const CALLS: &str = "id,time,location,latitude,longitude,district,nature,status
@@ -96,6 +118,8 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
     let stream =
         http.get(format!("{}/v1/subscriptions/{id}/alerts/stream", server.url)).send().await.unwrap();
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let socket_url = format!("{}/v1/subscriptions/{id}/alerts/socket", server.url.replacen("http", "ws", 1));
+    let (mut socket, _) = tokio_tungstenite::connect_async(socket_url.as_str()).await.unwrap();
 
     let calls = dir.path().join("calls.csv");
     std::fs::write(&calls, CALLS).unwrap();
@@ -204,6 +228,18 @@ async fn calls_reach_a_subscriber_live_and_in_the_list() {
         .await
         .unwrap();
     let replayed: Vec<_> = read_events(resumed, 3).await.iter().map(alert_summary).collect();
+    assert_eq!(replayed, got[2..]);
+
+    // The WebSocket carried the same alerts, with the same ids, and resumes after `?after=`.
+    let over_socket = read_socket(&mut socket, 5).await;
+    assert_eq!(over_socket.iter().map(alert_summary).collect::<Vec<_>>(), got);
+    assert_eq!(
+        over_socket.iter().map(|a| &a["id"]).collect::<Vec<_>>(),
+        events.iter().map(|e| &e["id"]).collect::<Vec<_>>()
+    );
+    let (mut resumed, _) =
+        tokio_tungstenite::connect_async(format!("{socket_url}?after={}", events[1]["id"])).await.unwrap();
+    let replayed: Vec<_> = read_socket(&mut resumed, 3).await.iter().map(alert_summary).collect();
     assert_eq!(replayed, got[2..]);
 
     // All four published incidents are listed; the withheld call is not; bbox narrows the list.
