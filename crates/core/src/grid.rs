@@ -8,7 +8,8 @@
 //! spherical cap; within a row, a class's circles are sorted by column, so the cells to visit
 //! are one contiguous run.
 //!
-//! Cells are grouped in tiles of 40 x 40 (0.1°). A tile stores its circles row by row, and
+//! Cells are grouped in tiles of 20 x 20 (0.05°: small enough that merging one stays quick in
+//! the densest city). A tile stores its circles row by row, and
 //! within a row class by class, so the runs one query reads lie close together. Each circle is
 //! a lane of a block of eight: its centre as a vector in metres from the tile's own centre, in
 //! `f32`, the squared chord of its radius, its category tag and its id. The test is
@@ -22,7 +23,7 @@
 //! query), merged into the sorted runs once it grows past [`Tile::pending_max`] (128, or a
 //! 64th of a dense tile, so a merge's cost per new circle stays the same); a removed circle is
 //! made unmatchable in place at once and dropped at the tile's next merge. A merge rewrites one
-//! tile (about 0.1° square), so a writer holds its lock for at most a few milliseconds.
+//! tile (0.05° square), so a writer holds its lock for milliseconds at most.
 
 use std::collections::HashMap;
 
@@ -34,7 +35,7 @@ use crate::geo::Point;
 /// The grid's cell size in degrees of latitude and of longitude (about 280 m of latitude).
 pub const CELL_DEG: f64 = 0.0025;
 /// Cells on a side of a tile.
-const TILE_CELLS: u32 = 40;
+const TILE_CELLS: u32 = 20;
 const ROWS: u32 = 72_000;
 const COLS: u32 = 144_000;
 const TILE_COLS: u32 = COLS / TILE_CELLS;
@@ -300,7 +301,7 @@ struct Tile {
     /// The bits every circle of each (row, class) run has in its tag: a query whose mask meets
     /// them wants the whole run.
     run_tags: Vec<u32>,
-    /// In a dense tile, where each cell of each run starts: `cell_starts[run * 41 + col]`, so
+    /// In a dense tile, where each cell of each run starts: `cell_starts[run * (TILE_CELLS + 1) + col]`, so
     /// a query finds a run's columns by two reads rather than two binary searches. Empty in a
     /// sparse tile, where it would cost more memory than it saves time.
     cell_starts: Vec<u32>,
@@ -1027,14 +1028,17 @@ mod tests {
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
+        // One tile's square (its corner is on tile lines).
+        let side = f64::from(TILE_CELLS) * CELL_DEG;
         let mut circles: Vec<(Uuid, Point, f64)> = (0..6_000)
             .map(|_| {
-                let p = Point::new(32.70 + next() * 0.1, -96.90 + next() * 0.1).unwrap();
+                let p = Point::new(32.70 + next() * side, -96.90 + next() * side).unwrap();
                 (Uuid::new_v4(), p, 50.0 + next() * 4_000.0)
             })
             .collect();
         let points: Vec<Point> =
             (0..60).map(|_| Point::new(32.68 + next() * 0.14, -96.92 + next() * 0.14).unwrap()).collect();
+        assert!(circles.iter().all(|c| CircleGrid::tile_key(c.1) == CircleGrid::tile_key(circles[0].1)));
         let mut grid = CircleGrid::new();
         grid.extend(circles.iter().map(|(id, c, r)| (*id, *c, *r, tag_of(*id))));
         assert!(grid.tiles.values().any(|t| !t.cell_starts.is_empty()), "a dense tile");
@@ -1052,7 +1056,7 @@ mod tests {
         for _ in 0..1_000 {
             let c = (
                 Uuid::new_v4(),
-                Point::new(32.70 + next() * 0.1, -96.90 + next() * 0.1).unwrap(),
+                Point::new(32.70 + next() * side, -96.90 + next() * side).unwrap(),
                 300.0 + next() * 2_000.0,
             );
             grid.insert(c.0, c.1, c.2, tag_of(c.0));
