@@ -4,5 +4,6 @@
 
 mod cli;
 mod common;
+mod crash;
 mod poll;
 mod snapshots;

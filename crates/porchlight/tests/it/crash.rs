@@ -1,0 +1,227 @@
+//! Nothing lost, nothing twice: a `porchlight serve` under a steady stream of pushed calls is
+//! killed with SIGKILL at chosen moments (some in the middle of a push) and restarted each time;
+//! at the end every subscriber has exactly the alerts that the same stream gives a server that
+//! never crashed, each once.
+
+use std::{collections::BTreeMap, path::Path, time::Duration};
+
+use serde_json::{Value, json};
+
+use crate::common::{Server, get_json, import, porchlight};
+
+/// Subscriptions around N 35th St and W Villard Av, Milwaukee: (lat, lon, radius in metres).
+const AREAS: [(f64, f64, f64); 5] = [
+    (43.1128, -87.9567, 900.0),
+    (43.1128, -87.9567, 300.0),
+    (43.1100, -87.9600, 600.0),
+    (43.1150, -87.9530, 1_200.0),
+    (43.1080, -87.9567, 500.0),
+];
+
+/// Pushes after which the server is killed: right after the push is answered, or (odd ones)
+/// while it is still being handled.
+const KILLS: [usize; 5] = [4, 9, 15, 22, 29];
+const PUSHES: usize = 36;
+
+/// The stream of pushes: a new call at each, on blocks of N 35th St, and every third push
+/// also a new version of an earlier call (a status change, a reclassification, a false alarm).
+fn pushes() -> Vec<String> {
+    let kinds = ["PROPERTY DAMAGE", "TRBL W/SUBJ", "SHOTS FIRED", "THEFT", "ENTRY"];
+    let call = |i: usize, call_type: &str, status: &str| {
+        let block = 5000 + 100 * (i % 6);
+        json!({
+            "incident_id": format!("CRASH{i}"),
+            "received_at": format!("2018-05-01T{:02}:{:02}:00-05:00", 1 + i / 60, i % 60),
+            "call_type": call_type,
+            "status": status,
+            "address": format!("{} N 35TH ST,MKE", block + 37),
+            "latitude": 43.1080 + 0.0008 * (i % 6) as f64,
+            "longitude": -87.9567,
+        })
+    };
+    (0..PUSHES)
+        .map(|i| {
+            let mut records = vec![call(i, kinds[i % kinds.len()], "Assigned")];
+            if i % 3 == 2 {
+                let earlier = i - 2;
+                let (call_type, status) = match i % 9 {
+                    2 => (kinds[earlier % kinds.len()], "Assignment Completed"),
+                    5 => ("SHOTS FIRED", "Assigned"),
+                    _ => (kinds[earlier % kinds.len()], "False Alarm"),
+                };
+                records.push(call(earlier, call_type, status));
+            }
+            json!({ "records": records }).to_string()
+        })
+        .collect()
+}
+
+async fn push(url: &str, secret: &[u8], body: &str) -> Result<reqwest::Response, reqwest::Error> {
+    use hmac::{KeyInit, Mac};
+    let timestamp = chrono::Utc::now().timestamp();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    let signature: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    reqwest::Client::new()
+        .post(format!("{url}/v1/agencies/milwaukee/calls"))
+        .header("content-type", "application/json")
+        .header("X-Porchlight-Timestamp", timestamp.to_string())
+        .header("X-Porchlight-Signature", format!("v1={signature}"))
+        .body(body.to_owned())
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+}
+
+/// A fresh data folder with the Milwaukee agency, and its push secret.
+fn agency(dir: &Path) -> Vec<u8> {
+    let data = dir.join("data");
+    let empty = dir.join("empty.csv");
+    std::fs::write(&empty, "id,time,location,latitude,longitude,district,nature,status\n").unwrap();
+    import(&data, "milwaukee", "examples/milwaukee.toml", &empty);
+    let out = porchlight()
+        .args(["agency", "key", "--agency", "milwaukee", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let hex = stdout.lines().find_map(|l| l.strip_prefix("secret ")).unwrap().to_owned();
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
+
+async fn subscribe(url: &str) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for (lat, lon, radius_m) in AREAS {
+        let created: Value = http
+            .post(format!("{url}/v1/subscriptions"))
+            .json(&json!({"lat": lat, "lon": lon, "radius_m": radius_m, "categories": []}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+/// Each subscriber's alerts, as what they say (not their ids or times, which differ between
+/// runs), sorted.
+async fn alerts(url: &str, subscriptions: &[String]) -> Vec<Vec<(String, String, String, String, u64)>> {
+    let http = reqwest::Client::new();
+    let mut all = Vec::new();
+    for id in subscriptions {
+        let listed = get_json(&http, format!("{url}/v1/subscriptions/{id}/alerts?limit=1000")).await;
+        let mut mine: Vec<_> = listed["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let i = &a["incident"];
+                let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+                (
+                    s(&a["kind"]),
+                    s(&i["received_at"]),
+                    s(&i["category"]),
+                    s(&i["status"]),
+                    i["version"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        mine.sort();
+        all.push(mine);
+    }
+    all
+}
+
+/// Wait until the alerts stop changing (the worker wakes on each push and polls every second).
+async fn settled(url: &str, subscriptions: &[String]) -> Vec<Vec<(String, String, String, String, u64)>> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut last = alerts(url, subscriptions).await;
+    let mut still_since = std::time::Instant::now();
+    while still_since.elapsed() < Duration::from_secs(3) {
+        assert!(std::time::Instant::now() < deadline, "alerts never settled");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = alerts(url, subscriptions).await;
+        if now != last {
+            (last, still_since) = (now, std::time::Instant::now());
+        }
+    }
+    last
+}
+
+#[tokio::test]
+async fn sigkill_at_any_moment_loses_and_repeats_no_alert() {
+    let bodies = pushes();
+
+    // The same stream to a server that never crashes.
+    let calm = tempfile::tempdir().unwrap();
+    let secret = agency(calm.path());
+    let server = Server::start(&calm.path().join("data"));
+    let subscriptions = subscribe(&server.url).await;
+    for body in &bodies {
+        assert_eq!(push(&server.url, &secret, body).await.unwrap().status(), 200);
+    }
+    let expected = settled(&server.url, &subscriptions).await;
+    drop(server);
+    assert!(expected.iter().all(|a| !a.is_empty()), "every subscriber hears of something");
+    assert!(
+        expected.iter().flatten().any(|a| a.0 == "update")
+            && expected.iter().flatten().any(|a| a.0 == "retraction"),
+        "the stream has updates and retractions: {expected:?}"
+    );
+
+    let stormy = tempfile::tempdir().unwrap();
+    let data = stormy.path().join("data");
+    let secret = agency(stormy.path());
+    let mut server = Server::start(&data);
+    let subscriptions = subscribe(&server.url).await;
+    let mut kills = 0;
+    for (i, body) in bodies.iter().enumerate() {
+        let Some(k) = KILLS.iter().position(|k| *k == i) else {
+            assert_eq!(push(&server.url, &secret, body).await.unwrap().status(), 200);
+            continue;
+        };
+        let answered = if k % 2 == 1 {
+            // Kill while the push is being handled: whether it was stored is unknown, so the
+            // dispatch centre sends it again (a repeat is stored once).
+            let url = server.url.clone();
+            let (secret, body) = (secret.clone(), body.clone());
+            let pushing = tokio::spawn(async move { push(&url, &secret, &body).await });
+            tokio::time::sleep(Duration::from_millis(3 * k as u64)).await;
+            server.child.kill().unwrap();
+            matches!(pushing.await.unwrap(), Ok(r) if r.status() == 200)
+        } else {
+            let ok = push(&server.url, &secret, body).await.unwrap().status() == 200;
+            // Then kill while the alert worker is at work on it.
+            tokio::time::sleep(Duration::from_millis(5 * k as u64)).await;
+            server.child.kill().unwrap();
+            ok
+        };
+        server.child.wait().unwrap();
+        kills += 1;
+        server = Server::start(&data);
+        if !answered {
+            assert_eq!(push(&server.url, &secret, body).await.unwrap().status(), 200);
+        }
+    }
+    let got = settled(&server.url, &subscriptions).await;
+    let deliveries: usize = got.iter().map(Vec::len).sum();
+    println!(
+        "crash test: {kills} kills, {deliveries} alerts checked for {} subscribers",
+        subscriptions.len()
+    );
+    assert_eq!(kills, KILLS.len());
+    for (s, (got, want)) in got.iter().zip(&expected).enumerate() {
+        assert_eq!(got, want, "subscriber {s}");
+        // Once each: no version of an incident reaches a subscriber twice.
+        let mut seen = BTreeMap::new();
+        for a in got {
+            *seen.entry((&a.1, a.4)).or_insert(0) += 1;
+        }
+        assert!(seen.values().all(|n| *n == 1), "subscriber {s} has a repeat: {got:?}");
+    }
+}
