@@ -12,7 +12,7 @@ use porchlight_core::{
     alert::{Alert, AlertKind, BaseRate, news_for_recipients},
     incident::Incident,
     matcher::SubscriptionIndex,
-    pacing::Route,
+    pacing::{Pacing, Route},
     subscription::Subscription,
 };
 use porchlight_store::{Delivery, Store, StoreError};
@@ -129,8 +129,17 @@ impl Alerts {
                 let mut told: Vec<(&Uuid, &i64)> = recipients.iter().collect();
                 told.sort();
                 let now = chrono::Utc::now();
+                let ids: Vec<Uuid> = told.iter().map(|(s, _)| **s).collect();
+                let pacings: HashMap<Uuid, Pacing> = self
+                    .inner
+                    .store
+                    .subscriptions_by_id(&ids)
+                    .await?
+                    .into_iter()
+                    .map(|s| (s.id, s.pacing))
+                    .collect();
                 for (s, first) in told {
-                    let pacing = self.inner.store.subscription(*s).await?.map(|sub| sub.pacing);
+                    let pacing = pacings.get(s);
                     deliveries.push(Delivery {
                         subscription_id: *s,
                         kind,
@@ -150,30 +159,44 @@ impl Alerts {
             matches.retain(|s| !recipients.contains_key(s));
             matches.sort_unstable();
             // Each new alert says how usual such a call is in the subscriber's own area, and goes
-            // out live or waits for the digest by the subscriber's own pacing.
-            for subscription_id in matches {
-                // Deleted since it matched: nobody to tell.
-                let Some(Subscription { area, pacing, .. }) =
-                    self.inner.store.subscription(subscription_id).await?
-                else {
-                    continue;
-                };
-                // Covering circles of neighbouring cells overlap: each incident counts once.
-                let mut calls: HashMap<Uuid, chrono::DateTime<chrono::Utc>> = HashMap::new();
-                for (center, radius_m) in area.covering_circles() {
-                    let near = self
-                        .inner
-                        .store
-                        .calls_near(incident.category, center, radius_m, incident.received_at)
-                        .await?;
-                    calls.extend(
-                        near.into_iter().filter(|(_, p, _)| area.contains(*p)).map(|(id, _, t)| (id, t)),
-                    );
-                }
-                let times = calls.into_values();
-                let now = chrono::Utc::now();
-                let live_today =
-                    self.inner.store.live_alerts_since(subscription_id, pacing.day_start(now)).await?;
+            // out live or waits for the digest by the subscriber's own pacing. The matches'
+            // subscriptions (those not deleted since) and their live alerts of today are read in
+            // one query each, not one per match.
+            let mut subscriptions = self.inner.store.subscriptions_by_id(&matches).await?;
+            subscriptions.sort_unstable_by_key(|s| s.id);
+            let now = chrono::Utc::now();
+            let live_times = match subscriptions.iter().map(|s| s.pacing.day_start(now)).min() {
+                Some(since) => self.inner.store.live_alert_times(&matches, since).await?,
+                None => HashMap::new(),
+            };
+            // The calls of the category in the year up to this one, read once for everyone: in
+            // a circle round the incident that holds every matching area.
+            let reach = subscriptions
+                .iter()
+                .flat_map(|s| s.area.covering_circles())
+                .map(|(centre, radius_m)| centre.distance_m(at) + radius_m)
+                .fold(0.0, f64::max);
+            let nearby = if subscriptions.is_empty() {
+                Vec::new()
+            } else {
+                self.inner.store.calls_near(incident.category, at, reach + 1.0, incident.received_at).await?
+            };
+            for Subscription { id: subscription_id, area, pacing, .. } in subscriptions {
+                // A box first (with a margin for the box's flat sides), then the area itself.
+                let (lo, hi) = area.bounding_box();
+                let (lo, hi) = ([lo[0] - 1e-5, lo[1] - 1e-5], [hi[0] + 1e-5, hi[1] + 1e-5]);
+                let times = nearby
+                    .iter()
+                    .filter(|(_, p, _)| {
+                        (lo[0]..=hi[0]).contains(&p.lon())
+                            && (lo[1]..=hi[1]).contains(&p.lat())
+                            && area.contains(*p)
+                    })
+                    .map(|(_, _, t)| *t);
+                let day_start = pacing.day_start(now);
+                let live_today = live_times
+                    .get(&subscription_id)
+                    .map_or(0, |t| t.iter().filter(|t| **t >= day_start).count() as u32);
                 deliveries.push(Delivery {
                     subscription_id,
                     kind: AlertKind::New,

@@ -751,17 +751,28 @@ impl Store {
         Ok(times)
     }
 
-    /// How many new alerts went out live to a subscriber since `since`: what a budget counts.
-    pub async fn live_alerts_since(&self, subscription: Uuid, since: DateTime<Utc>) -> Result<u32> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM alerts WHERE subscription_id = ? AND kind = 'new' AND delivery = 'live'
+    /// For many subscriptions at once, the times of their live new alerts since `since` (what
+    /// a daily budget counts), in one query for all of an incident's matches.
+    pub async fn live_alert_times(
+        &self,
+        subscriptions: &[Uuid],
+        since: DateTime<Utc>,
+    ) -> Result<HashMap<Uuid, Vec<DateTime<Utc>>>> {
+        let ids: Vec<String> = subscriptions.iter().map(Uuid::to_string).collect();
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT subscription_id, created_at FROM alerts
+             WHERE subscription_id IN (SELECT value FROM json_each(?)) AND kind = 'new' AND delivery = 'live'
                AND created_at >= ?",
         )
-        .bind(subscription.to_string())
+        .bind(serde_json::to_string(&ids).expect("strings serialize"))
         .bind(ts(since))
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        let mut times: HashMap<Uuid, Vec<DateTime<Utc>>> = HashMap::new();
+        for (id, at) in rows {
+            times.entry(parse_uuid(&id)?).or_default().push(parse_ts(&at)?);
+        }
+        Ok(times)
     }
 
     /// The subscribers who have been alerted of an incident, each with their first alert's id.
@@ -916,6 +927,17 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(SubscriptionRow::into_subscription).transpose()
+    }
+
+    /// The subscriptions with these ids that still exist, in no particular order.
+    pub async fn subscriptions_by_id(&self, ids: &[Uuid]) -> Result<Vec<Subscription>> {
+        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let rows: Vec<SubscriptionRow> =
+            sqlx::query_as("SELECT * FROM subscriptions WHERE id IN (SELECT value FROM json_each(?))")
+                .bind(serde_json::to_string(&ids).expect("strings serialize"))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(SubscriptionRow::into_subscription).collect()
     }
 
     pub async fn subscriptions(&self) -> Result<Vec<Subscription>> {
