@@ -4,3 +4,4 @@
 pub mod locations;
 pub mod presidio;
 pub mod usaddress;
+pub mod workload;

@@ -20,28 +20,11 @@ use std::{
 
 use axum::response::sse::{Event, Sse};
 use futures_util::StreamExt;
+use porchlight_bench::workload::SplitMix;
 use serde_json::{Value, json};
 
 const CENTRE: (f64, f64) = (43.05, -87.95);
 const HALF_SIDE_M: f64 = 5_000.0;
-
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn point(&mut self) -> (f64, f64) {
-        let dlat = (HALF_SIDE_M / 6_371_008.8f64).to_degrees();
-        let dlon = dlat / CENTRE.0.to_radians().cos();
-        (CENTRE.0 + (self.next() * 2.0 - 1.0) * dlat, CENTRE.1 + (self.next() * 2.0 - 1.0) * dlon)
-    }
-}
 
 fn porchlight_binary() -> PathBuf {
     let here = std::env::current_exe().expect("this binary's path");
@@ -211,7 +194,7 @@ async fn main() {
         let bodies: Vec<Value> = chunk
             .iter()
             .map(|_| {
-                let (lat, lon) = rng.point();
+                let (lat, lon) = rng.point_in_square(CENTRE, HALF_SIDE_M);
                 json!({"lat": lat, "lon": lon, "radius_m": radius_m, "categories": []})
             })
             .collect();
@@ -244,7 +227,10 @@ async fn main() {
     for i in 0..a.calls {
         let received_at = (base + chrono::Duration::seconds(i as i64))
             .with_timezone(&chrono::FixedOffset::west_opt(5 * 3600).expect("UTC-5"));
-        let (lat, lon) = (CENTRE.0 + (rng.next() - 0.5) * 0.01, CENTRE.1 + (rng.next() - 0.5) * 0.01);
+        let (lat, lon) = (
+            rng.uniform(CENTRE.0 - 0.005, CENTRE.0 + 0.005),
+            rng.uniform(CENTRE.1 - 0.005, CENTRE.1 + 0.005),
+        );
         let body = json!({"records": [{
             "incident_id": format!("FANOUT{i}"), "received_at": received_at.to_rfc3339(),
             "call_type": "PROPERTY DAMAGE", "status": "Assigned", "address": "2400 W WISCONSIN AV,MKE",

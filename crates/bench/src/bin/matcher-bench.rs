@@ -20,6 +20,7 @@ use std::{
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use porchlight_bench::workload::SplitMix;
 use porchlight_core::{
     category::{Category, Severity},
     geo::Point,
@@ -32,34 +33,13 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
-/// SplitMix64: a fixed, documented generator, so every run and every machine gets the same
-/// workload.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [lo, hi).
-    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * ((self.next() >> 11) as f64 / (1u64 << 53) as f64)
-    }
-}
-
 const CENTRE: (f64, f64) = (32.78, -96.80);
 const HALF_SIDE_M: f64 = 25_000.0;
 
 /// A point uniform in the 50 km box around the centre.
 fn point_in_box(rng: &mut SplitMix) -> Point {
-    let dlat = (HALF_SIDE_M / 6_371_008.8).to_degrees();
-    let dlon = dlat / CENTRE.0.to_radians().cos();
-    Point::new(rng.uniform(CENTRE.0 - dlat, CENTRE.0 + dlat), rng.uniform(CENTRE.1 - dlon, CENTRE.1 + dlon))
-        .expect("inside the box")
+    let (lat, lon) = rng.point_in_square(CENTRE, HALF_SIDE_M);
+    Point::new(lat, lon).expect("inside the box")
 }
 
 struct Args {

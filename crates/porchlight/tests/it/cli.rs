@@ -9,7 +9,8 @@ use std::{
 };
 
 use crate::common::{
-    MILWAUKEE_CSV, SEATTLE_CSV, SLO_CSV, Server, get_json, import, porchlight, repo, stored_text, summary,
+    MILWAUKEE_CSV, SEATTLE_CSV, SLO_CSV, Server, get_json, import, milwaukee_without_calls, new_push_key,
+    porchlight, repo, signed_push_as, stored_text, subscribe, summary,
 };
 use futures_util::StreamExt;
 use regex::Regex;
@@ -18,16 +19,7 @@ use serde_json::{Value, json};
 /// A subscription to every category within 900 m of N 35th St and W Villard Av, where the rows
 /// of [`CALLS`] are.
 async fn subscribe_near_35th_st(http: &reqwest::Client, url: &str) -> String {
-    let created: Value = http
-        .post(format!("{url}/v1/subscriptions"))
-        .json(&json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 900, "categories": []}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    created["id"].as_str().unwrap().to_owned()
+    subscribe(http, url, json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 900, "categories": []})).await
 }
 
 /// The alerts listed for a subscription.
@@ -980,52 +972,9 @@ fn policy_set(data: &Path, agency: &str, policy: &Path) -> Output {
 
 /// A data folder in a fresh temporary folder, with Milwaukee registered (its mapping stored)
 /// and no calls yet.
-fn milwaukee_without_calls() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let empty = dir.path().join("empty.csv");
-    std::fs::write(&empty, CALLS.lines().next().unwrap()).unwrap();
-    import(&data, "milwaukee", "examples/milwaukee.toml", &empty);
-    (dir, data)
-}
-
-fn new_push_key(data: &Path) -> Vec<u8> {
-    let out = porchlight()
-        .args(["agency", "key", "--agency", "milwaukee", "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let hex = stdout.lines().find_map(|l| l.strip_prefix("secret ")).unwrap();
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
-}
-
 async fn signed_push(url: &str, secret: &[u8], timestamp: i64, body: &str) -> reqwest::Response {
     signed_push_as(&format!("{url}/v1/agencies/milwaukee/calls"), "application/json", secret, timestamp, body)
         .await
-}
-
-async fn signed_push_as(
-    endpoint: &str,
-    content_type: &str,
-    secret: &[u8],
-    timestamp: i64,
-    body: &str,
-) -> reqwest::Response {
-    use hmac::{KeyInit, Mac};
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
-    mac.update(format!("{timestamp}.{body}").as_bytes());
-    let signature: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    reqwest::Client::new()
-        .post(endpoint)
-        .header("content-type", content_type)
-        .header("X-Porchlight-Timestamp", timestamp.to_string())
-        .header("X-Porchlight-Signature", format!("v1={signature}"))
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
 }
 
 /// A dispatch centre pushes signed records; each gets its own answer, a repeat is stored once,
@@ -1384,16 +1333,9 @@ async fn quiet_hours_and_budgets_move_alerts_to_the_digest() {
         json!({"time_zone": "UTC", "quiet_hours": quiet}),
         json!({"digest_only": true, "digest_every": "weekly", "digest_hour": 18}),
     ] {
-        let created: Value = http
-            .post(format!("{}/v1/subscriptions", server.url))
-            .json(&json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 900, "categories": [], "pacing": pacing}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        ids.push(created["id"].as_str().unwrap().to_owned());
+        let body =
+            json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 900, "categories": [], "pacing": pacing});
+        ids.push(subscribe(&http, &server.url, body).await);
     }
     let budget_stream =
         http.get(format!("{}/v1/subscriptions/{}/alerts/stream", server.url, ids[0])).send().await.unwrap();

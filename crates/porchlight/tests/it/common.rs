@@ -125,3 +125,61 @@ pub async fn stored_text(path: &Path) -> (String, usize) {
     }
     (out, values)
 }
+
+pub fn milwaukee_without_calls() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "id,time,location,latitude,longitude,district,nature,status\n").unwrap();
+    import(&data, "milwaukee", "examples/milwaukee.toml", &empty);
+    (dir, data)
+}
+
+pub fn new_push_key(data: &Path) -> Vec<u8> {
+    let out = porchlight()
+        .args(["agency", "key", "--agency", "milwaukee", "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let hex = stdout.lines().find_map(|l| l.strip_prefix("secret ")).unwrap();
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
+
+pub async fn signed_push_as(
+    endpoint: &str,
+    content_type: &str,
+    secret: &[u8],
+    timestamp: i64,
+    body: &str,
+) -> reqwest::Response {
+    signed_request(endpoint, content_type, secret, timestamp, body).send().await.unwrap()
+}
+
+/// A push signed as a dispatch centre signs it, ready to send.
+pub fn signed_request(
+    endpoint: &str,
+    content_type: &str,
+    secret: &[u8],
+    timestamp: i64,
+    body: &str,
+) -> reqwest::RequestBuilder {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    let signature: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    reqwest::Client::new()
+        .post(endpoint)
+        .header("content-type", content_type)
+        .header("X-Porchlight-Timestamp", timestamp.to_string())
+        .header("X-Porchlight-Signature", format!("v1={signature}"))
+        .body(body.to_owned())
+}
+
+/// Create a subscription from its JSON body; returns its id.
+pub async fn subscribe(http: &reqwest::Client, url: &str, body: Value) -> String {
+    let created: Value =
+        http.post(format!("{url}/v1/subscriptions")).json(&body).send().await.unwrap().json().await.unwrap();
+    created["id"].as_str().unwrap_or_else(|| panic!("no subscription: {created}")).to_owned()
+}

@@ -3,11 +3,11 @@
 //! at the end every subscriber has exactly the alerts that the same stream gives a server that
 //! never crashed, each once.
 
-use std::{collections::BTreeMap, path::Path, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use serde_json::{Value, json};
 
-use crate::common::{Server, get_json, import, porchlight};
+use crate::common::{Server, get_json, milwaukee_without_calls, new_push_key, signed_request, subscribe};
 
 /// Subscriptions around N 35th St and W Villard Av, Milwaukee: (lat, lon, radius in metres).
 const AREAS: [(f64, f64, f64); 5] = [
@@ -57,53 +57,29 @@ fn pushes() -> Vec<String> {
 }
 
 async fn push(url: &str, secret: &[u8], body: &str) -> Result<reqwest::Response, reqwest::Error> {
-    use hmac::{KeyInit, Mac};
+    let endpoint = format!("{url}/v1/agencies/milwaukee/calls");
     let timestamp = chrono::Utc::now().timestamp();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
-    mac.update(format!("{timestamp}.{body}").as_bytes());
-    let signature: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    reqwest::Client::new()
-        .post(format!("{url}/v1/agencies/milwaukee/calls"))
-        .header("content-type", "application/json")
-        .header("X-Porchlight-Timestamp", timestamp.to_string())
-        .header("X-Porchlight-Signature", format!("v1={signature}"))
-        .body(body.to_owned())
+    signed_request(&endpoint, "application/json", secret, timestamp, body)
         .timeout(Duration::from_secs(10))
         .send()
         .await
 }
 
 /// A fresh data folder with the Milwaukee agency, and its push secret.
-fn agency(dir: &Path) -> Vec<u8> {
-    let data = dir.join("data");
-    let empty = dir.join("empty.csv");
-    std::fs::write(&empty, "id,time,location,latitude,longitude,district,nature,status\n").unwrap();
-    import(&data, "milwaukee", "examples/milwaukee.toml", &empty);
-    let out = porchlight()
-        .args(["agency", "key", "--agency", "milwaukee", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let hex = stdout.lines().find_map(|l| l.strip_prefix("secret ")).unwrap().to_owned();
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+fn agency() -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+    let (dir, data) = milwaukee_without_calls();
+    let secret = new_push_key(&data);
+    (dir, data, secret)
 }
 
-async fn subscribe(url: &str) -> Vec<String> {
+async fn subscribe_all(url: &str) -> Vec<String> {
     let http = reqwest::Client::new();
     let mut ids = Vec::new();
     for (lat, lon, radius_m) in AREAS {
-        let created: Value = http
-            .post(format!("{url}/v1/subscriptions"))
-            .json(&json!({"lat": lat, "lon": lon, "radius_m": radius_m, "categories": []}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        ids.push(created["id"].as_str().unwrap().to_owned());
+        ids.push(
+            subscribe(&http, url, json!({"lat": lat, "lon": lon, "radius_m": radius_m, "categories": []}))
+                .await,
+        );
     }
     ids
 }
@@ -158,10 +134,9 @@ async fn sigkill_at_any_moment_loses_and_repeats_no_alert() {
     let bodies = pushes();
 
     // The same stream to a server that never crashes.
-    let calm = tempfile::tempdir().unwrap();
-    let secret = agency(calm.path());
-    let server = Server::start(&calm.path().join("data"));
-    let subscriptions = subscribe(&server.url).await;
+    let (_calm, data, secret) = agency();
+    let server = Server::start(&data);
+    let subscriptions = subscribe_all(&server.url).await;
     for body in &bodies {
         assert_eq!(push(&server.url, &secret, body).await.unwrap().status(), 200);
     }
@@ -174,11 +149,9 @@ async fn sigkill_at_any_moment_loses_and_repeats_no_alert() {
         "the stream has updates and retractions: {expected:?}"
     );
 
-    let stormy = tempfile::tempdir().unwrap();
-    let data = stormy.path().join("data");
-    let secret = agency(stormy.path());
+    let (_stormy, data, secret) = agency();
     let mut server = Server::start(&data);
-    let subscriptions = subscribe(&server.url).await;
+    let subscriptions = subscribe_all(&server.url).await;
     let mut kills = 0;
     for (i, body) in bodies.iter().enumerate() {
         let Some(k) = KILLS.iter().position(|k| *k == i) else {
