@@ -327,16 +327,19 @@ const CATCH_UP: u32 = 1000;
 /// A subscription's live alerts: first those stored after `after` (a reconnecting client's last
 /// one), then each new one as it is made. A listener that falls behind the live channel (a slow
 /// client) catches up from the store instead of skipping alerts, and never holds up anyone
-/// else. Alerts held for the digest are not sent live.
-fn alert_feed(
-    state: AppState,
-    subscription: Uuid,
+/// else. Alerts held for the digest are not sent live. `stored_after(id)` reads the stored
+/// alerts after `id`, in order, at most [`CATCH_UP`] of them.
+fn alert_feed<R, F>(
+    stored_after: R,
     live: tokio::sync::broadcast::Receiver<Alert>,
     after: Option<i64>,
-) -> impl Stream<Item = Alert> {
-    struct Feed {
-        state: AppState,
-        subscription: Uuid,
+) -> impl Stream<Item = Alert>
+where
+    R: Fn(i64) -> F,
+    F: std::future::Future<Output = Result<Vec<Alert>, porchlight_store::StoreError>>,
+{
+    struct Feed<R> {
+        stored_after: R,
         live: tokio::sync::broadcast::Receiver<Alert>,
         /// The last alert sent (or the client's), once known.
         high_water: Option<i64>,
@@ -344,14 +347,8 @@ fn alert_feed(
         catch_up_from: Option<i64>,
         ready: std::collections::VecDeque<Alert>,
     }
-    let feed = Feed {
-        state,
-        subscription,
-        live,
-        high_water: after,
-        catch_up_from: after,
-        ready: Default::default(),
-    };
+    let feed =
+        Feed { stored_after, live, high_water: after, catch_up_from: after, ready: Default::default() };
     stream::unfold(feed, |mut f| async move {
         use tokio::sync::broadcast::error::RecvError;
         loop {
@@ -359,7 +356,7 @@ fn alert_feed(
                 return Some((alert, f));
             }
             if let Some(from) = f.catch_up_from.take() {
-                let stored = match f.state.store.alerts(f.subscription, None, Some(from), CATCH_UP).await {
+                let stored = match (f.stored_after)(from).await {
                     Ok(stored) => stored,
                     Err(e) => {
                         tracing::warn!(error = %e, "could not read missed alerts; closing the stream");
@@ -391,6 +388,22 @@ fn alert_feed(
     })
 }
 
+/// Stored alerts being read.
+type StoredAlerts = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<Alert>, porchlight_store::StoreError>> + Send>,
+>;
+
+/// A subscription's stored alerts after an id, for [`alert_feed`].
+fn stored_after(
+    store: porchlight_store::Store,
+    subscription: Uuid,
+) -> impl Fn(i64) -> StoredAlerts + Send + 'static {
+    move |after| {
+        let store = store.clone();
+        Box::pin(async move { store.alerts(subscription, None, Some(after), CATCH_UP).await })
+    }
+}
+
 async fn stream_alerts(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -401,7 +414,7 @@ async fn stream_alerts(
     let live = state.alerts.live(subscription.id).await;
     let last_seen =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
-    let events = alert_feed(state, subscription.id, live, last_seen).map(event);
+    let events = alert_feed(stored_after(state.store.clone(), subscription.id), live, last_seen).map(event);
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
@@ -421,7 +434,7 @@ async fn socket_alerts(
 ) -> Result<Response, ApiError> {
     let subscription = find(&state, &id).await?;
     let live = state.alerts.live(subscription.id).await;
-    let feed = alert_feed(state, subscription.id, live, resume.after);
+    let feed = alert_feed(stored_after(state.store.clone(), subscription.id), live, resume.after);
     Ok(upgrade.on_upgrade(move |socket| forward(socket, feed)))
 }
 
@@ -446,5 +459,87 @@ async fn forward(mut socket: WebSocket, feed: impl Stream<Item = Alert>) {
                 Some(Ok(_)) => {}
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use porchlight_core::{address::LocationKind, incident::Incident};
+
+    use super::*;
+
+    fn alert(id: i64) -> Alert {
+        let at = chrono::DateTime::parse_from_rfc3339("2018-05-01T05:00:00Z").unwrap().with_timezone(&Utc);
+        Alert {
+            id,
+            subscription_id: Uuid::nil(),
+            created_at: at,
+            kind: AlertKind::New,
+            refers_to: None,
+            base_rate: None,
+            live: true,
+            incident: Incident {
+                id: Uuid::nil(),
+                agency: "milwaukee".into(),
+                version: 1,
+                received_at: at,
+                updated_at: at,
+                call_type: "THEFT".into(),
+                category: Category::Property,
+                priority: None,
+                status: None,
+                location_kind: LocationKind::Block,
+                location: "5200 block of N 35th St".into(),
+                point: None,
+                policy_version: 1,
+                narrative: None,
+                units: Vec::new(),
+                closure: None,
+                initial_call_type: "THEFT".into(),
+            },
+        }
+    }
+
+    /// The store as the feed sees it: every alert made, read after an id.
+    fn store(
+        made: Vec<Alert>,
+    ) -> impl Fn(i64) -> std::future::Ready<Result<Vec<Alert>, porchlight_store::StoreError>> {
+        move |after| std::future::ready(Ok(made.iter().filter(|a| a.id > after).cloned().collect()))
+    }
+
+    async fn ids(feed: impl Stream<Item = Alert>) -> Vec<i64> {
+        feed.map(|a| a.id).collect().await
+    }
+
+    /// A client that falls behind the live channel gets what it missed from the store, in
+    /// order, once each; then the live alerts still buffered are not sent again.
+    #[tokio::test]
+    async fn a_lagging_listener_catches_up_from_the_store() {
+        let (tx, rx) = tokio::sync::broadcast::channel(2);
+        let mut feed = Box::pin(alert_feed(store((1..=10).map(alert).collect()), rx, None));
+        tx.send(alert(1)).unwrap();
+        assert_eq!(feed.next().await.map(|a| a.id), Some(1));
+        // Nine more while the client reads nothing: the channel keeps only the last two.
+        for id in 2..=10 {
+            tx.send(alert(id)).unwrap();
+        }
+        drop(tx);
+        assert_eq!(ids(feed).await, (2..=10).collect::<Vec<_>>());
+    }
+
+    /// A reconnecting client gets the stored alerts after its last one, then live ones, and
+    /// a live one it was already sent from the store is not repeated; alerts held for the
+    /// digest are not sent live.
+    #[tokio::test]
+    async fn a_reconnecting_listener_resumes_after_its_last_alert() {
+        let mut made: Vec<Alert> = (1..=5).map(alert).collect();
+        made[3].live = false;
+        let (tx, rx) = tokio::sync::broadcast::channel(16);
+        let feed = alert_feed(store(made), rx, Some(2));
+        for id in [5, 6] {
+            tx.send(alert(id)).unwrap();
+        }
+        drop(tx);
+        assert_eq!(ids(feed).await, [3, 5, 6]);
     }
 }
