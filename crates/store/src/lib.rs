@@ -894,30 +894,39 @@ impl Store {
     }
 
     pub async fn insert_subscription(&self, s: &Subscription) -> Result<()> {
-        // A private-mode subscription keeps no point: only its cells.
-        let circle = match &s.area {
-            Area::Circle { point, radius_m } => Some((*point, *radius_m)),
-            Area::Cells { .. } | Area::Polygon(_) => None,
-        };
-        let cells = s.area.cell_names();
-        let categories: Vec<&str> = s.categories.iter().map(|c| c.as_str()).collect();
-        sqlx::query(
-            "INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at, min_severity, pacing, cells,
-                polygon)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(s.id.to_string())
-        .bind(circle.map_or(0.0, |(p, _)| p.lat()))
-        .bind(circle.map_or(0.0, |(p, _)| p.lon()))
-        .bind(circle.map_or(0.0, |(_, r)| r))
-        .bind(serde_json::to_string(&categories).expect("strings serialize"))
-        .bind(ts(s.created_at))
-        .bind(s.min_severity.as_str())
-        .bind(serde_json::to_string(s.pacing.document()).expect("a pacing document serializes"))
-        .bind(cells.map(|c| serde_json::to_string(&c).expect("strings serialize")))
-        .bind(s.area.polygon_corners().map(|c| serde_json::to_string(&c).expect("numbers serialize")))
-        .execute(&self.pool)
-        .await?;
+        self.insert_subscriptions(std::slice::from_ref(s)).await
+    }
+
+    /// Store many subscriptions in one transaction: all or none.
+    pub async fn insert_subscriptions(&self, subscriptions: &[Subscription]) -> Result<()> {
+        let mut tx = self.write().await?;
+        for s in subscriptions {
+            // A private-mode subscription keeps no point: only its cells.
+            let circle = match &s.area {
+                Area::Circle { point, radius_m } => Some((*point, *radius_m)),
+                Area::Cells { .. } | Area::Polygon(_) => None,
+            };
+            let cells = s.area.cell_names();
+            let categories: Vec<&str> = s.categories.iter().map(|c| c.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at, min_severity, pacing, cells,
+                    polygon)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(s.id.to_string())
+            .bind(circle.map_or(0.0, |(p, _)| p.lat()))
+            .bind(circle.map_or(0.0, |(p, _)| p.lon()))
+            .bind(circle.map_or(0.0, |(_, r)| r))
+            .bind(serde_json::to_string(&categories).expect("strings serialize"))
+            .bind(ts(s.created_at))
+            .bind(s.min_severity.as_str())
+            .bind(serde_json::to_string(s.pacing.document()).expect("a pacing document serializes"))
+            .bind(cells.map(|c| serde_json::to_string(&c).expect("strings serialize")))
+            .bind(s.area.polygon_corners().map(|c| serde_json::to_string(&c).expect("numbers serialize")))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -8,7 +8,10 @@
 //!
 //! `cargo run --release -p porchlight-bench --bin matcher-bench -- [--subscriptions 1000000]
 //!  [--calls 100000] [--baseline-calls 5000] [--brute-calls 50] [--ten-million] [--updates N]
-//!  [--update-readers N] [--postgis postgres://...]`
+//!  [--update-readers N] [--postgis postgres://...] [--from-store]`
+//!
+//! With `--from-store` it also stores the subscriptions in SQLite and times what `porchlight
+//! serve` does at start-up: read them all back and load the index.
 //!
 //! With `--postgis URL` the same workload also runs against PostgreSQL + PostGIS (bounding-box
 //! GiST index, exact `ST_DWithin` on the sphere) for up to 1,000 calls.
@@ -50,6 +53,7 @@ struct Args {
     update_readers: usize,
     updates: usize,
     postgis: Option<String>,
+    from_store: bool,
 }
 
 fn args() -> Args {
@@ -60,6 +64,7 @@ fn args() -> Args {
         brute_calls: 50,
         updates: 100_000,
         postgis: None,
+        from_store: false,
         update_readers: std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).max(1),
     };
     let mut it = std::env::args().skip(1);
@@ -73,6 +78,7 @@ fn args() -> Args {
             "--brute-calls" => a.brute_calls = number(),
             "--update-readers" => a.update_readers = number(),
             "--updates" => a.updates = number(),
+            "--from-store" => a.from_store = true,
             "--postgis" => a.postgis = Some(it.next().expect("a database URL after --postgis")),
             "--ten-million" => a.subscriptions = 10_000_000,
             other => panic!("unknown flag {other}"),
@@ -335,6 +341,37 @@ impl Method for PostGis {
     }
 }
 
+/// What `porchlight serve` does at start-up: read every subscription from the store (SQLite,
+/// in a temporary folder, filled beforehand) and load the index.
+fn start_up_from_store(subscriptions: &[Subscription]) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let store = porchlight_store::Store::open(dir.path()).await.expect("a store");
+        let start = Instant::now();
+        for chunk in subscriptions.chunks(50_000) {
+            store.insert_subscriptions(chunk).await.expect("stored");
+        }
+        let filled = start.elapsed();
+        let start = Instant::now();
+        let read = store.subscriptions().await.expect("read back");
+        let reading = start.elapsed();
+        let start = Instant::now();
+        let mut index = SubscriptionIndex::new();
+        index.load(&read);
+        let loading = start.elapsed();
+        assert_eq!(index.len(), subscriptions.len());
+        println!(
+            "start-up from the store: {} subscriptions read from SQLite in {:.2}s and indexed in {:.2}s ({:.2}s in all; storing them took {:.0}s)",
+            read.len(),
+            reading.as_secs_f64(),
+            loading.as_secs_f64(),
+            (reading + loading).as_secs_f64(),
+            filled.as_secs_f64()
+        );
+    });
+}
+
 struct Churn {
     ops_per_s: f64,
     longest_hold: Duration,
@@ -447,6 +484,9 @@ fn main() {
         index.circle_bytes() as f64 / a.subscriptions as f64
     );
     let porchlight = Porchlight { index, ids };
+    if a.from_store {
+        start_up_from_store(&subscriptions);
+    }
 
     let region = Region::new(GLOBAL);
     let start = Instant::now();
