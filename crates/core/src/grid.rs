@@ -9,18 +9,19 @@
 //! are one contiguous run.
 //!
 //! Cells are grouped in tiles of 20 x 20 (0.05°: small enough that merging one stays quick in
-//! the densest city). A tile stores its circles row by row, and
-//! within a row class by class, so the runs one query reads lie close together. Each circle is
-//! a lane of a block of eight: its centre as a vector in metres from the tile's own centre, in
-//! `f32`, the squared chord of its radius, its category tag and its id. The test is
+//! the densest city). A tile stores its circles row by row, and within a row class by class,
+//! so the runs one query reads lie close together. Each circle is a lane of a block of eight:
+//! its centre as a vector in metres from the tile's own centre, in `f32`, the squared chord of
+//! its radius, and its category tag; ids sit in a column beside the blocks. The test is
 //! `|q - c|² <= chord²`, which on the sphere is exactly `distance <= radius` (the chord grows
 //! with the angle); in `f32` the answer is certain except within a few centimetres of the edge,
 //! where the circle's exact centre and radius decide by [`Point::distance_m`], so answers agree
-//! with the plain haversine distance everywhere. Rows and columns wrap at the antimeridian, and
-//! a cap over a pole visits every longitude.
+//! with the plain haversine distance everywhere. Cells that lie wholly within a class's
+//! smallest radius of the point need no test at all: their ids are copied as they are. Rows
+//! and columns wrap at the antimeridian, and a cap over a pole visits every longitude.
 //!
 //! Updates: a new circle goes to its tile's short unsorted *pending* list (scanned whole by each
-//! query), merged into the sorted runs once it grows past [`Tile::pending_max`] (128, or a
+//! query), merged into the sorted runs once it grows past `Tile::pending_max` (128, or a
 //! 64th of a dense tile, so a merge's cost per new circle stays the same); a removed circle is
 //! made unmatchable in place at once and dropped at the tile's next merge. A merge rewrites one
 //! tile (0.05° square), so a writer holds its lock for milliseconds at most.
