@@ -119,24 +119,18 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// Live fan-out: SSE clients of `porchlight serve`, the time from a push to its alerts.
+#[derive(clap::Parser)]
 struct Args {
+    /// SSE clients, each with its own subscription.
+    #[arg(long, default_value_t = 10_000)]
     clients: usize,
+    /// Calls pushed, one at a time.
+    #[arg(long, default_value_t = 20)]
     calls: usize,
-}
-
-fn args() -> Args {
-    let mut a = Args { clients: 10_000, calls: 20 };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut number =
-            || it.next().and_then(|v| v.replace('_', "").parse().ok()).expect("a number after the flag");
-        match flag.as_str() {
-            "--clients" => a.clients = number(),
-            "--calls" => a.calls = number(),
-            other => panic!("unknown flag {other}"),
-        }
-    }
-    a
+    /// Run as the bare SSE server of the floor measurement (used by the benchmark itself).
+    #[arg(long, hide = true)]
+    floor_server: bool,
 }
 
 /// The bare SSE server: `GET /stream` listens, `POST /send` sends its body to every listener.
@@ -170,10 +164,10 @@ async fn floor_server() {
 
 #[tokio::main]
 async fn main() {
-    if std::env::args().any(|a| a == "--floor-server") {
+    let a = <Args as clap::Parser>::parse();
+    if a.floor_server {
         return floor_server().await;
     }
-    let a = args();
     let dir = tempfile::tempdir().expect("a temporary folder");
     let data = dir.path().join("data");
     let mapping = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/milwaukee.toml");

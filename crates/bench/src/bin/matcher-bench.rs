@@ -45,45 +45,47 @@ fn point_in_box(rng: &mut SplitMix) -> Point {
     Point::new(lat, lon).expect("inside the box")
 }
 
+/// The matcher's standard workload: Porchlight's index against rstar, brute force and
+/// optionally PostGIS.
+#[derive(clap::Parser)]
 struct Args {
+    /// Circular subscriptions in the index.
+    #[arg(long, default_value_t = 1_000_000)]
     subscriptions: usize,
+    /// Ten million subscriptions (the larger size).
+    #[arg(long)]
+    ten_million: bool,
+    /// Calls timed on Porchlight's index.
+    #[arg(long, default_value_t = 100_000)]
     calls: usize,
+    /// Calls timed on the rstar baseline (and at most 1,000 on PostGIS).
+    #[arg(long, default_value_t = 5_000)]
     baseline_calls: usize,
+    /// Calls timed on the brute-force scan, and the sample whose match sets are compared.
+    #[arg(long, default_value_t = 50)]
     brute_calls: usize,
-    update_readers: usize,
+    /// Subscriptions deleted and inserted again while queries run (0 to skip).
+    #[arg(long, default_value_t = 100_000)]
     updates: usize,
+    /// Threads querying during the updates (all cores but one by default).
+    #[arg(long)]
+    update_readers: Option<usize>,
+    /// Also run the workload on PostgreSQL + PostGIS at this URL.
+    #[arg(long)]
     postgis: Option<String>,
+    /// Also time start-up: storing the subscriptions in SQLite, reading them back, indexing.
+    #[arg(long)]
     from_store: bool,
 }
 
 fn args() -> Args {
-    let mut a = Args {
-        subscriptions: 1_000_000,
-        calls: 100_000,
-        baseline_calls: 5_000,
-        brute_calls: 50,
-        updates: 100_000,
-        postgis: None,
-        from_store: false,
-        update_readers: std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).max(1),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut number =
-            || it.next().and_then(|v| v.replace('_', "").parse().ok()).expect("a number after the flag");
-        match flag.as_str() {
-            "--subscriptions" => a.subscriptions = number(),
-            "--calls" => a.calls = number(),
-            "--baseline-calls" => a.baseline_calls = number(),
-            "--brute-calls" => a.brute_calls = number(),
-            "--update-readers" => a.update_readers = number(),
-            "--updates" => a.updates = number(),
-            "--from-store" => a.from_store = true,
-            "--postgis" => a.postgis = Some(it.next().expect("a database URL after --postgis")),
-            "--ten-million" => a.subscriptions = 10_000_000,
-            other => panic!("unknown flag {other}"),
-        }
+    let mut a = <Args as clap::Parser>::parse();
+    if a.ten_million {
+        a.subscriptions = 10_000_000;
     }
+    a.update_readers = a
+        .update_readers
+        .or(Some(std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).max(1)));
     a
 }
 
@@ -617,19 +619,20 @@ fn main() {
         println!("updates: not measured (--updates 0)");
         return;
     }
-    let flat_out = churn(&index, &subscriptions[..half], &fresh[..half], a.update_readers, &calls, None);
+    let flat_out =
+        churn(&index, &subscriptions[..half], &fresh[..half], a.update_readers.unwrap_or(1), &calls, None);
     let paced = churn(
         &index,
         &subscriptions[half..updates],
         &fresh[half..],
-        a.update_readers,
+        a.update_readers.unwrap_or(1),
         &calls,
         Some(100_000.0),
     );
     for (name, c) in [("as fast as it can", &flat_out), ("paced at 100,000/s", &paced)] {
         println!(
             "updates {name}, {} reader thread(s): {:.0} inserts+deletes/s, lock held at most {:.2} ms per 100 pairs; meanwhile {:.0} queries/s, p99 {:.0} µs",
-            a.update_readers,
+            a.update_readers.unwrap_or(1),
             c.ops_per_s,
             c.longest_hold.as_secs_f64() * 1e3,
             c.queries_per_s,
