@@ -9,8 +9,8 @@ use std::{
 };
 
 use crate::common::{
-    MILWAUKEE_CSV, SEATTLE_CSV, SLO_CSV, Server, get_json, import, milwaukee_without_calls, new_push_key,
-    porchlight, repo, signed_push_as, stored_text, subscribe, summary,
+    MILWAUKEE_CSV, SEATTLE_CSV, SLO_CSV, Server, create_subscription, get_json, import,
+    milwaukee_without_calls, new_push_key, porchlight, repo, signed_push_as, stored_text, subscribe, summary,
 };
 use futures_util::StreamExt;
 use regex::Regex;
@@ -1232,15 +1232,7 @@ async fn the_quiet_default_hears_only_what_it_should_over_a_whole_day() {
     let http = reqwest::Client::new();
     // On Milwaukee's near north side; no categories, no radius, no floor: the quiet default.
     let (lat, lon) = (43.0615, -87.9370);
-    let created: Value = http
-        .post(format!("{}/v1/subscriptions", server.url))
-        .json(&json!({"lat": lat, "lon": lon}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = create_subscription(&http, &server.url, json!({"lat": lat, "lon": lon})).await;
     assert_eq!(created["categories"], json!(["violent", "weapons", "fire", "hazard"]));
     assert_eq!((created["radius_m"].as_f64(), created["min_severity"].as_str()), (Some(500.0), Some("high")));
     let id = created["id"].as_str().unwrap();
@@ -1411,15 +1403,7 @@ async fn alerted_exactly_inside(
     inside: impl Fn(f64, f64) -> bool,
 ) -> (Value, Vec<Value>) {
     let http = reqwest::Client::new();
-    let created: Value = http
-        .post(format!("{}/v1/subscriptions", server.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = create_subscription(&http, &server.url, body).await;
     let id = created["id"].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
     let calls = dir.join("calls.csv");
     std::fs::write(&calls, CALLS).unwrap();

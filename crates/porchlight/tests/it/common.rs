@@ -177,9 +177,13 @@ pub fn signed_request(
         .body(body.to_owned())
 }
 
+/// Create a subscription from its JSON body; returns the answer.
+pub async fn create_subscription(http: &reqwest::Client, url: &str, body: Value) -> Value {
+    http.post(format!("{url}/v1/subscriptions")).json(&body).send().await.unwrap().json().await.unwrap()
+}
+
 /// Create a subscription from its JSON body; returns its id.
 pub async fn subscribe(http: &reqwest::Client, url: &str, body: Value) -> String {
-    let created: Value =
-        http.post(format!("{url}/v1/subscriptions")).json(&body).send().await.unwrap().json().await.unwrap();
+    let created = create_subscription(http, url, body).await;
     created["id"].as_str().unwrap_or_else(|| panic!("no subscription: {created}")).to_owned()
 }
