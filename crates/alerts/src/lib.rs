@@ -261,6 +261,52 @@ mod tests {
         }
     }
 
+    /// Each subscriber's base rate counts the calls of the category in its own area only: the
+    /// calls are read once for all matches, so a wide area must not lend its calls to a small one.
+    #[tokio::test]
+    async fn each_base_rate_counts_its_own_area() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        store.upsert_agency(&AgencyId::parse("testville").unwrap(), "Testville", "UTC").await.unwrap();
+        let alerts = Alerts::load(store.clone()).await.unwrap();
+        let circle = |radius_m: f64| {
+            Subscription::new(Point::new(43.0, -87.95).unwrap(), radius_m, Default::default(), Utc::now())
+                .unwrap()
+        };
+        let (small, wide) = (circle(300.0), circle(2_000.0));
+        for s in [&small, &wide] {
+            alerts.subscribe(s.clone()).await.unwrap();
+        }
+        let policy = Policy::default();
+        // Thefts: three near the centre, two about 1.1 km north, one 5.5 km north; and a
+        // disorder call at the centre, of another category.
+        let before = [
+            call("1", "Dispatched", 43.0005),
+            call("2", "Dispatched", 43.0005),
+            call("3", "Dispatched", 43.0005),
+            call("4", "Dispatched", 43.01),
+            call("5", "Dispatched", 43.01),
+            call("6", "Dispatched", 43.05),
+            typed_call("7", "TRBL W/SUBJ", Category::Disorder, "Dispatched", 43.0005),
+        ];
+        for c in before {
+            store.apply(&[policy.apply(c)]).await.unwrap();
+            alerts.drain().await.unwrap();
+        }
+        store.apply(&[policy.apply(call("8", "Dispatched", 43.0002))]).await.unwrap();
+        alerts.drain().await.unwrap();
+        let last_rate = |id: Uuid| {
+            let store = store.clone();
+            async move {
+                let listed = store.alerts(id, None, None, 100).await.unwrap();
+                listed.iter().max_by_key(|a| a.id).and_then(|a| a.base_rate).map(|b| b.last_30_days)
+            }
+        };
+        // The call itself and those before it in the area.
+        assert_eq!(last_rate(small.id).await, Some(4));
+        assert_eq!(last_rate(wide.id).await, Some(6));
+    }
+
     /// A reclassified call updates whoever was told and is new to whoever it now concerns; a
     /// status alone is no news; closing it as unfounded retracts it for everyone told, and only
     /// for them.
