@@ -238,6 +238,15 @@ mod tests {
 
     use super::*;
 
+    /// A fresh store with the Testville agency, and its alert worker.
+    async fn testville() -> (tempfile::TempDir, Store, Alerts) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        store.upsert_agency(&AgencyId::parse("testville").unwrap(), "Testville", "UTC").await.unwrap();
+        let alerts = Alerts::load(store.clone()).await.unwrap();
+        (dir, store, alerts)
+    }
+
     fn call(id: &str, status: &str, lat: f64) -> CadRecord {
         typed_call(id, "THEFT", Category::Property, status, lat)
     }
@@ -265,10 +274,7 @@ mod tests {
     /// calls are read once for all matches, so a wide area must not lend its calls to a small one.
     #[tokio::test]
     async fn each_base_rate_counts_its_own_area() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        store.upsert_agency(&AgencyId::parse("testville").unwrap(), "Testville", "UTC").await.unwrap();
-        let alerts = Alerts::load(store.clone()).await.unwrap();
+        let (_dir, store, alerts) = testville().await;
         let circle = |radius_m: f64| {
             Subscription::new(Point::new(43.0, -87.95).unwrap(), radius_m, Default::default(), Utc::now())
                 .unwrap()
@@ -312,10 +318,7 @@ mod tests {
     /// for them.
     #[tokio::test]
     async fn updates_and_retractions_go_to_those_told_and_only_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        store.upsert_agency(&AgencyId::parse("testville").unwrap(), "Testville", "UTC").await.unwrap();
-        let alerts = Alerts::load(store.clone()).await.unwrap();
+        let (_dir, store, alerts) = testville().await;
         let here = Point::new(43.0, -87.95).unwrap();
         let subscribe = |categories: Vec<Category>, lat: f64| {
             let point = Point::new(lat, -87.95).unwrap();
@@ -376,10 +379,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_alert_per_version_and_only_inside_the_circle() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        store.upsert_agency(&AgencyId::parse("testville").unwrap(), "Testville", "UTC").await.unwrap();
-        let alerts = Alerts::load(store.clone()).await.unwrap();
+        let (_dir, store, alerts) = testville().await;
         let sub =
             Subscription::new(Point::new(43.0, -87.95).unwrap(), 1000.0, Default::default(), Utc::now())
                 .unwrap();
