@@ -121,6 +121,18 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// A line to show the alert by, in a notification or a subject line: the call as dispatch
+    /// named it and where, marked when it changes or takes back an earlier alert.
+    pub fn headline(&self) -> String {
+        let i = &self.incident;
+        let mark = match self.kind {
+            AlertKind::New => "",
+            AlertKind::Update => "Update: ",
+            AlertKind::Retraction => "Retracted: ",
+        };
+        format!("{mark}{} ({}), {}", i.call_type, i.category.as_str().replace('_', " "), i.location)
+    }
+
     /// A sentence to read the alert by: what a call for service is, or what changed.
     pub fn context(&self) -> String {
         let i = &self.incident;

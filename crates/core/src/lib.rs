@@ -9,6 +9,7 @@ pub mod address;
 pub mod agency;
 pub mod alert;
 pub mod category;
+pub mod channel;
 pub mod geo;
 pub mod grid;
 pub mod incident;

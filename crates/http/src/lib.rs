@@ -5,6 +5,7 @@
 //! a human message, and never carry internals.
 
 mod agencies;
+mod channels;
 mod error;
 mod incidents;
 mod push;
@@ -20,6 +21,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 pub use push::{IngestError, IngestFuture, Ingestor, PushedRecords, RecordOutcome, SharedIngestor};
+pub use subscriptions::AlertBody;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -28,6 +30,8 @@ pub struct AppState {
     pub alerts: Alerts,
     /// Takes pushed records; `None` serves no pushes.
     pub ingestor: Option<SharedIngestor>,
+    /// The Web Push public key (base64url) browsers subscribe with; `None` sends no Web Push.
+    pub push_key: Option<String>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -40,6 +44,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(agencies::router())
+        .merge(channels::router())
         .merge(incidents::router())
         .merge(push::router())
         .merge(subscriptions::router())

@@ -117,8 +117,9 @@ impl From<Subscription> for SubscriptionBody {
     }
 }
 
+/// An alert as the API lists it, and as webhooks and e-mails carry it.
 #[derive(Serialize)]
-struct AlertBody {
+pub struct AlertBody {
     id: i64,
     created_at: DateTime<Utc>,
     /// new, update or retraction.

@@ -64,7 +64,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     store.upsert_agency(mapping.agency(), mapping.agency_name(), mapping.time_zone().name()).await?;
     store.set_agency_mapping(mapping.agency(), MAPPING).await?;
 
-    let server = server::start(store.clone(), ([127, 0, 0, 1], args.port).into()).await?;
+    let server =
+        server::start(store.clone(), ([127, 0, 0, 1], args.port).into(), &Default::default()).await?;
     let subscriber = Subscription::new(
         Point::new(DEMO_POINT.0, DEMO_POINT.1)?,
         DEMO_RADIUS_M,

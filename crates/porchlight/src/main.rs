@@ -1,6 +1,7 @@
 //! `porchlight`: one binary that wires feeds, privacy, store, alerts and the HTTP API.
 
 mod check;
+mod delivery;
 mod demo;
 mod ingest;
 mod policy;
@@ -64,6 +65,8 @@ struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "PORCHLIGHT_HOST", default_value = "127.0.0.1")]
     host: std::net::IpAddr,
+    #[command(flatten)]
+    delivery: delivery::DeliveryArgs,
 }
 
 #[tokio::main]
@@ -81,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
             let store = porchlight_store::Store::open(&args.data.path)
                 .await
                 .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
-            let server = server::start(store, (args.host, args.port).into()).await?;
+            let server = server::start(store, (args.host, args.port).into(), &args.delivery).await?;
             println!("listening on {}", server.url);
             server.wait().await
         }

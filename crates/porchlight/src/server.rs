@@ -1,4 +1,5 @@
-//! Starting the HTTP server, the alert worker, the retention sweeper and the feed pollers
+//! Starting the HTTP server, the alert worker, the delivery sender, the retention sweeper and
+//! the feed pollers
 //! together, and stopping them on Ctrl-C.
 
 use std::{net::SocketAddr, time::Duration};
@@ -7,6 +8,8 @@ use anyhow::Context;
 use porchlight_alerts::Alerts;
 use porchlight_http::AppState;
 use porchlight_store::Store;
+
+use crate::delivery::DeliveryArgs;
 use tokio::task::JoinHandle;
 
 pub struct Server {
@@ -14,6 +17,7 @@ pub struct Server {
     pub alerts: Alerts,
     http: JoinHandle<std::io::Result<()>>,
     worker: JoinHandle<()>,
+    sender: JoinHandle<()>,
     sweeper: JoinHandle<()>,
     pollers: Vec<JoinHandle<()>>,
 }
@@ -45,7 +49,7 @@ async fn expire_once(store: &Store) -> anyhow::Result<u64> {
     Ok(deleted)
 }
 
-pub async fn start(store: Store, addr: SocketAddr) -> anyhow::Result<Server> {
+pub async fn start(store: Store, addr: SocketAddr, delivery: &DeliveryArgs) -> anyhow::Result<Server> {
     let alerts = Alerts::load(store.clone()).await.context("loading subscriptions")?;
     let worker = tokio::spawn(alerts.clone().run());
     let sweeper = tokio::spawn(sweep_expired(store.clone()));
@@ -53,10 +57,16 @@ pub async fn start(store: Store, addr: SocketAddr) -> anyhow::Result<Server> {
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     let url = format!("http://{}", listener.local_addr()?);
+    let sender = porchlight_delivery::Sender::new(store.clone(), delivery.config(&url)?)
+        .await
+        .context("starting delivery to channels")?;
+    let push_key = Some(sender.vapid_public_key().to_owned());
+    let sender = tokio::spawn(sender.run());
     let ingestor = crate::push::PushIngestor { store: store.clone(), alerts: alerts.clone() };
-    let state = AppState { store, alerts: alerts.clone(), ingestor: Some(std::sync::Arc::new(ingestor)) };
+    let state =
+        AppState { store, alerts: alerts.clone(), ingestor: Some(std::sync::Arc::new(ingestor)), push_key };
     let http = tokio::spawn(porchlight_http::serve(listener, state, shutdown_signal()));
-    Ok(Server { url, alerts, http, worker, sweeper, pollers })
+    Ok(Server { url, alerts, http, worker, sender, sweeper, pollers })
 }
 
 /// Ctrl-C or SIGTERM. Live streams never end by themselves, so after the signal the server
@@ -92,6 +102,7 @@ impl Server {
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.http.await.context("server task")?;
         self.worker.abort();
+        self.sender.abort();
         self.sweeper.abort();
         for poller in &self.pollers {
             poller.abort();

@@ -31,6 +31,10 @@ use sqlx::{
 };
 use uuid::Uuid;
 
+mod deliveries;
+
+pub use deliveries::{Attempt, Channel, DeliveryLog, Due, Outcome, PauseRule};
+
 pub const DATABASE_FILE: &str = "porchlight.db";
 
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +222,44 @@ const INCIDENT_AT_VERSION: &str =
         (SELECT f.call_type FROM incident_versions f WHERE f.incident_id = i.id AND f.version = 1)
             AS initial_call_type
     FROM incidents i JOIN incident_versions v ON v.incident_id = i.id";
+
+/// An alert's own columns, named so that they sit beside an incident's in one row.
+const ALERT_COLUMNS: &str = "a.id AS alert_id, a.created_at AS alert_created_at, a.kind AS alert_kind,
+    a.refers_to, a.last_30_days, a.monthly_average, a.delivery";
+
+#[derive(FromRow)]
+struct AlertRow {
+    alert_id: i64,
+    alert_created_at: String,
+    alert_kind: String,
+    refers_to: Option<i64>,
+    last_30_days: Option<i64>,
+    monthly_average: Option<f64>,
+    delivery: String,
+    #[sqlx(flatten)]
+    incident: IncidentRow,
+}
+
+impl AlertRow {
+    fn into_alert(self, subscription_id: Uuid) -> Result<Alert> {
+        Ok(Alert {
+            id: self.alert_id,
+            subscription_id,
+            created_at: parse_ts(&self.alert_created_at)?,
+            kind: AlertKind::parse(&self.alert_kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("alert kind {:?}", self.alert_kind)))?,
+            refers_to: self.refers_to,
+            base_rate: match (self.last_30_days, self.monthly_average) {
+                (Some(n), Some(avg)) => {
+                    Some(BaseRate { last_30_days: u64::try_from(n).unwrap_or(0), monthly_average: avg })
+                }
+                _ => None,
+            },
+            live: self.delivery == "live",
+            incident: self.incident.into_incident()?,
+        })
+    }
+}
 
 #[derive(FromRow)]
 struct SubscriptionRow {
@@ -872,6 +914,9 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some((id,)) = id {
+                if d.live {
+                    deliveries::enqueue(&mut tx, d.subscription_id, id, now).await?;
+                }
                 alerts.push(Alert {
                     id,
                     subscription_id: d.subscription_id,
@@ -973,22 +1018,8 @@ impl Store {
         after: Option<i64>,
         limit: u32,
     ) -> Result<Vec<Alert>> {
-        #[derive(FromRow)]
-        struct AlertRow {
-            alert_id: i64,
-            alert_created_at: String,
-            alert_kind: String,
-            refers_to: Option<i64>,
-            last_30_days: Option<i64>,
-            monthly_average: Option<f64>,
-            delivery: String,
-            #[sqlx(flatten)]
-            incident: IncidentRow,
-        }
         let rows: Vec<AlertRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT a.id AS alert_id, a.created_at AS alert_created_at, a.kind AS alert_kind, a.refers_to,
-                a.last_30_days, a.monthly_average, a.delivery,
-                q.* FROM alerts a
+            "SELECT {ALERT_COLUMNS}, q.* FROM alerts a
              JOIN ({INCIDENT_AT_VERSION}) q ON q.id = a.incident_id AND q.version = a.version
              WHERE a.subscription_id = ? AND a.created_at >= ? AND a.id > ?
              ORDER BY a.id LIMIT ?"
@@ -999,27 +1030,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Alert {
-                    id: r.alert_id,
-                    subscription_id,
-                    created_at: parse_ts(&r.alert_created_at)?,
-                    kind: AlertKind::parse(&r.alert_kind)
-                        .ok_or_else(|| StoreError::Corrupt(format!("alert kind {:?}", r.alert_kind)))?,
-                    refers_to: r.refers_to,
-                    base_rate: match (r.last_30_days, r.monthly_average) {
-                        (Some(n), Some(avg)) => Some(BaseRate {
-                            last_30_days: u64::try_from(n).unwrap_or(0),
-                            monthly_average: avg,
-                        }),
-                        _ => None,
-                    },
-                    live: r.delivery == "live",
-                    incident: r.incident.into_incident()?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(|r| r.into_alert(subscription_id)).collect()
     }
 
     pub async fn withheld_counts(&self, agency: Option<&AgencyId>) -> Result<Vec<WithheldCount>> {

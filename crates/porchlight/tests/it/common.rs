@@ -59,7 +59,11 @@ impl Server {
             .arg(data)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(if std::env::var_os("PORCHLIGHT_TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("start porchlight serve");
         let mut line = String::new();

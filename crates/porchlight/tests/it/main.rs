@@ -1,7 +1,9 @@
 //! The binary's black-box tests, in one test binary (one link instead of one per file):
-//! `cli` (commands, the API, pushes, privacy on all six city files), `poll` (portals served
+//! `channels` (webhooks, Web Push and e-mail against real receivers on loopback), `cli`
+//! (commands, the API, pushes, privacy on all six city files), `crash`, `poll` (portals served
 //! by a local server), `snapshots` (generalized locations of real rows).
 
+mod channels;
 mod cli;
 mod common;
 mod crash;

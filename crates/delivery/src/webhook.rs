@@ -1,0 +1,114 @@
+//! Webhooks: each alert as a JSON POST, signed as the Standard Webhooks specification says
+//! (<https://www.standardwebhooks.com>), so receivers can use its libraries:
+//!
+//! - `webhook-id`: `alert_<id>`, the same on every retry and redelivery of an alert: one per
+//!   subscriber, incident and version, the key to drop repeats by;
+//! - `webhook-timestamp`: the attempt's time in Unix seconds (reject old ones to stop replays);
+//! - `webhook-signature`: `v1,` and the base64 HMAC-SHA256, keyed with the channel's secret, of
+//!   `<webhook-id>.<webhook-timestamp>.<body>`.
+//!
+//! The secret is shown once, when the channel is made, as `whsec_` and its base64 (by the API).
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use hmac::{Hmac, KeyInit, Mac};
+use porchlight_core::alert::Alert;
+use serde::Serialize;
+use sha2::Sha256;
+
+use crate::{Failure, Sent};
+
+pub const ID_HEADER: &str = "webhook-id";
+pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
+pub const SIGNATURE_HEADER: &str = "webhook-signature";
+
+/// The `webhook-signature` value for a message.
+pub fn signature(secret: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+}
+
+#[derive(Serialize)]
+struct Payload {
+    /// `alert.new`, `alert.update` or `alert.retraction`.
+    r#type: String,
+    timestamp: chrono::DateTime<chrono::Utc>,
+    data: serde_json::Value,
+}
+
+pub(crate) async fn send(http: &reqwest::Client, url: &str, secret: &[u8], alert: &Alert) -> Sent {
+    let now = chrono::Utc::now();
+    let body = serde_json::to_vec(&Payload {
+        r#type: format!("alert.{}", alert.kind.as_str()),
+        timestamp: now,
+        data: crate::alert_json(alert),
+    })
+    .expect("a payload serializes");
+    let id = format!("alert_{}", alert.id);
+    let timestamp = now.timestamp();
+    let response = http
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(ID_HEADER, &id)
+        .header(TIMESTAMP_HEADER, timestamp)
+        .header(SIGNATURE_HEADER, signature(secret, &id, timestamp, &body))
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| Failure::new(None, request_error(&e)))?;
+    let status = response.status();
+    // Read the (small) answer so the connection can be used again.
+    let _ = response.bytes().await;
+    if status.is_success() {
+        Ok(Some(status.as_u16()))
+    } else {
+        Err(Failure::new(Some(status.as_u16()), format!("the receiver answered {status}")))
+    }
+}
+
+/// What went wrong with a request, in words a subscriber can act on, without the URL.
+pub(crate) fn request_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "no answer in time".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else if e.is_builder() {
+        "the URL cannot be requested".into()
+    } else {
+        format!("the request failed: {}", e.without_url_ref())
+    }
+}
+
+trait WithoutUrl {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrl for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        let text = self.to_string();
+        match self.url() {
+            Some(url) => text.replace(url.as_str(), "the endpoint"),
+            None => text,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example of the Standard Webhooks specification's reference libraries.
+    #[test]
+    fn signs_as_the_standard_webhooks_libraries_do() {
+        let secret = STANDARD.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let body = br#"{"test": 2432232314}"#;
+        assert_eq!(
+            signature(&secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+    }
+}

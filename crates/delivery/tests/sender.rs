@@ -1,0 +1,153 @@
+//! The sender against a real store and a receiver on loopback: what each outcome does to the
+//! delivery and its channel.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{Router, http::StatusCode, routing::post};
+use chrono::{TimeZone, Utc};
+use porchlight_alerts::Alerts;
+use porchlight_core::{
+    agency::AgencyId,
+    category::Category,
+    channel::{State, Target},
+    geo::Point,
+    privacy::Policy,
+    record::{CadRecord, Raw, RawLocation},
+    subscription::Subscription,
+};
+use porchlight_delivery::{Config, Retry, Sender};
+use porchlight_store::{PauseRule, Store};
+
+/// A receiver that answers every POST with `status`, counting them.
+async fn receiver(status: u16) -> (String, Arc<Mutex<usize>>) {
+    let count = Arc::new(Mutex::new(0));
+    let seen = count.clone();
+    let app = Router::new().route(
+        "/{*path}",
+        post(move || {
+            let seen = seen.clone();
+            async move {
+                *seen.lock().unwrap() += 1;
+                StatusCode::from_u16(status).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, count)
+}
+
+fn call(id: &str) -> CadRecord {
+    CadRecord {
+        agency: AgencyId::parse("testville").unwrap(),
+        line: 0,
+        source_id: id.into(),
+        received_at: Utc.with_ymd_and_hms(2018, 5, 1, 5, 0, 0).unwrap(),
+        local_day: chrono::NaiveDate::from_ymd_opt(2018, 5, 1).unwrap(),
+        call_type: "THEFT".into(),
+        category: Category::Property,
+        priority: None,
+        status: Some("Dispatched".into()),
+        closure: None,
+        location: RawLocation::Text(Raw::new("5237 N 35TH ST".into())),
+        point: Some(Raw::new(Point::new(43.001, -87.95).unwrap())),
+        narrative: None,
+        units: Vec::new(),
+    }
+}
+
+/// A store with one subscriber, one channel to `target`, and one alert queued for it.
+async fn one_queued(target: Target) -> (tempfile::TempDir, Store, uuid::Uuid) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    store.upsert_agency(&AgencyId::parse("testville").unwrap(), "Testville", "UTC").await.unwrap();
+    let alerts = Alerts::load(store.clone()).await.unwrap();
+    let sub =
+        Subscription::new(Point::new(43.0, -87.95).unwrap(), 1000.0, Default::default(), Utc::now()).unwrap();
+    alerts.subscribe(sub.clone()).await.unwrap();
+    store.create_channel(sub.id, &target).await.unwrap().unwrap();
+    store.apply(&[Policy::default().apply(call("1"))]).await.unwrap();
+    assert_eq!(alerts.drain().await.unwrap(), 1);
+    (dir, store, sub.id)
+}
+
+fn config(give_up_after: Duration, pause_failures: u32) -> Config {
+    Config {
+        retry: Retry { first: Duration::from_millis(1), max: Duration::from_millis(1), give_up_after },
+        pause: PauseRule { failures: pause_failures, after: chrono::Duration::zero() },
+        timeout: Duration::from_secs(5),
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn a_push_service_saying_gone_closes_the_channel() {
+    let (url, count) = receiver(410).await;
+    let p256dh = "BLn9b-VR0ca83knDNZ32dCHGyjJp-1riX9ZTN40MqV8K_LpQmLqxC_DoHvqvFXO_nGdAB4W9dogZb_sM-uV4JbY";
+    let target =
+        Target::WebPush { endpoint: url, p256dh: p256dh.into(), auth: "_ordMnz7uTCmrpBTeUV4Bw".into() };
+    let (_dir, store, sub) = one_queued(target).await;
+    let sender = Sender::new(store.clone(), config(Duration::from_secs(600), 100)).await.unwrap();
+    assert_eq!(sender.drain().await.unwrap(), 1);
+    assert_eq!(*count.lock().unwrap(), 1);
+    let channels = store.channels(sub).await.unwrap();
+    assert_eq!(channels[0].state, State::Gone);
+    let log = store.deliveries(sub, None, None, 10).await.unwrap();
+    assert_eq!(
+        (log[0].state.as_str(), log[0].reason.as_deref()),
+        ("dead", Some("the push subscription is gone"))
+    );
+}
+
+/// Retries stop once the window has passed: the delivery is a dead letter, and the channel,
+/// below its pause threshold, stays active.
+#[tokio::test]
+async fn retries_end_in_a_dead_letter_when_the_window_closes() {
+    let (url, count) = receiver(500).await;
+    let (_dir, store, sub) = one_queued(Target::Webhook { url }).await;
+    let sender = Sender::new(store.clone(), config(Duration::from_millis(300), 1000)).await.unwrap();
+    let mut made = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store.deliveries(sub, Some("dead"), None, 10).await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never gave up");
+        made += sender.drain().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(made >= 2, "{made}");
+    assert_eq!(*count.lock().unwrap(), made);
+    let log = store.deliveries(sub, None, None, 10).await.unwrap();
+    assert_eq!(log[0].reason.as_deref(), Some("retries ran out"));
+    assert_eq!(log[0].attempts.len(), made);
+    assert!(log[0].attempts.iter().all(|a| a.outcome == "failed" && a.status == Some(500)));
+    let channel = &store.channels(sub).await.unwrap()[0];
+    assert_eq!((channel.state, channel.failures as usize), (State::Active, made));
+    assert!(channel.failing_since.is_some());
+}
+
+/// A channel that keeps failing is paused, and what it still had pending goes to the dead
+/// letters with it.
+#[tokio::test]
+async fn a_channel_failing_past_the_threshold_is_paused() {
+    let (url, _count) = receiver(503).await;
+    let (_dir, store, sub) = one_queued(Target::Webhook { url }).await;
+    let sender = Sender::new(store.clone(), config(Duration::from_secs(600), 3)).await.unwrap();
+    for _ in 0..50 {
+        sender.drain().await.unwrap();
+        if store.channels(sub).await.unwrap()[0].state == State::Paused {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let channel = &store.channels(sub).await.unwrap()[0];
+    assert_eq!((channel.state, channel.failures), (State::Paused, 3));
+    let log = store.deliveries(sub, None, None, 10).await.unwrap();
+    assert_eq!(
+        (log[0].state.as_str(), log[0].reason.as_deref()),
+        ("dead", Some("channel paused after failing repeatedly"))
+    );
+    assert_eq!(log[0].attempts.len(), 3);
+}

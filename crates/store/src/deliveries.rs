@@ -1,0 +1,551 @@
+//! Channels and deliveries: where each live alert goes besides the live streams, the queue the
+//! sender works from, every attempt, and the dead letters.
+//!
+//! A delivery row is written in the same transaction as its alert (see `complete_outbox`), so an
+//! alert that exists is an alert that will be sent; the unique key on (channel, alert) means it
+//! is queued once. The sender leases due rows by moving their due time forward, so a crash in
+//! the middle of an attempt makes the row due again after the lease, never lost.
+
+use porchlight_core::channel::{Kind, State, Target};
+
+use super::*;
+
+/// One of a subscription's channels. Its secret is not here: it is shown once, when the
+/// channel is made, and read back only by the sender.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Channel {
+    pub id: Uuid,
+    pub subscription_id: Uuid,
+    pub target: Target,
+    pub state: State,
+    /// Failed attempts since the last success, and the first of them.
+    pub failures: u32,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct ChannelRow {
+    id: String,
+    subscription_id: String,
+    target: String,
+    state: String,
+    failures: i64,
+    failing_since: Option<String>,
+    created_at: String,
+}
+
+impl ChannelRow {
+    fn into_channel(self) -> Result<Channel> {
+        Ok(Channel {
+            id: parse_uuid(&self.id)?,
+            subscription_id: parse_uuid(&self.subscription_id)?,
+            target: serde_json::from_str(&self.target)
+                .map_err(|e| StoreError::Corrupt(format!("channel target: {e}")))?,
+            state: State::parse(&self.state)
+                .ok_or_else(|| StoreError::Corrupt(format!("channel state {:?}", self.state)))?,
+            failures: u32::try_from(self.failures).unwrap_or(0),
+            failing_since: self.failing_since.as_deref().map(parse_ts).transpose()?,
+            created_at: parse_ts(&self.created_at)?,
+        })
+    }
+}
+
+const CHANNEL_COLUMNS: &str =
+    "c.id, c.subscription_id, c.target, c.state, c.failures, c.failing_since, c.created_at";
+
+/// A delivery the sender has leased: the alert, and the channel it goes to with its secret.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub id: i64,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// When the retry window opened: retries stop a while after it.
+    pub since: DateTime<Utc>,
+    pub channel: Channel,
+    pub secret: Vec<u8>,
+    pub alert: Alert,
+}
+
+/// What came of one attempt, and so what happens to the delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// It failed; try again at this time.
+    Retry(DateTime<Utc>),
+    /// It failed, and the retry window is over: a dead letter.
+    GaveUp,
+    /// The endpoint is gone for good (a push service's 404 or 410): the channel takes nothing
+    /// more.
+    Gone,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retry(_) | Self::GaveUp => "failed",
+            Self::Gone => "gone",
+        }
+    }
+}
+
+/// One attempt at a delivery, to record.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub delivery_id: i64,
+    pub channel_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub outcome: Outcome,
+    /// The HTTP status or SMTP reply code, when there was an answer.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration: Duration,
+}
+
+/// When a channel that keeps failing is paused: after at least `failures` failed attempts in a
+/// row over at least `after`.
+#[derive(Debug, Clone, Copy)]
+pub struct PauseRule {
+    pub failures: u32,
+    pub after: chrono::Duration,
+}
+
+/// A delivery as its subscriber reads it in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryLog {
+    pub id: i64,
+    pub channel_id: Uuid,
+    pub kind: Kind,
+    pub alert_id: i64,
+    /// pending, delivered or dead.
+    pub state: String,
+    pub since: DateTime<Utc>,
+    /// When a pending delivery is tried next.
+    pub due_at: Option<DateTime<Utc>>,
+    pub done_at: Option<DateTime<Utc>>,
+    /// Why a dead letter is dead.
+    pub reason: Option<String>,
+    pub attempts: Vec<AttemptLog>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptLog {
+    pub at: DateTime<Utc>,
+    /// delivered, failed or gone.
+    pub outcome: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// Why dead letters are dead.
+const REASON_GAVE_UP: &str = "retries ran out";
+const REASON_PAUSED: &str = "channel paused after failing repeatedly";
+const REASON_GONE: &str = "the push subscription is gone";
+
+/// Queue a live alert for each of its subscription's channels; a paused channel's copy goes
+/// straight to the dead letters. Runs inside the alert's own transaction.
+pub(crate) async fn enqueue(
+    tx: &mut SqliteConnection,
+    subscription_id: Uuid,
+    alert_id: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO deliveries (channel_id, alert_id, state, since, due_at, done_at, reason)
+         SELECT id, ?1, CASE state WHEN 'active' THEN 'pending' ELSE 'dead' END, ?2, ?2,
+             CASE state WHEN 'active' THEN NULL ELSE ?2 END,
+             CASE state WHEN 'active' THEN NULL ELSE ?4 END
+         FROM channels WHERE subscription_id = ?3 AND state != 'gone'
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(alert_id)
+    .bind(ts(now))
+    .bind(subscription_id.to_string())
+    .bind(REASON_PAUSED)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Fresh random bytes from the system's source, through UUID v4 (122 random bits each).
+fn random_bytes(uuids: usize) -> Vec<u8> {
+    (0..uuids).flat_map(|_| Uuid::new_v4().into_bytes()).collect()
+}
+
+impl Store {
+    /// Add a channel to a subscription; `None` when there is no such subscription. Returns the
+    /// channel and its secret (a webhook's signing key, an address's unsubscribe token), which
+    /// is not shown again.
+    pub async fn create_channel(
+        &self,
+        subscription_id: Uuid,
+        target: &Target,
+    ) -> Result<Option<(Channel, Vec<u8>)>> {
+        let channel = Channel {
+            id: Uuid::new_v4(),
+            subscription_id,
+            target: target.clone(),
+            state: State::Active,
+            failures: 0,
+            failing_since: None,
+            created_at: now(),
+        };
+        let secret = random_bytes(2);
+        let done = sqlx::query(
+            "INSERT INTO channels (id, subscription_id, kind, target, secret, state, created_at)
+             SELECT ?1, ?2, ?3, ?4, ?5, 'active', ?6 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?2)",
+        )
+        .bind(channel.id.to_string())
+        .bind(subscription_id.to_string())
+        .bind(target.kind().as_str())
+        .bind(serde_json::to_string(target).expect("a target serializes"))
+        .bind(&secret)
+        .bind(ts(channel.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok((done.rows_affected() == 1).then_some((channel, secret)))
+    }
+
+    pub async fn channels(&self, subscription_id: Uuid) -> Result<Vec<Channel>> {
+        let rows: Vec<ChannelRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {CHANNEL_COLUMNS} FROM channels c WHERE c.subscription_id = ? ORDER BY c.created_at, c.id"
+        )))
+        .bind(subscription_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(ChannelRow::into_channel).collect()
+    }
+
+    /// The channel whose secret this is: an e-mail's unsubscribe link carries it.
+    pub async fn channel_by_secret(&self, secret: &[u8]) -> Result<Option<Channel>> {
+        let row: Option<ChannelRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {CHANNEL_COLUMNS} FROM channels c WHERE c.secret = ?"
+        )))
+        .bind(secret)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(ChannelRow::into_channel).transpose()
+    }
+
+    /// Delete a channel with its deliveries and their log. Returns whether it existed.
+    pub async fn delete_channel(&self, subscription_id: Uuid, channel_id: Uuid) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM channels WHERE id = ? AND subscription_id = ?")
+            .bind(channel_id.to_string())
+            .bind(subscription_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Take a paused channel back into service, its failure count cleared. Returns the channel,
+    /// or `None` if there is no such channel; a gone channel stays gone.
+    pub async fn resume_channel(&self, subscription_id: Uuid, channel_id: Uuid) -> Result<Option<Channel>> {
+        sqlx::query(
+            "UPDATE channels SET state = 'active', failures = 0, failing_since = NULL
+             WHERE id = ? AND subscription_id = ? AND state = 'paused'",
+        )
+        .bind(channel_id.to_string())
+        .bind(subscription_id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(self.channels(subscription_id).await?.into_iter().find(|c| c.id == channel_id))
+    }
+
+    /// Lease up to `limit` deliveries due at `now`: each is not due again until `lease` has
+    /// passed, by when its attempt will have been recorded unless the sender died.
+    pub async fn take_due(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> Result<Vec<Due>> {
+        #[derive(FromRow)]
+        struct DueRow {
+            delivery_id: i64,
+            attempts: i64,
+            since: String,
+            secret: Vec<u8>,
+            // The channel's columns under names of their own: the incident's are beside them.
+            channel_id: String,
+            channel_subscription_id: String,
+            channel_target: String,
+            channel_state: String,
+            channel_failures: i64,
+            channel_failing_since: Option<String>,
+            channel_created_at: String,
+            #[sqlx(flatten)]
+            alert: AlertRow,
+        }
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut tx = self.write().await?;
+        let ids: Vec<(i64,)> = sqlx::query_as(
+            "UPDATE deliveries SET due_at = ?1 WHERE id IN (
+                 SELECT id FROM deliveries WHERE state = 'pending' AND due_at <= ?2 ORDER BY due_at LIMIT ?3)
+             RETURNING id",
+        )
+        .bind(ts(until))
+        .bind(ts(now))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = ids.into_iter().map(|(id,)| id).collect();
+        let rows: Vec<DueRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT d.id AS delivery_id, d.attempts, d.since, c.secret, c.id AS channel_id,
+                 c.subscription_id AS channel_subscription_id, c.target AS channel_target,
+                 c.state AS channel_state, c.failures AS channel_failures,
+                 c.failing_since AS channel_failing_since, c.created_at AS channel_created_at,
+                 {ALERT_COLUMNS}, q.*
+             FROM deliveries d
+             JOIN channels c ON c.id = d.channel_id
+             JOIN alerts a ON a.id = d.alert_id
+             JOIN ({INCIDENT_AT_VERSION}) q ON q.id = a.incident_id AND q.version = a.version
+             WHERE d.id IN (SELECT value FROM json_each(?))
+             ORDER BY d.due_at, d.id"
+        )))
+        .bind(serde_json::to_string(&ids).expect("numbers serialize"))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.into_iter()
+            .map(|r| {
+                let channel = ChannelRow {
+                    id: r.channel_id,
+                    subscription_id: r.channel_subscription_id,
+                    target: r.channel_target,
+                    state: r.channel_state,
+                    failures: r.channel_failures,
+                    failing_since: r.channel_failing_since,
+                    created_at: r.channel_created_at,
+                }
+                .into_channel()?;
+                Ok(Due {
+                    id: r.delivery_id,
+                    attempts: u32::try_from(r.attempts).unwrap_or(0),
+                    since: parse_ts(&r.since)?,
+                    alert: r.alert.into_alert(channel.subscription_id)?,
+                    secret: r.secret,
+                    channel,
+                })
+            })
+            .collect()
+    }
+
+    /// Record a batch of attempts in one transaction: the log, each delivery's new state, each
+    /// channel's run of failures; a channel that has failed by `pause` is paused and a gone one
+    /// closed, their pending deliveries moved to the dead letters.
+    pub async fn record_attempts(&self, attempts: &[Attempt], pause: PauseRule) -> Result<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let now = now();
+        let mut tx = self.write().await?;
+        let log: Vec<serde_json::Value> = attempts
+            .iter()
+            .map(|a| {
+                serde_json::json!([
+                    a.delivery_id,
+                    ts(a.at),
+                    a.outcome.as_str(),
+                    a.status,
+                    a.error,
+                    u64::try_from(a.duration.as_millis()).unwrap_or(u64::MAX)
+                ])
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO delivery_attempts (delivery_id, at, outcome, status, error, duration_ms)
+             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM json_each(?)",
+        )
+        .bind(serde_json::Value::Array(log).to_string())
+        .execute(&mut *tx)
+        .await?;
+        // Each delivery's next state: [id, state, due_at, done_at, reason].
+        let next: Vec<serde_json::Value> = attempts
+            .iter()
+            .map(|a| match a.outcome {
+                Outcome::Delivered => serde_json::json!([a.delivery_id, "delivered", null, ts(a.at), null]),
+                Outcome::Retry(due) => serde_json::json!([a.delivery_id, "pending", ts(due), null, null]),
+                Outcome::GaveUp => serde_json::json!([a.delivery_id, "dead", null, ts(a.at), REASON_GAVE_UP]),
+                Outcome::Gone => serde_json::json!([a.delivery_id, "dead", null, ts(a.at), REASON_GONE]),
+            })
+            .collect();
+        // Only a pending delivery moves: one made dead meanwhile (its channel paused) stays so.
+        sqlx::query(
+            "UPDATE deliveries SET attempts = attempts + 1, state = n.value->>1,
+                 due_at = COALESCE(n.value->>2, due_at), done_at = n.value->>3, reason = n.value->>4
+             FROM json_each(?) n WHERE deliveries.id = n.value->>0 AND deliveries.state = 'pending'",
+        )
+        .bind(serde_json::Value::Array(next).to_string())
+        .execute(&mut *tx)
+        .await?;
+        // Each channel's run of failures, attempts taken in time order: [id, reset, failures
+        // after the last success, the first of them].
+        let mut runs: BTreeMap<Uuid, (bool, u32, Option<DateTime<Utc>>)> = BTreeMap::new();
+        let mut ordered: Vec<&Attempt> = attempts.iter().collect();
+        ordered.sort_by_key(|a| a.at);
+        let mut gone = BTreeSet::new();
+        for a in ordered {
+            let run = runs.entry(a.channel_id).or_insert((false, 0, None));
+            match a.outcome {
+                Outcome::Delivered => *run = (true, 0, None),
+                Outcome::Retry(_) | Outcome::GaveUp => {
+                    run.1 += 1;
+                    run.2.get_or_insert(a.at);
+                }
+                Outcome::Gone => {
+                    gone.insert(a.channel_id.to_string());
+                }
+            }
+        }
+        let runs: Vec<serde_json::Value> = runs
+            .into_iter()
+            .map(|(id, (reset, n, first))| serde_json::json!([id.to_string(), reset, n, first.map(ts)]))
+            .collect();
+        let touched: Vec<&str> = runs.iter().filter_map(|r| r[0].as_str()).collect();
+        sqlx::query(
+            "UPDATE channels SET
+                 failures = CASE WHEN r.value->>1 THEN r.value->>2 ELSE failures + (r.value->>2) END,
+                 failing_since = CASE WHEN r.value->>2 = 0 THEN NULL
+                     WHEN r.value->>1 THEN r.value->>3 ELSE COALESCE(failing_since, r.value->>3) END
+             FROM json_each(?) r WHERE channels.id = r.value->>0",
+        )
+        .bind(serde_json::Value::Array(runs.clone()).to_string())
+        .execute(&mut *tx)
+        .await?;
+        let paused: Vec<(String,)> = sqlx::query_as(
+            "UPDATE channels SET state = 'paused'
+             WHERE id IN (SELECT value FROM json_each(?1)) AND state = 'active' AND failures >= ?2
+                 AND failing_since <= ?3
+             RETURNING id",
+        )
+        .bind(serde_json::to_string(&touched).expect("strings serialize"))
+        .bind(pause.failures)
+        .bind(ts(now - pause.after))
+        .fetch_all(&mut *tx)
+        .await?;
+        let gone: Vec<&String> = gone.iter().collect();
+        sqlx::query("UPDATE channels SET state = 'gone' WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(serde_json::to_string(&gone).expect("strings serialize"))
+            .execute(&mut *tx)
+            .await?;
+
+        for (ids, reason) in [
+            (paused.iter().map(|(id,)| id.as_str()).collect::<Vec<_>>(), REASON_PAUSED),
+            (gone.iter().map(|id| id.as_str()).collect(), REASON_GONE),
+        ] {
+            if ids.is_empty() {
+                continue;
+            }
+            tracing::info!(channels = ids.len(), reason, "channels closed to deliveries");
+            sqlx::query(
+                "UPDATE deliveries SET state = 'dead', done_at = ?1, reason = ?2
+                 WHERE channel_id IN (SELECT value FROM json_each(?3)) AND state = 'pending'",
+            )
+            .bind(ts(now))
+            .bind(reason)
+            .bind(serde_json::to_string(&ids).expect("strings serialize"))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A subscription's deliveries with every attempt, oldest first after the cursor `after`;
+    /// `state` picks pending, delivered or dead ones (the dead letters).
+    pub async fn deliveries(
+        &self,
+        subscription_id: Uuid,
+        state: Option<&str>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryLog>> {
+        type Row = (i64, String, String, i64, String, String, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT d.id, d.channel_id, c.kind, d.alert_id, d.state, d.since, d.due_at, d.done_at, d.reason
+             FROM deliveries d JOIN channels c ON c.id = d.channel_id
+             WHERE c.subscription_id = ?1 AND (?2 IS NULL OR d.state = ?2) AND d.id > ?3
+             ORDER BY d.id LIMIT ?4",
+        )
+        .bind(subscription_id.to_string())
+        .bind(state)
+        .bind(after.unwrap_or(0))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        type AttemptRow = (i64, String, String, Option<i64>, Option<String>, i64);
+        let attempts: Vec<AttemptRow> = sqlx::query_as(
+            "SELECT delivery_id, at, outcome, status, error, duration_ms FROM delivery_attempts
+             WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        )
+        .bind(serde_json::to_string(&ids).expect("numbers serialize"))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_delivery: HashMap<i64, Vec<AttemptLog>> = HashMap::new();
+        for (id, at, outcome, status, error, duration_ms) in attempts {
+            by_delivery.entry(id).or_default().push(AttemptLog {
+                at: parse_ts(&at)?,
+                outcome,
+                status: status.and_then(|s| u16::try_from(s).ok()),
+                error,
+                duration_ms: u64::try_from(duration_ms).unwrap_or(0),
+            });
+        }
+        rows.into_iter()
+            .map(|(id, channel_id, kind, alert_id, state, since, due_at, done_at, reason)| {
+                let kind = match kind.as_str() {
+                    "webpush" => Kind::WebPush,
+                    "webhook" => Kind::Webhook,
+                    "email" => Kind::Email,
+                    other => return Err(StoreError::Corrupt(format!("channel kind {other:?}"))),
+                };
+                Ok(DeliveryLog {
+                    id,
+                    channel_id: parse_uuid(&channel_id)?,
+                    kind,
+                    alert_id,
+                    due_at: if state == "pending" { Some(parse_ts(&due_at)?) } else { None },
+                    state,
+                    since: parse_ts(&since)?,
+                    done_at: done_at.as_deref().map(parse_ts).transpose()?,
+                    reason,
+                    attempts: by_delivery.remove(&id).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Queue a subscription's dead letters again (all of them, or those with the given ids), due
+    /// now with a new retry window; those of a channel that is not active stay dead. Returns how
+    /// many were queued.
+    pub async fn redeliver(&self, subscription_id: Uuid, ids: Option<&[i64]>) -> Result<u64> {
+        let now = ts(now());
+        let done = sqlx::query(
+            "UPDATE deliveries SET state = 'pending', since = ?1, due_at = ?1, done_at = NULL, reason = NULL
+             WHERE state = 'dead'
+                 AND channel_id IN (SELECT id FROM channels WHERE subscription_id = ?2 AND state = 'active')
+                 AND (?3 IS NULL OR id IN (SELECT value FROM json_each(?3)))",
+        )
+        .bind(&now)
+        .bind(subscription_id.to_string())
+        .bind(ids.map(|ids| serde_json::to_string(ids).expect("numbers serialize")))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// A value kept across restarts (the Web Push signing key); made by `make` the first time.
+    pub async fn setting_or_insert(&self, key: &str, make: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(key)
+            .bind(make())
+            .execute(&self.pool)
+            .await?;
+        let (value,): (Vec<u8>,) = sqlx::query_as("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(value)
+    }
+}
