@@ -193,9 +193,10 @@ impl Sender {
         }
     }
 
-    /// A delivery taken for an attempt is not taken again until this has passed.
+    /// A delivery taken for an attempt is not taken again until this has passed: three times
+    /// the longest an attempt may take.
     fn lease(&self) -> Duration {
-        self.inner.config.timeout * 2 + Duration::from_secs(30)
+        self.inner.config.timeout * 3
     }
 
     /// Send until the task is dropped: lease due deliveries while fewer than `concurrency`
@@ -205,26 +206,38 @@ impl Sender {
         let (done, outcomes) = mpsc::channel::<Attempt>(concurrency * 2);
         let recorder = tokio::spawn(record(self.inner.store.clone(), self.inner.config.pause, outcomes));
         let permits = Arc::new(Semaphore::new(concurrency));
-        loop {
-            let free = permits.available_permits();
-            if free == 0 {
-                // Wait until an attempt ends.
-                drop(permits.clone().acquire_owned().await);
-                continue;
+        // Batches are leased ahead, one waiting while one is being sent, so that the store's
+        // query overlaps the attempts under way.
+        let (leased, mut batches) = mpsc::channel::<Vec<Due>>(1);
+        let taker = tokio::spawn(self.clone().take(leased));
+        while let Some(due) = batches.recv().await {
+            for d in due {
+                let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+                let me = self.clone();
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let attempt = me.attempt(d).await;
+                    // Dropped only when the recorder is gone: the lease brings it back.
+                    let _ = done.send(attempt).await;
+                    drop(permit);
+                });
             }
-            match self.inner.store.take_due(Utc::now(), self.lease(), free.min(BATCH) as u32).await {
+            if recorder.is_finished() {
+                tracing::error!("the delivery recorder stopped");
+                break;
+            }
+        }
+        taker.abort();
+    }
+
+    /// Lease due deliveries a batch at a time and hand them on; wait for a wake-up or the next
+    /// poll when none are due.
+    async fn take(self, leased: mpsc::Sender<Vec<Due>>) {
+        loop {
+            match self.inner.store.take_due(Utc::now(), self.lease(), BATCH as u32).await {
                 Ok(due) if !due.is_empty() => {
-                    for d in due {
-                        let permit =
-                            permits.clone().acquire_owned().await.expect("the semaphore is never closed");
-                        let me = self.clone();
-                        let done = done.clone();
-                        tokio::spawn(async move {
-                            let attempt = me.attempt(d).await;
-                            // Dropped only when the recorder is gone: the lease brings it back.
-                            let _ = done.send(attempt).await;
-                            drop(permit);
-                        });
+                    if leased.send(due).await.is_err() {
+                        return;
                     }
                 }
                 Ok(_) => {
@@ -237,10 +250,6 @@ impl Sender {
                     tracing::error!(error = %e, "taking due deliveries failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-            }
-            if recorder.is_finished() {
-                tracing::error!("the delivery recorder stopped");
-                return;
             }
         }
     }
@@ -299,16 +308,21 @@ impl Sender {
     }
 }
 
-/// Record attempts as they finish, many to a transaction; a batch that fails to be recorded
-/// is kept and tried again.
+/// How long the recorder gathers attempts into one transaction, at most.
+const GATHER: Duration = Duration::from_millis(20);
+
+/// Record attempts as they finish, many to a transaction (those that finish within
+/// [`GATHER`] of the first, up to [`BATCH`]); a batch that fails to be recorded is kept and
+/// tried again.
 async fn record(store: Store, pause: PauseRule, mut outcomes: mpsc::Receiver<Attempt>) {
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(first) = outcomes.recv().await {
         batch.push(first);
+        let until = tokio::time::Instant::now() + GATHER;
         while batch.len() < BATCH {
-            match outcomes.try_recv() {
-                Ok(a) => batch.push(a),
-                Err(_) => break,
+            match tokio::time::timeout_at(until, outcomes.recv()).await {
+                Ok(Some(a)) => batch.push(a),
+                Ok(None) | Err(_) => break,
             }
         }
         loop {
@@ -322,11 +336,6 @@ async fn record(store: Store, pause: PauseRule, mut outcomes: mpsc::Receiver<Att
         }
         batch.clear();
     }
-}
-
-/// The alert as JSON for channels that carry it whole (webhooks, the e-mail's link text).
-pub(crate) fn alert_json(alert: &porchlight_core::alert::Alert) -> serde_json::Value {
-    serde_json::to_value(porchlight_http::AlertBody::from(alert.clone())).expect("an alert serializes")
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, KeyInit, Mac};
-use porchlight_core::alert::Alert;
+use porchlight_core::alert::{Alert, AlertKind};
 use serde::Serialize;
 use sha2::Sha256;
 
@@ -35,17 +35,21 @@ pub fn signature(secret: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String
 #[derive(Serialize)]
 struct Payload {
     /// `alert.new`, `alert.update` or `alert.retraction`.
-    r#type: String,
+    r#type: &'static str,
     timestamp: chrono::DateTime<chrono::Utc>,
-    data: serde_json::Value,
+    data: porchlight_http::AlertBody,
 }
 
 pub(crate) async fn send(http: &reqwest::Client, url: &str, secret: &[u8], alert: &Alert) -> Sent {
     let now = chrono::Utc::now();
     let body = serde_json::to_vec(&Payload {
-        r#type: format!("alert.{}", alert.kind.as_str()),
+        r#type: match alert.kind {
+            AlertKind::New => "alert.new",
+            AlertKind::Update => "alert.update",
+            AlertKind::Retraction => "alert.retraction",
+        },
         timestamp: now,
-        data: crate::alert_json(alert),
+        data: porchlight_http::AlertBody::from(alert.clone()),
     })
     .expect("a payload serializes");
     let id = format!("alert_{}", alert.id);

@@ -144,29 +144,44 @@ const REASON_GAVE_UP: &str = "retries ran out";
 const REASON_PAUSED: &str = "channel paused after failing repeatedly";
 const REASON_GONE: &str = "the push subscription is gone";
 
-/// Queue a live alert for each of its subscription's channels; a paused channel's copy goes
-/// straight to the dead letters. Runs inside the alert's own transaction.
+/// Queue live alerts, given as (alert, subscription), for each of their subscription's
+/// channels; a paused channel's copy goes straight to the dead letters. Runs inside the
+/// alerts' own transaction, as one statement.
 pub(crate) async fn enqueue(
     tx: &mut SqliteConnection,
-    subscription_id: Uuid,
-    alert_id: i64,
+    alerts: &[(i64, Uuid)],
     now: DateTime<Utc>,
 ) -> Result<()> {
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let alerts: Vec<(i64, String)> = alerts.iter().map(|(a, s)| (*a, s.to_string())).collect();
     sqlx::query(
         "INSERT INTO deliveries (channel_id, alert_id, state, since, due_at, done_at, reason)
-         SELECT id, ?1, CASE state WHEN 'active' THEN 'pending' ELSE 'dead' END, ?2, ?2,
-             CASE state WHEN 'active' THEN NULL ELSE ?2 END,
-             CASE state WHEN 'active' THEN NULL ELSE ?4 END
-         FROM channels WHERE subscription_id = ?3 AND state != 'gone'
+         SELECT c.id, j.value->>0, CASE c.state WHEN 'active' THEN 'pending' ELSE 'dead' END, ?2, ?2,
+             CASE c.state WHEN 'active' THEN NULL ELSE ?2 END,
+             CASE c.state WHEN 'active' THEN NULL ELSE ?3 END
+         FROM json_each(?1) j JOIN channels c ON c.subscription_id = j.value->>1 AND c.state != 'gone'
          ON CONFLICT DO NOTHING",
     )
-    .bind(alert_id)
+    .bind(serde_json::to_string(&alerts).expect("pairs serialize"))
     .bind(ts(now))
-    .bind(subscription_id.to_string())
     .bind(REASON_PAUSED)
     .execute(tx)
     .await?;
     Ok(())
+}
+
+/// Bytes from SQLite's `hex()`.
+fn unhex(text: &str) -> Result<Vec<u8>> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("hex {text:?}")))
+        })
+        .collect()
 }
 
 /// Fresh random bytes from the system's source, through UUID v4 (122 random bits each).
@@ -255,14 +270,17 @@ impl Store {
 
     /// Lease up to `limit` deliveries due at `now`: each is not due again until `lease` has
     /// passed, by when its attempt will have been recorded unless the sender died.
+    ///
+    /// The write lock is held only to lease; what the attempts need is read after, each query
+    /// answering one row of JSON (rows one at a time through the driver cost more than the
+    /// queries themselves).
     pub async fn take_due(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> Result<Vec<Due>> {
-        #[derive(FromRow)]
-        struct DueRow {
+        #[derive(serde::Deserialize)]
+        struct DueJson {
             delivery_id: i64,
             attempts: i64,
             since: String,
-            secret: Vec<u8>,
-            // The channel's columns under names of their own: the incident's are beside them.
+            secret: String,
             channel_id: String,
             channel_subscription_id: String,
             channel_target: String,
@@ -270,64 +288,115 @@ impl Store {
             channel_failures: i64,
             channel_failing_since: Option<String>,
             channel_created_at: String,
-            #[sqlx(flatten)]
-            alert: AlertRow,
+            alert_id: i64,
+            alert_created_at: String,
+            alert_kind: String,
+            refers_to: Option<i64>,
+            last_30_days: Option<i64>,
+            monthly_average: Option<f64>,
+            delivery: String,
+            incident_id: String,
+            version: i64,
         }
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let mut tx = self.write().await?;
-        let ids: Vec<(i64,)> = sqlx::query_as(
-            "UPDATE deliveries SET due_at = ?1 WHERE id IN (
-                 SELECT id FROM deliveries WHERE state = 'pending' AND due_at <= ?2 ORDER BY due_at LIMIT ?3)
-             RETURNING id",
+        let (ids,): (String,) = sqlx::query_as(
+            "SELECT json_group_array(id) FROM (
+                 SELECT id FROM deliveries WHERE state = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?)",
         )
-        .bind(ts(until))
         .bind(ts(now))
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        if ids.is_empty() {
+        if ids == "[]" {
             return Ok(Vec::new());
         }
-        let ids: Vec<i64> = ids.into_iter().map(|(id,)| id).collect();
-        let rows: Vec<DueRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT d.id AS delivery_id, d.attempts, d.since, c.secret, c.id AS channel_id,
-                 c.subscription_id AS channel_subscription_id, c.target AS channel_target,
-                 c.state AS channel_state, c.failures AS channel_failures,
-                 c.failing_since AS channel_failing_since, c.created_at AS channel_created_at,
-                 {ALERT_COLUMNS}, q.*
+        sqlx::query("UPDATE deliveries SET due_at = ? WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(ts(until))
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let (due,): (String,) = sqlx::query_as(
+            "SELECT json_group_array(json_object(
+                 'delivery_id', d.id, 'attempts', d.attempts, 'since', d.since, 'secret', hex(c.secret),
+                 'channel_id', c.id, 'channel_subscription_id', c.subscription_id, 'channel_target', c.target,
+                 'channel_state', c.state, 'channel_failures', c.failures,
+                 'channel_failing_since', c.failing_since, 'channel_created_at', c.created_at,
+                 'alert_id', a.id, 'alert_created_at', a.created_at, 'alert_kind', a.kind,
+                 'refers_to', a.refers_to, 'last_30_days', a.last_30_days,
+                 'monthly_average', a.monthly_average, 'delivery', a.delivery,
+                 'incident_id', a.incident_id, 'version', a.version))
              FROM deliveries d
              JOIN channels c ON c.id = d.channel_id
              JOIN alerts a ON a.id = d.alert_id
-             JOIN ({INCIDENT_AT_VERSION}) q ON q.id = a.incident_id AND q.version = a.version
-             WHERE d.id IN (SELECT value FROM json_each(?))
-             ORDER BY d.due_at, d.id"
-        )))
-        .bind(serde_json::to_string(&ids).expect("numbers serialize"))
-        .fetch_all(&mut *tx)
+             WHERE d.id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(&ids)
+        .fetch_one(&self.pool)
         .await?;
-        tx.commit().await?;
-        rows.into_iter()
-            .map(|r| {
-                let channel = ChannelRow {
-                    id: r.channel_id,
-                    subscription_id: r.channel_subscription_id,
-                    target: r.channel_target,
-                    state: r.channel_state,
-                    failures: r.channel_failures,
-                    failing_since: r.channel_failing_since,
-                    created_at: r.channel_created_at,
-                }
-                .into_channel()?;
-                Ok(Due {
-                    id: r.delivery_id,
-                    attempts: u32::try_from(r.attempts).unwrap_or(0),
-                    since: parse_ts(&r.since)?,
-                    alert: r.alert.into_alert(channel.subscription_id)?,
-                    secret: r.secret,
-                    channel,
-                })
-            })
-            .collect()
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("a due delivery: {e}"));
+        let due: Vec<DueJson> = serde_json::from_str(&due).map_err(corrupt)?;
+        // Each incident version once, however many deliveries tell of it.
+        let versions: BTreeSet<(&str, i64)> =
+            due.iter().map(|d| (d.incident_id.as_str(), d.version)).collect();
+        let versions: Vec<(&str, i64)> = versions.into_iter().collect();
+        let (incidents,): (String,) = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT json_group_array(json_object(
+                 'id', q.id, 'agency_id', q.agency_id, 'version', q.version, 'received_at', q.received_at,
+                 'updated_at', q.updated_at, 'call_type', q.call_type, 'category', q.category,
+                 'priority', q.priority, 'status', q.status, 'location_kind', q.location_kind,
+                 'location', q.location, 'lat', q.lat, 'lon', q.lon, 'policy_version', q.policy_version,
+                 'narrative', q.narrative, 'units', q.units, 'closure', q.closure,
+                 'initial_call_type', q.initial_call_type))
+             FROM ({INCIDENT_AT_VERSION}) q
+             WHERE (q.id, q.version) IN (SELECT value->>0, value->>1 FROM json_each(?))"
+        )))
+        .bind(serde_json::to_string(&versions).expect("pairs serialize"))
+        .fetch_one(&self.pool)
+        .await?;
+        let incidents: Vec<IncidentRow> = serde_json::from_str(&incidents).map_err(corrupt)?;
+        let mut by_version = HashMap::new();
+        for row in incidents {
+            by_version.insert((row.id.clone(), row.version), row.into_incident()?);
+        }
+        let mut out = Vec::with_capacity(due.len());
+        for d in due {
+            let incident = by_version
+                .get(&(d.incident_id.clone(), d.version))
+                .ok_or_else(|| StoreError::Corrupt(format!("alert {} without its incident", d.alert_id)))?
+                .clone();
+            let channel = ChannelRow {
+                id: d.channel_id,
+                subscription_id: d.channel_subscription_id,
+                target: d.channel_target,
+                state: d.channel_state,
+                failures: d.channel_failures,
+                failing_since: d.channel_failing_since,
+                created_at: d.channel_created_at,
+            }
+            .into_channel()?;
+            let alert = AlertFields {
+                alert_id: d.alert_id,
+                alert_created_at: d.alert_created_at,
+                alert_kind: d.alert_kind,
+                refers_to: d.refers_to,
+                last_30_days: d.last_30_days,
+                monthly_average: d.monthly_average,
+                delivery: d.delivery,
+            }
+            .into_alert(channel.subscription_id, incident)?;
+            out.push(Due {
+                id: d.delivery_id,
+                attempts: u32::try_from(d.attempts).unwrap_or(0),
+                since: parse_ts(&d.since)?,
+                secret: unhex(&d.secret)?,
+                channel,
+                alert,
+            });
+        }
+        out.sort_by_key(|d| d.id);
+        Ok(out)
     }
 
     /// Record a batch of attempts in one transaction: the log, each delivery's new state, each
@@ -533,6 +602,15 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    /// How many deliveries are in each state (pending, delivered, dead), over all channels.
+    pub async fn delivery_counts(&self) -> Result<BTreeMap<String, u64>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, count(*) FROM deliveries GROUP BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(state, n)| (state, u64::try_from(n).unwrap_or(0))).collect())
     }
 
     /// A value kept across restarts (the Web Push signing key); made by `make` the first time.

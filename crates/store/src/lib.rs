@@ -151,8 +151,9 @@ fn parse_uuid(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("id {s:?}: {e}")))
 }
 
-/// The columns of one incident version, as stored in `incidents` and `incident_versions`.
-#[derive(FromRow)]
+/// The columns of one incident version, as stored in `incidents` and `incident_versions`
+/// (or as one JSON object of them).
+#[derive(FromRow, serde::Deserialize)]
 struct IncidentRow {
     id: String,
     agency_id: String,
@@ -227,8 +228,9 @@ const INCIDENT_AT_VERSION: &str =
 const ALERT_COLUMNS: &str = "a.id AS alert_id, a.created_at AS alert_created_at, a.kind AS alert_kind,
     a.refers_to, a.last_30_days, a.monthly_average, a.delivery";
 
+/// An alert's own columns.
 #[derive(FromRow)]
-struct AlertRow {
+struct AlertFields {
     alert_id: i64,
     alert_created_at: String,
     alert_kind: String,
@@ -236,12 +238,10 @@ struct AlertRow {
     last_30_days: Option<i64>,
     monthly_average: Option<f64>,
     delivery: String,
-    #[sqlx(flatten)]
-    incident: IncidentRow,
 }
 
-impl AlertRow {
-    fn into_alert(self, subscription_id: Uuid) -> Result<Alert> {
+impl AlertFields {
+    fn into_alert(self, subscription_id: Uuid, incident: Incident) -> Result<Alert> {
         Ok(Alert {
             id: self.alert_id,
             subscription_id,
@@ -256,8 +256,23 @@ impl AlertRow {
                 _ => None,
             },
             live: self.delivery == "live",
-            incident: self.incident.into_incident()?,
+            incident,
         })
+    }
+}
+
+/// An alert's columns and those of its incident at the alert's version, in one row.
+#[derive(FromRow)]
+struct AlertRow {
+    #[sqlx(flatten)]
+    alert: AlertFields,
+    #[sqlx(flatten)]
+    incident: IncidentRow,
+}
+
+impl AlertRow {
+    fn into_alert(self, subscription_id: Uuid) -> Result<Alert> {
+        self.alert.into_alert(subscription_id, self.incident.into_incident()?)
     }
 }
 
@@ -914,9 +929,6 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some((id,)) = id {
-                if d.live {
-                    deliveries::enqueue(&mut tx, d.subscription_id, id, now).await?;
-                }
                 alerts.push(Alert {
                     id,
                     subscription_id: d.subscription_id,
@@ -929,6 +941,9 @@ impl Store {
                 });
             }
         }
+        let live: Vec<(i64, Uuid)> =
+            alerts.iter().filter(|a| a.live).map(|a| (a.id, a.subscription_id)).collect();
+        deliveries::enqueue(&mut tx, &live, now).await?;
         sqlx::query("UPDATE outbox SET done_at = ? WHERE id = ?")
             .bind(ts(now))
             .bind(outbox_id)

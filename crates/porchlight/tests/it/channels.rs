@@ -3,95 +3,17 @@
 //! service that checks VAPID and decrypts the payload with the browser's keys, and an SMTP
 //! server (Python's aiosmtpd) that takes real messages.
 
-use std::{
-    collections::VecDeque,
-    net::SocketAddr,
-    path::Path,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 
-use axum::{
-    Router,
-    body::Bytes,
-    extract::{Path as UrlPath, State},
-    http::{HeaderMap, StatusCode},
-    routing::post,
-};
 use base64::{
     Engine,
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
 };
 use serde_json::{Value, json};
 
-use crate::common::{Server, get_json, milwaukee_without_calls, new_push_key, signed_push_as, subscribe};
-
-/// One request a receiver got.
-#[derive(Clone, Debug)]
-struct Received {
-    path: String,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-/// A receiver on loopback that records every request and answers from a script of statuses
-/// (then 200 once the script runs out).
-#[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<Received>>>,
-    script: Arc<Mutex<VecDeque<u16>>>,
-    /// Answered when the script is empty.
-    otherwise: Arc<Mutex<u16>>,
-}
-
-impl Receiver {
-    async fn start(statuses: &[u16], otherwise: u16) -> (Self, SocketAddr) {
-        let receiver = Self {
-            got: Arc::default(),
-            script: Arc::new(Mutex::new(statuses.iter().copied().collect())),
-            otherwise: Arc::new(Mutex::new(otherwise)),
-        };
-        async fn take(
-            State(r): State<Receiver>,
-            UrlPath(path): UrlPath<String>,
-            headers: HeaderMap,
-            body: Bytes,
-        ) -> StatusCode {
-            r.got.lock().unwrap().push(Received { path, headers, body });
-            let status = r.script.lock().unwrap().pop_front().unwrap_or(*r.otherwise.lock().unwrap());
-            StatusCode::from_u16(status).unwrap()
-        }
-        let app = Router::new().route("/{*path}", post(take)).with_state(receiver.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (receiver, addr)
-    }
-
-    fn got(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-
-    fn answer_from_now(&self, status: u16) {
-        *self.otherwise.lock().unwrap() = status;
-    }
-}
-
-/// Poll `check` every 50 ms until it gives a value, for at most `secs` seconds.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    secs: u64,
-    what: &str,
-    check: impl Fn() -> F,
-) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use crate::common::{
+    Receiver, Server, eventually, get_json, milwaukee_without_calls, new_push_key, signed_push_as, subscribe,
+};
 
 /// A call pushed by Milwaukee's dispatch centre, inside the subscription of [`subscriber`].
 async fn push_call(data_key: &[u8], url: &str, incident: &str, call_type: &str) {

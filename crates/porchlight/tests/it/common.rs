@@ -1,11 +1,23 @@
-//! What the black-box tests share: the binary, its data folders, a `porchlight serve` child.
+//! What the black-box tests share: the binary, its data folders, a `porchlight serve` child,
+//! a receiver of webhooks and pushes.
 
 use std::{
+    collections::VecDeque,
     io::{BufRead, BufReader},
+    net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
 };
 
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path as UrlPath, State},
+    http::{HeaderMap, StatusCode},
+    routing::post,
+};
 use serde_json::Value;
 
 pub fn repo() -> PathBuf {
@@ -190,4 +202,71 @@ pub async fn create_subscription(http: &reqwest::Client, url: &str, body: Value)
 pub async fn subscribe(http: &reqwest::Client, url: &str, body: Value) -> String {
     let created = create_subscription(http, url, body).await;
     created["id"].as_str().unwrap_or_else(|| panic!("no subscription: {created}")).to_owned()
+}
+
+/// One request a receiver got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// A receiver on loopback that records every request and answers from a script of statuses
+/// (then 200 once the script runs out).
+#[derive(Clone, Default)]
+pub struct Receiver {
+    got: Arc<Mutex<Vec<Received>>>,
+    script: Arc<Mutex<VecDeque<u16>>>,
+    /// Answered when the script is empty.
+    otherwise: Arc<Mutex<u16>>,
+}
+
+impl Receiver {
+    pub async fn start(statuses: &[u16], otherwise: u16) -> (Self, SocketAddr) {
+        let receiver = Self {
+            got: Arc::default(),
+            script: Arc::new(Mutex::new(statuses.iter().copied().collect())),
+            otherwise: Arc::new(Mutex::new(otherwise)),
+        };
+        async fn take(
+            State(r): State<Receiver>,
+            UrlPath(path): UrlPath<String>,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> StatusCode {
+            r.got.lock().unwrap().push(Received { path, headers, body });
+            let status = r.script.lock().unwrap().pop_front().unwrap_or(*r.otherwise.lock().unwrap());
+            StatusCode::from_u16(status).unwrap()
+        }
+        let app = Router::new().route("/{*path}", post(take)).with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (receiver, addr)
+    }
+
+    pub fn got(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    pub fn answer_from_now(&self, status: u16) {
+        *self.otherwise.lock().unwrap() = status;
+    }
+}
+
+/// Poll `check` every 50 ms until it gives a value, for at most `secs` seconds.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    secs: u64,
+    what: &str,
+    check: impl Fn() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

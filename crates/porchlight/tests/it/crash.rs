@@ -1,13 +1,20 @@
 //! Nothing lost, nothing twice: a `porchlight serve` under a steady stream of pushed calls is
 //! killed with SIGKILL at chosen moments (some in the middle of a push) and restarted each time;
 //! at the end every subscriber has exactly the alerts that the same stream gives a server that
-//! never crashed, each once.
+//! never crashed, each once, and its webhook has received every one of them (an attempt cut
+//! short by a kill is made again, with the same `webhook-id`).
 
-use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use serde_json::{Value, json};
 
-use crate::common::{Server, get_json, milwaukee_without_calls, new_push_key, signed_request, subscribe};
+use crate::common::{
+    Receiver, Server, eventually, get_json, milwaukee_without_calls, new_push_key, signed_request, subscribe,
+};
 
 /// Subscriptions around N 35th St and W Villard Av, Milwaukee: (lat, lon, radius in metres).
 const AREAS: [(f64, f64, f64); 5] = [
@@ -150,8 +157,30 @@ async fn sigkill_at_any_moment_loses_and_repeats_no_alert() {
     );
 
     let (_stormy, data, secret) = agency();
-    let mut server = Server::start(&data);
+    // Attempts time out fast, so one cut short by a kill is leased again within a second or two.
+    let start = |data: &Path| {
+        Server::start_with_env(
+            data,
+            &[
+                ("PORCHLIGHT_DELIVERY_TIMEOUT_SECS", "0.5"),
+                ("PORCHLIGHT_RETRY_FIRST_SECS", "0.1"),
+                ("PORCHLIGHT_RETRY_MAX_SECS", "0.2"),
+            ],
+        )
+    };
+    let mut server = start(&data);
     let subscriptions = subscribe_all(&server.url).await;
+    let (webhooks, addr) = Receiver::start(&[], 200).await;
+    let http = reqwest::Client::new();
+    for (n, id) in subscriptions.iter().enumerate() {
+        let made = http
+            .post(format!("{}/v1/subscriptions/{id}/channels", server.url))
+            .json(&json!({"kind": "webhook", "url": format!("http://{addr}/subscriber/{n}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(made.status(), 201);
+    }
     let mut kills = 0;
     for (i, body) in bodies.iter().enumerate() {
         let Some(k) = KILLS.iter().position(|k| *k == i) else {
@@ -176,15 +205,55 @@ async fn sigkill_at_any_moment_loses_and_repeats_no_alert() {
         };
         server.child.wait().unwrap();
         kills += 1;
-        server = Server::start(&data);
+        server = start(&data);
         if !answered {
             assert_eq!(push(&server.url, &secret, body).await.unwrap().status(), 200);
         }
     }
     let got = settled(&server.url, &subscriptions).await;
     let deliveries: usize = got.iter().map(Vec::len).sum();
+    // Every alert reached its subscriber's webhook, and nothing else did.
+    let mut alert_ids = Vec::new();
+    for id in &subscriptions {
+        let listed = get_json(&http, format!("{}/v1/subscriptions/{id}/alerts?limit=1000", server.url)).await;
+        let ids: BTreeSet<String> =
+            listed["alerts"].as_array().unwrap().iter().map(|a| format!("alert_{}", a["id"])).collect();
+        alert_ids.push(ids);
+    }
+    let received = |n: usize| -> Vec<String> {
+        webhooks
+            .got()
+            .iter()
+            .filter(|r| r.path == format!("subscriber/{n}"))
+            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
+            .collect()
+    };
+    eventually(60, "every alert at its webhook", || {
+        let all_in = alert_ids.iter().enumerate().all(|(n, ids)| {
+            let got: BTreeSet<String> = received(n).into_iter().collect();
+            ids.is_subset(&got)
+        });
+        async move { all_in.then_some(()) }
+    })
+    .await;
+    let mut repeats = 0;
+    for (n, ids) in alert_ids.iter().enumerate() {
+        let got = received(n);
+        let distinct: BTreeSet<String> = got.iter().cloned().collect();
+        assert_eq!(&distinct, ids, "subscriber {n}'s webhook got alerts that are not theirs");
+        repeats += got.len() - distinct.len();
+        let log = get_json(
+            &http,
+            format!("{}/v1/subscriptions/{}/deliveries?limit=1000", server.url, subscriptions[n]),
+        )
+        .await;
+        let log = log["deliveries"].as_array().unwrap();
+        assert_eq!(log.len(), ids.len());
+        assert!(log.iter().all(|d| d["state"] == "delivered"), "{log:?}");
+    }
     println!(
-        "crash test: {kills} kills, {deliveries} alerts checked for {} subscribers",
+        "crash test: {kills} kills, {deliveries} alerts checked for {} subscribers; every one at its webhook, \
+         {repeats} sent again after a kill cut its attempt short",
         subscriptions.len()
     );
     assert_eq!(kills, KILLS.len());
