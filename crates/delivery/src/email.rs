@@ -1,5 +1,6 @@
-//! E-mail: each live alert as a message with a plain-text and an HTML part, a `Message-ID`
-//! made from the delivery (the same on every retry), and a one-click unsubscribe link
+//! E-mail: each live alert, and each closed digest period's held alerts, as a message with a
+//! plain-text and an HTML part, a `Message-ID` made from the delivery (the same on every
+//! retry), and a one-click unsubscribe link
 //! (`List-Unsubscribe` with `List-Unsubscribe-Post`, RFC 8058) that ends the e-mails and
 //! nothing else.
 
@@ -13,7 +14,8 @@ use lettre::{
         header::{HeaderName, HeaderValue},
     },
 };
-use porchlight_store::Due;
+use porchlight_core::alert::Alert;
+use porchlight_store::{Due, Payload};
 
 use crate::{Error, Failure, Sent};
 
@@ -59,26 +61,36 @@ impl Mailer {
             permanent: true,
             ..Failure::new(None, format!("the address cannot be written to: {e}"))
         })?;
-        let alert = &d.alert;
         let unsubscribe = unsubscribe_url(&self.public_url, &d.secret);
-        let incident_url = format!("{}/v1/incidents/{}", self.public_url, alert.incident.id);
-        let headline = alert.headline();
-        let context = alert.context();
-        let when = alert.incident.received_at.format("%Y-%m-%d %H:%M UTC");
-        let text = format!(
-            "{headline}\n\n{context}\n\nReceived by dispatch {when}. Status: {status}.\n{incident_url}\n\n\
-             You get this because you asked for alerts in this area. Stop these e-mails: {unsubscribe}\n",
-            status = alert.incident.status.as_deref().unwrap_or("not given"),
-        );
+        let footer = "You get this because you asked for alerts in this area.";
+        let (subject, text, html) = match &d.payload {
+            Payload::Alert(alert) => {
+                let (text, html) = self.alert_parts(alert);
+                (format!("Porchlight: {}", alert.headline()), text, html)
+            }
+            Payload::Digest { from, to, alerts } => {
+                let period =
+                    format!("{} to {}", from.format("%Y-%m-%d %H:%M"), to.format("%Y-%m-%d %H:%M UTC"));
+                let count = match alerts.len() {
+                    1 => "1 alert".to_owned(),
+                    n => format!("{n} alerts"),
+                };
+                let mut text = format!("{count} held for your digest, {period}:\n");
+                let mut html =
+                    format!("<p>{} held for your digest, {}:</p><ul>", escape(&count), escape(&period));
+                for alert in alerts {
+                    let (one_text, one_html) = self.alert_parts(alert);
+                    text.push_str(&format!("\n- {}", one_text.replace('\n', "\n  ")));
+                    html.push_str(&format!("<li>{one_html}</li>"));
+                }
+                html.push_str("</ul>");
+                (format!("Porchlight digest: {count}, {period}"), text, html)
+            }
+        };
+        let text = format!("{text}\n\n{footer} Stop these e-mails: {unsubscribe}\n");
         let html = format!(
-            "<!doctype html><html><body><h1 style=\"font-size:1.2em\">{}</h1><p>{}</p>\
-             <p>Received by dispatch {when}. Status: {}.<br><a href=\"{}\">The call</a></p>\
-             <p style=\"color:#555;font-size:0.9em\">You get this because you asked for alerts in this area. \
+            "<!doctype html><html><body>{html}<p style=\"color:#555;font-size:0.9em\">{footer} \
              <a href=\"{}\">Stop these e-mails</a>.</p></body></html>",
-            escape(&headline),
-            escape(&context),
-            escape(alert.incident.status.as_deref().unwrap_or("not given")),
-            escape(&incident_url),
             escape(&unsubscribe),
         );
         let header =
@@ -86,7 +98,7 @@ impl Mailer {
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(format!("Porchlight: {headline}"))
+            .subject(subject)
             .message_id(Some(format!("<delivery-{}@{}>", d.id, self.host)))
             .raw_header(header("List-Unsubscribe", format!("<{unsubscribe}>")))
             .raw_header(header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()))
@@ -102,6 +114,28 @@ impl Mailer {
                 })
             }
         }
+    }
+}
+
+impl Mailer {
+    /// One alert as plain text and as HTML: what, how usual, when, and a link to the call.
+    fn alert_parts(&self, alert: &Alert) -> (String, String) {
+        let incident_url = format!("{}/v1/incidents/{}", self.public_url, alert.incident.id);
+        let headline = alert.headline();
+        let context = alert.context();
+        let when = alert.incident.received_at.format("%Y-%m-%d %H:%M UTC");
+        let status = alert.incident.status.as_deref().unwrap_or("not given");
+        let text =
+            format!("{headline}\n{context}\nReceived by dispatch {when}. Status: {status}.\n{incident_url}");
+        let html = format!(
+            "<h2 style=\"font-size:1.1em\">{}</h2><p>{}</p><p>Received by dispatch {when}. Status: {}. \
+             <a href=\"{}\">The call</a></p>",
+            escape(&headline),
+            escape(&context),
+            escape(status),
+            escape(&incident_url),
+        );
+        (text, html)
     }
 }
 

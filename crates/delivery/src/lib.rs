@@ -18,7 +18,7 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use porchlight_core::channel::Target;
-use porchlight_store::{Attempt, Due, Outcome, PauseRule, Store, StoreError};
+use porchlight_store::{Attempt, Due, Outcome, PauseRule, Payload, Store, StoreError};
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 pub use email::Smtp;
@@ -101,6 +101,8 @@ impl Default for Config {
 
 /// How long the sender waits for new deliveries when nothing wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(100);
+/// How often closed digest periods are looked for.
+const DIGEST_EVERY: Duration = Duration::from_secs(60);
 /// Deliveries leased at a time, and attempts recorded in one transaction.
 const BATCH: usize = 1024;
 
@@ -210,6 +212,7 @@ impl Sender {
         // query overlaps the attempts under way.
         let (leased, mut batches) = mpsc::channel::<Vec<Due>>(1);
         let taker = tokio::spawn(self.clone().take(leased));
+        let digests = tokio::spawn(self.clone().digests());
         while let Some(due) = batches.recv().await {
             for d in due {
                 let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
@@ -228,6 +231,36 @@ impl Sender {
             }
         }
         taker.abort();
+        digests.abort();
+    }
+
+    /// Queue the e-mail digests of periods that have closed, now and every [`DIGEST_EVERY`].
+    async fn digests(self) {
+        loop {
+            match self.queue_digests(Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(digests = n, "e-mail digests queued");
+                    self.wake();
+                }
+                Err(e) => tracing::error!(error = %e, "queueing e-mail digests failed; retrying"),
+            }
+            tokio::time::sleep(DIGEST_EVERY).await;
+        }
+    }
+
+    /// Queue, for each active e-mail channel, the digest of its subscriber's last closed digest
+    /// period as of `now`, if it holds alerts and was not queued before. Returns how many
+    /// were queued.
+    pub async fn queue_digests(&self, now: DateTime<Utc>) -> Result<usize, Error> {
+        let mut queued = 0;
+        for (channel, pacing) in self.inner.store.email_channels().await? {
+            let (from, to) = pacing.last_digest(now);
+            if self.inner.store.queue_digest(channel.id, from, to).await? {
+                queued += 1;
+            }
+        }
+        Ok(queued)
     }
 
     /// Lease due deliveries a batch at a time and hand them on; wait for a wake-up or the next
@@ -259,24 +292,29 @@ impl Sender {
         let at = Utc::now();
         let started = std::time::Instant::now();
         let config = &self.inner.config;
-        let sent = match &d.channel.target {
-            Target::Webhook { url } => webhook::send(&self.inner.http, url, &d.secret, &d.alert).await,
-            Target::WebPush { endpoint, p256dh, auth } => {
+        let sent = match (&d.channel.target, &d.payload) {
+            (Target::Webhook { url }, Payload::Alert(alert)) => {
+                webhook::send(&self.inner.http, url, &d.secret, alert).await
+            }
+            (Target::WebPush { endpoint, p256dh, auth }, Payload::Alert(alert)) => {
                 let keys = webpush::Keys { endpoint, p256dh, auth };
                 webpush::send(
                     &self.inner.http,
                     &self.inner.vapid,
                     &config.contact,
                     keys,
-                    &d.alert,
+                    alert,
                     &config.public_url,
                 )
                 .await
             }
-            Target::Email { address } => match &self.inner.mailer {
+            (Target::Email { address }, _) => match &self.inner.mailer {
                 Some(mailer) => mailer.send(address, &d).await,
                 None => Err(Failure::new(None, "no SMTP server is configured")),
             },
+            (_, Payload::Digest { .. }) => {
+                Err(Failure { permanent: true, ..Failure::new(None, "digests go by e-mail only") })
+            }
         };
         let failures = d.attempts + 1;
         let give_up_at =

@@ -151,3 +151,64 @@ async fn a_channel_failing_past_the_threshold_is_paused() {
     );
     assert_eq!(log[0].attempts.len(), 3);
 }
+
+mod support {
+    pub mod smtp;
+}
+
+/// A digest-only subscriber's e-mail gets one digest per closed period holding its held
+/// alerts, once; a period that closed before the address was added is not sent.
+#[tokio::test]
+async fn digests_go_by_e_mail_once_per_closed_period() {
+    let smtp = support::smtp::SmtpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    store.upsert_agency(&AgencyId::parse("testville").unwrap(), "Testville", "UTC").await.unwrap();
+    let alerts = Alerts::load(store.clone()).await.unwrap();
+    let mut sub =
+        Subscription::new(Point::new(43.0, -87.95).unwrap(), 1000.0, Default::default(), Utc::now()).unwrap();
+    let document =
+        serde_json::from_value(serde_json::json!({"digest_only": true, "digest_hour": 7})).unwrap();
+    sub.pacing = porchlight_core::pacing::Pacing::new(document).unwrap();
+    alerts.subscribe(sub.clone()).await.unwrap();
+    store
+        .create_channel(sub.id, &Target::Email { address: "resident@mail.example".into() })
+        .await
+        .unwrap()
+        .unwrap();
+    let policy = Policy::default();
+    store.apply(&[policy.apply(call("1")), policy.apply(call("2"))]).await.unwrap();
+    assert_eq!(alerts.drain().await.unwrap(), 2);
+
+    let smtp_config = porchlight_delivery::Smtp {
+        url: format!("smtp://127.0.0.1:{}", smtp.port),
+        from: "Porchlight <alerts@porchlight.example>".into(),
+    };
+    let sender = Sender::new(
+        store.clone(),
+        Config { smtp: Some(smtp_config), ..config(Duration::from_secs(600), 100) },
+    )
+    .await
+    .unwrap();
+    // Held alerts are not sent one by one.
+    assert_eq!(sender.drain().await.unwrap(), 0);
+    let now = Utc::now();
+    // The last period closed before the address was added: nothing to send for it.
+    assert_eq!(sender.queue_digests(now).await.unwrap(), 0);
+    // A day on, the period holding the alerts has closed: one digest, once.
+    let tomorrow = now + chrono::Duration::days(1);
+    assert_eq!(sender.queue_digests(tomorrow).await.unwrap(), 1);
+    assert_eq!(sender.queue_digests(tomorrow).await.unwrap(), 0);
+    assert_eq!(sender.drain().await.unwrap(), 1);
+    let message = smtp.wait_for(1, 20).await.remove(0);
+    assert!(message.contains("Subject: Porchlight digest: 2 alerts,"), "{message}");
+    // Each alert in the plain part (the HTML part is quoted-printable, its lines cut anywhere).
+    assert_eq!(message.matches("\n- THEFT (property), 5200 block of N 35th St\n").count(), 2, "{message}");
+    assert!(message.contains("Content-Type: text/html"));
+    assert!(message.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    let log = store.deliveries(sub.id, None, None, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].alert_id, log[0].state.as_str()), (None, "delivered"));
+    let (from, to) = log[0].digest.unwrap();
+    assert!(from <= now && now < to, "{from} {to}");
+}

@@ -210,11 +210,22 @@ struct AttemptBody {
 }
 
 #[derive(Serialize)]
+struct PeriodBody {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
 struct DeliveryBody {
     id: i64,
     channel: Uuid,
     kind: Kind,
-    alert: i64,
+    /// The alert delivered; absent for a digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alert: Option<i64>,
+    /// An e-mail digest: the period whose held alerts it carried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<PeriodBody>,
     state: String,
     /// When retries began (or began again, on redelivery).
     since: DateTime<Utc>,
@@ -235,6 +246,7 @@ impl From<DeliveryLog> for DeliveryBody {
             channel: d.channel_id,
             kind: d.kind,
             alert: d.alert_id,
+            digest: d.digest.map(|(from, to)| PeriodBody { from, to }),
             state: d.state,
             since: d.since,
             next_attempt_at: d.due_at,

@@ -294,14 +294,7 @@ async fn digest(
         Some("current") => (last_to, now, false),
         Some(_) => return Err(ApiError::bad_request("invalid_query", "period must be last or current")),
     };
-    let mut held = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state.store.alerts(subscription.id, Some(from), after, 1000).await?;
-        let Some(last) = page.last().map(|a| a.id) else { break };
-        after = Some(last);
-        held.extend(page.into_iter().filter(|a| !a.live && a.created_at < to));
-    }
+    let held = state.store.held_alerts(subscription.id, from, to).await?;
     let mut by_category: BTreeMap<&'static str, usize> = BTreeMap::new();
     for a in &held {
         *by_category.entry(a.incident.category.as_str()).or_default() += 1;

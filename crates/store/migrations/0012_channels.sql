@@ -20,13 +20,17 @@ CREATE TABLE channels (
 CREATE INDEX channels_by_subscription ON channels (subscription_id);
 CREATE UNIQUE INDEX channels_by_secret ON channels (secret);
 
--- One row per live alert per channel, written in the alert's own transaction: the queue the
--- sender works from, and (state 'dead') the dead letters a subscriber can redeliver. The
--- unique key makes (subscriber, incident, version, channel) a delivery's idempotency key.
+-- One row per live alert per channel, written in the alert's own transaction, and one per
+-- closed digest period per e-mail channel: the queue the sender works from, and (state
+-- 'dead') the dead letters a subscriber can redeliver. The unique keys make (subscriber,
+-- incident, version, channel) a delivery's idempotency key, and (channel, period) a digest's.
 CREATE TABLE deliveries (
     id          INTEGER PRIMARY KEY,
     channel_id  TEXT NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
-    alert_id    INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    alert_id    INTEGER REFERENCES alerts (id) ON DELETE CASCADE,
+    -- A digest: the alerts held back in [digest_from, digest_to).
+    digest_from TEXT,
+    digest_to   TEXT,
     state       TEXT NOT NULL,              -- pending | delivered | dead
     attempts    INTEGER NOT NULL DEFAULT 0,
     -- Retries stop this long after the first attempt window opens (redelivery reopens it).
@@ -35,7 +39,9 @@ CREATE TABLE deliveries (
     due_at      TEXT NOT NULL,
     done_at     TEXT,
     reason      TEXT,                       -- why a dead letter is dead
-    UNIQUE (channel_id, alert_id)
+    UNIQUE (channel_id, alert_id),
+    UNIQUE (channel_id, digest_to),
+    CHECK ((alert_id IS NULL) != (digest_to IS NULL))
 );
 CREATE INDEX deliveries_due ON deliveries (due_at) WHERE state = 'pending';
 CREATE INDEX deliveries_by_channel ON deliveries (channel_id, id);

@@ -64,7 +64,20 @@ pub struct Due {
     pub since: DateTime<Utc>,
     pub channel: Channel,
     pub secret: Vec<u8>,
-    pub alert: Alert,
+    pub payload: Payload,
+}
+
+/// What a delivery carries.
+// Nearly every payload is an alert: boxing it would cost an allocation per delivery to save
+// space in the rare digest.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// One live alert.
+    Alert(Alert),
+    /// An e-mail digest: the alerts held back (quiet hours, budget, digest-only) in the
+    /// subscriber's digest period `[from, to)`, oldest first.
+    Digest { from: DateTime<Utc>, to: DateTime<Utc>, alerts: Vec<Alert> },
 }
 
 /// What came of one attempt, and so what happens to the delivery.
@@ -117,7 +130,9 @@ pub struct DeliveryLog {
     pub id: i64,
     pub channel_id: Uuid,
     pub kind: Kind,
-    pub alert_id: i64,
+    /// The alert delivered, or the digest's period.
+    pub alert_id: Option<i64>,
+    pub digest: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// pending, delivered or dead.
     pub state: String,
     pub since: DateTime<Utc>,
@@ -392,11 +407,118 @@ impl Store {
                 since: parse_ts(&d.since)?,
                 secret: unhex(&d.secret)?,
                 channel,
-                alert,
+                payload: Payload::Alert(alert),
             });
         }
+        out.extend(self.due_digests(&ids).await?);
         out.sort_by_key(|d| d.id);
         Ok(out)
+    }
+
+    /// The digests among leased deliveries, with the alerts each holds.
+    async fn due_digests(&self, ids: &str) -> Result<Vec<Due>> {
+        #[derive(FromRow)]
+        struct DigestRow {
+            delivery_id: i64,
+            attempts: i64,
+            since: String,
+            secret: Vec<u8>,
+            digest_from: String,
+            digest_to: String,
+            #[sqlx(flatten)]
+            channel: ChannelRow,
+        }
+        let rows: Vec<DigestRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT d.id AS delivery_id, d.attempts, d.since, c.secret, d.digest_from, d.digest_to, {CHANNEL_COLUMNS}
+             FROM deliveries d JOIN channels c ON c.id = d.channel_id
+             WHERE d.id IN (SELECT value FROM json_each(?)) AND d.digest_to IS NOT NULL"
+        )))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let channel = r.channel.into_channel()?;
+            let (from, to) = (parse_ts(&r.digest_from)?, parse_ts(&r.digest_to)?);
+            out.push(Due {
+                id: r.delivery_id,
+                attempts: u32::try_from(r.attempts).unwrap_or(0),
+                since: parse_ts(&r.since)?,
+                secret: r.secret,
+                payload: Payload::Digest {
+                    from,
+                    to,
+                    alerts: self.held_alerts(channel.subscription_id, from, to).await?,
+                },
+                channel,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A subscription's alerts held for the digest and made in `[from, to)`, oldest first.
+    pub async fn held_alerts(
+        &self,
+        subscription_id: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Alert>> {
+        let rows: Vec<AlertRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {ALERT_COLUMNS}, q.* FROM alerts a
+             JOIN ({INCIDENT_AT_VERSION}) q ON q.id = a.incident_id AND q.version = a.version
+             WHERE a.subscription_id = ? AND a.delivery = 'digest' AND a.created_at >= ? AND a.created_at < ?
+             ORDER BY a.id"
+        )))
+        .bind(subscription_id.to_string())
+        .bind(ts(from))
+        .bind(ts(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|r| r.into_alert(subscription_id)).collect()
+    }
+
+    /// The active e-mail channels, each with its subscription's pacing (which says when its
+    /// digest periods close).
+    pub async fn email_channels(&self) -> Result<Vec<(Channel, Pacing)>> {
+        #[derive(FromRow)]
+        struct Row {
+            pacing: Option<String>,
+            #[sqlx(flatten)]
+            channel: ChannelRow,
+        }
+        let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT s.pacing, {CHANNEL_COLUMNS} FROM channels c JOIN subscriptions s ON s.id = c.subscription_id
+             WHERE c.kind = 'email' AND c.state = 'active'"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|r| Ok((r.channel.into_channel()?, parse_pacing(r.pacing)?))).collect()
+    }
+
+    /// Queue the digest of `[from, to)` for an e-mail channel, once, if the period closed after
+    /// the channel was made and holds any alert. Returns whether it was queued.
+    pub async fn queue_digest(
+        &self,
+        channel_id: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<bool> {
+        let now = ts(now());
+        let done = sqlx::query(
+            "INSERT INTO deliveries (channel_id, digest_from, digest_to, state, since, due_at)
+             SELECT c.id, ?2, ?3, 'pending', ?4, ?4 FROM channels c
+             WHERE c.id = ?1 AND c.state = 'active' AND c.created_at < ?3
+                 AND EXISTS (SELECT 1 FROM alerts a WHERE a.subscription_id = c.subscription_id
+                     AND a.delivery = 'digest' AND a.created_at >= ?2 AND a.created_at < ?3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(channel_id.to_string())
+        .bind(ts(from))
+        .bind(ts(to))
+        .bind(&now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Record a batch of attempts in one transaction: the log, each delivery's new state, each
@@ -529,9 +651,23 @@ impl Store {
         after: Option<i64>,
         limit: u32,
     ) -> Result<Vec<DeliveryLog>> {
-        type Row = (i64, String, String, i64, String, String, String, Option<String>, Option<String>);
+        #[derive(FromRow)]
+        struct Row {
+            id: i64,
+            channel_id: String,
+            kind: String,
+            alert_id: Option<i64>,
+            digest_from: Option<String>,
+            digest_to: Option<String>,
+            state: String,
+            since: String,
+            due_at: String,
+            done_at: Option<String>,
+            reason: Option<String>,
+        }
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT d.id, d.channel_id, c.kind, d.alert_id, d.state, d.since, d.due_at, d.done_at, d.reason
+            "SELECT d.id, d.channel_id, c.kind, d.alert_id, d.digest_from, d.digest_to, d.state, d.since, d.due_at,
+                 d.done_at, d.reason
              FROM deliveries d JOIN channels c ON c.id = d.channel_id
              WHERE c.subscription_id = ?1 AND (?2 IS NULL OR d.state = ?2) AND d.id > ?3
              ORDER BY d.id LIMIT ?4",
@@ -542,7 +678,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         type AttemptRow = (i64, String, String, Option<i64>, Option<String>, i64);
         let attempts: Vec<AttemptRow> = sqlx::query_as(
             "SELECT delivery_id, at, outcome, status, error, duration_ms FROM delivery_attempts
@@ -562,24 +698,29 @@ impl Store {
             });
         }
         rows.into_iter()
-            .map(|(id, channel_id, kind, alert_id, state, since, due_at, done_at, reason)| {
-                let kind = match kind.as_str() {
+            .map(|r| {
+                let kind = match r.kind.as_str() {
                     "webpush" => Kind::WebPush,
                     "webhook" => Kind::Webhook,
                     "email" => Kind::Email,
                     other => return Err(StoreError::Corrupt(format!("channel kind {other:?}"))),
                 };
+                let digest = match (r.digest_from, r.digest_to) {
+                    (Some(from), Some(to)) => Some((parse_ts(&from)?, parse_ts(&to)?)),
+                    _ => None,
+                };
                 Ok(DeliveryLog {
-                    id,
-                    channel_id: parse_uuid(&channel_id)?,
+                    id: r.id,
+                    channel_id: parse_uuid(&r.channel_id)?,
                     kind,
-                    alert_id,
-                    due_at: if state == "pending" { Some(parse_ts(&due_at)?) } else { None },
-                    state,
-                    since: parse_ts(&since)?,
-                    done_at: done_at.as_deref().map(parse_ts).transpose()?,
-                    reason,
-                    attempts: by_delivery.remove(&id).unwrap_or_default(),
+                    alert_id: r.alert_id,
+                    digest,
+                    due_at: if r.state == "pending" { Some(parse_ts(&r.due_at)?) } else { None },
+                    state: r.state,
+                    since: parse_ts(&r.since)?,
+                    done_at: r.done_at.as_deref().map(parse_ts).transpose()?,
+                    reason: r.reason,
+                    attempts: by_delivery.remove(&r.id).unwrap_or_default(),
                 })
             })
             .collect()

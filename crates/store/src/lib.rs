@@ -33,7 +33,7 @@ use uuid::Uuid;
 
 mod deliveries;
 
-pub use deliveries::{Attempt, Channel, DeliveryLog, Due, Outcome, PauseRule};
+pub use deliveries::{Attempt, Channel, DeliveryLog, Due, Outcome, PauseRule, Payload};
 
 pub const DATABASE_FILE: &str = "porchlight.db";
 
@@ -145,6 +145,17 @@ fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt(format!("time {s:?}: {e}")))
+}
+
+/// A subscription's pacing column: the document the subscriber wrote, or none (the default).
+fn parse_pacing(json: Option<String>) -> Result<Pacing> {
+    match json {
+        Some(json) => {
+            let document = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Pacing::new(document).map_err(|(field, reason)| StoreError::Corrupt(format!("{field}: {reason}")))
+        }
+        None => Ok(Pacing::default()),
+    }
 }
 
 fn parse_uuid(s: &str) -> Result<Uuid> {
@@ -318,15 +329,7 @@ impl SubscriptionRow {
             },
             categories,
             min_severity: self.min_severity.parse().map_err(StoreError::Corrupt)?,
-            pacing: match self.pacing {
-                Some(json) => {
-                    let document =
-                        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    Pacing::new(document)
-                        .map_err(|(field, reason)| StoreError::Corrupt(format!("{field}: {reason}")))?
-                }
-                None => Pacing::default(),
-            },
+            pacing: parse_pacing(self.pacing)?,
             created_at: parse_ts(&self.created_at)?,
         })
     }

@@ -11,6 +11,12 @@ use base64::{
 };
 use serde_json::{Value, json};
 
+// The SMTP server the delivery crate's tests use too.
+#[path = "../../../delivery/tests/support/smtp.rs"]
+mod smtp;
+
+use smtp::SmtpServer;
+
 use crate::common::{
     Receiver, Server, eventually, get_json, milwaukee_without_calls, new_push_key, signed_push_as, subscribe,
 };
@@ -336,56 +342,6 @@ fn rand_auth() -> [u8; 16] {
     auth
 }
 
-/// An SMTP server on loopback (Python's aiosmtpd) that writes each message it receives into a
-/// maildir; stopped when dropped.
-struct SmtpServer {
-    child: std::process::Child,
-    port: u16,
-    maildir: tempfile::TempDir,
-}
-
-impl SmtpServer {
-    async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let maildir = tempfile::tempdir().unwrap();
-        let child = std::process::Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(maildir.path().join("mail"))
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 with aiosmtpd (pip install aiosmtpd; .ci/run installs it)");
-        let server = Self { child, port, maildir };
-        eventually(20, "aiosmtpd to listen (pip install aiosmtpd)", || async move {
-            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
-        })
-        .await;
-        server
-    }
-
-    fn messages(&self) -> Vec<String> {
-        let new = self.maildir.path().join("mail/new");
-        let mut files: Vec<_> =
-            std::fs::read_dir(new).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
-        files.sort();
-        files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// An e-mail channel gets each alert as a real message, plain text and HTML, with a one-click
 /// unsubscribe that stops the e-mails and nothing else.
 #[tokio::test]
@@ -414,11 +370,7 @@ async fn e_mail_alerts_arrive_with_a_one_click_unsubscribe() {
     add_channel(&http, &server.url, &id, json!({"kind": "email", "address": "resident@mail.example"})).await;
 
     push_call(&key, &server.url, "1211372", "TRBL W/SUBJ").await;
-    let message = eventually(20, "an e-mail", || {
-        let messages = smtp.messages();
-        async move { messages.first().cloned() }
-    })
-    .await;
+    let message = smtp.wait_for(1, 20).await.remove(0);
     let unfolded = message.replace("\r\n ", " ").replace("\n ", " ");
     let header = |name: &str| {
         unfolded
@@ -442,8 +394,12 @@ async fn e_mail_alerts_arrive_with_a_one_click_unsubscribe() {
     let unsubscribe = header("List-Unsubscribe");
     let unsubscribe = unsubscribe.trim_start_matches('<').trim_end_matches('>').to_owned();
     assert!(unsubscribe.starts_with(&format!("{}/v1/unsubscribe/", server.url)), "{unsubscribe}");
-    let log = deliveries(&http, &server.url, &id, "?state=delivered").await;
-    assert_eq!(outcomes(&log[0]), vec![("delivered".into(), Some(250))]);
+    let log = eventually(10, "the e-mail recorded as delivered", || {
+        let (http, url, id) = (http.clone(), server.url.clone(), id.clone());
+        async move { deliveries(&http, &url, &id, "?state=delivered").await.pop() }
+    })
+    .await;
+    assert_eq!(outcomes(&log), vec![("delivered".into(), Some(250))]);
 
     // Following the link shows a button and changes nothing; the one-click POST ends the
     // e-mails, and the subscription stays.
