@@ -227,13 +227,9 @@ impl Alerts {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
+    use chrono::Utc;
     use porchlight_core::{
-        agency::AgencyId,
-        category::Category,
-        geo::Point,
-        privacy::Policy,
-        record::{CadRecord, Raw, RawLocation},
+        agency::AgencyId, category::Category, geo::Point, privacy::Policy, record::CadRecord,
     };
 
     use super::*;
@@ -252,22 +248,14 @@ mod tests {
     }
 
     fn typed_call(id: &str, call_type: &str, category: Category, status: &str, lat: f64) -> CadRecord {
-        CadRecord {
-            agency: AgencyId::parse("testville").unwrap(),
-            line: 0,
-            source_id: id.into(),
-            received_at: Utc.with_ymd_and_hms(2018, 5, 1, 5, 0, 0).unwrap(),
-            local_day: chrono::NaiveDate::from_ymd_opt(2018, 5, 1).unwrap(),
-            call_type: call_type.into(),
+        porchlight_core::testing::call(
+            "testville",
+            id,
+            call_type,
             category,
-            priority: None,
-            status: Some(status.into()),
-            closure: (status == "UNFOUNDED").then_some(porchlight_core::incident::Closure::Unfounded),
-            location: RawLocation::Text(Raw::new("5237 N 35TH ST".into())),
-            point: Some(Raw::new(Point::new(lat, -87.95).unwrap())),
-            narrative: None,
-            units: Vec::new(),
-        }
+            status,
+            Point::new(lat, -87.95).unwrap(),
+        )
     }
 
     /// Each subscriber's base rate counts the calls of the category in its own area only: the

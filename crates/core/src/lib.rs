@@ -19,3 +19,5 @@ pub mod privacy;
 pub mod record;
 pub mod scrub;
 pub mod subscription;
+#[cfg(feature = "testing")]
+pub mod testing;

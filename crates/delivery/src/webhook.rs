@@ -54,24 +54,28 @@ pub(crate) async fn send(http: &reqwest::Client, url: &str, secret: &[u8], alert
     .expect("a payload serializes");
     let id = format!("alert_{}", alert.id);
     let timestamp = now.timestamp();
-    let response = http
+    let request = http
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(ID_HEADER, &id)
         .header(TIMESTAMP_HEADER, timestamp)
         .header(SIGNATURE_HEADER, signature(secret, &id, timestamp, &body))
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| Failure::new(None, request_error(&e)))?;
-    let status = response.status();
-    // Read the (small) answer so the connection can be used again.
-    let _ = response.bytes().await;
+        .body(body);
+    let status = status_of(request).await?;
     if status.is_success() {
         Ok(Some(status.as_u16()))
     } else {
         Err(Failure::new(Some(status.as_u16()), format!("the receiver answered {status}")))
     }
+}
+
+/// Send a request and read its (small) answer, so that the connection can be used again;
+/// the status, or why there was none.
+pub(crate) async fn status_of(request: reqwest::RequestBuilder) -> Result<reqwest::StatusCode, Failure> {
+    let response = request.send().await.map_err(|e| Failure::new(None, request_error(&e)))?;
+    let status = response.status();
+    let _ = response.bytes().await;
+    Ok(status)
 }
 
 /// What went wrong with a request, in words a subscriber can act on, without the URL.

@@ -14,7 +14,7 @@ use web_push_native::{
     p256::PublicKey,
 };
 
-use crate::{Error, Failure, Sent, webhook::request_error};
+use crate::{Error, Failure, Sent, webhook::status_of};
 
 /// The settings key of the VAPID private key.
 const KEY_SETTING: &str = "vapid_key";
@@ -101,18 +101,14 @@ pub(crate) async fn send(
     let (parts, body) = request.into_parts();
     // A retraction matters as much as the first word; both outrank an update.
     let urgency = if alert.kind == AlertKind::Update { "normal" } else { "high" };
-    let response = http
+    let request = http
         .post(keys.endpoint)
         .headers(parts.headers)
         .header("Urgency", urgency)
         // The same topic on every attempt: a push service replaces an undelivered repeat.
         .header("Topic", format!("alert{}", alert.id))
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| Failure::new(None, request_error(&e)))?;
-    let status = response.status();
-    let _ = response.bytes().await;
+        .body(body);
+    let status = status_of(request).await?;
     match status.as_u16() {
         200..=299 => Ok(Some(status.as_u16())),
         404 | 410 => Err(Failure {

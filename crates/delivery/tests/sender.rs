@@ -7,7 +7,7 @@ use std::{
 };
 
 use axum::{Router, http::StatusCode, routing::post};
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use porchlight_alerts::Alerts;
 use porchlight_core::{
     agency::AgencyId,
@@ -15,7 +15,7 @@ use porchlight_core::{
     channel::{State, Target},
     geo::Point,
     privacy::Policy,
-    record::{CadRecord, Raw, RawLocation},
+    record::CadRecord,
     subscription::Subscription,
 };
 use porchlight_delivery::{Config, Retry, Sender};
@@ -42,22 +42,14 @@ async fn receiver(status: u16) -> (String, Arc<Mutex<usize>>) {
 }
 
 fn call(id: &str) -> CadRecord {
-    CadRecord {
-        agency: AgencyId::parse("testville").unwrap(),
-        line: 0,
-        source_id: id.into(),
-        received_at: Utc.with_ymd_and_hms(2018, 5, 1, 5, 0, 0).unwrap(),
-        local_day: chrono::NaiveDate::from_ymd_opt(2018, 5, 1).unwrap(),
-        call_type: "THEFT".into(),
-        category: Category::Property,
-        priority: None,
-        status: Some("Dispatched".into()),
-        closure: None,
-        location: RawLocation::Text(Raw::new("5237 N 35TH ST".into())),
-        point: Some(Raw::new(Point::new(43.001, -87.95).unwrap())),
-        narrative: None,
-        units: Vec::new(),
-    }
+    porchlight_core::testing::call(
+        "testville",
+        id,
+        "THEFT",
+        Category::Property,
+        "Dispatched",
+        Point::new(43.001, -87.95).unwrap(),
+    )
 }
 
 /// A store with one subscriber, one channel to `target`, and one alert queued for it.

@@ -18,16 +18,11 @@ use std::{
 };
 
 use axum::{Router, http::StatusCode, routing::post};
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use clap::Parser;
 use porchlight_alerts::Alerts;
 use porchlight_core::{
-    agency::AgencyId,
-    category::Category,
-    channel::Target,
-    geo::Point,
-    privacy::Policy,
-    record::{CadRecord, Raw, RawLocation},
+    agency::AgencyId, category::Category, channel::Target, geo::Point, privacy::Policy, record::CadRecord,
     subscription::Subscription,
 };
 use porchlight_delivery::{Config, Sender};
@@ -67,23 +62,18 @@ async fn receiver() -> (String, Arc<AtomicU64>) {
     (url, count)
 }
 
+/// The `n`th call, a minute after the one before, where every subscriber's circle is.
 fn call(n: usize) -> CadRecord {
-    CadRecord {
-        agency: AgencyId::parse("benchville").expect("an id"),
-        line: n as u64,
-        source_id: format!("B{n}"),
-        received_at: Utc.with_ymd_and_hms(2018, 5, 1, 5, 0, 0).unwrap() + chrono::Duration::minutes(n as i64),
-        local_day: chrono::NaiveDate::from_ymd_opt(2018, 5, 1).unwrap(),
-        call_type: "THEFT".into(),
-        category: Category::Property,
-        priority: None,
-        status: Some("Dispatched".into()),
-        closure: None,
-        location: RawLocation::Text(Raw::new("5237 N 35TH ST".into())),
-        point: Some(Raw::new(Point::new(43.0, -87.95).expect("a point"))),
-        narrative: None,
-        units: Vec::new(),
-    }
+    let mut call = porchlight_core::testing::call(
+        "benchville",
+        &format!("B{n}"),
+        "THEFT",
+        Category::Property,
+        "Dispatched",
+        Point::new(43.0, -87.95).expect("a point"),
+    );
+    call.received_at += chrono::Duration::minutes(n as i64);
+    call
 }
 
 /// The floor: `total` signed POSTs of a typical body, `concurrency` at a time.
