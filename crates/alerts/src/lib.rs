@@ -16,7 +16,7 @@ use porchlight_core::{
     subscription::Subscription,
 };
 use porchlight_store::{Delivery, Store, StoreError};
-use tokio::sync::{Mutex, Notify, RwLock, broadcast};
+use tokio::sync::{Mutex, Notify, RwLock, broadcast, watch};
 use uuid::Uuid;
 
 /// How many outbox rows the worker takes at a time.
@@ -37,6 +37,9 @@ struct Inner {
     index: RwLock<SubscriptionIndex>,
     live: Mutex<HashMap<Uuid, broadcast::Sender<Alert>>>,
     wake: Notify,
+    /// How many live alerts have been made: watched by whatever sends them on (the delivery
+    /// sender), so it need not wait for its next poll.
+    made: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Alerts {
@@ -57,6 +60,7 @@ impl Alerts {
                 index: RwLock::new(index),
                 live: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
+                made: watch::Sender::new(0),
             }),
         })
     }
@@ -80,6 +84,11 @@ impl Alerts {
         Ok(existed)
     }
 
+    /// Changes each time live alerts are made (its value counts them).
+    pub fn live_made(&self) -> watch::Receiver<u64> {
+        self.inner.made.subscribe()
+    }
+
     /// A receiver of this subscription's new alerts from now on.
     pub async fn live(&self, id: Uuid) -> broadcast::Receiver<Alert> {
         let mut live = self.inner.live.lock().await;
@@ -98,6 +107,10 @@ impl Alerts {
                 let deliveries = self.deliveries(&incident).await?;
                 let alerts = self.inner.store.complete_outbox(outbox_id, &incident, &deliveries).await?;
                 made += alerts.len();
+                let live_count = alerts.iter().filter(|a| a.live).count() as u64;
+                if live_count > 0 {
+                    self.inner.made.send_modify(|n| *n += live_count);
+                }
                 let mut live = self.inner.live.lock().await;
                 // Only live alerts reach live streams; the rest wait for the digest.
                 for alert in alerts.into_iter().filter(|a| a.live) {
@@ -373,10 +386,13 @@ mod tests {
                 .unwrap();
         alerts.subscribe(sub.clone()).await.unwrap();
         let mut live = alerts.live(sub.id).await;
+        let made = alerts.live_made();
         let policy = Policy::default();
         let decisions = vec![policy.apply(call("1", "open", 43.001)), policy.apply(call("2", "open", 43.2))];
         store.apply(&decisions).await.unwrap();
         assert_eq!(alerts.drain().await.unwrap(), 1);
+        // Whatever sends live alerts on (the delivery sender) is told at once.
+        assert_eq!((made.has_changed().unwrap(), *made.borrow()), (true, 1));
         // The same record again changes nothing; a new status is a new version but no news.
         store.apply(&[policy.apply(call("1", "open", 43.001))]).await.unwrap();
         assert_eq!(alerts.drain().await.unwrap(), 0);

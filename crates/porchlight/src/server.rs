@@ -61,7 +61,21 @@ pub async fn start(store: Store, addr: SocketAddr, delivery: &DeliveryArgs) -> a
         .await
         .context("starting delivery to channels")?;
     let push_key = Some(sender.vapid_public_key().to_owned());
-    let sender = tokio::spawn(sender.run());
+    // New live alerts wake the sender at once instead of at its next poll.
+    let mut made = alerts.live_made();
+    let waker = sender.clone();
+    let sender = tokio::spawn(async move {
+        let wake_on_alerts = async {
+            while made.changed().await.is_ok() {
+                waker.wake();
+            }
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            () = sender.run() => {}
+            () = wake_on_alerts => {}
+        }
+    });
     let ingestor = crate::push::PushIngestor { store: store.clone(), alerts: alerts.clone() };
     let state =
         AppState { store, alerts: alerts.clone(), ingestor: Some(std::sync::Arc::new(ingestor)), push_key };
