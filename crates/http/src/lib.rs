@@ -60,11 +60,13 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serve until `shutdown` completes.
+/// Serve the API, and `beside` it (the portal's routes, which this crate does not know),
+/// until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    beside: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, beside.merge(router(state))).with_graceful_shutdown(shutdown).await
 }

@@ -63,9 +63,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let store = Store::open(&data_dir).await.with_context(|| format!("creating {}", data_dir.display()))?;
     store.upsert_agency(mapping.agency(), mapping.agency_name(), mapping.time_zone().name()).await?;
     store.set_agency_mapping(mapping.agency(), MAPPING).await?;
+    let portal = porchlight_portal::Portal::open(&data_dir).await.context("opening the portal's database")?;
 
     let server =
-        server::start(store.clone(), ([127, 0, 0, 1], args.port).into(), &Default::default()).await?;
+        server::start(store.clone(), portal, ([127, 0, 0, 1], args.port).into(), &Default::default()).await?;
     let subscriber = Subscription::new(
         Point::new(DEMO_POINT.0, DEMO_POINT.1)?,
         DEMO_RADIUS_M,

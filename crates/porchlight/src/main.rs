@@ -6,6 +6,7 @@ mod demo;
 mod ingest;
 mod policy;
 mod poll;
+mod portal;
 mod push;
 mod scrubber;
 mod server;
@@ -45,6 +46,9 @@ enum Command {
     /// Set or show an agency's privacy policy.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// The video-request portal: its first platform administrator.
+    #[command(subcommand)]
+    Portal(portal::PortalCommand),
 }
 
 /// Where the database lives.
@@ -84,7 +88,10 @@ async fn main() -> anyhow::Result<()> {
             let store = porchlight_store::Store::open(&args.data.path)
                 .await
                 .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
-            let server = server::start(store, (args.host, args.port).into(), &args.delivery).await?;
+            let portal = porchlight_portal::Portal::open(&args.data.path)
+                .await
+                .context("opening the portal's database")?;
+            let server = server::start(store, portal, (args.host, args.port).into(), &args.delivery).await?;
             println!("listening on {}", server.url);
             server.wait().await
         }
@@ -93,5 +100,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Feeds(command) => check::run(command),
         Command::Alerts(command) => volume::run(command),
         Command::Agency(command) => push::run(command).await,
+        Command::Portal(command) => portal::run(command).await,
     }
 }

@@ -49,7 +49,12 @@ async fn expire_once(store: &Store) -> anyhow::Result<u64> {
     Ok(deleted)
 }
 
-pub async fn start(store: Store, addr: SocketAddr, delivery: &DeliveryArgs) -> anyhow::Result<Server> {
+pub async fn start(
+    store: Store,
+    portal: porchlight_portal::Portal,
+    addr: SocketAddr,
+    delivery: &DeliveryArgs,
+) -> anyhow::Result<Server> {
     let alerts = Alerts::load(store.clone()).await.context("loading subscriptions")?;
     let worker = tokio::spawn(alerts.clone().run());
     let sweeper = tokio::spawn(sweep_expired(store.clone()));
@@ -79,7 +84,8 @@ pub async fn start(store: Store, addr: SocketAddr, delivery: &DeliveryArgs) -> a
     let ingestor = crate::push::PushIngestor { store: store.clone(), alerts: alerts.clone() };
     let state =
         AppState { store, alerts: alerts.clone(), ingestor: Some(std::sync::Arc::new(ingestor)), push_key };
-    let http = tokio::spawn(porchlight_http::serve(listener, state, shutdown_signal()));
+    let portal = porchlight_portal::router(portal);
+    let http = tokio::spawn(porchlight_http::serve(listener, state, portal, shutdown_signal()));
     Ok(Server { url, alerts, http, worker, sender, sweeper, pollers })
 }
 

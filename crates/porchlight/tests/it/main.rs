@@ -1,6 +1,6 @@
 //! The binary's black-box tests, in one test binary (one link instead of one per file):
 //! `channels` (webhooks, Web Push and e-mail against real receivers on loopback), `cli`
-//! (commands, the API, pushes, privacy on all six city files), `crash`, `poll` (portals served
+//! (commands, the API, pushes, privacy on all six city files), `crash`, `poll`, `portal` (the video-request portal inside `serve`) (portals served
 //! by a local server), `snapshots` (generalized locations of real rows).
 
 mod channels;
@@ -8,4 +8,5 @@ mod cli;
 mod common;
 mod crash;
 mod poll;
+mod portal;
 mod snapshots;

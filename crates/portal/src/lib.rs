@@ -1,0 +1,81 @@
+//! The portal: the video-request world (DESIGN.md, "A second, separate world"). Accounts and
+//! their roles, agencies verified by a platform administrator, web sessions and agencies' API
+//! tokens; cameras, requests and clips build on these.
+//!
+//! It is a world apart from incidents by construction: its own database file (`portal.db`),
+//! its own SQL and routes, and no dependency on any crate of the incident world, nor they on
+//! it (`tests/architecture.rs`). Inside, the same layering as the rest of Porchlight:
+//! `domain` (rules, no IO), `db` (the only SQL), `auth` (who is calling: extractors, so a
+//! route cannot forget to check), `api` (the routes and their JSON).
+
+mod api;
+mod auth;
+mod db;
+pub mod domain;
+
+use std::path::Path;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use api::router;
+
+/// The portal's database file, in the data folder beside the incident world's.
+pub const DATABASE_FILE: &str = "portal.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Invalid(#[from] domain::Invalid),
+    #[error("{0}")]
+    Refused(&'static str),
+}
+
+/// The portal's state: its database.
+#[derive(Clone)]
+pub struct Portal {
+    pool: SqlitePool,
+}
+
+impl std::fmt::Debug for Portal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Portal").finish_non_exhaustive()
+    }
+}
+
+impl Portal {
+    /// Open (creating if needed) the portal's database in `data_dir`.
+    pub async fn open(data_dir: &Path) -> Result<Self, PortalError> {
+        std::fs::create_dir_all(data_dir).map_err(sqlx::Error::Io)?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join(DATABASE_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Make (or promote) the platform administrator `email`: how an installation gets its
+    /// first one, from the command line.
+    pub async fn make_platform_admin(
+        &self,
+        email: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Result<(), PortalError> {
+        let email = domain::Email::parse(email)?;
+        let name = domain::display_name(display_name)?;
+        let hash = domain::hash_password(password)?;
+        db::upsert_platform_admin(&self.pool, &email, &name, &hash).await?;
+        Ok(())
+    }
+}
