@@ -37,6 +37,7 @@ pub fn router(portal: Portal) -> Router {
         .route("/v1/portal/agencies/{agency}/officers/{account}", delete(remove_officer))
         .route("/v1/portal/agencies/{agency}/tokens", post(create_token))
         .route("/v1/portal/agencies/{agency}/tokens/{token}", delete(revoke_token))
+        .merge(crate::requests_api::router())
         .with_state(portal)
 }
 
@@ -61,10 +62,10 @@ impl ApiError {
     pub(crate) fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
-    fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
-    fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 }
@@ -102,7 +103,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(crate) fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(b)| b).map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))
 }
 

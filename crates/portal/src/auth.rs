@@ -147,3 +147,74 @@ impl FromRequestParts<Portal> for AgencyAdmin {
         }
     }
 }
+
+/// A resident (camera owners are residents).
+pub(crate) struct Resident(pub Account);
+
+impl FromRequestParts<Portal> for Resident {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, portal: &Portal) -> Result<Self, ApiError> {
+        let SignedIn(account) = SignedIn::from_request_parts(parts, portal).await?;
+        if account.role == Role::Resident {
+            Ok(Self(account))
+        } else {
+            Err(ApiError::forbidden("residents_only", "only a resident can do this"))
+        }
+    }
+}
+
+/// A moderator.
+pub(crate) struct Moderator(pub Account);
+
+impl FromRequestParts<Portal> for Moderator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, portal: &Portal) -> Result<Self, ApiError> {
+        let SignedIn(account) = SignedIn::from_request_parts(parts, portal).await?;
+        if account.role == Role::Moderator {
+            Ok(Self(account))
+        } else {
+            Err(ApiError::forbidden("moderators_only", "only a moderator can do this"))
+        }
+    }
+}
+
+/// Who may post requests for the verified agency of the route's `{agency}`: one of its
+/// officers, or its system with a token scoped `requests:write`.
+pub(crate) struct Poster {
+    pub agency: String,
+    pub by: db::PostedBy,
+}
+
+impl FromRequestParts<Portal> for Poster {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, portal: &Portal) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, portal).await?;
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, portal)
+            .await
+            .map_err(|_| ApiError::not_found("route_not_found", "no such route"))?;
+        let agency = params.into_iter().find(|(k, _)| k == "agency").map(|(_, v)| v).unwrap_or_default();
+        let by = match caller {
+            Caller::Account(a)
+                if a.role == Role::Officer && a.agency_id.as_deref() == Some(agency.as_str()) =>
+            {
+                db::PostedBy::Officer(a.id)
+            }
+            Caller::Agency(t) if t.agency_id == agency && t.scopes.iter().any(|s| s == "requests:write") => {
+                db::PostedBy::Token(t.id)
+            }
+            _ => {
+                return Err(ApiError::forbidden(
+                    "officers_only",
+                    "only an officer of this agency can do this",
+                ));
+            }
+        };
+        match db::agency(&portal.pool, &agency).await? {
+            Some(a) if a.verified_at.is_some() => Ok(Self { agency, by }),
+            _ => Err(ApiError::forbidden("agency_not_verified", "the agency has not been verified yet")),
+        }
+    }
+}

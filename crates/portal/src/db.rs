@@ -310,3 +310,273 @@ pub(crate) async fn revoke_token(pool: &SqlitePool, agency: &str, id: Uuid) -> s
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Camera {
+    pub id: Uuid,
+    pub name: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub paused: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+type CameraRow = (String, String, f64, f64, Option<String>, String);
+
+fn camera(r: CameraRow) -> Camera {
+    Camera {
+        id: Uuid::parse_str(&r.0).unwrap_or_default(),
+        name: r.1,
+        lat: r.2,
+        lon: r.3,
+        paused: r.4.is_some(),
+        created_at: parse_ts(&r.5),
+    }
+}
+
+pub(crate) async fn create_camera(
+    pool: &SqlitePool,
+    owner: Uuid,
+    name: &str,
+    lat: f64,
+    lon: f64,
+) -> sqlx::Result<Camera> {
+    let c = Camera { id: Uuid::new_v4(), name: name.to_owned(), lat, lon, paused: false, created_at: now() };
+    sqlx::query("INSERT INTO cameras (id, owner_id, name, lat, lon, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(c.id.to_string())
+        .bind(owner.to_string())
+        .bind(&c.name)
+        .bind(lat)
+        .bind(lon)
+        .bind(ts(c.created_at))
+        .execute(pool)
+        .await?;
+    Ok(c)
+}
+
+pub(crate) async fn cameras(pool: &SqlitePool, owner: Uuid) -> sqlx::Result<Vec<Camera>> {
+    let rows: Vec<CameraRow> = sqlx::query_as(
+        "SELECT id, name, lat, lon, paused_at, created_at FROM cameras WHERE owner_id = ? ORDER BY created_at, id",
+    )
+    .bind(owner.to_string())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(camera).collect())
+}
+
+/// Pause or resume one of the owner's cameras; whether it was theirs.
+pub(crate) async fn set_camera_paused(
+    pool: &SqlitePool,
+    owner: Uuid,
+    id: Uuid,
+    paused: bool,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE cameras SET paused_at = ? WHERE id = ? AND owner_id = ?")
+        .bind(paused.then(|| ts(now())))
+        .bind(id.to_string())
+        .bind(owner.to_string())
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn delete_camera(pool: &SqlitePool, owner: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM cameras WHERE id = ? AND owner_id = ?")
+        .bind(id.to_string())
+        .bind(owner.to_string())
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Request {
+    pub id: Uuid,
+    pub agency_id: String,
+    pub case_number: String,
+    pub incident_type: String,
+    pub area: crate::request::Area,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub description: String,
+    pub contact: String,
+    pub flags: Vec<String>,
+    pub state: String,
+    pub reason: Option<String>,
+    pub moderated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(FromRow)]
+struct RequestRow {
+    id: String,
+    agency_id: String,
+    case_number: String,
+    incident_type: String,
+    area: String,
+    window_start: String,
+    window_end: String,
+    description: String,
+    contact: String,
+    flags: String,
+    state: String,
+    reason: Option<String>,
+    moderated_at: Option<String>,
+    created_at: String,
+}
+
+impl RequestRow {
+    fn into_request(self) -> Option<Request> {
+        Some(Request {
+            id: Uuid::parse_str(&self.id).ok()?,
+            agency_id: self.agency_id,
+            case_number: self.case_number,
+            incident_type: self.incident_type,
+            area: serde_json::from_str(&self.area).ok()?,
+            window_start: parse_ts(&self.window_start),
+            window_end: parse_ts(&self.window_end),
+            description: self.description,
+            contact: self.contact,
+            flags: serde_json::from_str(&self.flags).unwrap_or_default(),
+            state: self.state,
+            reason: self.reason,
+            moderated_at: self.moderated_at.as_deref().map(parse_ts),
+            created_at: parse_ts(&self.created_at),
+        })
+    }
+}
+
+const REQUEST_COLUMNS: &str = "id, agency_id, case_number, incident_type, area, window_start, window_end,
+    description, contact, flags, state, reason, moderated_at, created_at";
+
+/// Who posted a request: an officer, or an agency's system by its token.
+pub(crate) enum PostedBy {
+    Officer(Uuid),
+    Token(Uuid),
+}
+
+/// Store a new pending request unless the agency already has `cap` open ones (pending or
+/// approved); `None` then.
+pub(crate) async fn create_request(
+    pool: &SqlitePool,
+    request: &Request,
+    area_m2: f64,
+    by: PostedBy,
+    cap: u32,
+) -> sqlx::Result<Option<()>> {
+    let (officer, token) = match by {
+        PostedBy::Officer(id) => (Some(id.to_string()), None),
+        PostedBy::Token(id) => (None, Some(id.to_string())),
+    };
+    let [min_lat, min_lon, max_lat, max_lon] = request.area.bounding_box();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let (open,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM requests WHERE agency_id = ? AND state IN ('pending', 'approved')",
+    )
+    .bind(&request.agency_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if open >= i64::from(cap) {
+        return Ok(None);
+    }
+    sqlx::query(
+        "INSERT INTO requests (id, agency_id, officer_id, token_id, case_number, incident_type, area, area_m2,
+             min_lat, min_lon, max_lat, max_lon, window_start, window_end, description, contact, flags, state, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+    )
+    .bind(request.id.to_string())
+    .bind(&request.agency_id)
+    .bind(officer)
+    .bind(token)
+    .bind(&request.case_number)
+    .bind(&request.incident_type)
+    .bind(serde_json::to_string(&request.area).expect("an area serializes"))
+    .bind(area_m2)
+    .bind(min_lat)
+    .bind(min_lon)
+    .bind(max_lat)
+    .bind(max_lon)
+    .bind(ts(request.window_start))
+    .bind(ts(request.window_end))
+    .bind(&request.description)
+    .bind(&request.contact)
+    .bind(serde_json::to_string(&request.flags).expect("strings serialize"))
+    .bind(ts(request.created_at))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(()))
+}
+
+pub(crate) async fn request(pool: &SqlitePool, id: Uuid) -> sqlx::Result<Option<Request>> {
+    let row: Option<RequestRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?")))
+            .bind(id.to_string())
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.and_then(RequestRow::into_request))
+}
+
+/// Requests in these states, newest first, of one agency or all.
+pub(crate) async fn requests(
+    pool: &SqlitePool,
+    agency: Option<&str>,
+    states: &[&str],
+) -> sqlx::Result<Vec<Request>> {
+    let rows: Vec<RequestRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {REQUEST_COLUMNS} FROM requests
+         WHERE (?1 IS NULL OR agency_id = ?1) AND state IN (SELECT value FROM json_each(?2))
+         ORDER BY created_at DESC, id"
+    )))
+    .bind(agency)
+    .bind(serde_json::to_string(states).expect("strings serialize"))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().filter_map(RequestRow::into_request).collect())
+}
+
+/// Approve or reject a pending request; whether it was pending.
+pub(crate) async fn moderate(
+    pool: &SqlitePool,
+    id: Uuid,
+    state: &str,
+    by: Uuid,
+    reason: Option<&str>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE requests SET state = ?, moderated_by = ?, moderated_at = ?, reason = ? WHERE id = ? AND state = 'pending'",
+    )
+    .bind(state)
+    .bind(by.to_string())
+    .bind(ts(now()))
+    .bind(reason)
+    .bind(id.to_string())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Approved requests whose box holds one of the owner's active cameras, with those cameras
+/// (the exact test against the area is the caller's).
+pub(crate) async fn inbox_candidates(
+    pool: &SqlitePool,
+    owner: Uuid,
+) -> sqlx::Result<Vec<(Request, Vec<Camera>)>> {
+    let mine: Vec<Camera> = cameras(pool, owner).await?.into_iter().filter(|c| !c.paused).collect();
+    let mut out = Vec::new();
+    if mine.is_empty() {
+        return Ok(out);
+    }
+    for request in requests(pool, None, &["approved"]).await? {
+        let [a, b, c, d] = request.area.bounding_box();
+        let near: Vec<Camera> = mine
+            .iter()
+            .filter(|cam| (a..=c).contains(&cam.lat) && (b..=d).contains(&cam.lon))
+            .cloned()
+            .collect();
+        if !near.is_empty() {
+            out.push((request, near));
+        }
+    }
+    Ok(out)
+}

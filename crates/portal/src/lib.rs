@@ -12,6 +12,8 @@ mod api;
 mod auth;
 mod db;
 pub mod domain;
+pub mod request;
+mod requests_api;
 
 use std::path::Path;
 

@@ -1,167 +1,11 @@
 //! The portal over real HTTP on loopback, with real accounts: every route against every role,
 //! sessions with their CSRF token, and agencies' API tokens.
 
-use std::{
-    collections::BTreeMap,
-    sync::atomic::{AtomicUsize, Ordering},
-};
+mod support;
 
-use porchlight_portal::Portal;
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
-
-struct Site {
-    url: String,
-    portal: Portal,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-/// Who makes a request.
-#[derive(Clone, Debug)]
-enum As {
-    Anonymous,
-    Session { cookie: String, csrf: String },
-    Token(String),
-}
-
-impl Site {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let portal = Portal::open(dir.path()).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = porchlight_portal::router(portal.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url, portal, http: reqwest::Client::new(), _dir: dir }
-    }
-
-    async fn send(&self, who: &As, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.url));
-        match who {
-            As::Anonymous => {}
-            As::Session { cookie, csrf } => {
-                request = request.header("cookie", cookie).header("x-csrf-token", csrf);
-            }
-            As::Token(token) => request = request.bearer_auth(token),
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn register(&self, email: &str) -> Value {
-        let (status, body) = self
-            .send(
-                &As::Anonymous,
-                Method::POST,
-                "/v1/portal/accounts",
-                Some(json!({"email": email, "password": "correct horse battery", "display_name": email})),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body
-    }
-
-    /// Sign in; the session cookie and the CSRF token.
-    async fn sign_in(&self, email: &str, password: &str) -> As {
-        let response = self
-            .http
-            .post(format!("{}/v1/portal/sessions", self.url))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-        let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
-        for flag in ["HttpOnly", "Secure", "SameSite=Strict"] {
-            assert!(cookie.contains(flag), "{cookie}");
-        }
-        let body: Value = response.json().await.unwrap();
-        As::Session {
-            cookie: cookie.split(';').next().unwrap().to_owned(),
-            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    async fn ok(&self, who: &As, method: Method, path: &str, body: Value) -> Value {
-        let (status, answer) = self.send(who, method, path, Some(body)).await;
-        assert!(status.is_success(), "{path}: {status} {answer}");
-        answer
-    }
-}
-
-static FRESH: AtomicUsize = AtomicUsize::new(0);
-
-/// Everyone the matrix asks as.
-struct Cast {
-    who: BTreeMap<&'static str, As>,
-}
-
-async fn cast(site: &Site) -> Cast {
-    site.portal
-        .make_platform_admin("admin@city.example", "Admin", "the platform's own passphrase")
-        .await
-        .unwrap();
-    let admin = site.sign_in("admin@city.example", "the platform's own passphrase").await;
-    for (id, name) in [("north-pd", "North PD"), ("south-pd", "South PD")] {
-        site.ok(&admin, Method::POST, "/v1/portal/agencies", json!({"id": id, "name": name})).await;
-        site.ok(&admin, Method::POST, &format!("/v1/portal/agencies/{id}/verify"), json!({})).await;
-    }
-    let mut who = BTreeMap::new();
-    for email in [
-        "resident@mail.example",
-        "mod@city.example",
-        "admin-n@north.example",
-        "admin-s@south.example",
-        "officer@north.example",
-    ] {
-        site.register(email).await;
-    }
-    site.ok(&admin, Method::POST, "/v1/portal/moderators", json!({"email": "mod@city.example"})).await;
-    site.ok(
-        &admin,
-        Method::POST,
-        "/v1/portal/agencies/north-pd/admins",
-        json!({"email": "admin-n@north.example"}),
-    )
-    .await;
-    site.ok(
-        &admin,
-        Method::POST,
-        "/v1/portal/agencies/south-pd/admins",
-        json!({"email": "admin-s@south.example"}),
-    )
-    .await;
-    let north = site.sign_in("admin-n@north.example", "correct horse battery").await;
-    site.ok(
-        &north,
-        Method::POST,
-        "/v1/portal/agencies/north-pd/officers",
-        json!({"email": "officer@north.example"}),
-    )
-    .await;
-    let token = site
-        .ok(
-            &north,
-            Method::POST,
-            "/v1/portal/agencies/north-pd/tokens",
-            json!({"name": "CAD bridge", "scopes": ["requests:write"], "expires_in_days": 30}),
-        )
-        .await;
-    who.insert("anonymous", As::Anonymous);
-    who.insert("resident", site.sign_in("resident@mail.example", "correct horse battery").await);
-    who.insert("officer", site.sign_in("officer@north.example", "correct horse battery").await);
-    who.insert("agency admin", north);
-    who.insert("other agency's admin", site.sign_in("admin-s@south.example", "correct horse battery").await);
-    who.insert("moderator", site.sign_in("mod@city.example", "correct horse battery").await);
-    who.insert("platform admin", admin);
-    who.insert("agency token", As::Token(token["token"].as_str().unwrap().to_owned()));
-    Cast { who }
-}
+use reqwest::Method;
+use serde_json::json;
+use support::{As, Site, cast, fresh};
 
 /// Every route of the portal against every role: the status each gets. A route's body names a
 /// fresh resident where the call could succeed, so each success is a real one.
@@ -180,7 +24,7 @@ async fn every_route_against_every_role() {
         "agency token",
     ];
     // (method, path, expected status per role, in the order of `roles`)
-    let matrix: [(Method, &str, [u16; 8]); 11] = [
+    let matrix: [(Method, &str, [u16; 8]); 22] = [
         (Method::GET, "/v1/portal/me", [401, 200, 200, 200, 200, 200, 200, 200]),
         (Method::GET, "/v1/portal/agencies/north-pd", [200, 200, 200, 200, 200, 200, 200, 200]),
         (Method::POST, "/v1/portal/accounts", [201, 201, 201, 201, 201, 201, 201, 201]),
@@ -196,12 +40,25 @@ async fn every_route_against_every_role() {
             "/v1/portal/agencies/north-pd/tokens/{token}",
             [401, 403, 403, 204, 403, 403, 403, 403],
         ),
+        (Method::GET, "/v1/portal/taxonomy", [200, 200, 200, 200, 200, 200, 200, 200]),
+        (Method::POST, "/v1/portal/cameras", [401, 201, 403, 403, 403, 403, 403, 403]),
+        (Method::GET, "/v1/portal/cameras", [401, 200, 403, 403, 403, 403, 403, 403]),
+        (Method::POST, "/v1/portal/cameras/{camera}/pause", [401, 204, 403, 403, 403, 403, 403, 403]),
+        (Method::DELETE, "/v1/portal/cameras/{camera}", [401, 204, 403, 403, 403, 403, 403, 403]),
+        (Method::GET, "/v1/portal/inbox", [401, 200, 403, 403, 403, 403, 403, 403]),
+        (Method::POST, "/v1/portal/agencies/north-pd/requests", [401, 403, 201, 403, 403, 403, 403, 201]),
+        (Method::GET, "/v1/portal/agencies/north-pd/requests", [200, 200, 200, 200, 200, 200, 200, 200]),
+        (Method::GET, "/v1/portal/moderation", [401, 403, 403, 403, 403, 200, 403, 403]),
+        (Method::POST, "/v1/portal/requests/{pending}/approve", [401, 403, 403, 403, 403, 200, 403, 403]),
+        (Method::POST, "/v1/portal/requests/{pending}/reject", [401, 403, 403, 403, 403, 200, 403, 403]),
     ];
+    let resident = cast.who["resident"].clone();
+    let officer = cast.who["officer"].clone();
     let north = cast.who["agency admin"].clone();
     let mut wrong = Vec::new();
     for (method, path, expected) in &matrix {
         for (role, want) in roles.iter().zip(expected) {
-            let n = FRESH.fetch_add(1, Ordering::Relaxed);
+            let n = fresh();
             let fresh = format!("fresh{n}@mail.example");
             let mut path = path.to_string();
             let body = match path.as_str() {
@@ -211,6 +68,36 @@ async fn every_route_against_every_role() {
                 "/v1/portal/agencies" => json!({"id": format!("agency-{n}"), "name": "New PD"}),
                 "/v1/portal/agencies/north-pd/tokens" => {
                     json!({"name": "t", "scopes": ["clips:read"], "expires_in_days": 1})
+                }
+                "/v1/portal/cameras" => json!({"name": "Porch", "lat": 43.05, "lon": -87.95}),
+                "/v1/portal/agencies/north-pd/requests" => {
+                    support::request_body(43.05, -87.95, "Door forced")
+                }
+                "/v1/portal/requests/{pending}/reject" | "/v1/portal/requests/{pending}/approve" => {
+                    // A pending request of its own for each try.
+                    let made = site
+                        .ok(
+                            &officer,
+                            Method::POST,
+                            "/v1/portal/agencies/north-pd/requests",
+                            support::request_body(43.05, -87.95, "Door forced"),
+                        )
+                        .await;
+                    path = path.replace("{pending}", made["id"].as_str().unwrap());
+                    json!({"reason": "not enough detail"})
+                }
+                p if p.contains("{camera}") => {
+                    // The resident's own camera: nobody else's to pause or delete.
+                    let made = site
+                        .ok(
+                            &resident,
+                            Method::POST,
+                            "/v1/portal/cameras",
+                            json!({"name": "Side", "lat": 43.0, "lon": -87.9}),
+                        )
+                        .await;
+                    path = path.replace("{camera}", made["id"].as_str().unwrap());
+                    json!({})
                 }
                 p if p.ends_with("{token}") => {
                     // A token of its own for each try, made by the agency's administrator.

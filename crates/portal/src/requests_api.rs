@@ -1,0 +1,384 @@
+//! The routes of cameras and video requests: owners register cameras (their places shown to
+//! them alone), agencies post bounded requests, moderators approve or refuse them, the public
+//! reads every moderated request with its area generalized, and residents find in their inbox
+//! the approved requests that cover one of their cameras.
+
+use axum::{
+    Json, Router,
+    extract::{Path, State, rejection::JsonRejection},
+    http::StatusCode,
+    routing::{delete, get, post},
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    Portal,
+    api::{ApiError, body},
+    auth::{Moderator, Poster, Resident},
+    db::{self, Camera, Request},
+    request::{self, Area},
+};
+
+/// Open (pending or approved) requests an agency may have at once.
+pub const MAX_OPEN_REQUESTS: u32 = 20;
+/// How far back a request's window may start.
+pub const OLDEST_WINDOW_DAYS: i64 = 30;
+
+pub(crate) fn router() -> Router<Portal> {
+    Router::new()
+        .route("/v1/portal/taxonomy", get(taxonomy))
+        .route("/v1/portal/cameras", post(add_camera).get(my_cameras))
+        .route("/v1/portal/cameras/{camera}", delete(delete_camera))
+        .route("/v1/portal/cameras/{camera}/pause", post(pause_camera))
+        .route("/v1/portal/cameras/{camera}/resume", post(resume_camera))
+        .route("/v1/portal/agencies/{agency}/requests", post(create_request).get(public_requests))
+        .route("/v1/portal/moderation", get(pending))
+        .route("/v1/portal/requests/{request}/approve", post(approve))
+        .route("/v1/portal/requests/{request}/reject", post(reject))
+        .route("/v1/portal/inbox", get(inbox))
+}
+
+#[derive(Serialize)]
+struct Taxonomy {
+    incident_types: &'static [&'static str],
+}
+
+async fn taxonomy() -> Json<Taxonomy> {
+    Json(Taxonomy { incident_types: &request::INCIDENT_TYPES })
+}
+
+#[derive(Serialize)]
+struct CameraBody {
+    id: Uuid,
+    name: String,
+    lat: f64,
+    lon: f64,
+    paused: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Camera> for CameraBody {
+    fn from(c: Camera) -> Self {
+        Self { id: c.id, name: c.name, lat: c.lat, lon: c.lon, paused: c.paused, created_at: c.created_at }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCamera {
+    name: String,
+    lat: f64,
+    lon: f64,
+}
+
+async fn add_camera(
+    Resident(owner): Resident,
+    State(portal): State<Portal>,
+    new: Result<Json<NewCamera>, JsonRejection>,
+) -> Result<(StatusCode, Json<CameraBody>), ApiError> {
+    let new = body(new)?;
+    let name = request::text("name", &new.name, 80)?;
+    if !(-90.0..=90.0).contains(&new.lat) || !(-180.0..=180.0).contains(&new.lon) {
+        return Err(ApiError::bad_request("invalid_field", "lat, lon: not a latitude and longitude"));
+    }
+    let camera = db::create_camera(&portal.pool, owner.id, &name, new.lat, new.lon).await?;
+    Ok((StatusCode::CREATED, Json(camera.into())))
+}
+
+#[derive(Serialize)]
+struct CameraList {
+    cameras: Vec<CameraBody>,
+}
+
+async fn my_cameras(
+    Resident(owner): Resident,
+    State(portal): State<Portal>,
+) -> Result<Json<CameraList>, ApiError> {
+    let cameras = db::cameras(&portal.pool, owner.id).await?;
+    Ok(Json(CameraList { cameras: cameras.into_iter().map(CameraBody::from).collect() }))
+}
+
+fn camera_not_found() -> ApiError {
+    ApiError::not_found("camera_not_found", "you have no camera with this id")
+}
+
+fn camera_id(id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| camera_not_found())
+}
+
+async fn pause_camera(
+    Resident(owner): Resident,
+    State(portal): State<Portal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if db::set_camera_paused(&portal.pool, owner.id, camera_id(&id)?, true).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(camera_not_found())
+    }
+}
+
+async fn resume_camera(
+    Resident(owner): Resident,
+    State(portal): State<Portal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if db::set_camera_paused(&portal.pool, owner.id, camera_id(&id)?, false).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(camera_not_found())
+    }
+}
+
+async fn delete_camera(
+    Resident(owner): Resident,
+    State(portal): State<Portal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if db::delete_camera(&portal.pool, owner.id, camera_id(&id)?).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(camera_not_found())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRequest {
+    case_number: String,
+    incident_type: String,
+    area: Area,
+    window_start: DateTime<Utc>,
+    window_end: DateTime<Utc>,
+    description: String,
+    contact: String,
+}
+
+/// A request as its agency and the moderators see it: the whole area, and its flags.
+#[derive(Serialize)]
+struct RequestBody {
+    id: Uuid,
+    agency: String,
+    case_number: String,
+    incident_type: String,
+    area: Area,
+    window_start: DateTime<Utc>,
+    window_end: DateTime<Utc>,
+    description: String,
+    contact: String,
+    /// Why moderation must refuse it, if it must.
+    flags: Vec<String>,
+    state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Request> for RequestBody {
+    fn from(r: Request) -> Self {
+        Self {
+            id: r.id,
+            agency: r.agency_id,
+            case_number: r.case_number,
+            incident_type: r.incident_type,
+            area: r.area,
+            window_start: r.window_start,
+            window_end: r.window_end,
+            description: r.description,
+            contact: r.contact,
+            flags: r.flags,
+            state: r.state,
+            reason: r.reason,
+            created_at: r.created_at,
+        }
+    }
+}
+
+async fn create_request(
+    poster: Poster,
+    State(portal): State<Portal>,
+    new: Result<Json<NewRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<RequestBody>), ApiError> {
+    let new = body(new)?;
+    let now = Utc::now();
+    let area_m2 = new.area.check()?;
+    request::window(new.window_start, new.window_end, now, chrono::Duration::days(OLDEST_WINDOW_DAYS))?;
+    let description = request::text("description", &new.description, 2000)?;
+    let request = Request {
+        id: Uuid::new_v4(),
+        agency_id: poster.agency,
+        case_number: request::text("case_number", &new.case_number, 64)?,
+        incident_type: request::incident_type(&new.incident_type)?,
+        area: new.area,
+        window_start: new.window_start,
+        window_end: new.window_end,
+        flags: request::flags(&description).into_iter().map(str::to_owned).collect(),
+        description,
+        contact: request::text("contact", &new.contact, 200)?,
+        state: "pending".into(),
+        reason: None,
+        moderated_at: None,
+        created_at: db::now(),
+    };
+    match db::create_request(&portal.pool, &request, area_m2, poster.by, MAX_OPEN_REQUESTS).await? {
+        Some(()) => Ok((StatusCode::CREATED, Json(request.into()))),
+        None => Err(ApiError::conflict(
+            "too_many_open_requests",
+            format!("an agency may have at most {MAX_OPEN_REQUESTS} open requests"),
+        )),
+    }
+}
+
+/// A request as the public sees it: the area only as a rounded centre and radius.
+#[derive(Serialize)]
+struct PublicRequest {
+    id: Uuid,
+    agency: String,
+    case_number: String,
+    incident_type: String,
+    /// The area's centre to about a kilometre, and a radius in steps of 500 m that covers it.
+    area: PublicArea,
+    window_start: DateTime<Utc>,
+    window_end: DateTime<Utc>,
+    description: String,
+    contact: String,
+    state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    moderated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize)]
+struct PublicArea {
+    lat: f64,
+    lon: f64,
+    radius_m: f64,
+}
+
+impl From<Request> for PublicRequest {
+    fn from(r: Request) -> Self {
+        let (lat, lon, radius_m) = r.area.generalized();
+        Self {
+            id: r.id,
+            agency: r.agency_id,
+            case_number: r.case_number,
+            incident_type: r.incident_type,
+            area: PublicArea { lat, lon, radius_m },
+            window_start: r.window_start,
+            window_end: r.window_end,
+            description: r.description,
+            contact: r.contact,
+            state: r.state,
+            reason: r.reason,
+            moderated_at: r.moderated_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct PublicList {
+    requests: Vec<PublicRequest>,
+}
+
+/// Every moderated request of an agency, approved or refused (with the reason): public.
+async fn public_requests(
+    State(portal): State<Portal>,
+    Path(agency): Path<String>,
+) -> Result<Json<PublicList>, ApiError> {
+    let requests = db::requests(&portal.pool, Some(&agency), &["approved", "rejected", "closed"]).await?;
+    Ok(Json(PublicList { requests: requests.into_iter().map(PublicRequest::from).collect() }))
+}
+
+#[derive(Serialize)]
+struct RequestList {
+    requests: Vec<RequestBody>,
+}
+
+/// What waits for moderation, flags and all.
+async fn pending(
+    Moderator(_): Moderator,
+    State(portal): State<Portal>,
+) -> Result<Json<RequestList>, ApiError> {
+    let requests = db::requests(&portal.pool, None, &["pending"]).await?;
+    Ok(Json(RequestList { requests: requests.into_iter().map(RequestBody::from).collect() }))
+}
+
+async fn pending_request(portal: &Portal, id: &str) -> Result<Request, ApiError> {
+    let gone = || ApiError::not_found("request_not_found", "no request with this id");
+    let id = Uuid::parse_str(id).map_err(|_| gone())?;
+    let request = db::request(&portal.pool, id).await?.ok_or_else(gone)?;
+    if request.state != "pending" {
+        return Err(ApiError::conflict("request_not_pending", "the request was moderated already"));
+    }
+    Ok(request)
+}
+
+/// Approve: the request becomes public and reaches the inboxes of owners of cameras in its
+/// area. A flagged request cannot be approved.
+async fn approve(
+    Moderator(moderator): Moderator,
+    State(portal): State<Portal>,
+    Path(id): Path<String>,
+) -> Result<Json<RequestBody>, ApiError> {
+    let request = pending_request(&portal, &id).await?;
+    if !request.flags.is_empty() {
+        return Err(ApiError::conflict(
+            "request_flagged",
+            format!("a flagged request must be refused: {}", request.flags.join("; ")),
+        ));
+    }
+    if !db::moderate(&portal.pool, request.id, "approved", moderator.id, None).await? {
+        return Err(ApiError::conflict("request_not_pending", "the request was moderated already"));
+    }
+    let request = db::request(&portal.pool, request.id).await?.expect("it was just moderated");
+    Ok(Json(request.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Refusal {
+    reason: String,
+}
+
+async fn reject(
+    Moderator(moderator): Moderator,
+    State(portal): State<Portal>,
+    Path(id): Path<String>,
+    refusal: Result<Json<Refusal>, JsonRejection>,
+) -> Result<Json<RequestBody>, ApiError> {
+    let reason = request::text("reason", &body(refusal)?.reason, 500)?;
+    let request = pending_request(&portal, &id).await?;
+    if !db::moderate(&portal.pool, request.id, "rejected", moderator.id, Some(&reason)).await? {
+        return Err(ApiError::conflict("request_not_pending", "the request was moderated already"));
+    }
+    let request = db::request(&portal.pool, request.id).await?.expect("it was just moderated");
+    Ok(Json(request.into()))
+}
+
+#[derive(Serialize)]
+struct InboxItem {
+    request: PublicRequest,
+    /// Your cameras in its area.
+    cameras: Vec<Uuid>,
+}
+
+#[derive(Serialize)]
+struct Inbox {
+    requests: Vec<InboxItem>,
+}
+
+/// The approved requests whose area holds one of your active cameras.
+async fn inbox(Resident(owner): Resident, State(portal): State<Portal>) -> Result<Json<Inbox>, ApiError> {
+    let mut requests = Vec::new();
+    for (request, cameras) in db::inbox_candidates(&portal.pool, owner.id).await? {
+        let inside: Vec<Uuid> =
+            cameras.iter().filter(|c| request.area.contains(c.lat, c.lon)).map(|c| c.id).collect();
+        if !inside.is_empty() {
+            requests.push(InboxItem { request: request.into(), cameras: inside });
+        }
+    }
+    Ok(Json(Inbox { requests }))
+}
