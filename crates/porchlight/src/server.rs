@@ -19,6 +19,7 @@ pub struct Server {
     worker: JoinHandle<()>,
     sender: JoinHandle<()>,
     sweeper: JoinHandle<()>,
+    clip_sweeper: JoinHandle<()>,
     pollers: Vec<JoinHandle<()>>,
 }
 
@@ -33,6 +34,18 @@ async fn sweep_expired(store: Store) {
             Ok(0) => {}
             Ok(n) => tracing::info!(incidents = n, "expired incidents deleted"),
             Err(e) => tracing::error!(error = %e, "retention sweep failed; retrying"),
+        }
+        tokio::time::sleep(SWEEP_EVERY).await;
+    }
+}
+
+/// Delete the portal's clips past their retention, now and every [`SWEEP_EVERY`].
+async fn sweep_clips(portal: porchlight_portal::Portal) {
+    loop {
+        match portal.sweep_clips(chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(clips = n, "clips past their retention deleted"),
+            Err(e) => tracing::error!(error = %e, "clip retention sweep failed; retrying"),
         }
         tokio::time::sleep(SWEEP_EVERY).await;
     }
@@ -84,9 +97,10 @@ pub async fn start(
     let ingestor = crate::push::PushIngestor { store: store.clone(), alerts: alerts.clone() };
     let state =
         AppState { store, alerts: alerts.clone(), ingestor: Some(std::sync::Arc::new(ingestor)), push_key };
+    let clip_sweeper = tokio::spawn(sweep_clips(portal.clone()));
     let portal = porchlight_portal::router(portal);
     let http = tokio::spawn(porchlight_http::serve(listener, state, portal, shutdown_signal()));
-    Ok(Server { url, alerts, http, worker, sender, sweeper, pollers })
+    Ok(Server { url, alerts, http, worker, sender, sweeper, clip_sweeper, pollers })
 }
 
 /// Ctrl-C or SIGTERM. Live streams never end by themselves, so after the signal the server
@@ -124,6 +138,7 @@ impl Server {
         self.worker.abort();
         self.sender.abort();
         self.sweeper.abort();
+        self.clip_sweeper.abort();
         for poller in &self.pollers {
             poller.abort();
         }

@@ -38,6 +38,7 @@ pub fn router(portal: Portal) -> Router {
         .route("/v1/portal/agencies/{agency}/tokens", post(create_token))
         .route("/v1/portal/agencies/{agency}/tokens/{token}", delete(revoke_token))
         .merge(crate::requests_api::router())
+        .merge(crate::clips::router())
         .with_state(portal)
 }
 
@@ -64,6 +65,12 @@ impl ApiError {
     }
     pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub(crate) fn gone(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, code, message)
+    }
+    pub(crate) fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
     }
     pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)

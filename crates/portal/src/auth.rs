@@ -180,8 +180,34 @@ impl FromRequestParts<Portal> for Moderator {
     }
 }
 
-/// Who may post requests for the verified agency of the route's `{agency}`: one of its
-/// officers, or its system with a token scoped `requests:write`.
+/// The verified agency of the route's `{agency}`, and who acts for it: one of its officers, or
+/// its system with a token holding `scope`.
+async fn acting_for_agency(
+    parts: &mut Parts,
+    portal: &Portal,
+    scope: &str,
+) -> Result<(String, db::PostedBy), ApiError> {
+    let caller = Caller::from_request_parts(parts, portal).await?;
+    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, portal)
+        .await
+        .map_err(|_| ApiError::not_found("route_not_found", "no such route"))?;
+    let agency = params.into_iter().find(|(k, _)| k == "agency").map(|(_, v)| v).unwrap_or_default();
+    let by = match caller {
+        Caller::Account(a) if a.role == Role::Officer && a.agency_id.as_deref() == Some(agency.as_str()) => {
+            db::PostedBy::Officer(a.id)
+        }
+        Caller::Agency(t) if t.agency_id == agency && t.scopes.iter().any(|s| s == scope) => {
+            db::PostedBy::Token(t.id)
+        }
+        _ => return Err(ApiError::forbidden("officers_only", "only an officer of this agency can do this")),
+    };
+    match db::agency(&portal.pool, &agency).await? {
+        Some(a) if a.verified_at.is_some() => Ok((agency, by)),
+        _ => Err(ApiError::forbidden("agency_not_verified", "the agency has not been verified yet")),
+    }
+}
+
+/// Who may post requests for the agency of the route: an officer, or a `requests:write` token.
 pub(crate) struct Poster {
     pub agency: String,
     pub by: db::PostedBy,
@@ -191,30 +217,23 @@ impl FromRequestParts<Portal> for Poster {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, portal: &Portal) -> Result<Self, ApiError> {
-        let caller = Caller::from_request_parts(parts, portal).await?;
-        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, portal)
-            .await
-            .map_err(|_| ApiError::not_found("route_not_found", "no such route"))?;
-        let agency = params.into_iter().find(|(k, _)| k == "agency").map(|(_, v)| v).unwrap_or_default();
-        let by = match caller {
-            Caller::Account(a)
-                if a.role == Role::Officer && a.agency_id.as_deref() == Some(agency.as_str()) =>
-            {
-                db::PostedBy::Officer(a.id)
-            }
-            Caller::Agency(t) if t.agency_id == agency && t.scopes.iter().any(|s| s == "requests:write") => {
-                db::PostedBy::Token(t.id)
-            }
-            _ => {
-                return Err(ApiError::forbidden(
-                    "officers_only",
-                    "only an officer of this agency can do this",
-                ));
-            }
-        };
-        match db::agency(&portal.pool, &agency).await? {
-            Some(a) if a.verified_at.is_some() => Ok(Self { agency, by }),
-            _ => Err(ApiError::forbidden("agency_not_verified", "the agency has not been verified yet")),
-        }
+        let (agency, by) = acting_for_agency(parts, portal, "requests:write").await?;
+        Ok(Self { agency, by })
+    }
+}
+
+/// Who may see the clips shared with the agency of the route: an officer, or a `clips:read`
+/// token.
+pub(crate) struct ClipReader {
+    pub agency: String,
+    pub by: db::PostedBy,
+}
+
+impl FromRequestParts<Portal> for ClipReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, portal: &Portal) -> Result<Self, ApiError> {
+        let (agency, by) = acting_for_agency(parts, portal, "clips:read").await?;
+        Ok(Self { agency, by })
     }
 }

@@ -580,3 +580,206 @@ pub(crate) async fn inbox_candidates(
     }
     Ok(out)
 }
+
+/// A value kept across restarts (the clip link key); `value` the first time.
+pub(crate) async fn setting_or_insert(pool: &SqlitePool, key: &str, value: Vec<u8>) -> sqlx::Result<Vec<u8>> {
+    sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        .bind(key)
+        .bind(value)
+        .execute(pool)
+        .await?;
+    let (value,): (Vec<u8>,) =
+        sqlx::query_as("SELECT value FROM settings WHERE key = ?").bind(key).fetch_one(pool).await?;
+    Ok(value)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Clip {
+    pub id: Uuid,
+    pub request_id: Uuid,
+    pub owner_id: Uuid,
+    pub shared_as: String,
+    pub object_key: String,
+    pub sha256: String,
+    pub size: i64,
+    pub content_type: String,
+    pub created_at: DateTime<Utc>,
+    pub delete_after: DateTime<Utc>,
+    pub first_downloaded_at: Option<DateTime<Utc>>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
+struct ClipRow {
+    id: String,
+    request_id: String,
+    owner_id: String,
+    shared_as: String,
+    object_key: String,
+    sha256: String,
+    size: i64,
+    content_type: String,
+    created_at: String,
+    delete_after: String,
+    first_downloaded_at: Option<String>,
+    withdrawn_at: Option<String>,
+    deleted_at: Option<String>,
+}
+
+impl From<ClipRow> for Clip {
+    fn from(r: ClipRow) -> Self {
+        Self {
+            id: Uuid::parse_str(&r.id).unwrap_or_default(),
+            request_id: Uuid::parse_str(&r.request_id).unwrap_or_default(),
+            owner_id: Uuid::parse_str(&r.owner_id).unwrap_or_default(),
+            shared_as: r.shared_as,
+            object_key: r.object_key,
+            sha256: r.sha256,
+            size: r.size,
+            content_type: r.content_type,
+            created_at: parse_ts(&r.created_at),
+            delete_after: parse_ts(&r.delete_after),
+            first_downloaded_at: r.first_downloaded_at.as_deref().map(parse_ts),
+            withdrawn_at: r.withdrawn_at.as_deref().map(parse_ts),
+            deleted_at: r.deleted_at.as_deref().map(parse_ts),
+        }
+    }
+}
+
+const CLIP_COLUMNS: &str =
+    "id, request_id, owner_id, shared_as, object_key, sha256, size, content_type, created_at,
+    delete_after, first_downloaded_at, withdrawn_at, deleted_at";
+
+pub(crate) async fn create_clip(pool: &SqlitePool, clip: &Clip) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO clips (id, request_id, owner_id, shared_as, object_key, sha256, size, content_type, created_at,
+             delete_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(clip.id.to_string())
+    .bind(clip.request_id.to_string())
+    .bind(clip.owner_id.to_string())
+    .bind(&clip.shared_as)
+    .bind(&clip.object_key)
+    .bind(&clip.sha256)
+    .bind(clip.size)
+    .bind(&clip.content_type)
+    .bind(ts(clip.created_at))
+    .bind(ts(clip.delete_after))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn clip(pool: &SqlitePool, id: Uuid) -> sqlx::Result<Option<Clip>> {
+    let row: Option<ClipRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {CLIP_COLUMNS} FROM clips WHERE id = ?")))
+            .bind(id.to_string())
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(Clip::from))
+}
+
+/// The clips still shared for a request (not withdrawn, not deleted).
+pub(crate) async fn shared_clips(pool: &SqlitePool, request: Uuid) -> sqlx::Result<Vec<Clip>> {
+    let rows: Vec<ClipRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CLIP_COLUMNS} FROM clips WHERE request_id = ? AND withdrawn_at IS NULL AND deleted_at IS NULL
+         ORDER BY created_at, id"
+    )))
+    .bind(request.to_string())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(Clip::from).collect())
+}
+
+pub(crate) async fn owner_clips(pool: &SqlitePool, owner: Uuid) -> sqlx::Result<Vec<Clip>> {
+    let rows: Vec<ClipRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CLIP_COLUMNS} FROM clips WHERE owner_id = ? ORDER BY created_at, id"
+    )))
+    .bind(owner.to_string())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(Clip::from).collect())
+}
+
+/// Withdraw an owner's clip if nobody has downloaded it; whether it was withdrawn.
+pub(crate) async fn withdraw_clip(pool: &SqlitePool, owner: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE clips SET withdrawn_at = ? WHERE id = ? AND owner_id = ? AND first_downloaded_at IS NULL
+             AND withdrawn_at IS NULL AND deleted_at IS NULL",
+    )
+    .bind(ts(now()))
+    .bind(id.to_string())
+    .bind(owner.to_string())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Record a download by an agency: the access log, and the first download's time (after
+/// which the owner cannot withdraw). False if the clip was withdrawn or deleted meanwhile.
+pub(crate) async fn record_access(
+    pool: &SqlitePool,
+    clip: Uuid,
+    agency: &str,
+    by: &PostedBy,
+) -> sqlx::Result<bool> {
+    let (account, token) = match by {
+        PostedBy::Officer(id) => (Some(id.to_string()), None),
+        PostedBy::Token(id) => (None, Some(id.to_string())),
+    };
+    let at = ts(now());
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let done = sqlx::query(
+        "UPDATE clips SET first_downloaded_at = COALESCE(first_downloaded_at, ?)
+         WHERE id = ? AND withdrawn_at IS NULL AND deleted_at IS NULL",
+    )
+    .bind(&at)
+    .bind(clip.to_string())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO clip_accesses (clip_id, agency_id, by_account, by_token, at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(clip.to_string())
+    .bind(agency)
+    .bind(account)
+    .bind(token)
+    .bind(&at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub(crate) async fn clip_access_count(pool: &SqlitePool, clip: Uuid) -> sqlx::Result<i64> {
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM clip_accesses WHERE clip_id = ?")
+        .bind(clip.to_string())
+        .fetch_one(pool)
+        .await?;
+    Ok(n)
+}
+
+pub(crate) async fn clips_past_retention(
+    pool: &SqlitePool,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, object_key FROM clips WHERE deleted_at IS NULL AND delete_after <= ?")
+            .bind(ts(now))
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|(id, key)| (Uuid::parse_str(&id).unwrap_or_default(), key)).collect())
+}
+
+pub(crate) async fn mark_clip_deleted(pool: &SqlitePool, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE clips SET deleted_at = ? WHERE id = ?")
+        .bind(ts(now()))
+        .bind(id.to_string())
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -10,6 +10,7 @@
 
 mod api;
 mod auth;
+pub mod clips;
 mod db;
 pub mod domain;
 pub mod request;
@@ -36,12 +37,18 @@ pub enum PortalError {
     Invalid(#[from] domain::Invalid),
     #[error("{0}")]
     Refused(&'static str),
+    #[error("the clip store: {0}")]
+    Clips(String),
 }
 
-/// The portal's state: its database.
+/// The portal's state: its database, the store of its clips, and the key that signs clip
+/// links.
 #[derive(Clone)]
 pub struct Portal {
     pool: SqlitePool,
+    clips: std::sync::Arc<dyn object_store::ObjectStore>,
+    link_key: std::sync::Arc<Vec<u8>>,
+    link_lifetime: chrono::Duration,
 }
 
 impl std::fmt::Debug for Portal {
@@ -63,7 +70,33 @@ impl Portal {
             .busy_timeout(std::time::Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let folder = data_dir.join("clips");
+        std::fs::create_dir_all(&folder).map_err(sqlx::Error::Io)?;
+        let clips = object_store::local::LocalFileSystem::new_with_prefix(&folder)
+            .map_err(|e| PortalError::Clips(e.to_string()))?;
+        let link_key = db::setting_or_insert(&pool, "link_key", auth::new_token().into_bytes()).await?;
+        Ok(Self {
+            pool,
+            clips: std::sync::Arc::new(clips),
+            link_key: std::sync::Arc::new(link_key),
+            link_lifetime: chrono::Duration::minutes(clips::LINK_MINUTES),
+        })
+    }
+
+    /// Clip download links that work for `lifetime` (15 minutes unless set).
+    pub fn with_link_lifetime(self, lifetime: chrono::Duration) -> Self {
+        Self { link_lifetime: lifetime, ..self }
+    }
+
+    /// Delete the clips whose retention has run out by `now`, bytes and all (their records
+    /// and access log stay). Returns how many.
+    pub async fn sweep_clips(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize, PortalError> {
+        let due = db::clips_past_retention(&self.pool, now).await?;
+        for (id, key) in &due {
+            clips::remove(self, key).await?;
+            db::mark_clip_deleted(&self.pool, *id).await?;
+        }
+        Ok(due.len())
     }
 
     /// Make (or promote) the platform administrator `email`: how an installation gets its

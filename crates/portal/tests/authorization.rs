@@ -24,7 +24,7 @@ async fn every_route_against_every_role() {
         "agency token",
     ];
     // (method, path, expected status per role, in the order of `roles`)
-    let matrix: [(Method, &str, [u16; 8]); 22] = [
+    let matrix: [(Method, &str, [u16; 8]); 24] = [
         (Method::GET, "/v1/portal/me", [401, 200, 200, 200, 200, 200, 200, 200]),
         (Method::GET, "/v1/portal/agencies/north-pd", [200, 200, 200, 200, 200, 200, 200, 200]),
         (Method::POST, "/v1/portal/accounts", [201, 201, 201, 201, 201, 201, 201, 201]),
@@ -51,6 +51,14 @@ async fn every_route_against_every_role() {
         (Method::GET, "/v1/portal/moderation", [401, 403, 403, 403, 403, 200, 403, 403]),
         (Method::POST, "/v1/portal/requests/{pending}/approve", [401, 403, 403, 403, 403, 200, 403, 403]),
         (Method::POST, "/v1/portal/requests/{pending}/reject", [401, 403, 403, 403, 403, 200, 403, 403]),
+        (Method::GET, "/v1/portal/my/clips", [401, 200, 403, 403, 403, 403, 403, 403]),
+        // The officer may list an agency's clips (here of a request that does not exist);
+        // the token lacks clips:read.
+        (
+            Method::GET,
+            "/v1/portal/agencies/north-pd/requests/{missing}/clips",
+            [401, 403, 404, 403, 403, 403, 403, 403],
+        ),
     ];
     let resident = cast.who["resident"].clone();
     let officer = cast.who["officer"].clone();
@@ -85,6 +93,10 @@ async fn every_route_against_every_role() {
                         .await;
                     path = path.replace("{pending}", made["id"].as_str().unwrap());
                     json!({"reason": "not enough detail"})
+                }
+                p if p.contains("{missing}") => {
+                    path = path.replace("{missing}", &uuid_like(n));
+                    json!({})
                 }
                 p if p.contains("{camera}") => {
                     // The resident's own camera: nobody else's to pause or delete.
@@ -255,4 +267,9 @@ async fn unverified_agencies_and_revoked_tokens_are_refused() {
     );
     let members = site.send(&east, Method::GET, "/v1/portal/agencies/east-pd/officers", None).await.1;
     assert_eq!(members["members"].as_array().unwrap().len(), 1, "{members}");
+}
+
+/// A well-formed id that names nothing.
+fn uuid_like(n: usize) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
 }

@@ -27,8 +27,13 @@ pub enum As {
 
 impl Site {
     pub async fn start() -> Self {
+        Self::start_with(|p| p).await
+    }
+
+    /// Start with the portal adjusted by `adjust` (shorter link lifetimes, say).
+    pub async fn start_with(adjust: impl FnOnce(Portal) -> Portal) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let portal = Portal::open(dir.path()).await.unwrap();
+        let portal = adjust(Portal::open(dir.path()).await.unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let app = porchlight_portal::router(portal.clone());
