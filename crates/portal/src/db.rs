@@ -783,3 +783,22 @@ pub(crate) async fn mark_clip_deleted(pool: &SqlitePool, id: Uuid) -> sqlx::Resu
         .await?;
     Ok(())
 }
+
+pub(crate) async fn decline(pool: &SqlitePool, request: Uuid, owner: Uuid) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO declines (request_id, owner_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        .bind(request.to_string())
+        .bind(owner.to_string())
+        .bind(ts(now()))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The requests an owner has declined.
+pub(crate) async fn declined(pool: &SqlitePool, owner: Uuid) -> sqlx::Result<Vec<Uuid>> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT request_id FROM declines WHERE owner_id = ?")
+        .bind(owner.to_string())
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().filter_map(|(id,)| Uuid::parse_str(&id).ok()).collect())
+}

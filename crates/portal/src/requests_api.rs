@@ -38,6 +38,7 @@ pub(crate) fn router() -> Router<Portal> {
         .route("/v1/portal/requests/{request}/approve", post(approve))
         .route("/v1/portal/requests/{request}/reject", post(reject))
         .route("/v1/portal/inbox", get(inbox))
+        .route("/v1/portal/requests/{request}/decline", post(decline))
 }
 
 #[derive(Serialize)]
@@ -370,10 +371,14 @@ struct Inbox {
     requests: Vec<InboxItem>,
 }
 
-/// The approved requests whose area holds one of your active cameras.
+/// The approved requests whose area holds one of your active cameras, but those you declined.
 async fn inbox(Resident(owner): Resident, State(portal): State<Portal>) -> Result<Json<Inbox>, ApiError> {
     let mut requests = Vec::new();
+    let declined = db::declined(&portal.pool, owner.id).await?;
     for (request, cameras) in db::inbox_candidates(&portal.pool, owner.id).await? {
+        if declined.contains(&request.id) {
+            continue;
+        }
         let inside: Vec<Uuid> =
             cameras.iter().filter(|c| request.area.contains(c.lat, c.lon)).map(|c| c.id).collect();
         if !inside.is_empty() {
@@ -381,4 +386,23 @@ async fn inbox(Resident(owner): Resident, State(portal): State<Portal>) -> Resul
         }
     }
     Ok(Json(Inbox { requests }))
+}
+
+/// Say no to a request in your inbox: it leaves the inbox. Nobody else learns of it.
+async fn decline(
+    Resident(owner): Resident,
+    State(portal): State<Portal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let gone = || ApiError::not_found("request_not_found", "no request in your inbox has this id");
+    let id = Uuid::parse_str(&id).map_err(|_| gone())?;
+    let asked = db::inbox_candidates(&portal.pool, owner.id)
+        .await?
+        .iter()
+        .any(|(r, cameras)| r.id == id && cameras.iter().any(|c| r.area.contains(c.lat, c.lon)));
+    if !asked {
+        return Err(gone());
+    }
+    db::decline(&portal.pool, id, owner.id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

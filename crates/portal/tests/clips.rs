@@ -46,7 +46,7 @@ async fn an_owner_shares_the_agency_downloads_and_nobody_else_gets_anything() {
     let cast = cast(&site).await;
     let (officer, moderator) = (cast.who["officer"].clone(), cast.who["moderator"].clone());
     let mut owners = Vec::new();
-    for email in ["near@mail.example", "far@mail.example"] {
+    for email in ["near@mail.example", "far@mail.example", "declines@mail.example"] {
         site.register(email).await;
         owners.push(site.sign_in(email, "correct horse battery").await);
     }
@@ -64,6 +64,13 @@ async fn an_owner_shares_the_agency_downloads_and_nobody_else_gets_anything() {
         json!({"name": "Porch", "lat": 43.0692, "lon": -87.9531}),
     )
     .await;
+    site.ok(
+        &owners[2],
+        Method::POST,
+        "/v1/portal/cameras",
+        json!({"name": "Gate", "lat": 43.0510, "lon": -87.9538}),
+    )
+    .await;
     let posted = site
         .ok(
             &officer,
@@ -76,7 +83,28 @@ async fn an_owner_shares_the_agency_downloads_and_nobody_else_gets_anything() {
     // Before approval nobody can share.
     assert_eq!(upload(&site, &owners[0], &request, video(1000, 1), "Maple St").await.0, 404);
     site.ok(&moderator, Method::POST, &format!("/v1/portal/requests/{request}/approve"), json!({})).await;
-    // The owner far away was not asked and cannot share.
+    // The other owner near it declines: the request leaves their inbox, and nobody learns it.
+    let inbox = |who: As| {
+        let site = &site;
+        async move {
+            site.send(&who, Method::GET, "/v1/portal/inbox", None).await.1["requests"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(inbox(owners[2].clone()).await, 1);
+    assert_eq!(
+        site.send(&owners[2], Method::POST, &format!("/v1/portal/requests/{request}/decline"), None).await.0,
+        204
+    );
+    assert_eq!(inbox(owners[2].clone()).await, 0);
+    assert_eq!(inbox(owners[0].clone()).await, 1);
+    // The owner far away was not asked: cannot decline, cannot share.
+    assert_eq!(
+        site.send(&owners[1], Method::POST, &format!("/v1/portal/requests/{request}/decline"), None).await.0,
+        404
+    );
     assert_eq!(upload(&site, &owners[1], &request, video(1000, 1), "Far").await.0, 404);
 
     let bytes = video(1_500_000, 3);
@@ -97,7 +125,7 @@ async fn an_owner_shares_the_agency_downloads_and_nobody_else_gets_anything() {
         (Some("Maple St neighbour"), Some(digest.as_str()))
     );
     let text = list.to_string();
-    for secret in ["near@", "far@", "43.0513", "-87.9531", "owner", "camera"] {
+    for secret in ["near@", "far@", "declines@", "declin", "43.0513", "-87.9531", "owner", "camera"] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
     // Another agency's officer, the agency's token without clips:read, a moderator, the
