@@ -24,7 +24,7 @@ async fn every_route_against_every_role() {
         "agency token",
     ];
     // (method, path, expected status per role, in the order of `roles`)
-    let matrix: [(Method, &str, [u16; 8]); 24] = [
+    let matrix: [(Method, &str, [u16; 8]); 28] = [
         (Method::GET, "/v1/portal/me", [401, 200, 200, 200, 200, 200, 200, 200]),
         (Method::GET, "/v1/portal/agencies/north-pd", [200, 200, 200, 200, 200, 200, 200, 200]),
         (Method::POST, "/v1/portal/accounts", [201, 201, 201, 201, 201, 201, 201, 201]),
@@ -58,6 +58,19 @@ async fn every_route_against_every_role() {
             Method::GET,
             "/v1/portal/agencies/north-pd/requests/{missing}/clips",
             [401, 403, 404, 403, 403, 403, 403, 403],
+        ),
+        (Method::POST, "/v1/portal/requests/{missing}/decline", [401, 404, 403, 403, 403, 403, 403, 403]),
+        (
+            Method::POST,
+            "/v1/portal/requests/{missing}/clips?shared_as=x",
+            [401, 404, 403, 403, 403, 403, 403, 403],
+        ),
+        (Method::DELETE, "/v1/portal/clips/{missing}", [401, 404, 403, 403, 403, 403, 403, 403]),
+        // Only a link signed by the portal opens a clip: nobody's role does.
+        (
+            Method::GET,
+            "/v1/portal/clips/{missing}/download?agency=north-pd&by=x&expires=9999999999&sig=x",
+            [403, 403, 403, 403, 403, 403, 403, 403],
         ),
     ];
     let resident = cast.who["resident"].clone();
