@@ -105,8 +105,27 @@ fn camera_not_found() -> ApiError {
     ApiError::not_found("camera_not_found", "you have no camera with this id")
 }
 
-fn camera_id(id: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(id).map_err(|_| camera_not_found())
+/// What an owner does to one of their cameras.
+enum CameraChange {
+    Pause,
+    Resume,
+    Delete,
+}
+
+/// Change one of the owner's cameras: 204, or 404 if it is not theirs.
+async fn change_camera(
+    portal: &Portal,
+    owner: Uuid,
+    id: &str,
+    change: CameraChange,
+) -> Result<StatusCode, ApiError> {
+    let id = Uuid::parse_str(id).map_err(|_| camera_not_found())?;
+    let theirs = match change {
+        CameraChange::Pause => db::set_camera_paused(&portal.pool, owner, id, true).await?,
+        CameraChange::Resume => db::set_camera_paused(&portal.pool, owner, id, false).await?,
+        CameraChange::Delete => db::delete_camera(&portal.pool, owner, id).await?,
+    };
+    if theirs { Ok(StatusCode::NO_CONTENT) } else { Err(camera_not_found()) }
 }
 
 async fn pause_camera(
@@ -114,11 +133,7 @@ async fn pause_camera(
     State(portal): State<Portal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if db::set_camera_paused(&portal.pool, owner.id, camera_id(&id)?, true).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(camera_not_found())
-    }
+    change_camera(&portal, owner.id, &id, CameraChange::Pause).await
 }
 
 async fn resume_camera(
@@ -126,11 +141,7 @@ async fn resume_camera(
     State(portal): State<Portal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if db::set_camera_paused(&portal.pool, owner.id, camera_id(&id)?, false).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(camera_not_found())
-    }
+    change_camera(&portal, owner.id, &id, CameraChange::Resume).await
 }
 
 async fn delete_camera(
@@ -138,11 +149,7 @@ async fn delete_camera(
     State(portal): State<Portal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if db::delete_camera(&portal.pool, owner.id, camera_id(&id)?).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(camera_not_found())
-    }
+    change_camera(&portal, owner.id, &id, CameraChange::Delete).await
 }
 
 #[derive(Deserialize)]

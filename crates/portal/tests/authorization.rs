@@ -113,15 +113,8 @@ async fn every_route_against_every_role() {
                 }
                 p if p.contains("{camera}") => {
                     // The resident's own camera: nobody else's to pause or delete.
-                    let made = site
-                        .ok(
-                            &resident,
-                            Method::POST,
-                            "/v1/portal/cameras",
-                            json!({"name": "Side", "lat": 43.0, "lon": -87.9}),
-                        )
-                        .await;
-                    path = path.replace("{camera}", made["id"].as_str().unwrap());
+                    let made = support::camera(&site, &resident, 43.0, -87.9).await;
+                    path = path.replace("{camera}", &made);
                     json!({})
                 }
                 p if p.ends_with("{token}") => {

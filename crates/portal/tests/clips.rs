@@ -7,7 +7,7 @@ mod support;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::{As, Site, cast, request_body};
+use support::{As, Site, camera, cast, request_body};
 
 async fn upload(site: &Site, owner: &As, request: &str, bytes: Vec<u8>, shared_as: &str) -> (u16, Value) {
     let As::Session { cookie, csrf } = owner else { unreachable!() };
@@ -50,27 +50,9 @@ async fn an_owner_shares_the_agency_downloads_and_nobody_else_gets_anything() {
         site.register(email).await;
         owners.push(site.sign_in(email, "correct horse battery").await);
     }
-    site.ok(
-        &owners[0],
-        Method::POST,
-        "/v1/portal/cameras",
-        json!({"name": "Porch", "lat": 43.0513, "lon": -87.9531}),
-    )
-    .await;
-    site.ok(
-        &owners[1],
-        Method::POST,
-        "/v1/portal/cameras",
-        json!({"name": "Porch", "lat": 43.0692, "lon": -87.9531}),
-    )
-    .await;
-    site.ok(
-        &owners[2],
-        Method::POST,
-        "/v1/portal/cameras",
-        json!({"name": "Gate", "lat": 43.0510, "lon": -87.9538}),
-    )
-    .await;
+    camera(&site, &owners[0], 43.0513, -87.9531).await;
+    camera(&site, &owners[1], 43.0692, -87.9531).await;
+    camera(&site, &owners[2], 43.0510, -87.9538).await;
     let posted = site
         .ok(
             &officer,
@@ -197,13 +179,7 @@ async fn download_links_expire() {
     let (officer, moderator) = (cast.who["officer"].clone(), cast.who["moderator"].clone());
     site.register("near@mail.example").await;
     let owner = site.sign_in("near@mail.example", "correct horse battery").await;
-    site.ok(
-        &owner,
-        Method::POST,
-        "/v1/portal/cameras",
-        json!({"name": "Porch", "lat": 43.0513, "lon": -87.9531}),
-    )
-    .await;
+    camera(&site, &owner, 43.0513, -87.9531).await;
     let posted = site
         .ok(
             &officer,

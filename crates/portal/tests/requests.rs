@@ -6,14 +6,7 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{As, Site, cast, request_body};
-
-async fn camera(site: &Site, owner: &As, lat: f64, lon: f64) -> String {
-    let made = site
-        .ok(owner, Method::POST, "/v1/portal/cameras", json!({"name": "Porch", "lat": lat, "lon": lon}))
-        .await;
-    made["id"].as_str().unwrap().to_owned()
-}
+use support::{As, Site, camera, cast, request_body};
 
 async fn inbox(site: &Site, owner: &As) -> Vec<Value> {
     let (status, body) = site.send(owner, Method::GET, "/v1/portal/inbox", None).await;

@@ -192,3 +192,11 @@ pub fn request_body(lat: f64, lon: f64, description: &str) -> Value {
         "contact": "Detective Ruiz, 414-555-0100",
     })
 }
+
+/// Register a camera for `owner` at (lat, lon); its id.
+pub async fn camera(site: &Site, owner: &As, lat: f64, lon: f64) -> String {
+    let made = site
+        .ok(owner, Method::POST, "/v1/portal/cameras", json!({"name": "Porch", "lat": lat, "lon": lon}))
+        .await;
+    made["id"].as_str().unwrap().to_owned()
+}
