@@ -39,13 +39,16 @@ async fn sweep_expired(store: Store) {
     }
 }
 
-/// Delete the portal's clips past their retention, now and every [`SWEEP_EVERY`].
-async fn sweep_clips(portal: porchlight_portal::Portal) {
+/// Close the portal's stale requests and delete clips past their retention, now and every
+/// [`SWEEP_EVERY`].
+async fn sweep_portal(portal: porchlight_portal::Portal) {
     loop {
-        match portal.sweep_clips(chrono::Utc::now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(clips = n, "clips past their retention deleted"),
-            Err(e) => tracing::error!(error = %e, "clip retention sweep failed; retrying"),
+        match portal.sweep(chrono::Utc::now()).await {
+            Ok((0, 0)) => {}
+            Ok((requests, clips)) => {
+                tracing::info!(requests, clips, "stale requests closed, old clips deleted")
+            }
+            Err(e) => tracing::error!(error = %e, "portal sweep failed; retrying"),
         }
         tokio::time::sleep(SWEEP_EVERY).await;
     }
@@ -97,7 +100,7 @@ pub async fn start(
     let ingestor = crate::push::PushIngestor { store: store.clone(), alerts: alerts.clone() };
     let state =
         AppState { store, alerts: alerts.clone(), ingestor: Some(std::sync::Arc::new(ingestor)), push_key };
-    let clip_sweeper = tokio::spawn(sweep_clips(portal.clone()));
+    let clip_sweeper = tokio::spawn(sweep_portal(portal.clone()));
     let portal = porchlight_portal::router(portal);
     let http = tokio::spawn(porchlight_http::serve(listener, state, portal, shutdown_signal()));
     Ok(Server { url, alerts, http, worker, sender, sweeper, clip_sweeper, pollers })

@@ -802,3 +802,28 @@ pub(crate) async fn declined(pool: &SqlitePool, owner: Uuid) -> sqlx::Result<Vec
         .await?;
     Ok(rows.into_iter().filter_map(|(id,)| Uuid::parse_str(&id).ok()).collect())
 }
+
+/// Close an agency's pending or approved request; whether it was open.
+pub(crate) async fn close_request(pool: &SqlitePool, agency: &str, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE requests SET state = 'closed' WHERE id = ? AND agency_id = ? AND state IN ('pending', 'approved')",
+    )
+    .bind(id.to_string())
+    .bind(agency)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Close the requests approved before `cutoff`; how many.
+pub(crate) async fn close_requests_approved_before(
+    pool: &SqlitePool,
+    cutoff: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    let done =
+        sqlx::query("UPDATE requests SET state = 'closed' WHERE state = 'approved' AND moderated_at < ?")
+            .bind(ts(cutoff))
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected())
+}

@@ -14,7 +14,7 @@ pub mod clips;
 mod db;
 pub mod domain;
 pub mod request;
-mod requests_api;
+pub mod requests_api;
 
 use std::path::Path;
 
@@ -88,15 +88,22 @@ impl Portal {
         Self { link_lifetime: lifetime, ..self }
     }
 
-    /// Delete the clips whose retention has run out by `now`, bytes and all (their records
-    /// and access log stay). Returns how many.
-    pub async fn sweep_clips(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize, PortalError> {
+    /// What time ends, as of `now`: requests approved longer ago than
+    /// [`requests_api::OPEN_DAYS`] close (they leave inboxes and take no more clips), and clips
+    /// past their retention are deleted, bytes and all (their records and access log stay).
+    /// Returns how many requests closed and clips were deleted.
+    pub async fn sweep(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(u64, usize), PortalError> {
+        let closed = db::close_requests_approved_before(
+            &self.pool,
+            now - chrono::Duration::days(requests_api::OPEN_DAYS),
+        )
+        .await?;
         let due = db::clips_past_retention(&self.pool, now).await?;
         for (id, key) in &due {
             clips::remove(self, key).await?;
             db::mark_clip_deleted(&self.pool, *id).await?;
         }
-        Ok(due.len())
+        Ok((closed, due.len()))
     }
 
     /// Make (or promote) the platform administrator `email`: how an installation gets its

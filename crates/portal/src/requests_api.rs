@@ -25,6 +25,8 @@ use crate::{
 pub const MAX_OPEN_REQUESTS: u32 = 20;
 /// How far back a request's window may start.
 pub const OLDEST_WINDOW_DAYS: i64 = 30;
+/// How long an approved request stays open before it closes by itself.
+pub const OPEN_DAYS: i64 = 30;
 
 pub(crate) fn router() -> Router<Portal> {
     Router::new()
@@ -34,6 +36,8 @@ pub(crate) fn router() -> Router<Portal> {
         .route("/v1/portal/cameras/{camera}/pause", post(pause_camera))
         .route("/v1/portal/cameras/{camera}/resume", post(resume_camera))
         .route("/v1/portal/agencies/{agency}/requests", post(create_request).get(public_requests))
+        .route("/v1/portal/agencies/{agency}/requests/all", get(agency_requests))
+        .route("/v1/portal/agencies/{agency}/requests/{request}/close", post(close_request))
         .route("/v1/portal/moderation", get(pending))
         .route("/v1/portal/requests/{request}/approve", post(approve))
         .route("/v1/portal/requests/{request}/reject", post(reject))
@@ -412,4 +416,31 @@ async fn decline(
     }
     db::decline(&portal.pool, id, owner.id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every request of the agency, pending ones and flags included: for its officers and systems.
+async fn agency_requests(
+    poster: Poster,
+    State(portal): State<Portal>,
+) -> Result<Json<RequestList>, ApiError> {
+    let all =
+        db::requests(&portal.pool, Some(&poster.agency), &["pending", "approved", "rejected", "closed"])
+            .await?;
+    Ok(Json(RequestList { requests: all.into_iter().map(RequestBody::from).collect() }))
+}
+
+/// Close one of the agency's requests: it leaves inboxes and takes no more clips; what was
+/// shared stays until its retention ends.
+async fn close_request(
+    poster: Poster,
+    State(portal): State<Portal>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let gone = || ApiError::not_found("request_not_found", "this agency has no open request with this id");
+    let id = Uuid::parse_str(&id).map_err(|_| gone())?;
+    if db::close_request(&portal.pool, &poster.agency, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(gone())
+    }
 }

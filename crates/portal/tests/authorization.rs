@@ -24,7 +24,7 @@ async fn every_route_against_every_role() {
         "agency token",
     ];
     // (method, path, expected status per role, in the order of `roles`)
-    let matrix: [(Method, &str, [u16; 8]); 28] = [
+    let matrix: [(Method, &str, [u16; 8]); 30] = [
         (Method::GET, "/v1/portal/me", [401, 200, 200, 200, 200, 200, 200, 200]),
         (Method::GET, "/v1/portal/agencies/north-pd", [200, 200, 200, 200, 200, 200, 200, 200]),
         (Method::POST, "/v1/portal/accounts", [201, 201, 201, 201, 201, 201, 201, 201]),
@@ -58,6 +58,12 @@ async fn every_route_against_every_role() {
             Method::GET,
             "/v1/portal/agencies/north-pd/requests/{missing}/clips",
             [401, 403, 404, 403, 403, 403, 403, 403],
+        ),
+        (Method::GET, "/v1/portal/agencies/north-pd/requests/all", [401, 403, 200, 403, 403, 403, 403, 200]),
+        (
+            Method::POST,
+            "/v1/portal/agencies/north-pd/requests/{missing}/close",
+            [401, 403, 404, 403, 403, 403, 403, 404],
         ),
         (Method::POST, "/v1/portal/requests/{missing}/decline", [401, 404, 403, 403, 403, 403, 403, 403]),
         (

@@ -166,8 +166,8 @@ async fn an_owner_shares_the_agency_downloads_and_nobody_else_gets_anything() {
     assert_eq!(states, vec![(true, false), (false, true)]);
 
     // Retention: past it, the clip is deleted and its link dead.
-    let swept = site.portal.sweep_clips(chrono::Utc::now() + chrono::Duration::days(91)).await.unwrap();
-    assert_eq!(swept, 2);
+    let (closed, swept) = site.portal.sweep(chrono::Utc::now() + chrono::Duration::days(91)).await.unwrap();
+    assert_eq!((closed, swept), (1, 2));
     assert_eq!(fetch(&site, &url).await.status(), 410);
     assert!(shared(&site, &officer, "north-pd", &request).await.1["clips"].as_array().unwrap().is_empty());
 }

@@ -75,6 +75,36 @@ async fn a_request_reaches_the_cameras_in_its_area_and_the_public_sees_it_genera
     for secret in ["43.0512", "-87.9534", "43.0513", "-87.9531", "camera", "near@"] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
+    // The agency sees all of its requests; closing one takes it out of inboxes for good.
+    let all = site.send(&officer, Method::GET, "/v1/portal/agencies/north-pd/requests/all", None).await.1;
+    assert_eq!(
+        all["requests"][0]["area"]["lat"].as_f64(),
+        Some(43.0512),
+        "the agency sees its own exact area"
+    );
+    let close = format!("/v1/portal/agencies/north-pd/requests/{id}/close");
+    assert_eq!(site.send(&officer, Method::POST, &close, None).await.0, 204);
+    assert!(inbox(&site, &owners[0]).await.is_empty());
+    assert_eq!(site.send(&officer, Method::POST, &close, None).await.0, 404);
+    let public =
+        site.send(&As::Anonymous, Method::GET, "/v1/portal/agencies/north-pd/requests", None).await.1;
+    assert_eq!(public["requests"][0]["state"], "closed");
+    // An approved request closes by itself after 30 days.
+    let posted = site
+        .ok(
+            &officer,
+            Method::POST,
+            "/v1/portal/agencies/north-pd/requests",
+            request_body(43.0512, -87.9534, "Bike taken from porch"),
+        )
+        .await;
+    let second = posted["id"].as_str().unwrap().to_owned();
+    site.ok(&moderator, Method::POST, &format!("/v1/portal/requests/{second}/approve"), json!({})).await;
+    assert_eq!(inbox(&site, &owners[0]).await.len(), 1);
+    assert_eq!(site.portal.sweep(chrono::Utc::now() + chrono::Duration::days(29)).await.unwrap(), (0, 0));
+    assert_eq!(site.portal.sweep(chrono::Utc::now() + chrono::Duration::days(31)).await.unwrap(), (1, 0));
+    assert!(inbox(&site, &owners[0]).await.is_empty());
+
     // An officer of another agency cannot post for this one.
     let south = {
         let admin = cast.who["other agency's admin"].clone();
