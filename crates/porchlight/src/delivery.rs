@@ -74,6 +74,15 @@ impl DeliveryArgs {
     }
 }
 
+impl DeliveryArgs {
+    /// The portal's mailer for notices of requests, when an SMTP server is configured.
+    pub fn portal_notifier(&self, listening: &str) -> anyhow::Result<Option<porchlight_portal::Notifier>> {
+        let Some(url) = &self.smtp_url else { return Ok(None) };
+        let public_url = self.public_url.as_deref().unwrap_or(listening);
+        Ok(Some(porchlight_portal::Notifier::new(url, &self.mail_from, public_url)?))
+    }
+}
+
 impl Default for DeliveryArgs {
     fn default() -> Self {
         let defaults = Config::default();

@@ -100,7 +100,19 @@ pub async fn start(
     let ingestor = crate::push::PushIngestor { store: store.clone(), alerts: alerts.clone() };
     let state =
         AppState { store, alerts: alerts.clone(), ingestor: Some(std::sync::Arc::new(ingestor)), push_key };
-    let clip_sweeper = tokio::spawn(sweep_portal(portal.clone()));
+    let notifier = delivery.portal_notifier(&url)?;
+    let clip_sweeper = tokio::spawn({
+        let portal = portal.clone();
+        async move {
+            // Notices of approved requests go out by e-mail when there is an SMTP server.
+            match notifier {
+                Some(notifier) => {
+                    tokio::join!(sweep_portal(portal.clone()), portal.run_notices(notifier));
+                }
+                None => sweep_portal(portal).await,
+            }
+        }
+    });
     let portal = porchlight_portal::router(portal);
     let http = tokio::spawn(porchlight_http::serve(listener, state, portal, shutdown_signal()));
     Ok(Server { url, alerts, http, worker, sender, sweeper, clip_sweeper, pollers })

@@ -827,3 +827,116 @@ pub(crate) async fn close_requests_approved_before(
             .await?;
     Ok(done.rows_affected())
 }
+
+/// Approve a pending request and, in the same transaction, queue an e-mail notice for each
+/// owner of an active camera inside its area. Whether it was pending.
+pub(crate) async fn approve(pool: &SqlitePool, request: &Request, by: Uuid) -> sqlx::Result<bool> {
+    let now = ts(now());
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let done = sqlx::query(
+        "UPDATE requests SET state = 'approved', moderated_by = ?, moderated_at = ? WHERE id = ? AND state = 'pending'",
+    )
+    .bind(by.to_string())
+    .bind(&now)
+    .bind(request.id.to_string())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let [a, b, c, d] = request.area.bounding_box();
+    let cameras: Vec<(String, f64, f64)> = sqlx::query_as(
+        "SELECT owner_id, lat, lon FROM cameras WHERE paused_at IS NULL AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
+    )
+    .bind(a)
+    .bind(c)
+    .bind(b)
+    .bind(d)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut owners: Vec<&str> = cameras
+        .iter()
+        .filter(|(_, lat, lon)| request.area.contains(*lat, *lon))
+        .map(|(o, _, _)| o.as_str())
+        .collect();
+    owners.sort_unstable();
+    owners.dedup();
+    sqlx::query(
+        "INSERT INTO notices (request_id, owner_id, state, due_at)
+         SELECT ?1, value, 'pending', ?2 FROM json_each(?3) WHERE true ON CONFLICT DO NOTHING",
+    )
+    .bind(request.id.to_string())
+    .bind(&now)
+    .bind(serde_json::to_string(&owners).expect("strings serialize"))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A notice to send: the request, and the owner's address and cameras.
+pub(crate) struct Notice {
+    pub request: Request,
+    pub owner: Uuid,
+    pub email: String,
+    pub attempts: u32,
+}
+
+/// Notices due at `now`, leased until `until` (a crash makes them due again then).
+pub(crate) async fn take_notices(
+    pool: &SqlitePool,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> sqlx::Result<Vec<Notice>> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "UPDATE notices SET due_at = ?1 WHERE rowid IN (
+             SELECT rowid FROM notices WHERE state = 'pending' AND due_at <= ?2 ORDER BY due_at LIMIT 100)
+         RETURNING request_id, owner_id, (SELECT email FROM accounts WHERE id = owner_id), attempts",
+    )
+    .bind(ts(until))
+    .bind(ts(now))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut out = Vec::new();
+    for (request, owner, email, attempts) in rows {
+        let (Ok(request_id), Ok(owner)) = (Uuid::parse_str(&request), Uuid::parse_str(&owner)) else {
+            continue;
+        };
+        if let Some(request) = self::request(pool, request_id).await? {
+            out.push(Notice { request, owner, email, attempts: u32::try_from(attempts).unwrap_or(0) });
+        }
+    }
+    Ok(out)
+}
+
+/// What came of sending a notice: sent, or failed with a reason and when to try again (none:
+/// give up).
+pub(crate) async fn record_notice(
+    pool: &SqlitePool,
+    request: Uuid,
+    owner: Uuid,
+    outcome: Result<(), (String, Option<DateTime<Utc>>)>,
+) -> sqlx::Result<()> {
+    let (state, due, error) = match &outcome {
+        Ok(()) => ("sent", None, None),
+        Err((e, Some(due))) => ("pending", Some(ts(*due)), Some(e.as_str())),
+        Err((e, None)) => ("failed", None, Some(e.as_str())),
+    };
+    sqlx::query(
+        "UPDATE notices SET state = ?, attempts = attempts + 1, due_at = COALESCE(?, due_at), error = ?,
+             sent_at = CASE WHEN ? = 'sent' THEN ? END
+         WHERE request_id = ? AND owner_id = ?",
+    )
+    .bind(state)
+    .bind(due)
+    .bind(error)
+    .bind(state)
+    .bind(ts(now()))
+    .bind(request.to_string())
+    .bind(owner.to_string())
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -13,6 +13,7 @@ mod auth;
 pub mod clips;
 mod db;
 pub mod domain;
+mod notices;
 pub mod request;
 pub mod requests_api;
 
@@ -23,6 +24,7 @@ use sqlx::sqlite::{
 };
 
 pub use api::router;
+pub use notices::Notifier;
 
 /// The portal's database file, in the data folder beside the incident world's.
 pub const DATABASE_FILE: &str = "portal.db";
@@ -39,6 +41,8 @@ pub enum PortalError {
     Refused(&'static str),
     #[error("the clip store: {0}")]
     Clips(String),
+    #[error("e-mail: {0}")]
+    Mail(String),
 }
 
 /// The portal's state: its database, the store of its clips, and the key that signs clip

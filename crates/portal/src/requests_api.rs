@@ -342,7 +342,7 @@ async fn approve(
             format!("a flagged request must be refused: {}", request.flags.join("; ")),
         ));
     }
-    if !db::moderate(&portal.pool, request.id, "approved", moderator.id, None).await? {
+    if !db::approve(&portal.pool, &request, moderator.id).await? {
         return Err(ApiError::conflict("request_not_pending", "the request was moderated already"));
     }
     let request = db::request(&portal.pool, request.id).await?.expect("it was just moderated");
