@@ -66,6 +66,9 @@ impl ApiError {
     pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
+    pub(crate) fn too_large(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, code, message)
+    }
     pub(crate) fn gone(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::GONE, code, message)
     }

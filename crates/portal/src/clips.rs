@@ -7,7 +7,7 @@
 
 use axum::{
     Json, Router,
-    body::Bytes,
+    body::Body,
     extract::{DefaultBodyLimit, Path, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -15,8 +15,9 @@ use axum::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
+use futures_util::StreamExt;
 use hmac::{Hmac, KeyInit, Mac};
-use object_store::{ObjectStoreExt, PutPayload, path::Path as ObjectPath};
+use object_store::{ObjectStoreExt, WriteMultipart, path::Path as ObjectPath};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -29,9 +30,8 @@ use crate::{
     request,
 };
 
-/// The largest clip taken. An upload is held in memory until it is stored (streaming it to the
-/// store is still to do), so this also bounds the memory one upload takes.
-pub const MAX_CLIP_BYTES: usize = 200 * 1024 * 1024;
+/// The largest clip taken. Uploads stream to the store, so this bounds storage, not memory.
+pub const MAX_CLIP_BYTES: usize = 2 * 1024 * 1024 * 1024;
 /// How long a clip is kept.
 pub const RETENTION_DAYS: i64 = 90;
 /// How long a download link works, unless the portal is told otherwise.
@@ -41,7 +41,8 @@ pub(crate) fn router() -> Router<Portal> {
     Router::new()
         .route(
             "/v1/portal/requests/{request}/clips",
-            post(upload).layer(DefaultBodyLimit::max(MAX_CLIP_BYTES)),
+            // The upload counts its own bytes against MAX_CLIP_BYTES as they stream.
+            post(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/v1/portal/my/clips", get(my_clips))
         .route("/v1/portal/clips/{clip}", delete(withdraw))
@@ -99,15 +100,16 @@ impl From<Clip> for ClipBody {
     }
 }
 
-/// Share a clip: the body is the video, its `Content-Type` a `video/…` type. Only the owner
-/// of an active camera in the area of an approved request can.
+/// Share a clip: the body is the video, its `Content-Type` a `video/…` type, streamed to the
+/// store as it arrives (its digest computed on the way). Only the owner of an active camera in
+/// the area of an approved request can.
 async fn upload(
     Resident(owner): Resident,
     State(portal): State<Portal>,
     Path(request_id): Path<String>,
     Query(params): Query<UploadParams>,
     headers: HeaderMap,
-    video: Bytes,
+    video: Body,
 ) -> Result<(StatusCode, Json<ClipBody>), ApiError> {
     let gone = || ApiError::not_found("request_not_found", "no approved request with this id asks you");
     let request_id = Uuid::parse_str(&request_id).map_err(|_| gone())?;
@@ -123,19 +125,10 @@ async fn upload(
     if !content_type.starts_with("video/") || content_type.len() > 100 {
         return Err(ApiError::bad_request("invalid_field", "Content-Type: must be a video/… type"));
     }
-    if video.is_empty() {
-        return Err(ApiError::bad_request("invalid_field", "body: the clip is empty"));
-    }
     let shared_as = request::text("shared_as", &params.shared_as, 80)?;
     let id = Uuid::new_v4();
-    let sha256 = hex(&Sha256::digest(&video));
     let key = format!("{request_id}/{id}");
-    let size = video.len() as i64;
-    portal
-        .clips
-        .put(&ObjectPath::from(key.as_str()), PutPayload::from_bytes(video))
-        .await
-        .map_err(store_error)?;
+    let (sha256, size) = store_stream(&portal, &key, video).await?;
     let now = db::now();
     let clip = Clip {
         id,
@@ -144,7 +137,7 @@ async fn upload(
         shared_as,
         object_key: key,
         sha256,
-        size,
+        size: i64::try_from(size).unwrap_or(i64::MAX),
         content_type,
         created_at: now,
         delete_after: now + Duration::days(RETENTION_DAYS),
@@ -154,6 +147,41 @@ async fn upload(
     };
     db::create_clip(&portal.pool, &clip).await?;
     Ok((StatusCode::CREATED, Json(clip.into())))
+}
+
+/// Write a body to the clip store under `key` as it arrives, at most [`MAX_CLIP_BYTES`];
+/// its SHA-256 (hex) and size. Nothing is left behind if it fails.
+async fn store_stream(portal: &Portal, key: &str, body: Body) -> Result<(String, usize), ApiError> {
+    let upload = portal.clips.put_multipart(&ObjectPath::from(key)).await.map_err(store_error)?;
+    let mut upload = WriteMultipart::new(upload);
+    let mut digest = Sha256::new();
+    let mut size = 0usize;
+    let mut stream = body.into_data_stream();
+    let refusal = loop {
+        let chunk = match stream.next().await {
+            None if size == 0 => {
+                break Some(ApiError::bad_request("invalid_field", "body: the clip is empty"));
+            }
+            None => break None,
+            Some(Err(_)) => {
+                break Some(ApiError::bad_request("invalid_field", "body: the upload was cut short"));
+            }
+            Some(Ok(chunk)) => chunk,
+        };
+        size += chunk.len();
+        if size > MAX_CLIP_BYTES {
+            break Some(ApiError::too_large("clip_too_large", "a clip may be at most 2 GB"));
+        }
+        digest.update(&chunk);
+        upload.wait_for_capacity(4).await.map_err(store_error)?;
+        upload.write(&chunk);
+    };
+    if let Some(refusal) = refusal {
+        let _ = upload.abort().await;
+        return Err(refusal);
+    }
+    upload.finish().await.map_err(store_error)?;
+    Ok((hex(&digest.finalize()), size))
 }
 
 #[derive(Serialize)]

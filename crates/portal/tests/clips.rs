@@ -89,7 +89,9 @@ async fn an_owner_shares_the_agency_downloads_and_nobody_else_gets_anything() {
     );
     assert_eq!(upload(&site, &owners[1], &request, video(1000, 1), "Far").await.0, 404);
 
-    let bytes = video(1_500_000, 3);
+    // An empty clip is refused; one of 12 MB goes to the store in several parts.
+    assert_eq!(upload(&site, &owners[0], &request, Vec::new(), "Maple St").await.0, 400);
+    let bytes = video(12_000_000, 3);
     let (status, clip) = upload(&site, &owners[0], &request, bytes.clone(), "Maple St neighbour").await;
     assert_eq!(status, 201, "{clip}");
     let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
