@@ -83,6 +83,13 @@ impl DeliveryArgs {
     }
 }
 
+impl DeliveryArgs {
+    /// The portal's Web Push sender, naming this server's operator to push services.
+    pub fn portal_push_sender(&self) -> anyhow::Result<porchlight_portal::PushSender> {
+        Ok(porchlight_portal::PushSender::new(&self.contact)?)
+    }
+}
+
 impl Default for DeliveryArgs {
     fn default() -> Self {
         let defaults = Config::default();

@@ -101,15 +101,20 @@ pub async fn start(
     let state =
         AppState { store, alerts: alerts.clone(), ingestor: Some(std::sync::Arc::new(ingestor)), push_key };
     let notifier = delivery.portal_notifier(&url)?;
+    let push = delivery.portal_push_sender()?;
     let clip_sweeper = tokio::spawn({
         let portal = portal.clone();
         async move {
-            // Notices of approved requests go out by e-mail when there is an SMTP server.
+            // Notices of approved requests go out by Web Push, and by e-mail when there is an
+            // SMTP server.
+            let pushes = portal.clone().run_push_notices(push);
             match notifier {
                 Some(notifier) => {
-                    tokio::join!(sweep_portal(portal.clone()), portal.run_notices(notifier));
+                    tokio::join!(sweep_portal(portal.clone()), pushes, portal.run_notices(notifier));
                 }
-                None => sweep_portal(portal).await,
+                None => {
+                    tokio::join!(sweep_portal(portal), pushes);
+                }
             }
         }
     });

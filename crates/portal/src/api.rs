@@ -39,6 +39,7 @@ pub fn router(portal: Portal) -> Router {
         .route("/v1/portal/agencies/{agency}/tokens/{token}", delete(revoke_token))
         .merge(crate::requests_api::router())
         .merge(crate::clips::router())
+        .merge(crate::push::router())
         .with_state(portal)
 }
 

@@ -861,13 +861,24 @@ pub(crate) async fn approve(pool: &SqlitePool, request: &Request, by: Uuid) -> s
         .collect();
     owners.sort_unstable();
     owners.dedup();
+    let owners = serde_json::to_string(&owners).expect("strings serialize");
     sqlx::query(
         "INSERT INTO notices (request_id, owner_id, state, due_at)
          SELECT ?1, value, 'pending', ?2 FROM json_each(?3) WHERE true ON CONFLICT DO NOTHING",
     )
     .bind(request.id.to_string())
     .bind(&now)
-    .bind(serde_json::to_string(&owners).expect("strings serialize"))
+    .bind(&owners)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO push_notices (request_id, subscription_id, state, due_at)
+         SELECT ?1, p.id, 'pending', ?2 FROM push_subscriptions p
+         WHERE p.account_id IN (SELECT value FROM json_each(?3)) ON CONFLICT DO NOTHING",
+    )
+    .bind(request.id.to_string())
+    .bind(&now)
+    .bind(&owners)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -936,6 +947,110 @@ pub(crate) async fn record_notice(
     .bind(ts(now()))
     .bind(request.to_string())
     .bind(owner.to_string())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PushSubscription {
+    pub id: Uuid,
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+}
+
+/// Register a browser for an account (again: the same endpoint keeps one row, with new keys).
+pub(crate) async fn add_push_subscription(
+    pool: &SqlitePool,
+    account: Uuid,
+    endpoint: &str,
+    p256dh: &str,
+    auth: &str,
+) -> sqlx::Result<Uuid> {
+    let (id,): (String,) = sqlx::query_as(
+        "INSERT INTO push_subscriptions (id, account_id, endpoint, p256dh, auth, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (account_id, endpoint) DO UPDATE SET p256dh = excluded.p256dh, auth = excluded.auth
+         RETURNING id",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(account.to_string())
+    .bind(endpoint)
+    .bind(p256dh)
+    .bind(auth)
+    .bind(ts(now()))
+    .fetch_one(pool)
+    .await?;
+    Ok(Uuid::parse_str(&id).unwrap_or_default())
+}
+
+pub(crate) async fn delete_push_subscription(
+    pool: &SqlitePool,
+    account: Option<Uuid>,
+    id: Uuid,
+) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("DELETE FROM push_subscriptions WHERE id = ?1 AND (?2 IS NULL OR account_id = ?2)")
+            .bind(id.to_string())
+            .bind(account.map(|a| a.to_string()))
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Push notices due at `now`, leased until `until`.
+pub(crate) async fn take_push_notices(
+    pool: &SqlitePool,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> sqlx::Result<Vec<(Request, PushSubscription, u32)>> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let rows: Vec<(String, String, String, String, String, i64)> = sqlx::query_as(
+        "UPDATE push_notices SET due_at = ?1 WHERE rowid IN (
+             SELECT rowid FROM push_notices WHERE state = 'pending' AND due_at <= ?2 ORDER BY due_at LIMIT 100)
+         RETURNING request_id, subscription_id,
+             (SELECT endpoint FROM push_subscriptions WHERE id = subscription_id),
+             (SELECT p256dh FROM push_subscriptions WHERE id = subscription_id),
+             (SELECT auth FROM push_subscriptions WHERE id = subscription_id), attempts",
+    )
+    .bind(ts(until))
+    .bind(ts(now))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut out = Vec::new();
+    for (request, subscription, endpoint, p256dh, auth, attempts) in rows {
+        let (Ok(request_id), Ok(id)) = (Uuid::parse_str(&request), Uuid::parse_str(&subscription)) else {
+            continue;
+        };
+        if let Some(request) = self::request(pool, request_id).await? {
+            let subscription = PushSubscription { id, endpoint, p256dh, auth };
+            out.push((request, subscription, u32::try_from(attempts).unwrap_or(0)));
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn record_push_notice(
+    pool: &SqlitePool,
+    request: Uuid,
+    subscription: Uuid,
+    outcome: Result<(), (String, Option<DateTime<Utc>>)>,
+) -> sqlx::Result<()> {
+    let (state, due, error) = match &outcome {
+        Ok(()) => ("sent", None, None),
+        Err((e, Some(due))) => ("pending", Some(ts(*due)), Some(e.as_str())),
+        Err((e, None)) => ("failed", None, Some(e.as_str())),
+    };
+    sqlx::query(
+        "UPDATE push_notices SET state = ?, attempts = attempts + 1, due_at = COALESCE(?, due_at), error = ?
+         WHERE request_id = ? AND subscription_id = ?",
+    )
+    .bind(state)
+    .bind(due)
+    .bind(error)
+    .bind(request.to_string())
+    .bind(subscription.to_string())
     .execute(pool)
     .await?;
     Ok(())

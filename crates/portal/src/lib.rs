@@ -14,6 +14,7 @@ pub mod clips;
 mod db;
 pub mod domain;
 mod notices;
+mod push;
 pub mod request;
 pub mod requests_api;
 
@@ -25,6 +26,7 @@ use sqlx::sqlite::{
 
 pub use api::router;
 pub use notices::Notifier;
+pub use push::PushSender;
 
 /// The portal's database file, in the data folder beside the incident world's.
 pub const DATABASE_FILE: &str = "portal.db";
@@ -53,6 +55,7 @@ pub struct Portal {
     clips: std::sync::Arc<dyn object_store::ObjectStore>,
     link_key: std::sync::Arc<Vec<u8>>,
     link_lifetime: chrono::Duration,
+    vapid: std::sync::Arc<push::Vapid>,
 }
 
 impl std::fmt::Debug for Portal {
@@ -79,11 +82,13 @@ impl Portal {
         let clips = object_store::local::LocalFileSystem::new_with_prefix(&folder)
             .map_err(|e| PortalError::Clips(e.to_string()))?;
         let link_key = db::setting_or_insert(&pool, "link_key", auth::new_token().into_bytes()).await?;
+        let vapid = std::sync::Arc::new(push::Vapid::load(&pool).await?);
         Ok(Self {
             pool,
             clips: std::sync::Arc::new(clips),
             link_key: std::sync::Arc::new(link_key),
             link_lifetime: chrono::Duration::minutes(clips::LINK_MINUTES),
+            vapid,
         })
     }
 

@@ -24,7 +24,7 @@ async fn every_route_against_every_role() {
         "agency token",
     ];
     // (method, path, expected status per role, in the order of `roles`)
-    let matrix: [(Method, &str, [u16; 8]); 30] = [
+    let matrix: [(Method, &str, [u16; 8]); 33] = [
         (Method::GET, "/v1/portal/me", [401, 200, 200, 200, 200, 200, 200, 200]),
         (Method::GET, "/v1/portal/agencies/north-pd", [200, 200, 200, 200, 200, 200, 200, 200]),
         (Method::POST, "/v1/portal/accounts", [201, 201, 201, 201, 201, 201, 201, 201]),
@@ -65,6 +65,10 @@ async fn every_route_against_every_role() {
             "/v1/portal/agencies/north-pd/requests/{missing}/close",
             [401, 403, 404, 403, 403, 403, 403, 404],
         ),
+        (Method::GET, "/v1/portal/push/key", [200, 200, 200, 200, 200, 200, 200, 200]),
+        // A resident gets as far as the body (here not a PushSubscription).
+        (Method::POST, "/v1/portal/push/subscriptions", [401, 400, 403, 403, 403, 403, 403, 403]),
+        (Method::DELETE, "/v1/portal/push/subscriptions/{missing}", [401, 404, 403, 403, 403, 403, 403, 403]),
         (Method::POST, "/v1/portal/requests/{missing}/decline", [401, 404, 403, 403, 403, 403, 403, 403]),
         (
             Method::POST,
