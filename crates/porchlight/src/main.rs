@@ -71,6 +71,11 @@ struct ServeArgs {
     host: std::net::IpAddr,
     #[command(flatten)]
     delivery: delivery::DeliveryArgs,
+    /// Where the portal keeps clips: `s3://bucket[/prefix]` (credentials, region and endpoint
+    /// from the usual AWS_* variables; AWS_ENDPOINT and AWS_ALLOW_HTTP=true for an
+    /// S3-compatible server) or `file:///path`; default DATA_DIR/clips.
+    #[arg(long, env = "PORCHLIGHT_CLIP_STORE")]
+    clip_store: Option<String>,
 }
 
 #[tokio::main]
@@ -88,9 +93,15 @@ async fn main() -> anyhow::Result<()> {
             let store = porchlight_store::Store::open(&args.data.path)
                 .await
                 .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
-            let portal = porchlight_portal::Portal::open(&args.data.path)
+            let mut portal = porchlight_portal::Portal::open(&args.data.path)
                 .await
                 .context("opening the portal's database")?;
+            if let Some(url) = &args.clip_store {
+                let aws = std::env::vars()
+                    .filter(|(k, _)| k.starts_with("AWS_"))
+                    .map(|(k, v)| (k.to_lowercase(), v));
+                portal = portal.with_clip_store_url(url, aws).context("the clip store")?;
+            }
             let server = server::start(store, portal, (args.host, args.port).into(), &args.delivery).await?;
             println!("listening on {}", server.url);
             server.wait().await

@@ -92,6 +92,29 @@ impl Portal {
         })
     }
 
+    /// Keep clips at `url` instead of `DATA_DIR/clips`: `s3://bucket[/prefix]` or
+    /// `file:///path`. `options` are object_store's keys (`aws_endpoint`,
+    /// `aws_access_key_id`, `aws_secret_access_key`, `aws_region`, `aws_allow_http` for an
+    /// S3-compatible server on plain HTTP, …).
+    pub fn with_clip_store_url<K: AsRef<str>, V: Into<String>>(
+        self,
+        url: &str,
+        options: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, PortalError> {
+        let parsed = url::Url::parse(url).map_err(|e| PortalError::Clips(format!("{url:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "s3" | "file") {
+            return Err(PortalError::Clips(format!("{url:?}: not an s3:// or file:// URL")));
+        }
+        if parsed.scheme() == "file" {
+            std::fs::create_dir_all(parsed.path()).map_err(sqlx::Error::Io)?;
+        }
+        let (store, prefix) = object_store::parse_url_opts(&parsed, options)
+            .map_err(|e| PortalError::Clips(format!("{url:?}: {e}")))?;
+        let store: std::sync::Arc<dyn object_store::ObjectStore> =
+            std::sync::Arc::new(object_store::prefix::PrefixStore::new(store, prefix));
+        Ok(Self { clips: store, ..self })
+    }
+
     /// Clip download links that work for `lifetime` (15 minutes unless set).
     pub fn with_link_lifetime(self, lifetime: chrono::Duration) -> Self {
         Self { link_lifetime: lifetime, ..self }

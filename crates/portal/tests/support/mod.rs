@@ -1,6 +1,9 @@
 //! What the portal's tests share: a portal served on loopback, callers of each kind, and a
 //! cast of accounts in every role.
 
+// Each test binary compiles this module and uses a part of it.
+#![allow(dead_code)]
+
 use std::{
     collections::BTreeMap,
     sync::atomic::{AtomicUsize, Ordering},
