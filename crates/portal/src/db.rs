@@ -922,12 +922,21 @@ pub(crate) async fn take_notices(
     Ok(out)
 }
 
-/// What came of sending a notice: sent, or failed with a reason and when to try again (none:
-/// give up).
+/// Which notices: e-mails to owners, or pushes to their browsers.
+#[derive(Clone, Copy)]
+pub(crate) enum Notices {
+    Email,
+    Push,
+}
+
+/// What came of sending a notice (the `key` is the owner's account for an e-mail, the browser
+/// subscription for a push): sent, or failed with a reason and when to try again (none: give
+/// up).
 pub(crate) async fn record_notice(
     pool: &SqlitePool,
+    which: Notices,
     request: Uuid,
-    owner: Uuid,
+    key: Uuid,
     outcome: Result<(), (String, Option<DateTime<Utc>>)>,
 ) -> sqlx::Result<()> {
     let (state, due, error) = match &outcome {
@@ -935,20 +944,29 @@ pub(crate) async fn record_notice(
         Err((e, Some(due))) => ("pending", Some(ts(*due)), Some(e.as_str())),
         Err((e, None)) => ("failed", None, Some(e.as_str())),
     };
-    sqlx::query(
-        "UPDATE notices SET state = ?, attempts = attempts + 1, due_at = COALESCE(?, due_at), error = ?,
-             sent_at = CASE WHEN ? = 'sent' THEN ? END
-         WHERE request_id = ? AND owner_id = ?",
-    )
+    let (table, key_column) = match which {
+        Notices::Email => ("notices", "owner_id"),
+        Notices::Push => ("push_notices", "subscription_id"),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET state = ?, attempts = attempts + 1, due_at = COALESCE(?, due_at), error = ?
+         WHERE request_id = ? AND {key_column} = ?"
+    )))
     .bind(state)
     .bind(due)
     .bind(error)
-    .bind(state)
-    .bind(ts(now()))
     .bind(request.to_string())
-    .bind(owner.to_string())
+    .bind(key.to_string())
     .execute(pool)
     .await?;
+    if state == "sent" && matches!(which, Notices::Email) {
+        sqlx::query("UPDATE notices SET sent_at = ? WHERE request_id = ? AND owner_id = ?")
+            .bind(ts(now()))
+            .bind(request.to_string())
+            .bind(key.to_string())
+            .execute(pool)
+            .await?;
+    }
     Ok(())
 }
 
@@ -1029,29 +1047,4 @@ pub(crate) async fn take_push_notices(
         }
     }
     Ok(out)
-}
-
-pub(crate) async fn record_push_notice(
-    pool: &SqlitePool,
-    request: Uuid,
-    subscription: Uuid,
-    outcome: Result<(), (String, Option<DateTime<Utc>>)>,
-) -> sqlx::Result<()> {
-    let (state, due, error) = match &outcome {
-        Ok(()) => ("sent", None, None),
-        Err((e, Some(due))) => ("pending", Some(ts(*due)), Some(e.as_str())),
-        Err((e, None)) => ("failed", None, Some(e.as_str())),
-    };
-    sqlx::query(
-        "UPDATE push_notices SET state = ?, attempts = attempts + 1, due_at = COALESCE(?, due_at), error = ?
-         WHERE request_id = ? AND subscription_id = ?",
-    )
-    .bind(state)
-    .bind(due)
-    .bind(error)
-    .bind(request.to_string())
-    .bind(subscription.to_string())
-    .execute(pool)
-    .await?;
-    Ok(())
 }

@@ -83,7 +83,8 @@ impl Portal {
             if let Err((e, _)) = &outcome {
                 tracing::warn!(error = %e, attempts = notice.attempts + 1, "a request notice was not sent");
             }
-            db::record_notice(&self.pool, notice.request.id, notice.owner, outcome).await?;
+            db::record_notice(&self.pool, db::Notices::Email, notice.request.id, notice.owner, outcome)
+                .await?;
         }
         Ok(sent)
     }

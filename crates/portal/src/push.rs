@@ -213,7 +213,7 @@ impl Portal {
                     Err((e, Some(Utc::now() + chrono::Duration::minutes(1 << attempts.min(10)))))
                 }
             };
-            db::record_push_notice(&self.pool, request.id, subscription.id, outcome).await?;
+            db::record_notice(&self.pool, db::Notices::Push, request.id, subscription.id, outcome).await?;
         }
         Ok(sent)
     }

@@ -182,16 +182,8 @@ async fn download_links_expire() {
     site.register("near@mail.example").await;
     let owner = site.sign_in("near@mail.example", "correct horse battery").await;
     camera(&site, &owner, 43.0513, -87.9531).await;
-    let posted = site
-        .ok(
-            &officer,
-            Method::POST,
-            "/v1/portal/agencies/north-pd/requests",
-            request_body(43.0512, -87.9534, "Garage door forced"),
-        )
-        .await;
-    let request = posted["id"].as_str().unwrap().to_owned();
-    site.ok(&moderator, Method::POST, &format!("/v1/portal/requests/{request}/approve"), json!({})).await;
+    let request =
+        support::approved_request(&site, &officer, &moderator, 43.0512, -87.9534, "Garage door forced").await;
     assert_eq!(upload(&site, &owner, &request, video(1000, 1), "Maple St").await.0, 201);
     let (_, list) = shared(&site, &officer, "north-pd", &request).await;
     let expired = fetch(&site, list["clips"][0]["download_url"].as_str().unwrap()).await;

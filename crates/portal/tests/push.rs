@@ -108,16 +108,7 @@ async fn browsers_of_owners_in_the_area_get_one_encrypted_notice() {
     // The gone browser was tried once and forgotten: the next request reaches the near
     // browser again and the gone one not at all.
     assert_eq!(paths.iter().filter(|p| **p == "gone").count(), 1, "{paths:?}");
-    let posted = site
-        .ok(
-            &officer,
-            Method::POST,
-            "/v1/portal/agencies/north-pd/requests",
-            request_body(43.0512, -87.9534, "Bike taken"),
-        )
-        .await;
-    let second = posted["id"].as_str().unwrap().to_owned();
-    site.ok(&moderator, Method::POST, &format!("/v1/portal/requests/{second}/approve"), json!({})).await;
+    support::approved_request(&site, &officer, &moderator, 43.0512, -87.9534, "Bike taken").await;
     assert_eq!(site.portal.send_push_notices(&sender).await.unwrap(), 1);
     let got = received.lock().unwrap().clone();
     let count = |who: &str| got.iter().filter(|(p, _, _)| p == who).count();

@@ -90,16 +90,7 @@ async fn a_request_reaches_the_cameras_in_its_area_and_the_public_sees_it_genera
         site.send(&As::Anonymous, Method::GET, "/v1/portal/agencies/north-pd/requests", None).await.1;
     assert_eq!(public["requests"][0]["state"], "closed");
     // An approved request closes by itself after 30 days.
-    let posted = site
-        .ok(
-            &officer,
-            Method::POST,
-            "/v1/portal/agencies/north-pd/requests",
-            request_body(43.0512, -87.9534, "Bike taken from porch"),
-        )
-        .await;
-    let second = posted["id"].as_str().unwrap().to_owned();
-    site.ok(&moderator, Method::POST, &format!("/v1/portal/requests/{second}/approve"), json!({})).await;
+    support::approved_request(&site, &officer, &moderator, 43.0512, -87.9534, "Bike taken from porch").await;
     assert_eq!(inbox(&site, &owners[0]).await.len(), 1);
     assert_eq!(site.portal.sweep(chrono::Utc::now() + chrono::Duration::days(29)).await.unwrap(), (0, 0));
     assert_eq!(site.portal.sweep(chrono::Utc::now() + chrono::Duration::days(31)).await.unwrap(), (1, 0));

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use porchlight_portal::Portal;
 use reqwest::Method;
-use serde_json::json;
-use support::{As, Site, camera, cast, request_body};
+use support::{As, Site, camera, cast};
 
 /// moto's S3 server on a free port; stopped when dropped.
 struct S3Server {
@@ -71,16 +70,8 @@ async fn clips_go_to_s3_compatible_storage_and_come_back() {
     site.register("near@mail.example").await;
     let owner = site.sign_in("near@mail.example", "correct horse battery").await;
     camera(&site, &owner, 43.0513, -87.9531).await;
-    let posted = site
-        .ok(
-            &officer,
-            Method::POST,
-            "/v1/portal/agencies/north-pd/requests",
-            request_body(43.0512, -87.9534, "Garage door forced"),
-        )
-        .await;
-    let request = posted["id"].as_str().unwrap().to_owned();
-    site.ok(&moderator, Method::POST, &format!("/v1/portal/requests/{request}/approve"), json!({})).await;
+    let request =
+        support::approved_request(&site, &officer, &moderator, 43.0512, -87.9534, "Garage door forced").await;
 
     let bytes: Vec<u8> = (0..7_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let As::Session { cookie, csrf } = &owner else { unreachable!() };

@@ -203,3 +203,26 @@ pub async fn camera(site: &Site, owner: &As, lat: f64, lon: f64) -> String {
         .await;
     made["id"].as_str().unwrap().to_owned()
 }
+
+/// A request posted by `officer` for north-pd round (lat, lon) and approved by `moderator`;
+/// its id.
+pub async fn approved_request(
+    site: &Site,
+    officer: &As,
+    moderator: &As,
+    lat: f64,
+    lon: f64,
+    description: &str,
+) -> String {
+    let posted = site
+        .ok(
+            officer,
+            Method::POST,
+            "/v1/portal/agencies/north-pd/requests",
+            request_body(lat, lon, description),
+        )
+        .await;
+    let id = posted["id"].as_str().unwrap().to_owned();
+    site.ok(moderator, Method::POST, &format!("/v1/portal/requests/{id}/approve"), json!({})).await;
+    id
+}
