@@ -325,12 +325,14 @@ impl Sender {
             Err(f) if f.permanent || at >= give_up_at => (Outcome::GaveUp, f.status, Some(f.error)),
             Err(f) => (Outcome::Retry(config.retry.next(failures, at)), f.status, Some(f.error)),
         };
-        if let Some(error) = &error {
-            // The delivery's number only: the target is the subscriber's own.
+        if error.is_some() {
+            // The delivery's number and the status only: the error text can quote the
+            // subscriber's address or URL (a mail server's refusal does), and is theirs to read
+            // in their delivery log, not the operator's.
             tracing::debug!(
                 delivery = d.id,
                 kind = d.channel.target.kind().as_str(),
-                error,
+                status,
                 "delivery attempt failed"
             );
         }

@@ -75,6 +75,14 @@ fn outcomes(delivery: &Value) -> Vec<(String, Option<u64>)> {
         .collect()
 }
 
+/// DESIGN.md invariant 1 for what a channel carries: the pushed call's house number and its
+/// raw coordinates never leave the privacy stage, only the block and the snapped point.
+fn assert_private(sent: &str) {
+    for raw in ["5237", "43.1127987", "-87.9567415", "43.112798", "-87.956741"] {
+        assert!(!sent.contains(raw), "{raw} went out: {sent}");
+    }
+}
+
 /// Quick retries, so that a test sees several in a second or two.
 const QUICK_RETRIES: [(&str, &str); 3] = [
     ("PORCHLIGHT_RETRY_FIRST_SECS", "0.1"),
@@ -133,6 +141,7 @@ async fn webhooks_are_signed_and_retried_until_they_land() {
             format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
         };
         assert_eq!(header("webhook-signature"), expected);
+        assert_private(&String::from_utf8_lossy(&r.body));
         let body: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(body["type"], "alert.new");
         assert_eq!(body["data"]["id"], alert_id);
@@ -306,6 +315,7 @@ async fn web_push_reaches_a_browser_through_its_push_service() {
     assert!(claims.expires_at.is_some());
     // The browser decrypts the payload with its own keys.
     let plain = web_push_native::decrypt(got.body.to_vec(), &browser, &auth.into()).unwrap();
+    assert_private(&String::from_utf8_lossy(&plain));
     let notification: Value = serde_json::from_slice(&plain).unwrap();
     let alerts = get_json(&http, format!("{}/v1/subscriptions/{id}/alerts", server.url)).await;
     assert_eq!(notification["alert"], alerts["alerts"][0]["id"]);
@@ -371,6 +381,8 @@ async fn e_mail_alerts_arrive_with_a_one_click_unsubscribe() {
 
     push_call(&key, &server.url, "1211372", "TRBL W/SUBJ").await;
     let message = smtp.wait_for(1, 20).await.remove(0);
+    // Quoted-printable lines are cut anywhere: join them before looking.
+    assert_private(&message.replace("=\r\n", "").replace("=\n", ""));
     let unfolded = message.replace("\r\n ", " ").replace("\n ", " ");
     let header = |name: &str| {
         unfolded
