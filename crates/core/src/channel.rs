@@ -153,31 +153,8 @@ fn check_address(address: &str) -> Result<(), InvalidTarget> {
 
 /// Decode unpadded (or padded) base64url, as browsers give push keys.
 pub fn base64url(field: &'static str, text: &str) -> Result<Vec<u8>, InvalidTarget> {
-    let text = text.trim_end_matches('=');
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return Err(invalid(field, "not base64url")),
-        };
-        bits = (bits << 6) | u32::from(v);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    if count >= 6 {
-        return Err(invalid(field, "not base64url"));
-    }
-    Ok(out)
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).map_err(|_| invalid(field, "not base64url"))
 }
 
 #[cfg(test)]

@@ -199,11 +199,6 @@ fn unhex(text: &str) -> Result<Vec<u8>> {
         .collect()
 }
 
-/// Fresh random bytes from the system's source, through UUID v4 (122 random bits each).
-fn random_bytes(uuids: usize) -> Vec<u8> {
-    (0..uuids).flat_map(|_| Uuid::new_v4().into_bytes()).collect()
-}
-
 impl Store {
     /// Add a channel to a subscription; `None` when there is no such subscription. Returns the
     /// channel and its secret (a webhook's signing key, an address's unsubscribe token), which

@@ -158,6 +158,12 @@ fn parse_pacing(json: Option<String>) -> Result<Pacing> {
     }
 }
 
+/// Fresh random bytes from the system's source, through UUID v4 (122 random bits each): the
+/// store's keys and secrets.
+fn random_bytes(uuids: usize) -> Vec<u8> {
+    (0..uuids).flat_map(|_| Uuid::new_v4().into_bytes()).collect()
+}
+
 fn parse_uuid(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("id {s:?}: {e}")))
 }
@@ -360,10 +366,7 @@ impl Store {
     /// The secret for hashing incident numbers, made on first use from the operating system's
     /// random source (through UUID v4, which draws 122 random bits each).
     async fn incident_key(pool: &SqlitePool) -> Result<Vec<u8>> {
-        let fresh: Vec<u8> = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()]
-            .iter()
-            .flat_map(|u| u.as_bytes().to_vec())
-            .collect();
+        let fresh = random_bytes(3);
         sqlx::query("INSERT INTO settings (key, value) VALUES ('incident_key', ?) ON CONFLICT DO NOTHING")
             .bind(fresh)
             .execute(pool)
@@ -454,9 +457,8 @@ impl Store {
     /// A new signing key for the agency's pushes: returns its id and secret. Keys older than the
     /// one before it are revoked, so two are live during a rotation.
     pub async fn create_push_key(&self, agency: &AgencyId) -> Result<(String, Vec<u8>)> {
-        let random = || Uuid::new_v4().into_bytes();
-        let secret: Vec<u8> = random().into_iter().chain(random()).collect();
-        let key_id: String = random().iter().take(4).map(|b| format!("{b:02x}")).collect();
+        let secret = random_bytes(2);
+        let key_id: String = random_bytes(1).iter().take(4).map(|b| format!("{b:02x}")).collect();
         let mut tx = self.write().await?;
         sqlx::query(
             "UPDATE push_keys SET revoked_at = ?1 WHERE agency_id = ?2 AND revoked_at IS NULL
