@@ -4,7 +4,19 @@
 //! grew between two sizes (a consistency proof), with any CT tooling or with
 //! [`verify_inclusion`] and [`verify_consistency`] here.
 //!
-//! No IO: the store keeps the entries; this crate computes and checks.
+//! Around the tree: [`entry`] (what the log records, in canonical JSON), [`head`] (signed
+//! tree heads, Ed25519), [`db`] (the log in its own SQLite file), [`api`] (CT-style HTTP
+//! endpoints and the transparency report), [`report`] and [`audit`] (what an auditor
+//! checks). The tree, entries, heads, report and audit do no IO.
+
+pub mod api;
+pub mod audit;
+pub mod db;
+pub mod entry;
+pub mod head;
+pub mod report;
+
+pub use db::{Ledger, LedgerError};
 
 use sha2::{Digest, Sha256};
 

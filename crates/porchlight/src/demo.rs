@@ -65,8 +65,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     store.set_agency_mapping(mapping.agency(), MAPPING).await?;
     let portal = porchlight_portal::Portal::open(&data_dir).await.context("opening the portal's database")?;
 
+    let ledger = crate::transparency::open(&data_dir, None).await?;
     let server =
-        server::start(store.clone(), portal, ([127, 0, 0, 1], args.port).into(), &Default::default()).await?;
+        server::start(store.clone(), portal, ledger, ([127, 0, 0, 1], args.port).into(), &Default::default())
+            .await?;
     let subscriber = Subscription::new(
         Point::new(DEMO_POINT.0, DEMO_POINT.1)?,
         DEMO_RADIUS_M,
@@ -99,6 +101,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  curl -N {}/v1/subscriptions/{}/alerts/stream", server.url, subscriber.id);
     println!("Recent incidents:");
     println!("  curl '{}/v1/incidents?limit=5'", server.url);
+    println!("The transparency report, and a check of the public log behind it:");
+    println!("  {}/transparency", server.url);
+    println!("  porchlight audit verify --url {}", server.url);
     println!();
     println!("Replaying {} Milwaukee calls at {}x ...", records.len(), args.speed);
 

@@ -41,6 +41,10 @@ pub struct ImportArgs {
     /// without it the agency's current policy applies, or the default for a new agency.
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// Who approved the `--policy` file: a name or an office, published with it in the
+    /// transparency log.
+    #[arg(long, requires = "policy", default_value = "the operator, at import")]
+    approved_by: String,
     /// How to print the summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -219,15 +223,15 @@ pub async fn register_agency(
     data_dir: &Path,
     text: &str,
     mapping: &Mapping,
-    policy: Option<&PolicyDocument>,
+    policy: Option<(&PolicyDocument, &str)>,
 ) -> anyhow::Result<Store> {
     let store = Store::open(data_dir)
         .await
         .with_context(|| format!("opening the data folder {}", data_dir.display()))?;
     store.upsert_agency(mapping.agency(), mapping.agency_name(), mapping.time_zone().name()).await?;
     store.set_agency_mapping(mapping.agency(), text).await?;
-    if let Some(document) = policy {
-        store.set_policy(mapping.agency(), document).await?;
+    if let Some((document, approved_by)) = policy {
+        store.set_policy(mapping.agency(), document, approved_by).await?;
     }
     Ok(store)
 }
@@ -247,7 +251,13 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {per_sec} eta {eta}")
             .expect("valid template"),
     );
-    let store = register_agency(&args.data.path, &text, &mapping, policy_document.as_ref()).await?;
+    let store = register_agency(
+        &args.data.path,
+        &text,
+        &mapping,
+        policy_document.as_ref().map(|d| (d, args.approved_by.as_str())),
+    )
+    .await?;
     let policy = crate::policy::policy_in_force(&store, mapping.agency()).await?;
     let ingest = Ingest::new(store.clone(), policy);
     let mut summary = Summary::default();

@@ -1,5 +1,6 @@
 //! `porchlight`: one binary that wires feeds, privacy, store, alerts and the HTTP API.
 
+mod audit;
 mod check;
 mod delivery;
 mod demo;
@@ -10,6 +11,7 @@ mod portal;
 mod push;
 mod scrubber;
 mod server;
+mod transparency;
 mod volume;
 
 use std::path::PathBuf;
@@ -49,6 +51,9 @@ enum Command {
     /// The video-request portal: its first platform administrator.
     #[command(subcommand)]
     Portal(portal::PortalCommand),
+    /// Check a Porchlight transparency log from the outside, or print this one's public key.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Where the database lives.
@@ -76,6 +81,11 @@ struct ServeArgs {
     /// S3-compatible server) or `file:///path`; default DATA_DIR/clips.
     #[arg(long, env = "PORCHLIGHT_CLIP_STORE")]
     clip_store: Option<String>,
+    /// The transparency log's Ed25519 signing key: a file holding the base64 of its 32-byte
+    /// seed. Default DATA_DIR/log-signing.key, made on first start. A new key is the log's
+    /// next entry.
+    #[arg(long, env = "PORCHLIGHT_LOG_KEY")]
+    log_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -102,7 +112,9 @@ async fn main() -> anyhow::Result<()> {
                     .map(|(k, v)| (k.to_lowercase(), v));
                 portal = portal.with_clip_store_url(url, aws).context("the clip store")?;
             }
-            let server = server::start(store, portal, (args.host, args.port).into(), &args.delivery).await?;
+            let ledger = transparency::open(&args.data.path, args.log_key.as_deref()).await?;
+            let server =
+                server::start(store, portal, ledger, (args.host, args.port).into(), &args.delivery).await?;
             println!("listening on {}", server.url);
             server.wait().await
         }
@@ -112,5 +124,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Alerts(command) => volume::run(command),
         Command::Agency(command) => push::run(command).await,
         Command::Portal(command) => portal::run(command).await,
+        Command::Audit(command) => audit::run(command).await,
     }
 }

@@ -28,6 +28,10 @@ pub struct SetArgs {
     /// The agency's id.
     #[arg(long)]
     agency: String,
+    /// Who approved this policy: a name or an office ("Chief of Police", "City Council
+    /// resolution 2026-114"). Published with the policy in the transparency log.
+    #[arg(long)]
+    approved_by: String,
     /// The policy file.
     file: PathBuf,
 }
@@ -49,13 +53,17 @@ pub fn read_policy_file(path: &Path) -> anyhow::Result<PolicyDocument> {
     Ok(document)
 }
 
+/// Who the transparency log names as approving Porchlight's default policy, which applies to
+/// an agency until someone sets another.
+pub const DEFAULT_APPROVER: &str = "Porchlight's default policy, applied until the agency sets its own";
+
 /// The agency's policy in force, ready to apply; the default policy is stored as version 1 if
 /// the agency has none.
 pub async fn policy_in_force(store: &Store, agency: &AgencyId) -> anyhow::Result<Policy> {
     if let Some(policy) = store.policy(agency).await? {
         return Ok(crate::scrubber::equip(policy));
     }
-    store.set_policy(agency, &PolicyDocument::default()).await?;
+    store.set_policy(agency, &PolicyDocument::default(), DEFAULT_APPROVER).await?;
     let policy = store.policy(agency).await?.context("the policy just stored")?;
     Ok(crate::scrubber::equip(policy))
 }
@@ -76,7 +84,7 @@ pub async fn run(command: PolicyCommand) -> anyhow::Result<()> {
         PolicyCommand::Set(args) => {
             let document = read_policy_file(&args.file)?;
             let (store, agency) = known_agency(&args.data, &args.agency).await?;
-            let version = store.set_policy(&agency, &document).await?;
+            let version = store.set_policy(&agency, &document, &args.approved_by).await?;
             println!("policy version {version} is in force for {agency}");
         }
         PolicyCommand::Show(args) => {

@@ -111,6 +111,10 @@ pub struct AddArgs {
     /// agency's current policy stays, or the default applies to a new agency.
     #[arg(long)]
     policy: Option<std::path::PathBuf>,
+    /// Who approved the `--policy` file: a name or an office, published with it in the
+    /// transparency log.
+    #[arg(long, requires = "policy", default_value = "the operator, at agency add")]
+    approved_by: String,
 }
 
 pub async fn run(command: AgencyCommand) -> anyhow::Result<()> {
@@ -138,7 +142,13 @@ pub async fn run(command: AgencyCommand) -> anyhow::Result<()> {
 async fn add(args: AddArgs) -> anyhow::Result<()> {
     let (text, mapping) = crate::ingest::read_mapping_file(&args.mapping)?;
     let policy = args.policy.as_deref().map(crate::policy::read_policy_file).transpose()?;
-    let store = crate::ingest::register_agency(&args.data.path, &text, &mapping, policy.as_ref()).await?;
+    let store = crate::ingest::register_agency(
+        &args.data.path,
+        &text,
+        &mapping,
+        policy.as_ref().map(|d| (d, args.approved_by.as_str())),
+    )
+    .await?;
     store.close().await;
     println!("agency {} ({})", mapping.agency(), mapping.agency_name());
     match mapping.source() {

@@ -1,6 +1,5 @@
-//! Starting the HTTP server, the alert worker, the delivery sender, the retention sweeper and
-//! the feed pollers
-//! together, and stopping them on Ctrl-C.
+//! Starting the HTTP server, the alert worker, the delivery sender, the retention sweeper, the
+//! feed pollers and the transparency log's feeder together, and stopping them on Ctrl-C.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -20,6 +19,7 @@ pub struct Server {
     sender: JoinHandle<()>,
     sweeper: JoinHandle<()>,
     clip_sweeper: JoinHandle<()>,
+    ledger: JoinHandle<()>,
     pollers: Vec<JoinHandle<()>>,
 }
 
@@ -68,6 +68,7 @@ async fn expire_once(store: &Store) -> anyhow::Result<u64> {
 pub async fn start(
     store: Store,
     portal: porchlight_portal::Portal,
+    ledger: porchlight_ledger::Ledger,
     addr: SocketAddr,
     delivery: &DeliveryArgs,
 ) -> anyhow::Result<Server> {
@@ -118,9 +119,10 @@ pub async fn start(
             }
         }
     });
-    let portal = porchlight_portal::router(portal);
-    let http = tokio::spawn(porchlight_http::serve(listener, state, portal, shutdown_signal()));
-    Ok(Server { url, alerts, http, worker, sender, sweeper, clip_sweeper, pollers })
+    let feeder = tokio::spawn(crate::transparency::run(ledger.clone(), state.store.clone(), portal.clone()));
+    let beside = porchlight_portal::router(portal).merge(porchlight_ledger::api::router(ledger));
+    let http = tokio::spawn(porchlight_http::serve(listener, state, beside, shutdown_signal()));
+    Ok(Server { url, alerts, http, worker, sender, sweeper, clip_sweeper, ledger: feeder, pollers })
 }
 
 /// Ctrl-C or SIGTERM. Live streams never end by themselves, so after the signal the server
@@ -159,6 +161,7 @@ impl Server {
         self.sender.abort();
         self.sweeper.abort();
         self.clip_sweeper.abort();
+        self.ledger.abort();
         for poller in &self.pollers {
             poller.abort();
         }

@@ -1,7 +1,8 @@
 //! The portal's SQL, in small functions named by intent.
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
-use sqlx::{FromRow, SqlitePool};
+use porchlight_ledger::entry::{Entry, time};
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use crate::domain::{Email, Role};
@@ -12,6 +13,58 @@ pub(crate) fn now() -> DateTime<Utc> {
 
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Write an entry of the transparency log, in the caller's transaction.
+async fn log(tx: &mut SqliteConnection, entry: Entry) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO transparency_outbox (entry) VALUES (?)")
+        .bind(entry.to_canonical())
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// An account event of the log: a grant or removal of power.
+fn account_event(event: &str, agency: Option<&str>, account: Uuid) -> Entry {
+    Entry::Account {
+        at: time(now()),
+        event: event.into(),
+        agency: agency.map(str::to_string),
+        account: Some(account.to_string()),
+    }
+}
+
+/// The log's entries after `seq`, at most `limit`, oldest first.
+pub(crate) async fn transparency_after(
+    pool: &SqlitePool,
+    seq: i64,
+    limit: u32,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as("SELECT seq, entry FROM transparency_outbox WHERE seq > ? ORDER BY seq LIMIT ?")
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+}
+
+/// A request's end for the log: how, and its clips shared and accessed.
+async fn request_ended(tx: &mut SqliteConnection, id: &str, agency: &str, how: &str) -> sqlx::Result<()> {
+    let (shared, accesses): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM clips WHERE request_id = ?1 AND withdrawn_at IS NULL),
+                (SELECT count(*) FROM clip_accesses a JOIN clips c ON c.id = a.clip_id WHERE c.request_id = ?1)",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let entry = Entry::RequestEnded {
+        at: time(now()),
+        request: id.to_string(),
+        agency: agency.to_string(),
+        how: how.into(),
+        clips_shared: shared as u64,
+        clip_accesses: accesses as u64,
+    };
+    log(tx, entry).await
 }
 
 fn parse_ts(s: &str) -> DateTime<Utc> {
@@ -88,20 +141,24 @@ pub(crate) async fn upsert_platform_admin(
     display_name: &str,
     password_hash: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let id: String = sqlx::query_scalar(
         "INSERT INTO accounts (id, email, display_name, password_hash, role, created_at)
          VALUES (?, ?, ?, ?, 'platform_admin', ?)
          ON CONFLICT (email) DO UPDATE SET role = 'platform_admin', agency_id = NULL,
-             password_hash = excluded.password_hash, display_name = excluded.display_name",
+             password_hash = excluded.password_hash, display_name = excluded.display_name
+         RETURNING id",
     )
     .bind(Uuid::new_v4().to_string())
     .bind(email.as_str())
     .bind(display_name)
     .bind(password_hash)
     .bind(ts(now()))
-    .execute(pool)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(())
+    let id = Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    log(&mut tx, account_event("platform_admin.appointed", None, id)).await?;
+    tx.commit().await
 }
 
 /// The account and its password hash, by address.
@@ -135,13 +192,44 @@ pub(crate) async fn set_role(
     role: Role,
     agency: Option<&str>,
 ) -> sqlx::Result<()> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let before: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT role, agency_id FROM accounts WHERE id = ?")
+            .bind(account.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
     sqlx::query("UPDATE accounts SET role = ?, agency_id = ? WHERE id = ?")
         .bind(role.as_str())
         .bind(agency)
         .bind(account.to_string())
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    // What power went, then what power came.
+    if let Some((old, old_agency)) = before
+        && (old.as_str(), old_agency.as_deref()) != (role.as_str(), agency)
+    {
+        let removed = match old.as_str() {
+            "officer" => Some("officer.removed"),
+            "agency_admin" => Some("agency_admin.removed"),
+            "moderator" => Some("moderator.removed"),
+            "platform_admin" => Some("platform_admin.removed"),
+            _ => None,
+        };
+        if let Some(event) = removed {
+            log(&mut tx, account_event(event, old_agency.as_deref(), account)).await?;
+        }
+        let added = match role {
+            Role::Officer => Some("officer.added"),
+            Role::AgencyAdmin => Some("agency_admin.appointed"),
+            Role::Moderator => Some("moderator.appointed"),
+            Role::PlatformAdmin => Some("platform_admin.appointed"),
+            Role::Resident => None,
+        };
+        if let Some(event) = added {
+            log(&mut tx, account_event(event, agency, account)).await?;
+        }
+    }
+    tx.commit().await
 }
 
 /// A new session for `account`, expiring at `expires_at`, by the hashes of its tokens.
@@ -227,13 +315,25 @@ pub(crate) async fn agency(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<A
 }
 
 pub(crate) async fn verify_agency(pool: &SqlitePool, id: &str, by: Uuid) -> sqlx::Result<()> {
-    sqlx::query("UPDATE agencies SET verified_at = COALESCE(verified_at, ?), verified_by = COALESCE(verified_by, ?) WHERE id = ?")
-        .bind(ts(now()))
-        .bind(by.to_string())
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(())
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let done = sqlx::query(
+        "UPDATE agencies SET verified_at = ?, verified_by = ? WHERE id = ? AND verified_at IS NULL",
+    )
+    .bind(ts(now()))
+    .bind(by.to_string())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 1 {
+        let entry = Entry::Account {
+            at: time(now()),
+            event: "agency.verified".into(),
+            agency: Some(id.to_string()),
+            account: None,
+        };
+        log(&mut tx, entry).await?;
+    }
+    tx.commit().await
 }
 
 /// An agency's officers and administrators.
@@ -504,6 +604,12 @@ pub(crate) async fn create_request(
     .bind(ts(request.created_at))
     .execute(&mut *tx)
     .await?;
+    let entry = Entry::RequestCreated {
+        at: time(request.created_at),
+        request: request.id.to_string(),
+        agency: request.agency_id.clone(),
+    };
+    log(&mut tx, entry).await?;
     tx.commit().await?;
     Ok(Some(()))
 }
@@ -543,17 +649,29 @@ pub(crate) async fn moderate(
     by: Uuid,
     reason: Option<&str>,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE requests SET state = ?, moderated_by = ?, moderated_at = ?, reason = ? WHERE id = ? AND state = 'pending'",
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let agency: Option<String> = sqlx::query_scalar(
+        "UPDATE requests SET state = ?, moderated_by = ?, moderated_at = ?, reason = ? WHERE id = ? AND state = 'pending'
+         RETURNING agency_id",
     )
     .bind(state)
     .bind(by.to_string())
     .bind(ts(now()))
     .bind(reason)
     .bind(id.to_string())
-    .execute(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let Some(agency) = agency else { return Ok(false) };
+    let entry = Entry::RequestModerated {
+        at: time(now()),
+        request: id.to_string(),
+        agency,
+        decision: if state == "approved" { "approved" } else { "refused" }.into(),
+        reason: reason.map(str::to_string),
+    };
+    log(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Approved requests whose box holds one of the owner's active cameras, with those cameras
@@ -728,19 +846,21 @@ pub(crate) async fn record_access(
         PostedBy::Officer(id) => (Some(id.to_string()), None),
         PostedBy::Token(id) => (None, Some(id.to_string())),
     };
-    let at = ts(now());
+    let when = now();
+    let at = ts(when);
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let done = sqlx::query(
+    let done: Option<(String, String)> = sqlx::query_as(
         "UPDATE clips SET first_downloaded_at = COALESCE(first_downloaded_at, ?)
-         WHERE id = ? AND withdrawn_at IS NULL AND deleted_at IS NULL",
+         WHERE id = ? AND withdrawn_at IS NULL AND deleted_at IS NULL RETURNING request_id, sha256",
     )
     .bind(&at)
     .bind(clip.to_string())
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    if done.rows_affected() == 0 {
-        return Ok(false);
-    }
+    let Some((request, sha256)) = done else { return Ok(false) };
+    let entry =
+        Entry::ClipAccessed { at: time(when), request, clip_sha256: sha256, agency: agency.to_string() };
+    log(&mut tx, entry).await?;
     sqlx::query(
         "INSERT INTO clip_accesses (clip_id, agency_id, by_account, by_token, at) VALUES (?, ?, ?, ?, ?)",
     )
@@ -805,14 +925,20 @@ pub(crate) async fn declined(pool: &SqlitePool, owner: Uuid) -> sqlx::Result<Vec
 
 /// Close an agency's pending or approved request; whether it was open.
 pub(crate) async fn close_request(pool: &SqlitePool, agency: &str, id: Uuid) -> sqlx::Result<bool> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let done = sqlx::query(
         "UPDATE requests SET state = 'closed' WHERE id = ? AND agency_id = ? AND state IN ('pending', 'approved')",
     )
     .bind(id.to_string())
     .bind(agency)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    request_ended(&mut tx, &id.to_string(), agency, "closed").await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Close the requests approved before `cutoff`; how many.
@@ -820,12 +946,18 @@ pub(crate) async fn close_requests_approved_before(
     pool: &SqlitePool,
     cutoff: DateTime<Utc>,
 ) -> sqlx::Result<u64> {
-    let done =
-        sqlx::query("UPDATE requests SET state = 'closed' WHERE state = 'approved' AND moderated_at < ?")
-            .bind(ts(cutoff))
-            .execute(pool)
-            .await?;
-    Ok(done.rows_affected())
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let closed: Vec<(String, String)> = sqlx::query_as(
+        "UPDATE requests SET state = 'closed' WHERE state = 'approved' AND moderated_at < ? RETURNING id, agency_id",
+    )
+    .bind(ts(cutoff))
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, agency) in &closed {
+        request_ended(&mut tx, id, agency, "expired").await?;
+    }
+    tx.commit().await?;
+    Ok(closed.len() as u64)
 }
 
 /// Approve a pending request and, in the same transaction, queue an e-mail notice for each
@@ -844,6 +976,18 @@ pub(crate) async fn approve(pool: &SqlitePool, request: &Request, by: Uuid) -> s
     if done.rows_affected() == 0 {
         return Ok(false);
     }
+    let (request_id, agency) = (request.id.to_string(), request.agency_id.clone());
+    let at =
+        time(chrono::DateTime::parse_from_rfc3339(&now).map(|t| t.to_utc()).unwrap_or_else(|_| self::now()));
+    let moderated = Entry::RequestModerated {
+        at: at.clone(),
+        request: request_id.clone(),
+        agency: agency.clone(),
+        decision: "approved".into(),
+        reason: None,
+    };
+    log(&mut tx, moderated).await?;
+    log(&mut tx, Entry::RequestPublished { at, request: request_id, agency }).await?;
     let [a, b, c, d] = request.area.bounding_box();
     let cameras: Vec<(String, f64, f64)> = sqlx::query_as(
         "SELECT owner_id, lat, lon FROM cameras WHERE paused_at IS NULL AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",

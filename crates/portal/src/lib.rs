@@ -138,6 +138,12 @@ impl Portal {
         Ok((closed, due.len()))
     }
 
+    /// The transparency log's entries written after `seq` (at most `limit`, oldest first),
+    /// with their sequence numbers: what the binary copies into the log.
+    pub async fn transparency_after(&self, seq: i64, limit: u32) -> Result<Vec<(i64, String)>, PortalError> {
+        Ok(db::transparency_after(&self.pool, seq, limit).await?)
+    }
+
     /// Make (or promote) the platform administrator `email`: how an installation gets its
     /// first one, from the command line.
     pub async fn make_platform_admin(

@@ -24,6 +24,7 @@ use porchlight_core::{
     privacy::{Decision, Policy, PolicyDocument},
     subscription::{Area, Subscription},
 };
+use porchlight_ledger::entry::{Entry, time as entry_time};
 use sha2::Sha256;
 use sqlx::{
     AssertSqlSafe, FromRow, SqliteConnection, SqlitePool,
@@ -460,15 +461,26 @@ impl Store {
         let secret = random_bytes(2);
         let key_id: String = random_bytes(1).iter().take(4).map(|b| format!("{b:02x}")).collect();
         let mut tx = self.write().await?;
-        sqlx::query(
+        let revoked: Vec<String> = sqlx::query_scalar(
             "UPDATE push_keys SET revoked_at = ?1 WHERE agency_id = ?2 AND revoked_at IS NULL
                AND key_id NOT IN (SELECT key_id FROM push_keys WHERE agency_id = ?2 AND revoked_at IS NULL
-                                  ORDER BY created_at DESC, rowid DESC LIMIT 1)",
+                                  ORDER BY created_at DESC, rowid DESC LIMIT 1)
+             RETURNING key_id",
         )
         .bind(ts(now()))
         .bind(agency.as_str())
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        for (event, key) in revoked.iter().map(|k| ("revoked", k)).chain([("in_use", &key_id)]) {
+            let entry = Entry::Key {
+                at: entry_time(now()),
+                event: event.into(),
+                purpose: "push".into(),
+                agency: Some(agency.as_str().to_string()),
+                key: key.clone(),
+            };
+            log(&mut tx, &entry).await?;
+        }
         sqlx::query("INSERT INTO push_keys (agency_id, key_id, secret, created_at) VALUES (?, ?, ?, ?)")
             .bind(agency.as_str())
             .bind(&key_id)
@@ -507,7 +519,14 @@ impl Store {
 
     /// Make `document` the agency's policy. A document equal to the current one keeps its
     /// version; any change makes the next version. Returns the version in force.
-    pub async fn set_policy(&self, agency: &AgencyId, document: &PolicyDocument) -> Result<u32> {
+    /// The new version, in full, and `approved_by` (a name or an office) are written to the
+    /// transparency log's outbox in the same transaction.
+    pub async fn set_policy(
+        &self,
+        agency: &AgencyId,
+        document: &PolicyDocument,
+        approved_by: &str,
+    ) -> Result<u32> {
         let mut tx = self.write().await?;
         let current: Option<(i64, String)> = sqlx::query_as(
             "SELECT version, document FROM policies WHERE agency_id = ? ORDER BY version DESC LIMIT 1",
@@ -520,16 +539,27 @@ impl Store {
             Some((version, _)) => version + 1,
             None => 1,
         };
-        sqlx::query(
-            "INSERT INTO policies (agency_id, version, document, created_at) VALUES (?, ?, ?, ?)
+        let added = sqlx::query(
+            "INSERT INTO policies (agency_id, version, document, created_at, approved_by) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT DO NOTHING",
         )
         .bind(agency.as_str())
         .bind(version)
         .bind(serde_json::to_string(document).expect("policy documents serialize"))
         .bind(ts(now()))
+        .bind(approved_by)
         .execute(&mut *tx)
         .await?;
+        if added.rows_affected() == 1 {
+            let entry = Entry::PolicyVersion {
+                at: entry_time(now()),
+                agency: agency.as_str().to_string(),
+                version: u32::try_from(version).map_err(|_| StoreError::Corrupt("policy version".into()))?,
+                approved_by: approved_by.to_string(),
+                policy: serde_json::to_value(document).expect("policy documents serialize"),
+            };
+            log(&mut tx, &entry).await?;
+        }
         tx.commit().await?;
         u32::try_from(version).map_err(|_| StoreError::Corrupt("policy version".into()))
     }
@@ -1053,6 +1083,35 @@ impl Store {
         rows.into_iter().map(|r| r.into_alert(subscription_id)).collect()
     }
 
+    /// The transparency log's entries written after `seq` (at most `limit`, oldest first),
+    /// with their sequence numbers: what the binary copies into the log.
+    pub async fn transparency_after(&self, seq: i64, limit: u32) -> Result<Vec<(i64, String)>> {
+        Ok(sqlx::query_as("SELECT seq, entry FROM transparency_outbox WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// An agency's published incidents counted by the hour (UTC) they were received and
+    /// their category: the caller groups the hours into the agency's days.
+    pub async fn published_by_hour(&self, agency: &AgencyId) -> Result<Vec<(DateTime<Utc>, String, u64)>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT substr(received_at, 1, 13), category, count(*) FROM incidents
+             WHERE agency_id = ? GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .bind(agency.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(hour, category, n)| {
+                let hour = DateTime::parse_from_rfc3339(&format!("{hour}:00:00Z"))
+                    .map_err(|e| StoreError::Corrupt(format!("received_at {hour:?}: {e}")))?;
+                Ok((hour.to_utc(), category, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect()
+    }
+
     pub async fn withheld_counts(&self, agency: Option<&AgencyId>) -> Result<Vec<WithheldCount>> {
         let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
             "SELECT agency_id, day, category, reason, count FROM withheld_counts
@@ -1074,6 +1133,15 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Write an entry of the transparency log, in the caller's transaction.
+async fn log(conn: &mut SqliteConnection, entry: &Entry) -> Result<()> {
+    sqlx::query("INSERT INTO transparency_outbox (entry) VALUES (?)")
+        .bind(entry.to_canonical())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 fn parse_policy(text: &str) -> Result<PolicyDocument> {

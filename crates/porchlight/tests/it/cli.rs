@@ -963,7 +963,7 @@ fn location_texts(list: &Value) -> Vec<&str> {
 /// `porchlight policy set` for an agency in a data folder.
 fn policy_set(data: &Path, agency: &str, policy: &Path) -> Output {
     porchlight()
-        .args(["policy", "set", "--agency", agency, "--data-dir"])
+        .args(["policy", "set", "--agency", agency, "--approved-by", "Chief of Police", "--data-dir"])
         .arg(data)
         .arg(policy)
         .output()

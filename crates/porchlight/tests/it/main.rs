@@ -1,7 +1,8 @@
 //! The binary's black-box tests, in one test binary (one link instead of one per file):
 //! `channels` (webhooks, Web Push and e-mail against real receivers on loopback), `cli`
 //! (commands, the API, pushes, privacy on all six city files), `crash`, `poll`, `portal` (the video-request portal inside `serve`) (portals served
-//! by a local server), `snapshots` (generalized locations of real rows).
+//! by a local server), `snapshots` (generalized locations of real rows), `transparency` (the
+//! transparency log, its proofs and report, and `porchlight audit` against tampering).
 
 mod channels;
 mod cli;
@@ -10,3 +11,4 @@ mod crash;
 mod poll;
 mod portal;
 mod snapshots;
+mod transparency;

@@ -1,0 +1,235 @@
+//! The log's HTTP endpoints, in the style of Certificate Transparency (RFC 6962 section 4):
+//! the latest signed head, entries by range, an inclusion proof by leaf hash or index, a
+//! consistency proof between two sizes, the public key; and the transparency report as JSON
+//! and as a web page. All public and read-only.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+
+use crate::Hash;
+use crate::db::{Ledger, LedgerError};
+use crate::report::Tally;
+
+/// The most entries one `get-entries` answers with.
+pub const MAX_ENTRIES: u64 = 1000;
+
+#[derive(Clone)]
+struct Api {
+    ledger: Ledger,
+    tally: Arc<tokio::sync::Mutex<Tally>>,
+}
+
+/// The routes, under `/v1/log`, `/v1/transparency` and `/transparency`.
+pub fn router(ledger: Ledger) -> Router {
+    let api = Api { ledger, tally: Arc::new(tokio::sync::Mutex::new(Tally::default())) };
+    Router::new()
+        .route("/v1/log/get-sth", get(get_sth))
+        .route("/v1/log/get-sth-consistency", get(get_consistency))
+        .route("/v1/log/get-proof-by-hash", get(get_proof_by_hash))
+        .route("/v1/log/get-entry-and-proof", get(get_entry_and_proof))
+        .route("/v1/log/get-entries", get(get_entries))
+        .route("/v1/log/key", get(get_key))
+        .route("/v1/transparency/report", get(report_json))
+        .route("/transparency", get(report_page))
+        .with_state(api)
+}
+
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, code, message: message.into() }
+    }
+    fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self { status: StatusCode::NOT_FOUND, code, message: message.into() }
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        tracing::error!(error = %e, "transparency log");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "the log could not be read".into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+fn hashes(proof: &[Hash]) -> Vec<String> {
+    proof.iter().map(|h| B64.encode(h)).collect()
+}
+
+/// The size a proof is asked for: at most the latest signed head's, so proofs always match
+/// a head an auditor can fetch.
+async fn signed_size(ledger: &Ledger) -> Result<u64, ApiError> {
+    Ok(ledger.latest_head().await?.map_or(0, |h| h.tree_size))
+}
+
+async fn get_sth(State(api): State<Api>) -> Result<Response, ApiError> {
+    match api.ledger.latest_head().await? {
+        Some(head) => Ok(Json(head).into_response()),
+        None => Err(ApiError::not_found("no_head", "the log has not signed a tree head yet")),
+    }
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    first: u64,
+    second: u64,
+}
+
+async fn get_consistency(
+    State(api): State<Api>,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let signed = signed_size(&api.ledger).await?;
+    if q.first > q.second || q.second > signed {
+        return Err(ApiError::bad_request(
+            "bad_range",
+            format!("first must be at most second, and second at most the signed size {signed}"),
+        ));
+    }
+    let proof = api
+        .ledger
+        .consistency_proof(q.first, q.second)
+        .ok_or_else(|| ApiError::bad_request("bad_range", "no such sizes"))?;
+    Ok(Json(serde_json::json!({"consistency": hashes(&proof)})))
+}
+
+#[derive(Deserialize)]
+struct ProofByHashQuery {
+    hash: String,
+    tree_size: u64,
+}
+
+#[derive(Serialize)]
+struct ProofBody {
+    leaf_index: u64,
+    audit_path: Vec<String>,
+}
+
+async fn get_proof_by_hash(
+    State(api): State<Api>,
+    Query(q): Query<ProofByHashQuery>,
+) -> Result<Json<ProofBody>, ApiError> {
+    let leaf: Hash = B64
+        .decode(&q.hash)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| ApiError::bad_request("bad_hash", "hash: not 32 bytes of base64"))?;
+    let signed = signed_size(&api.ledger).await?;
+    if q.tree_size > signed {
+        return Err(ApiError::bad_request(
+            "bad_size",
+            format!("tree_size: larger than the signed size {signed}"),
+        ));
+    }
+    let index = api.ledger.index_of(&leaf).await?;
+    let Some(index) = index.filter(|i| *i < q.tree_size) else {
+        return Err(ApiError::not_found("not_found", "no entry with that leaf hash in a tree of that size"));
+    };
+    let proof = api.ledger.inclusion_proof(index, q.tree_size).expect("index below size");
+    Ok(Json(ProofBody { leaf_index: index, audit_path: hashes(&proof) }))
+}
+
+#[derive(Deserialize)]
+struct EntryAndProofQuery {
+    leaf_index: u64,
+    tree_size: u64,
+}
+
+async fn get_entry_and_proof(
+    State(api): State<Api>,
+    Query(q): Query<EntryAndProofQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let signed = signed_size(&api.ledger).await?;
+    if q.leaf_index >= q.tree_size || q.tree_size > signed {
+        return Err(ApiError::bad_request(
+            "bad_range",
+            format!("leaf_index must be below tree_size, and tree_size at most the signed size {signed}"),
+        ));
+    }
+    let entry = api.ledger.entries(q.leaf_index, q.leaf_index + 1).await?.pop().unwrap_or_default();
+    let proof = api.ledger.inclusion_proof(q.leaf_index, q.tree_size).expect("checked");
+    Ok(Json(serde_json::json!({"entry": entry, "audit_path": hashes(&proof)})))
+}
+
+#[derive(Deserialize)]
+struct EntriesQuery {
+    start: u64,
+    end: u64,
+}
+
+/// Entries `start..=end` (inclusive, as CT's), at most [`MAX_ENTRIES`], each the exact text
+/// the log hashed, as a JSON string.
+async fn get_entries(
+    State(api): State<Api>,
+    Query(q): Query<EntriesQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if q.start > q.end {
+        return Err(ApiError::bad_request("bad_range", "start must be at most end"));
+    }
+    let end = q.end.min(q.start + MAX_ENTRIES - 1);
+    let entries = api.ledger.entries(q.start, end + 1).await?;
+    Ok(Json(serde_json::json!({"entries": entries})))
+}
+
+async fn get_key(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
+    let Some(signer) = api.ledger.signer() else {
+        return Err(ApiError::not_found("no_key", "the log has no signing key"));
+    };
+    Ok(Json(serde_json::json!({"algorithm": "Ed25519", "public_key": signer.public_key().to_base64()})))
+}
+
+/// Bring the report up to the signed head: fold the entries not yet folded.
+async fn tally(api: &Api) -> Result<(crate::report::Report, u64, Option<String>), ApiError> {
+    let head = api.ledger.latest_head().await?;
+    let size = head.as_ref().map_or(0, |h| h.tree_size);
+    let mut tally = api.tally.lock().await;
+    while tally.len() < size {
+        let start = tally.len();
+        let end = size.min(start + 10_000);
+        let entries = api.ledger.entries(start, end).await?;
+        if entries.is_empty() {
+            break;
+        }
+        for entry in &entries {
+            tally.add(entry);
+        }
+    }
+    Ok((tally.report(), size, head.map(|h| h.sha256_root_hash)))
+}
+
+async fn report_json(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
+    let (report, size, root) = tally(&api).await?;
+    Ok(Json(serde_json::json!({
+        "tree_size": size,
+        "sha256_root_hash": root,
+        "agencies": report.agencies,
+    })))
+}
+
+async fn report_page(State(api): State<Api>) -> Result<Html<String>, ApiError> {
+    let (report, size, root) = tally(&api).await?;
+    Ok(Html(report.to_html(size, root.as_deref())))
+}

@@ -1,0 +1,289 @@
+//! The log kept in SQLite (`ledger.db` in the data folder): entries appended in batches, the
+//! signed tree heads, and the cursors of the sources it copies from. The tree is rebuilt from
+//! the entries' bodies when the log opens and checked against every head it ever signed; a
+//! log that fails the check serves what it has (so auditors can see) but appends and signs
+//! nothing more.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::entry::{Entry, time};
+use crate::head::{SignedHead, Signer, TreeHead};
+use crate::{Hash, Tree, leaf_hash};
+
+/// The log's database file, in the data folder beside the two worlds'.
+pub const DATABASE_FILE: &str = "ledger.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the stored log fails its check, so it appends and signs nothing: {0}")]
+    Broken(String),
+    #[error("no signing key is configured")]
+    NoKey,
+}
+
+pub type Result<T> = std::result::Result<T, LedgerError>;
+
+/// The log. Cheap to clone; one appender at a time.
+#[derive(Clone)]
+pub struct Ledger {
+    pool: SqlitePool,
+    tree: Arc<RwLock<Tree>>,
+    append: Arc<tokio::sync::Mutex<()>>,
+    signer: Option<Arc<Signer>>,
+    broken: Option<String>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("broken", &self.broken).finish_non_exhaustive()
+    }
+}
+
+impl Ledger {
+    /// Open (creating if needed) the log in `data_dir`, signing with `signer`. If the key is
+    /// not the one the log last signed with, the change is the log's next entry.
+    pub async fn open(data_dir: &Path, signer: Option<Signer>) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(sqlx::Error::Io)?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join(DATABASE_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let (tree, broken) = check(&pool).await?;
+        let ledger = Self {
+            pool,
+            tree: Arc::new(RwLock::new(tree)),
+            append: Arc::new(tokio::sync::Mutex::new(())),
+            signer: signer.map(Arc::new),
+            broken,
+        };
+        if let (Some(signer), None) = (&ledger.signer, &ledger.broken) {
+            let key = signer.public_key().to_base64();
+            let known: Option<String> =
+                sqlx::query_scalar("SELECT value FROM settings WHERE key = 'public_key'")
+                    .fetch_optional(&ledger.pool)
+                    .await?;
+            if known.as_deref() != Some(key.as_str()) {
+                let entry = Entry::Key {
+                    at: time(chrono::Utc::now()),
+                    event: "in_use".into(),
+                    purpose: "log".into(),
+                    agency: None,
+                    key: key.clone(),
+                };
+                ledger.append(&[entry.to_canonical()], &[("public_key".into(), key)]).await?;
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// Why the stored log failed its check, if it did.
+    pub fn broken(&self) -> Option<&str> {
+        self.broken.as_deref()
+    }
+
+    pub fn signer(&self) -> Option<&Signer> {
+        self.signer.as_deref()
+    }
+
+    /// How many entries the log holds.
+    pub fn len(&self) -> u64 {
+        self.tree.read().expect("tree lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Append entries (canonical JSON each) and move cursors, in one transaction. A cursor
+    /// named `public_key` is kept in settings: the key the log signs with. Returns the new
+    /// size.
+    pub async fn append(&self, entries: &[String], cursors: &[(String, String)]) -> Result<u64> {
+        if let Some(why) = &self.broken {
+            return Err(LedgerError::Broken(why.clone()));
+        }
+        let _one = self.append.lock().await;
+        let start = self.len();
+        let leaves: Vec<Hash> = entries.iter().map(|e| leaf_hash(e.as_bytes())).collect();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if !entries.is_empty() {
+            sqlx::query(
+                "INSERT INTO entries (idx, leaf, body)
+                 SELECT ?1 + key, substr(?2, key * 32 + 1, 32), value FROM json_each(?3)",
+            )
+            .bind(i64::try_from(start).expect("log sizes fit i64"))
+            .bind(leaves.concat())
+            .bind(serde_json::to_string(entries).expect("strings serialize"))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (source, value) in cursors {
+            let sql = if source == "public_key" {
+                "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            } else {
+                "INSERT INTO cursors (source, value) VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET value = excluded.value"
+            };
+            sqlx::query(sql).bind(source).bind(value).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        let mut tree = self.tree.write().expect("tree lock");
+        for leaf in leaves {
+            tree.push(leaf);
+        }
+        Ok(tree.len())
+    }
+
+    /// Where a source was last copied up to.
+    pub async fn cursor(&self, source: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM cursors WHERE source = ?")
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Every cursor whose name starts with `prefix`.
+    pub async fn cursors(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as("SELECT source, value FROM cursors WHERE substr(source, 1, length(?1)) = ?1")
+            .bind(prefix)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Sign a head for the log as it is now, if it grew since the last head or the last head
+    /// is older than `refresh` (CT's logs sign fresh heads even when nothing was added).
+    /// Returns the new head, if one was signed.
+    pub async fn sign_if_due(&self, now_ms: u64, refresh_ms: u64) -> Result<Option<SignedHead>> {
+        if let Some(why) = &self.broken {
+            return Err(LedgerError::Broken(why.clone()));
+        }
+        let signer = self.signer.as_ref().ok_or(LedgerError::NoKey)?;
+        let _one = self.append.lock().await;
+        let (size, root) = {
+            let tree = self.tree.read().expect("tree lock");
+            (tree.len(), tree.root(tree.len()).expect("the whole tree has a root"))
+        };
+        let last = self.latest_head().await?;
+        if let Some(last) = &last
+            && last.tree_size == size
+            && now_ms < last.timestamp + refresh_ms
+        {
+            return Ok(None);
+        }
+        let timestamp = now_ms.max(last.map_or(0, |l| l.timestamp + 1));
+        let signed = signer.sign(&TreeHead { size, timestamp, root });
+        sqlx::query("INSERT INTO heads (tree_size, timestamp, root, signature) VALUES (?, ?, ?, ?)")
+            .bind(i64::try_from(size).expect("log sizes fit i64"))
+            .bind(i64::try_from(timestamp).expect("times fit i64"))
+            .bind(root.to_vec())
+            .bind(B64.decode(&signed.tree_head_signature).expect("we wrote it"))
+            .execute(&self.pool)
+            .await?;
+        Ok(Some(signed))
+    }
+
+    /// The most recent signed head.
+    pub async fn latest_head(&self) -> Result<Option<SignedHead>> {
+        let row = sqlx::query(
+            "SELECT tree_size, timestamp, root, signature FROM heads ORDER BY tree_size DESC, timestamp DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| SignedHead {
+            tree_size: row.get::<i64, _>(0) as u64,
+            timestamp: row.get::<i64, _>(1) as u64,
+            sha256_root_hash: B64.encode(row.get::<Vec<u8>, _>(2)),
+            tree_head_signature: B64.encode(row.get::<Vec<u8>, _>(3)),
+        }))
+    }
+
+    /// Entries `start..end` (end exclusive) as stored.
+    pub async fn entries(&self, start: u64, end: u64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx")
+            .bind(start as i64)
+            .bind(end as i64)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// The index of the first entry whose leaf hash is `leaf`.
+    pub async fn index_of(&self, leaf: &Hash) -> Result<Option<u64>> {
+        let idx: Option<i64> = sqlx::query_scalar("SELECT min(idx) FROM entries WHERE leaf = ?")
+            .bind(leaf.to_vec())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(idx.map(|i| i as u64))
+    }
+
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
+        self.tree.read().expect("tree lock").inclusion_proof(index, size)
+    }
+
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Option<Vec<Hash>> {
+        self.tree.read().expect("tree lock").consistency_proof(old, new)
+    }
+
+    pub fn root(&self, size: u64) -> Option<Hash> {
+        self.tree.read().expect("tree lock").root(size)
+    }
+}
+
+/// Rebuild the tree from the stored bodies and check it against the stored leaf hashes and
+/// every signed head. Returns the tree and, if the check failed, why.
+async fn check(pool: &SqlitePool) -> Result<(Tree, Option<String>)> {
+    use futures_util::TryStreamExt;
+    let mut tree = Tree::new();
+    let mut broken = None;
+    {
+        let mut rows = sqlx::query("SELECT idx, leaf, body FROM entries ORDER BY idx").fetch(pool);
+        while let Some(row) = rows.try_next().await? {
+            let idx = row.get::<i64, _>(0) as u64;
+            let leaf = leaf_hash(row.get::<&str, _>(2).as_bytes());
+            if broken.is_none() {
+                if idx != tree.len() {
+                    broken = Some(format!("entry {} is missing", tree.len()));
+                } else if row.get::<&[u8], _>(1) != leaf {
+                    broken = Some(format!("entry {idx} no longer matches the hash it was logged with"));
+                }
+            }
+            tree.push(leaf);
+        }
+    }
+    let heads: Vec<(i64, i64, Vec<u8>)> =
+        sqlx::query_as("SELECT tree_size, timestamp, root FROM heads ORDER BY tree_size")
+            .fetch_all(pool)
+            .await?;
+    for (size, timestamp, root) in heads {
+        if broken.is_some() {
+            break;
+        }
+        let at = chrono::DateTime::from_timestamp_millis(timestamp).map(time).unwrap_or_default();
+        match tree.root(size as u64) {
+            None => {
+                broken = Some(format!(
+                    "the head signed at {at} covers {size} entries, but only {} are stored",
+                    tree.len()
+                ))
+            }
+            Some(r) if r.as_slice() != root => {
+                broken = Some(format!("the first {size} entries no longer hash to the head signed at {at}"))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok((tree, broken))
+}
