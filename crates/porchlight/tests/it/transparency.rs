@@ -13,7 +13,7 @@ use porchlight_ledger::{Tree, leaf_hash, verify_inclusion};
 use serde_json::Value;
 use sqlx::Connection;
 
-use crate::common::{SEATTLE_CSV, Server, eventually, get_json, import, porchlight, repo};
+use crate::common::{SEATTLE_CSV, Server, browser_dom, eventually, get_json, import, porchlight, repo};
 
 fn audit(url: &str, state: &Path) -> Output {
     porchlight().args(["audit", "verify", "--url", url, "--state"]).arg(state).output().unwrap()
@@ -134,8 +134,11 @@ async fn both_worlds_are_logged_proved_reported_and_verified_from_outside() {
     let published: u64 =
         month["calls_published"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert!(published > 100, "{month}");
-    let page = http.get(format!("{}/transparency", server.url)).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("<h2>seattle</h2>") && page.contains("2016-03"), "{page}");
+    // The page, as a browser renders it: a table per agency, a row per month.
+    let url = format!("{}/transparency", server.url);
+    let dom = tokio::task::spawn_blocking(move || browser_dom(&url)).await.unwrap();
+    assert!(dom.contains("<h2>seattle</h2>") && dom.contains("<td>2016-03</td>"), "{dom}");
+    assert!(dom.contains(&format!("Computed from the {size} entries of the public log")), "{dom}");
 
     let out = audit(&server.url, &state);
     assert!(out.status.success(), "{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
