@@ -131,6 +131,36 @@ async fn copy(ledger: &Ledger, source: &str, rows: Vec<(i64, String)>) -> anyhow
     Ok(true)
 }
 
+/// A day's calls by category: published, withheld.
+type Counts = (BTreeMap<String, u64>, BTreeMap<String, u64>);
+
+/// What to log for a day counted now as `counts`, given its cursor (`"<revision> <canonical
+/// counts>"`) if it was logged before: nothing if no category grew (retention deletes old
+/// incidents, which must not read as calls unpublished), else the next revision with each
+/// category at the larger of the two counts (records of a day can arrive late).
+fn revise(logged: Option<&str>, counts: Counts) -> Option<(u32, Counts)> {
+    let Some((revision, text)) = logged.and_then(|v| v.split_once(' ')) else { return Some((1, counts)) };
+    #[derive(serde::Deserialize)]
+    struct Logged {
+        published: BTreeMap<String, u64>,
+        withheld: BTreeMap<String, u64>,
+    }
+    let before: Logged = serde_json::from_str(text).ok()?;
+    let merge = |old: &BTreeMap<String, u64>, new: BTreeMap<String, u64>| {
+        let mut out = old.clone();
+        for (category, n) in new {
+            let slot = out.entry(category).or_default();
+            *slot = (*slot).max(n);
+        }
+        out
+    };
+    let merged = (merge(&before.published, counts.0), merge(&before.withheld, counts.1));
+    if merged == (before.published, before.withheld) {
+        return None;
+    }
+    Some((revision.parse::<u32>().unwrap_or(0) + 1, merged))
+}
+
 /// Log each agency's days that ended more than a day ago (in its time zone) and whose counts
 /// were never logged or changed since (records of a day can arrive late: a new revision).
 pub async fn count_days(ledger: &Ledger, store: &Store, now: chrono::DateTime<Utc>) -> anyhow::Result<u64> {
@@ -141,7 +171,6 @@ pub async fn count_days(ledger: &Ledger, store: &Store, now: chrono::DateTime<Ut
             agency.time_zone.parse().map_err(|e| anyhow::anyhow!("agency {}: time zone: {e}", agency.id))?;
         let id = AgencyId::parse(&agency.id)?;
         let last_day = now.with_timezone(&tz).date_naive() - chrono::Days::new(2);
-        type Counts = (BTreeMap<String, u64>, BTreeMap<String, u64>);
         let mut days: BTreeMap<NaiveDate, Counts> = BTreeMap::new();
         for (hour, category, n) in store.published_by_hour(&id).await? {
             let day = hour.with_timezone(&tz).date_naive();
@@ -152,14 +181,14 @@ pub async fn count_days(ledger: &Ledger, store: &Store, now: chrono::DateTime<Ut
         }
         let logged: BTreeMap<String, String> =
             ledger.cursors(&format!("calls/{}/", agency.id)).await?.into_iter().collect();
-        for (day, (published, withheld)) in days.into_iter().filter(|(d, _)| *d <= last_day) {
+        for (day, counts) in days.into_iter().filter(|(d, _)| *d <= last_day) {
             let source = format!("calls/{}/{day}", agency.id);
-            let digest = canonical(&serde_json::json!({"published": published, "withheld": withheld}));
-            let revision = match logged.get(&source).and_then(|v| v.split_once(' ')) {
-                Some((_, d)) if d == digest => continue,
-                Some((r, _)) => r.parse::<u32>().unwrap_or(0) + 1,
-                None => 1,
+            let Some((revision, (published, withheld))) =
+                revise(logged.get(&source).map(String::as_str), counts)
+            else {
+                continue;
             };
+            let digest = canonical(&serde_json::json!({"published": published, "withheld": withheld}));
             entries.push(
                 Entry::CallsDaily {
                     at: time(now),
@@ -179,4 +208,34 @@ pub async fn count_days(ledger: &Ledger, store: &Store, now: chrono::DateTime<Ut
         ledger.append(&entries, &cursors).await?;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(published: &[(&str, u64)], withheld: &[(&str, u64)]) -> Counts {
+        let map = |list: &[(&str, u64)]| list.iter().map(|(c, n)| (c.to_string(), *n)).collect();
+        (map(published), map(withheld))
+    }
+
+    fn cursor(revision: u32, c: &Counts) -> String {
+        format!("{revision} {}", canonical(&serde_json::json!({"published": c.0, "withheld": c.1})))
+    }
+
+    #[test]
+    fn a_day_is_revised_when_late_records_add_calls_and_not_when_retention_removes_them() {
+        let first = counts(&[("theft", 5)], &[("sexual_assault", 1)]);
+        assert_eq!(revise(None, first.clone()), Some((1, first.clone())));
+        let logged = cursor(1, &first);
+        assert_eq!(revise(Some(&logged), first.clone()), None);
+        // Retention deleted three thefts: nothing to log.
+        assert_eq!(revise(Some(&logged), counts(&[("theft", 2)], &[("sexual_assault", 1)])), None);
+        // A late fire call and a late withheld one: the next revision, nothing lowered.
+        let late = counts(&[("fire", 1), ("theft", 2)], &[("sexual_assault", 2)]);
+        assert_eq!(
+            revise(Some(&logged), late),
+            Some((2, counts(&[("fire", 1), ("theft", 5)], &[("sexual_assault", 2)])))
+        );
+    }
 }

@@ -165,6 +165,20 @@ async fn both_worlds_are_logged_proved_reported_and_verified_from_outside() {
         "{}",
         stdout(&out)
     );
+    // `watch` says the same, round after round.
+    let mut watch = porchlight()
+        .args(["audit", "watch", "--every", "1", "--url", &server.url, "--state"])
+        .arg(&state)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(watch.stdout.take().unwrap()));
+    for _ in 0..2 {
+        let line = lines.next().unwrap().unwrap();
+        assert!(line.starts_with(&format!("ok: {} entries", grown["tree_size"])), "{line}");
+    }
+    watch.kill().unwrap();
+    watch.wait().unwrap();
 }
 
 /// Flush the log's write-ahead file into the database, so it can be copied whole.
