@@ -144,7 +144,7 @@ async fn get_proof_by_hash(
             format!("tree_size: larger than the signed size {signed}"),
         ));
     }
-    let index = api.ledger.index_of(&leaf).await?;
+    let index = api.ledger.index_of(&leaf);
     let Some(index) = index.filter(|i| *i < q.tree_size) else {
         return Err(ApiError::not_found("not_found", "no entry with that leaf hash in a tree of that size"));
     };

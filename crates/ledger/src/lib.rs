@@ -72,6 +72,11 @@ impl Tree {
         self.len() == 0
     }
 
+    /// Entry `index`'s leaf hash.
+    pub fn leaf(&self, index: u64) -> Option<Hash> {
+        self.levels.first()?.get(usize::try_from(index).ok()?).copied()
+    }
+
     /// Append an entry's leaf hash.
     pub fn push(&mut self, leaf: Hash) {
         if self.levels.is_empty() {

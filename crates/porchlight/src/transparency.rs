@@ -22,7 +22,7 @@ pub const DEFAULT_KEY_FILE: &str = "log-signing.key";
 /// How often the outboxes are copied.
 const COPY_EVERY: Duration = Duration::from_secs(1);
 /// How often days are counted.
-const COUNT_EVERY: Duration = Duration::from_secs(600);
+const COUNT_EVERY: Duration = Duration::from_secs(60);
 /// A fresh head at least this often, even if nothing was logged.
 const REFRESH_MS: u64 = 3_600_000;
 /// Entries copied per source per transaction.

@@ -151,7 +151,7 @@ async fn sqlite(args: &Args, texts: &[String]) {
     for _ in 0..proofs {
         let m = rng.next_u64() % n;
         let leaf = leaf_hash(texts[m as usize].as_bytes());
-        let index = ledger.index_of(&leaf).await.expect("query").expect("found");
+        let index = ledger.index_of(&leaf).expect("found");
         let proof = ledger.inclusion_proof(index, size).expect("a proof");
         assert!(verify_inclusion(&leaf, index, size, &proof, &root));
     }
