@@ -17,7 +17,10 @@ use uuid::Uuid;
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/incidents", get(list)).route("/v1/incidents/{id}", get(one))
+    Router::new()
+        .route("/v1/incidents", get(list))
+        .route("/v1/incidents/{id}", get(one))
+        .route("/v1/incidents/{id}/versions", get(versions))
 }
 
 pub(crate) const MAX_LIMIT: u32 = 1000;
@@ -44,6 +47,8 @@ pub(crate) struct IncidentBody {
     updated_at: DateTime<Utc>,
     call_type: String,
     category: &'static str,
+    /// What a call of this category usually is, in a sentence: context instead of fear.
+    context: &'static str,
     priority: Option<String>,
     status: Option<String>,
     location: LocationBody,
@@ -70,6 +75,7 @@ impl From<Incident> for IncidentBody {
             updated_at: i.updated_at,
             call_type: i.call_type,
             category: i.category.as_str(),
+            context: i.category.context(),
             priority: i.priority,
             status: i.status,
             location: LocationBody { kind: i.location_kind.as_str(), text: i.location },
@@ -177,4 +183,27 @@ async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Js
         .await?
         .ok_or_else(|| ApiError::not_found("incident_not_found", "no incident with this id"))?;
     Ok(Json(incident.into()))
+}
+
+#[derive(Serialize)]
+struct Story {
+    versions: Vec<IncidentBody>,
+}
+
+/// Every version of an incident, oldest first: its story as it was published.
+async fn versions(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Story>, ApiError> {
+    let id = parse_id("incident", &id)?;
+    let latest = state
+        .store
+        .incident(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("incident_not_found", "no incident with this id"))?;
+    let mut versions = Vec::with_capacity(latest.version as usize);
+    for version in 1..latest.version {
+        if let Some(earlier) = state.store.incident_at_version(id, version).await? {
+            versions.push(earlier.into());
+        }
+    }
+    versions.push(latest.into());
+    Ok(Json(Story { versions }))
 }

@@ -27,7 +27,8 @@ struct Api {
     tally: Arc<tokio::sync::Mutex<Tally>>,
 }
 
-/// The routes, under `/v1/log`, `/v1/transparency` and `/transparency`.
+/// The routes, under `/v1/log` and `/v1/transparency` (the report as JSON and as a plain page
+/// that needs no script; the web app draws it with charts at `/transparency`).
 pub fn router(ledger: Ledger) -> Router {
     let api = Api { ledger, tally: Arc::new(tokio::sync::Mutex::new(Tally::default())) };
     Router::new()
@@ -38,7 +39,7 @@ pub fn router(ledger: Ledger) -> Router {
         .route("/v1/log/get-entries", get(get_entries))
         .route("/v1/log/key", get(get_key))
         .route("/v1/transparency/report", get(report_json))
-        .route("/transparency", get(report_page))
+        .route("/v1/transparency/report.html", get(report_page))
         .with_state(api)
 }
 

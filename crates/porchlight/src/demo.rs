@@ -66,9 +66,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let portal = porchlight_portal::Portal::open(&data_dir).await.context("opening the portal's database")?;
 
     let ledger = crate::transparency::open(&data_dir, None).await?;
-    let server =
-        server::start(store.clone(), portal, ledger, ([127, 0, 0, 1], args.port).into(), &Default::default())
-            .await?;
+    let web = porchlight_web::WebConfig::default();
+    let server = server::start(
+        store.clone(),
+        portal,
+        ledger,
+        web,
+        ([127, 0, 0, 1], args.port).into(),
+        &Default::default(),
+    )
+    .await?;
     let subscriber = Subscription::new(
         Point::new(DEMO_POINT.0, DEMO_POINT.1)?,
         DEMO_RADIUS_M,
@@ -97,6 +104,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         subscriber.id, DEMO_RADIUS_M, DEMO_POINT.0, DEMO_POINT.1
     );
     println!();
+    println!("Open the web app: the map of calls, subscribing, live alerts, transparency:");
+    println!("  {}/", server.url);
+    println!("  {}/alerts/{}", server.url, subscriber.id);
     println!("Stream the demo subscriber's alerts:");
     println!("  curl -N {}/v1/subscriptions/{}/alerts/stream", server.url, subscriber.id);
     println!("Recent incidents:");

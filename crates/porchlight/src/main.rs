@@ -86,6 +86,14 @@ struct ServeArgs {
     /// next entry.
     #[arg(long, env = "PORCHLIGHT_LOG_KEY")]
     log_key: Option<PathBuf>,
+    /// A map tile server for the web app's maps, as a URL template
+    /// (`https://tiles.example.org/{z}/{x}/{y}.png`); without one the maps draw a plain
+    /// basemap and nothing is fetched from elsewhere.
+    #[arg(long, env = "PORCHLIGHT_MAP_TILES")]
+    map_tiles: Option<String>,
+    /// The attribution the tile server asks for, shown on the maps.
+    #[arg(long, env = "PORCHLIGHT_MAP_ATTRIBUTION", requires = "map_tiles")]
+    map_attribution: Option<String>,
 }
 
 #[tokio::main]
@@ -113,8 +121,10 @@ async fn main() -> anyhow::Result<()> {
                 portal = portal.with_clip_store_url(url, aws).context("the clip store")?;
             }
             let ledger = transparency::open(&args.data.path, args.log_key.as_deref()).await?;
+            let web = porchlight_web::WebConfig { tiles: args.map_tiles, attribution: args.map_attribution };
             let server =
-                server::start(store, portal, ledger, (args.host, args.port).into(), &args.delivery).await?;
+                server::start(store, portal, ledger, web, (args.host, args.port).into(), &args.delivery)
+                    .await?;
             println!("listening on {}", server.url);
             server.wait().await
         }

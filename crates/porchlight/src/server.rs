@@ -69,6 +69,7 @@ pub async fn start(
     store: Store,
     portal: porchlight_portal::Portal,
     ledger: porchlight_ledger::Ledger,
+    web: porchlight_web::WebConfig,
     addr: SocketAddr,
     delivery: &DeliveryArgs,
 ) -> anyhow::Result<Server> {
@@ -120,7 +121,9 @@ pub async fn start(
         }
     });
     let feeder = tokio::spawn(crate::transparency::run(ledger.clone(), state.store.clone(), portal.clone()));
-    let beside = porchlight_portal::router(portal).merge(porchlight_ledger::api::router(ledger));
+    let beside = porchlight_portal::router(portal)
+        .merge(porchlight_ledger::api::router(ledger))
+        .merge(porchlight_web::router(web));
     let http = tokio::spawn(porchlight_http::serve(listener, state, beside, shutdown_signal()));
     Ok(Server { url, alerts, http, worker, sender, sweeper, clip_sweeper, ledger: feeder, pollers })
 }

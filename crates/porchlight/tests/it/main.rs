@@ -2,7 +2,8 @@
 //! `channels` (webhooks, Web Push and e-mail against real receivers on loopback), `cli`
 //! (commands, the API, pushes, privacy on all six city files), `crash`, `poll`, `portal` (the video-request portal inside `serve`) (portals served
 //! by a local server), `snapshots` (generalized locations of real rows), `transparency` (the
-//! transparency log, its proofs and report, and `porchlight audit` against tampering).
+//! transparency log, its proofs and report, and `porchlight audit` against tampering), `web`
+//! (the web app in headless Chromium).
 
 mod channels;
 mod cli;
@@ -12,3 +13,4 @@ mod poll;
 mod portal;
 mod snapshots;
 mod transparency;
+mod web;

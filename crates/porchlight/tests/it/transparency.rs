@@ -135,7 +135,7 @@ async fn both_worlds_are_logged_proved_reported_and_verified_from_outside() {
         month["calls_published"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert!(published > 100, "{month}");
     // The page, as a browser renders it: a table per agency, a row per month.
-    let url = format!("{}/transparency", server.url);
+    let url = format!("{}/v1/transparency/report.html", server.url);
     let dom = tokio::task::spawn_blocking(move || browser_dom(&url)).await.unwrap();
     assert!(dom.contains("<h2>seattle</h2>") && dom.contains("<td>2016-03</td>"), "{dom}");
     assert!(dom.contains(&format!("Computed from the {size} entries of the public log")), "{dom}");

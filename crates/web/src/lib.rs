@@ -1,0 +1,129 @@
+//! The web app (issue 10), embedded: the pages built from `web/` by Vite (see build.rs),
+//! served by the same binary with nothing fetched from elsewhere at runtime. One HTML shell
+//! for every page path (the app draws the page from the public API), the hashed assets with
+//! long caching, and the app's configuration (an optional map tile server).
+//!
+//! Must never: call anything but Porchlight's own public API from the pages, or load a script,
+//! style or font from another origin.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use include_dir::{Dir, include_dir};
+use serde::Serialize;
+
+static DIST: Dir<'static> = include_dir!("$OUT_DIR/dist");
+
+/// The pages' paths: each is answered with the app's shell.
+pub const PAGES: [&str; 5] = ["/", "/incidents/{id}", "/subscribe", "/alerts/{id}", "/transparency"];
+
+/// What the pages are told about the installation.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WebConfig {
+    /// A tile URL template (`https://tiles.example/{z}/{x}/{y}.png`); without one the maps
+    /// draw a plain basemap.
+    pub tiles: Option<String>,
+    /// The tiles' attribution, shown on the map.
+    pub attribution: Option<String>,
+}
+
+/// The web app's routes.
+pub fn router(config: WebConfig) -> Router {
+    let mut router = Router::new();
+    for page in PAGES {
+        router = router.route(page, get(shell));
+    }
+    router
+        .route("/assets/{*file}", get(asset))
+        .route("/app/config.json", get(app_config))
+        .with_state(std::sync::Arc::new(config))
+}
+
+/// The Content-Security-Policy of the pages: everything from this origin; images also from the
+/// tile server when there is one (its `{s}` subdomains as a wildcard); inline styles (the map
+/// library positions with them).
+fn policy(config: &WebConfig) -> String {
+    let tiles = config
+        .tiles
+        .as_deref()
+        .and_then(|t| {
+            t.split_once("://").map(|(scheme, rest)| (scheme, rest.split('/').next().unwrap_or("")))
+        })
+        .map(|(scheme, host)| format!(" {scheme}://{}", host.replace("{s}", "*").replace(['{', '}'], "")))
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; img-src 'self' data:{tiles}; style-src 'self' 'unsafe-inline'; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
+}
+
+async fn shell(State(config): State<std::sync::Arc<WebConfig>>) -> Response {
+    let Some(index) = DIST.get_file("index.html") else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "the web app was not built").into_response();
+    };
+    let mut response = (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+        index.contents(),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&policy(&config)) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    let Some(found) = DIST.get_file(format!("assets/{file}")) else {
+        return (StatusCode::NOT_FOUND, "no such asset").into_response();
+    };
+    let kind = match file.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        Some("woff2") => "font/woff2",
+        _ => "application/octet-stream",
+    };
+    (
+        [(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")],
+        found.contents(),
+    )
+        .into_response()
+}
+
+async fn app_config(State(config): State<std::sync::Arc<WebConfig>>) -> Json<WebConfig> {
+    Json((*config).clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_app_is_embedded_with_its_assets() {
+        let index = std::str::from_utf8(DIST.get_file("index.html").unwrap().contents()).unwrap();
+        let scripts: Vec<&str> =
+            index.split("src=\"/assets/").skip(1).map(|s| s.split('"').next().unwrap()).collect();
+        assert!(!scripts.is_empty(), "{index}");
+        for script in scripts {
+            assert!(DIST.get_file(format!("assets/{script}")).is_some(), "{script}");
+        }
+        assert!(!index.contains("http://") && !index.contains("https://"), "nothing from elsewhere: {index}");
+    }
+
+    #[test]
+    fn the_policy_lets_images_come_only_from_here_or_the_tile_server() {
+        assert!(policy(&WebConfig::default()).contains("img-src 'self' data:;"));
+        let tiles = WebConfig {
+            tiles: Some("https://{s}.tile.example.org/{z}/{x}/{y}.png".into()),
+            attribution: None,
+        };
+        assert!(
+            policy(&tiles).contains("img-src 'self' data: https://*.tile.example.org;"),
+            "{}",
+            policy(&tiles)
+        );
+    }
+}
