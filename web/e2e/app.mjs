@@ -1,11 +1,13 @@
 // The web app in a real browser (Debian's Chromium, driven by playwright-core), against a
-// running `porchlight serve`: the map and a call's story, a resident who subscribes and sees a
-// live alert arrive, and the transparency page showing a new camera request. Each page is
-// screenshotted and checked with axe-core (no serious or critical violations).
+// running `porchlight serve`: the map and a call's story; a resident who subscribes and sees a
+// live alert arrive; a camera owner, an officer and a moderator, each signed in in a browser
+// of their own, from a camera and a request to a shared clip the officer downloads intact;
+// and the transparency page showing it all. Each page is screenshotted and checked with
+// axe-core (no serious or critical violations).
 //
 // node web/e2e/app.mjs   with BASE_URL, PUSH_SECRET (hex, the milwaukee agency's push key),
 // ADMIN_EMAIL and ADMIN_PASSWORD (the portal's platform administrator), SCREENSHOTS (folder).
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
@@ -160,35 +162,116 @@ try {
   await shot(page, 'live-alerts');
   await accessible(page, 'live-alerts');
 
-  // An officer's camera request shows on the transparency page.
+  // The portal: the platform's administrator sets up an agency and its people (their pages
+  // are still to come), then a camera owner, an officer and a moderator each use their own.
   const admin = await session(process.env.ADMIN_EMAIL, process.env.ADMIN_PASSWORD);
   await admin('POST', '/v1/portal/agencies', { id: 'milwaukee-pd', name: 'Milwaukee Police Department' });
   await admin('POST', '/v1/portal/agencies/milwaukee-pd/verify', {});
-  await register('chief@mpd.example');
-  await register('officer@mpd.example');
+  for (const who of ['chief@mpd.example', 'officer@mpd.example', 'mod@city.example', 'owner@mail.example']) {
+    await register(who);
+  }
   await admin('POST', '/v1/portal/agencies/milwaukee-pd/admins', { email: 'chief@mpd.example' });
+  await admin('POST', '/v1/portal/moderators', { email: 'mod@city.example' });
   const chief = await session('chief@mpd.example', 'correct horse battery');
   await chief('POST', '/v1/portal/agencies/milwaukee-pd/officers', { email: 'officer@mpd.example' });
-  const officer = await session('officer@mpd.example', 'correct horse battery');
-  const now = Date.now();
-  await officer('POST', '/v1/portal/agencies/milwaukee-pd/requests', {
-    case_number: '2026-0042',
-    incident_type: 'burglary',
-    area: { lat: 43.0512, lon: -87.9534, radius_m: 300 },
-    window_start: new Date(now - 2 * 3600e3).toISOString(),
-    window_end: new Date(now - 3600e3).toISOString(),
-    description: 'Garage door forced overnight',
-    contact: 'Detective Ruiz, 414-555-0100',
-  });
-  let made = '0';
-  for (let attempt = 0; attempt < 30 && made !== '1'; attempt += 1) {
+
+  const as = async (email) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const tab = await context.newPage();
+    tab.on('pageerror', (error) => failures.push(`${email}: page error: ${error.message}`));
+    await tab.goto(`${base}/account`);
+    await ready(tab, '/account');
+    const form = tab.locator('#sign-in');
+    await form.getByLabel('E-mail').fill(email);
+    await form.getByLabel('Password').fill('correct horse battery');
+    await form.getByRole('button', { name: 'Sign in' }).click();
+    return tab;
+  };
+
+  // The owner registers a camera.
+  const owner = await as('owner@mail.example');
+  await ready(owner, '/cameras');
+  await owner.getByLabel('Name').fill('Porch');
+  await owner.getByLabel('Latitude').fill('43.0513');
+  await owner.getByLabel('Longitude').fill('-87.9531');
+  await owner.getByRole('button', { name: 'Add the camera' }).click();
+  await owner.waitForSelector('#cameras li[data-camera]');
+  await shot(owner, 'cameras');
+  await accessible(owner, 'cameras');
+
+  // The officer asks; the limits are checked as they type.
+  const officer = await as('officer@mpd.example');
+  await ready(officer, '/officer');
+  await officer.getByLabel('Latitude').fill('43.0512');
+  await officer.getByLabel('Longitude').fill('-87.9534');
+  const hour = (h) => {
+    const d = new Date(Date.now() - h * 3600e3);
+    return new Date(d - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  };
+  await officer.getByLabel('From').fill(hour(14));
+  await officer.getByLabel('To').fill(hour(1));
+  await officer.waitForSelector('#problems li');
+  check((await officer.locator('#problems').textContent()).includes('12 hours'), 'a 13-hour window is refused as typed');
+  check(await officer.getByRole('button', { name: 'Send for moderation' }).isDisabled(), 'and cannot be sent');
+  await officer.getByLabel('From').fill(hour(2));
+  await officer.getByLabel('Case number').fill('2026-0042');
+  await officer.getByLabel('Incident type').selectOption('burglary');
+  await officer.getByLabel('What happened').fill('Garage door forced overnight');
+  await officer.getByLabel('Contact for owners').fill('Detective Ruiz, 414-555-0100');
+  check((await officer.locator('#problems li').count()) === 0, 'a valid request shows no problem');
+  await officer.getByRole('button', { name: 'Send for moderation' }).click();
+  await officer.waitForSelector('#requests .state');
+  check((await officer.locator('#requests .state').first().textContent()) === 'pending', 'the request waits for moderation');
+  await shot(officer, 'officer');
+  await accessible(officer, 'officer');
+
+  // The moderator approves.
+  const moderator = await as('mod@city.example');
+  await ready(moderator, '/moderation');
+  await moderator.waitForSelector('#pending button.approve');
+  await shot(moderator, 'moderation');
+  await accessible(moderator, 'moderation');
+  await moderator.getByRole('button', { name: 'Approve' }).click();
+  await moderator.waitForSelector('#pending li:not([data-request])');
+
+  // The owner finds it in the inbox and shares a clip, with progress.
+  const video = Buffer.alloc(3_000_000, 7);
+  const digest = createHash('sha256').update(video).digest('hex');
+  await owner.goto(`${base}/inbox`);
+  await ready(owner, '/inbox');
+  await owner.waitForSelector('#requests li[data-request]');
+  await owner.getByLabel('Video file').setInputFiles({ name: 'porch.mp4', mimeType: 'video/mp4', buffer: video });
+  await owner.getByLabel('Shared as').fill('Maple St neighbour');
+  await owner.getByRole('button', { name: 'Share the clip' }).click();
+  await owner.waitForFunction(() => document.querySelector('.share .status')?.textContent.startsWith('Shared'));
+  check((await owner.locator('.share .status').textContent()).includes(digest), 'the owner sees the digest');
+  check((await owner.locator('.share progress').getAttribute('value')) === '100', 'the upload finished');
+  await shot(owner, 'inbox');
+  await accessible(owner, 'inbox');
+
+  // The officer sees it and downloads it, bytes and digest intact.
+  await officer.goto(`${base}/officer`);
+  await ready(officer, '/officer');
+  await officer.getByRole('button', { name: 'Shared clips' }).click();
+  const link = officer.locator('.clip-list a').first();
+  await link.waitFor();
+  check((await link.textContent()) === 'Maple St neighbour', 'the clip is shown by the name its owner chose');
+  const fetched = await officer.request.get(new URL(await link.getAttribute('href'), base).href);
+  check(fetched.status() === 200, `download: ${fetched.status()}`);
+  check(createHash('sha256').update(await fetched.body()).digest('hex') === digest, 'the downloaded bytes are the shared ones');
+  await officer.locator('.clip-list').scrollIntoViewIfNeeded();
+  await shot(officer, 'officer-clips');
+
+  // The transparency page shows the request, its approval and the access.
+  let figures = '';
+  for (let attempt = 0; attempt < 30 && figures !== '1 1 0 0 1'; attempt += 1) {
     await page.goto(`${base}/transparency`);
     await ready(page, '/transparency');
     const row = page.locator('section', { has: page.locator('h2', { hasText: 'milwaukee-pd' }) }).locator('tbody tr').first();
-    made = (await row.count()) ? (await row.locator('td').first().textContent()).trim() : '0';
-    if (made !== '1') await page.waitForTimeout(500);
+    figures = (await row.count()) ? (await row.locator('td').allTextContents()).slice(0, 5).map((t) => t.trim()).join(' ') : '';
+    if (figures !== '1 1 0 0 1') await page.waitForTimeout(500);
   }
-  check(made === '1', `the transparency page shows ${made} requests made`);
+  check(figures === '1 1 0 0 1', `the transparency page shows made, approved, refused, shared, accessed: ${figures}`);
   check(Number(await page.locator('#tree-size').textContent()) > 3, 'the signed head is shown');
   check((await page.locator('canvas').count()) >= 1, 'a chart is drawn');
   await shot(page, 'transparency');

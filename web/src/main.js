@@ -3,6 +3,7 @@ import './style.css';
 import { incidentPage } from './incident.js';
 import { incidentsPage } from './incidents.js';
 import { livePage } from './live.js';
+import { accountPage, camerasPage, inboxPage, moderationPage, officerPage } from './portal.js';
 import { subscribePage } from './subscribe.js';
 import { transparencyPage } from './transparency.js';
 
@@ -14,6 +15,11 @@ const routes = [
   [/^\/subscribe$/, () => subscribePage(app), 'Get alerts'],
   [/^\/alerts\/([^/]+)$/, (id) => livePage(app, id), 'Your alerts'],
   [/^\/transparency$/, () => transparencyPage(app), 'Transparency'],
+  [/^\/account$/, () => accountPage(app), 'Your account'],
+  [/^\/cameras$/, () => camerasPage(app), 'My cameras'],
+  [/^\/inbox$/, () => inboxPage(app), 'Requests for footage'],
+  [/^\/officer$/, () => officerPage(app), 'Requests for footage'],
+  [/^\/moderation$/, () => moderationPage(app), 'Moderation'],
 ];
 
 async function render() {

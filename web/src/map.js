@@ -70,4 +70,20 @@ export function mainBounds(points) {
   return L.latLngBounds([south, west], [north, east]).pad(0.1);
 }
 
+// Centre a map on the published calls (most of them), with the plain basemap under them:
+// where a resident or an officer starts choosing a point.
+export async function fitToCalls(map) {
+  try {
+    const { incidents } = await getJson('/v1/incidents?limit=300');
+    const points = incidents.filter((i) => i.point).map((i) => [i.point.lat, i.point.lon]);
+    if (points.length) {
+      const bounds = mainBounds(points);
+      drawBasemap(map, bounds, L.layerGroup().addTo(map));
+      map.fitBounds(bounds);
+    }
+  } catch {
+    // an empty map still takes clicks
+  }
+}
+
 export { L };

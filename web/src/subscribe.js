@@ -1,7 +1,7 @@
 // Subscribing: a point (click the map, or type it), a radius, categories (the calm default
 // pre-selected), quiet hours, and optionally an e-mail or a webhook; then the live page.
 import { CATEGORIES, esc, postJson } from './api.js';
-import { L, drawBasemap, mainBounds, makeMap } from './map.js';
+import { L, fitToCalls, makeMap } from './map.js';
 
 const CALM = new Set(['violent', 'weapons', 'fire', 'hazard']);
 
@@ -43,7 +43,6 @@ export async function subscribePage(app) {
     </form>`;
   const form = app.querySelector('#subscribe');
   const map = await makeMap(app.querySelector('#map'), 'Map: click to choose your point');
-  const base = L.layerGroup().addTo(map);
   let marker;
   const place = (lat, lon) => {
     form.lat.value = lat.toFixed(5);
@@ -53,17 +52,7 @@ export async function subscribePage(app) {
     marker = L.circle([lat, lon], { radius, color: '#1f5fa8' }).addTo(map);
   };
   map.on('click', (event) => place(event.latlng.lat, event.latlng.lng));
-  try {
-    const { incidents } = await (await fetch('/v1/incidents?limit=200')).json();
-    const points = incidents.filter((i) => i.point).map((i) => [i.point.lat, i.point.lon]);
-    if (points.length) {
-      const bounds = mainBounds(points);
-      drawBasemap(map, bounds, base);
-      map.fitBounds(bounds);
-    }
-  } catch {
-    // an empty map still takes clicks
-  }
+  await fitToCalls(map);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const error = form.querySelector('#error');

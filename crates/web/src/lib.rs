@@ -17,7 +17,18 @@ use serde::Serialize;
 static DIST: Dir<'static> = include_dir!("$OUT_DIR/dist");
 
 /// The pages' paths: each is answered with the app's shell.
-pub const PAGES: [&str; 5] = ["/", "/incidents/{id}", "/subscribe", "/alerts/{id}", "/transparency"];
+pub const PAGES: [&str; 10] = [
+    "/",
+    "/incidents/{id}",
+    "/subscribe",
+    "/alerts/{id}",
+    "/transparency",
+    "/account",
+    "/cameras",
+    "/inbox",
+    "/officer",
+    "/moderation",
+];
 
 /// What the pages are told about the installation.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -125,5 +136,24 @@ mod tests {
             "{}",
             policy(&tiles)
         );
+    }
+}
+
+#[cfg(test)]
+mod routes {
+    /// Every page the app routes to (web/src/main.js) is a path the server answers with the
+    /// app, so a reload or a shared link never meets a 404.
+    #[test]
+    fn every_page_of_the_app_is_served() {
+        let main = include_str!("../../../web/src/main.js");
+        let mut routed: Vec<String> = main
+            .split("[/^")
+            .skip(1)
+            .map(|rest| rest.split("$/").next().unwrap().replace("\\/", "/").replace("([^/]+)", "{id}"))
+            .collect();
+        routed.sort();
+        let mut served: Vec<String> = super::PAGES.iter().map(|p| p.to_string()).collect();
+        served.sort();
+        assert_eq!(routed, served);
     }
 }
