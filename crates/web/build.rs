@@ -7,8 +7,11 @@ use std::process::Command;
 
 fn main() {
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    // Relative to the package, not absolute: cargo keys a workspace member's build output
+    // without its path, so clones sharing a target folder (CI's, this checkout's) share this
+    // script's output, and an absolute path would have one checkout watch the other's files.
     for input in ["src", "index.html", "package.json", "package-lock.json", "vite.config.js"] {
-        println!("cargo:rerun-if-changed={}", web.join(input).display());
+        println!("cargo:rerun-if-changed=../../web/{input}");
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("dist");
     let installed = web.join("node_modules/.package-lock.json");

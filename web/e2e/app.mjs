@@ -44,7 +44,12 @@ async function shot(page, name) {
 }
 
 async function ready(page, path) {
-  await page.waitForSelector(`#app[data-ready="${path}"]`, { timeout: 15000 });
+  try {
+    await page.waitForSelector(`#app[data-ready="${path}"]`, { timeout: 15000 });
+  } catch (error) {
+    const shown = await page.locator('#app').textContent().catch(() => '');
+    throw new Error(`${path} was not drawn (${error.message}); the page shows: ${shown.slice(0, 300)}; errors: ${failures.join('; ')}`);
+  }
 }
 
 // The portal's API, as its own pages will call it: a session cookie and a CSRF token.
@@ -187,6 +192,28 @@ try {
     await form.getByRole('button', { name: 'Sign in' }).click();
     return tab;
   };
+
+  // The agency's administrator previews a stricter policy on a sample of the city's own data.
+  const chiefTab = await as('chief@mpd.example');
+  await ready(chiefTab, '/agency');
+  await chiefTab.waitForSelector('#officers li');
+  check((await chiefTab.locator('#officers').textContent()).includes('officer@mpd.example'), 'the officer is listed');
+  await chiefTab.getByLabel('Calls of').selectOption('milwaukee');
+  await chiefTab.getByLabel('A sample of your data').setInputFiles(process.env.SAMPLE_CSV);
+  await chiefTab.getByRole('button', { name: 'Preview' }).click();
+  await chiefTab.waitForSelector('#preview-published');
+  const before = Number(await chiefTab.locator('#preview-published').textContent());
+  const withheldBefore = Number(await chiefTab.locator('#preview-withheld').textContent());
+  check(before > 50, `the preview publishes ${before}`);
+  check(!(await chiefTab.locator('#preview-sample').textContent()).match(/\b\d{4,5} [NSEW] /), 'no house number in the sample');
+  await chiefTab.locator('input[name="withhold"][value="traffic"]').check();
+  await chiefTab.getByRole('button', { name: 'Preview' }).click();
+  await chiefTab.waitForFunction((n) => Number(document.querySelector('#preview-published')?.textContent) < n, before);
+  const after = Number(await chiefTab.locator('#preview-published').textContent());
+  check(Number(await chiefTab.locator('#preview-withheld').textContent()) === withheldBefore + (before - after), 'what is no longer published is withheld');
+  check((await chiefTab.locator('#preview').textContent()).includes('category:traffic'), 'withheld traffic is counted by reason');
+  await shot(chiefTab, 'agency');
+  await accessible(chiefTab, 'agency');
 
   // The owner registers a camera.
   const owner = await as('owner@mail.example');

@@ -3,6 +3,7 @@ import './style.css';
 import { incidentPage } from './incident.js';
 import { incidentsPage } from './incidents.js';
 import { livePage } from './live.js';
+import { agencyPage } from './agency.js';
 import { accountPage, camerasPage, inboxPage, moderationPage, officerPage } from './portal.js';
 import { subscribePage } from './subscribe.js';
 import { transparencyPage } from './transparency.js';
@@ -20,10 +21,13 @@ const routes = [
   [/^\/inbox$/, () => inboxPage(app), 'Requests for footage'],
   [/^\/officer$/, () => officerPage(app), 'Requests for footage'],
   [/^\/moderation$/, () => moderationPage(app), 'Moderation'],
+  [/^\/agency$/, () => agencyPage(app), 'Your agency'],
 ];
 
 async function render() {
   window.dispatchEvent(new Event('porchlight:leave'));
+  // `data-ready` names the page once drawn (tests wait for it); not while drawing.
+  delete app.dataset.ready;
   const path = location.pathname;
   for (const [pattern, page, title] of routes) {
     const match = path.match(pattern);

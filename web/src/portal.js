@@ -8,6 +8,10 @@ import { L, fitToCalls, makeMap } from './map.js';
 
 const CSRF = 'porchlight.csrf';
 
+export async function portalCall(method, path, body) {
+  return call(method, path, body);
+}
+
 async function call(method, path, body) {
   const headers = { accept: 'application/json' };
   const csrf = sessionStorage.getItem(CSRF);
@@ -45,7 +49,7 @@ function go(path) {
 
 // Where each role starts.
 function home(account) {
-  return { officer: '/officer', agency_admin: '/officer', moderator: '/moderation' }[account.role] || '/cameras';
+  return { officer: '/officer', agency_admin: '/agency', moderator: '/moderation' }[account.role] || '/cameras';
 }
 
 async function signedIn(app, role) {

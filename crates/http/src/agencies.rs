@@ -21,6 +21,51 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/agencies/{id}/policy", get(policy))
         .route("/v1/agencies/{id}/withheld", get(withheld))
         .route("/v1/agencies/{id}/feed", get(feed))
+        .route(
+            "/v1/agencies/{id}/policy/preview",
+            axum::routing::post(preview).layer(axum::extract::DefaultBodyLimit::max(PREVIEW_BYTES)),
+        )
+}
+
+/// The largest sample a policy preview reads.
+pub const PREVIEW_BYTES: usize = 10 * 1024 * 1024;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewBody {
+    /// A policy document, as `GET .../policy` shows one.
+    policy: serde_json::Value,
+    /// A sample of the agency's data: CSV in its own columns, read through its mapping.
+    csv: String,
+}
+
+/// What a policy would publish, withhold and reject of a sample, storing nothing: for an
+/// agency trying a policy on its own data before putting it in force.
+async fn preview(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<PreviewBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (agency, _) = known(&state, &id).await?;
+    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    let Some(ingestor) = state.ingestor.clone() else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_IMPLEMENTED,
+            "preview_unavailable",
+            "this server cannot preview policies",
+        ));
+    };
+    let answer = ingestor.preview(agency, body.policy, body.csv).await.map_err(|e| match e {
+        crate::push::IngestError::NoMapping => {
+            ApiError::new(axum::http::StatusCode::CONFLICT, "no_mapping", e.to_string())
+        }
+        crate::push::IngestError::Invalid(detail) => ApiError::bad_request("invalid_policy", detail),
+        crate::push::IngestError::Internal(detail) => {
+            tracing::error!(error = %detail, "policy preview failed");
+            ApiError::internal()
+        }
+    })?;
+    Ok(Json(answer))
 }
 
 #[derive(Serialize)]

@@ -20,7 +20,9 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
-pub use push::{IngestError, IngestFuture, Ingestor, PushedRecords, RecordOutcome, SharedIngestor};
+pub use push::{
+    IngestError, IngestFuture, Ingestor, PreviewFuture, PushedRecords, RecordOutcome, SharedIngestor,
+};
 pub use subscriptions::AlertBody;
 
 /// What every handler can reach.

@@ -48,10 +48,17 @@ pub struct RecordOutcome {
 pub type IngestFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Vec<RecordOutcome>, IngestError>> + Send + 'a>>;
 
+/// What a policy would do to a sample, as `porchlight feeds check --json` prints it.
+pub type PreviewFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<serde_json::Value, IngestError>> + Send + 'a>>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("the agency has no mapping file; import a file with one first")]
     NoMapping,
+    /// The policy or the sample cannot be read; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -69,6 +76,10 @@ pub enum PushedRecords {
 /// binary provides it; this crate only knows HTTP.
 pub trait Ingestor: Send + Sync + 'static {
     fn ingest(&self, agency: AgencyId, records: PushedRecords) -> IngestFuture<'_>;
+
+    /// Run a sample (CSV text in the agency's own columns) through the agency's mapping and
+    /// the policy `document` (a policy document's JSON), storing nothing.
+    fn preview(&self, agency: AgencyId, document: serde_json::Value, csv: String) -> PreviewFuture<'_>;
 }
 
 /// How the records of a push are written.
@@ -298,6 +309,9 @@ async fn push(
     let ingested = ingestor.ingest(agency, records).await.map_err(|e| match e {
         IngestError::NoMapping => {
             ApiError::new(axum::http::StatusCode::CONFLICT, "no_mapping", e.to_string())
+        }
+        IngestError::Invalid(detail) => {
+            ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_records", detail)
         }
         IngestError::Internal(detail) => {
             tracing::error!(error = %detail, "push ingest failed");

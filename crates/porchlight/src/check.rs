@@ -46,7 +46,7 @@ struct Sample {
 }
 
 #[derive(Serialize)]
-struct Report {
+pub struct Report {
     agency: String,
     summary: Summary,
     location_kinds: BTreeMap<&'static str, u64>,
@@ -62,40 +62,8 @@ pub fn run(command: FeedsCommand) -> anyhow::Result<()> {
         Some(path) => read_policy_file(path)?,
         None => PolicyDocument::default(),
     };
-    let policy = crate::scrubber::equip(Policy::new(document, 0)?);
     let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
-    let mut records = mapping.read_csv(BufReader::new(file))?;
-    let mut report = Report {
-        agency: mapping.agency().to_string(),
-        summary: Summary::default(),
-        location_kinds: BTreeMap::new(),
-        sample: Vec::new(),
-    };
-    for item in records.by_ref() {
-        let record = match item {
-            Ok(record) => record,
-            Err(problem) => {
-                report.summary.reject(&problem);
-                continue;
-            }
-        };
-        let line = record.line;
-        let decision = policy.apply(record);
-        report.summary.count_decision(&decision);
-        if let Decision::Publish(p) = decision {
-            *report.location_kinds.entry(p.location().kind().as_str()).or_default() += 1;
-            if report.sample.len() < args.sample {
-                report.sample.push(Sample {
-                    line,
-                    category: p.category().to_string(),
-                    call_type: p.call_type().to_owned(),
-                    kind: p.location().kind().as_str(),
-                    location: p.location().text().to_owned(),
-                });
-            }
-        }
-    }
-    report.summary.unmapped_call_types = records.unmapped_call_types().clone();
+    let report = check(&mapping, document, BufReader::new(file), args.sample)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -116,6 +84,50 @@ pub fn run(command: FeedsCommand) -> anyhow::Result<()> {
         println!("  line {:<7} {:<16} {:<24} {}", s.line, s.category, truncate(&s.call_type, 24), s.location);
     }
     Ok(())
+}
+
+/// What `document` does to the records `reader` holds (CSV in the agency's own columns), with
+/// up to `sample` published records as the public would see them. Stores nothing.
+pub fn check(
+    mapping: &Mapping,
+    document: PolicyDocument,
+    reader: impl std::io::Read,
+    sample: usize,
+) -> anyhow::Result<Report> {
+    let policy = crate::scrubber::equip(Policy::new(document, 0)?);
+    let mut records = mapping.read_csv(reader)?;
+    let mut report = Report {
+        agency: mapping.agency().to_string(),
+        summary: Summary::default(),
+        location_kinds: BTreeMap::new(),
+        sample: Vec::new(),
+    };
+    for item in records.by_ref() {
+        let record = match item {
+            Ok(record) => record,
+            Err(problem) => {
+                report.summary.reject(&problem);
+                continue;
+            }
+        };
+        let line = record.line;
+        let decision = policy.apply(record);
+        report.summary.count_decision(&decision);
+        if let Decision::Publish(p) = decision {
+            *report.location_kinds.entry(p.location().kind().as_str()).or_default() += 1;
+            if report.sample.len() < sample {
+                report.sample.push(Sample {
+                    line,
+                    category: p.category().to_string(),
+                    call_type: p.call_type().to_owned(),
+                    kind: p.location().kind().as_str(),
+                    location: p.location().text().to_owned(),
+                });
+            }
+        }
+    }
+    report.summary.unmapped_call_types = records.unmapped_call_types().clone();
+    Ok(report)
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -5,9 +5,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use porchlight_alerts::Alerts;
 use porchlight_core::agency::AgencyId;
+use porchlight_core::privacy::{Policy, PolicyDocument};
 use porchlight_core::record::CadRecord;
 use porchlight_feeds::{Mapping, Problem};
-use porchlight_http::{IngestError, IngestFuture, Ingestor, PushedRecords, RecordOutcome};
+use porchlight_http::{IngestError, IngestFuture, Ingestor, PreviewFuture, PushedRecords, RecordOutcome};
 use porchlight_store::{Applied, Store};
 
 use crate::{
@@ -78,6 +79,29 @@ impl PushIngestor {
 impl Ingestor for PushIngestor {
     fn ingest(&self, agency: AgencyId, records: PushedRecords) -> IngestFuture<'_> {
         Box::pin(self.run(agency, records))
+    }
+
+    fn preview(&self, agency: AgencyId, document: serde_json::Value, csv: String) -> PreviewFuture<'_> {
+        Box::pin(async move {
+            let internal = |e: anyhow::Error| IngestError::Internal(format!("{e:#}"));
+            let text = self.store.agency_mapping(&agency).await.map_err(|e| internal(e.into()))?;
+            let mapping =
+                Mapping::parse(&text.ok_or(IngestError::NoMapping)?).map_err(|e| internal(e.into()))?;
+            let document: PolicyDocument =
+                serde_json::from_value(document).map_err(|e| IngestError::Invalid(format!("policy: {e}")))?;
+            Policy::new(document.clone(), 0).map_err(|e| IngestError::Invalid(e.to_string()))?;
+            let toml = toml::to_string_pretty(&document).map_err(|e| internal(e.into()))?;
+            // Reading and generalizing thousands of rows is work for a blocking thread.
+            let report = tokio::task::spawn_blocking(move || {
+                crate::check::check(&mapping, document, csv.as_bytes(), 25)
+            })
+            .await
+            .map_err(|e| internal(e.into()))?
+            .map_err(|e| IngestError::Invalid(format!("the sample: {e:#}")))?;
+            let mut answer = serde_json::to_value(report).map_err(|e| internal(e.into()))?;
+            answer["toml"] = serde_json::Value::String(toml);
+            Ok(answer)
+        })
     }
 }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 static DIST: Dir<'static> = include_dir!("$OUT_DIR/dist");
 
 /// The pages' paths: each is answered with the app's shell.
-pub const PAGES: [&str; 10] = [
+pub const PAGES: [&str; 11] = [
     "/",
     "/incidents/{id}",
     "/subscribe",
@@ -28,6 +28,7 @@ pub const PAGES: [&str; 10] = [
     "/inbox",
     "/officer",
     "/moderation",
+    "/agency",
 ];
 
 /// What the pages are told about the installation.

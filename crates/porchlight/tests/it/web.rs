@@ -26,6 +26,7 @@ async fn residents_see_the_map_subscribe_get_a_live_alert_and_read_the_transpare
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let server = Server::start(&data);
+    let sample = sample.clone();
     let out = tokio::task::spawn_blocking(move || {
         let out = std::process::Command::new("node")
             .arg(repo().join("web/e2e/app.mjs"))
@@ -34,6 +35,7 @@ async fn residents_see_the_map_subscribe_get_a_live_alert_and_read_the_transpare
             .env("ADMIN_EMAIL", "ops@city.example")
             .env("ADMIN_PASSWORD", "a long operator passphrase")
             .env("SCREENSHOTS", repo().join("web/e2e/screenshots"))
+            .env("SAMPLE_CSV", &sample)
             .output()
             .expect("run node (Node.js 20)");
         drop(server);
