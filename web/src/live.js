@@ -3,11 +3,13 @@ import { categoryColour, esc, getJson, when } from './api.js';
 
 export async function livePage(app, id) {
   const secret = sessionStorage.getItem(`porchlight.secret.${id}`);
+  const notify = sessionStorage.getItem(`porchlight.notify.${id}`);
   app.innerHTML = `
     <h1>Your alerts</h1>
     <p class="lead">Keep this page open to see alerts as they come. Its address is your
       subscription: keep it private, and bookmark it to come back.</p>
     ${secret ? `<p class="note">Your webhook's signing secret, shown once: <code>${esc(secret)}</code></p>` : ''}
+    ${notify ? `<p class="note" id="notify">${esc(notify)}</p>` : ''}
     <p id="status" class="status" role="status">Connecting…</p>
     <ol id="alerts" class="alerts" aria-live="polite"></ol>`;
   const list = app.querySelector('#alerts');

@@ -1,6 +1,6 @@
 // Subscribing: a point (click the map, or type it), a radius, categories (the calm default
 // pre-selected), quiet hours, and optionally an e-mail or a webhook; then the live page.
-import { CATEGORIES, esc, postJson } from './api.js';
+import { CATEGORIES, esc, getJson, postJson } from './api.js';
 import { L, fitToCalls, makeMap } from './map.js';
 
 const CALM = new Set(['violent', 'weapons', 'fire', 'hazard']);
@@ -35,6 +35,7 @@ export async function subscribePage(app) {
       </fieldset>
       <fieldset>
         <legend>Also send them to (optional)</legend>
+        <label class="check"><input type="checkbox" name="notify"> This browser's notifications, even with this page closed</label>
         <label>E-mail <input name="email" type="email" autocomplete="email"></label>
         <label>Webhook URL <input name="webhook" type="url" placeholder="https://"></label>
       </fieldset>
@@ -85,6 +86,9 @@ export async function subscribePage(app) {
         const hook = await postJson(`/v1/subscriptions/${made.id}/channels`, { kind: 'webhook', url: data.get('webhook') });
         secret = hook.secret || '';
       }
+      if (data.get('notify')) {
+        sessionStorage.setItem(`porchlight.notify.${made.id}`, await notifications(made.id));
+      }
       const mine = JSON.parse(localStorage.getItem('porchlight.subscriptions') || '[]');
       mine.push(made.id);
       localStorage.setItem('porchlight.subscriptions', JSON.stringify(mine));
@@ -95,4 +99,30 @@ export async function subscribePage(app) {
       error.textContent = `Could not subscribe: ${e.message}`;
     }
   });
+}
+
+// Turn on this browser's notifications for a subscription: the service worker, the browser's
+// push subscription with the server's VAPID key, and a Web Push channel. Says how it went.
+async function notifications(id) {
+  if (!('serviceWorker' in navigator) || !('PushManager' in window)) {
+    return 'This browser cannot show notifications from a web page.';
+  }
+  try {
+    if ((await Notification.requestPermission()) !== 'granted') {
+      return 'Notifications were not allowed, so this browser will not show alerts when the page is closed.';
+    }
+    const registration = await navigator.serviceWorker.register('/sw.js');
+    await navigator.serviceWorker.ready;
+    const { public_key: key } = await getJson('/v1/push/key');
+    const subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64Url(key) });
+    await postJson(`/v1/subscriptions/${id}/channels`, { kind: 'webpush', subscription: subscription.toJSON() });
+    return 'This browser will show your alerts as notifications.';
+  } catch (error) {
+    return `Browser notifications could not be turned on (${error.message}); this page still shows alerts while open.`;
+  }
+}
+
+function fromBase64Url(text) {
+  const base64 = text.replaceAll('-', '+').replaceAll('_', '/').padEnd(Math.ceil(text.length / 4) * 4, '=');
+  return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
 }

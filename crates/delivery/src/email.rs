@@ -120,7 +120,8 @@ impl Mailer {
 impl Mailer {
     /// One alert as plain text and as HTML: what, how usual, when, and a link to the call.
     fn alert_parts(&self, alert: &Alert) -> (String, String) {
-        let incident_url = format!("{}/v1/incidents/{}", self.public_url, alert.incident.id);
+        // The call's page in the web app: its story, not the API's JSON.
+        let incident_url = format!("{}/incidents/{}", self.public_url, alert.incident.id);
         let headline = alert.headline();
         let context = alert.context();
         let when = alert.incident.received_at.format("%Y-%m-%d %H:%M UTC");

@@ -90,7 +90,8 @@ pub(crate) async fn send(
         title: alert.headline(),
         body,
         incident: alert.incident.id,
-        url: format!("{}/v1/incidents/{}", public_url.trim_end_matches('/'), alert.incident.id),
+        // The incident's page in the web app, where a click on the notification opens.
+        url: format!("{}/incidents/{}", public_url.trim_end_matches('/'), alert.incident.id),
     })
     .expect("a notification serializes");
     let request = WebPushBuilder::new(endpoint, public, Auth::from(auth))

@@ -49,6 +49,7 @@ pub fn router(config: WebConfig) -> Router {
     }
     router
         .route("/assets/{*file}", get(asset))
+        .route("/sw.js", get(service_worker))
         .route("/app/config.json", get(app_config))
         .with_state(std::sync::Arc::new(config))
 }
@@ -103,6 +104,19 @@ async fn asset(Path(file): Path<String>) -> Response {
         found.contents(),
     )
         .into_response()
+}
+
+/// The service worker, at the root so that it may serve every page; never cached long, so a
+/// new version reaches browsers.
+async fn service_worker() -> Response {
+    match DIST.get_file("sw.js") {
+        Some(file) => (
+            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+            file.contents(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no service worker").into_response(),
+    }
 }
 
 async fn app_config(State(config): State<std::sync::Arc<WebConfig>>) -> Json<WebConfig> {
