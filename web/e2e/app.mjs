@@ -197,6 +197,26 @@ try {
   await shot(page, 'live-alerts');
   await accessible(page, 'live-alerts');
 
+  // Private mode: only cells leave the browser, and the alerts still come.
+  await page.goto(`${base}/subscribe`);
+  await ready(page, '/subscribe');
+  await page.getByLabel('Latitude').fill('43.1128');
+  await page.getByLabel('Longitude').fill('-87.9567');
+  await page.getByLabel('Radius (metres)').fill('1000');
+  await page.getByLabel('Disorder and noise').check();
+  await page.getByLabel('Private mode').check();
+  await page.getByRole('button', { name: 'Subscribe' }).click();
+  await page.waitForURL(/\/alerts\//);
+  await page.waitForFunction(() => document.querySelector('#status')?.textContent.startsWith('Live'));
+  const privateId = page.url().split('/alerts/')[1];
+  const stored = await (await page.request.get(`${base}/v1/subscriptions/${privateId}`)).json();
+  check(Array.isArray(stored.cells) && stored.cells.length >= 1 && stored.cells.every((c) => c.startsWith('87')), `cells of resolution 7: ${JSON.stringify(stored)}`);
+  check(stored.lat === undefined && stored.lon === undefined, 'no point is stored');
+  await push([
+    { incident_id: 'e2e-2', received_at: '2018-05-01T01:10:28-05:00', call_type: 'TRBL W/SUBJ', address: '5237 N 35TH ST,MKE', latitude: 43.1127987, longitude: -87.9567415 },
+  ]);
+  await page.waitForSelector('.alerts li', { timeout: 15000 });
+
   // The portal: the platform's administrator sets up an agency and its people (their pages
   // are still to come), then a camera owner, an officer and a moderator each use their own.
   const admin = await session(process.env.ADMIN_EMAIL, process.env.ADMIN_PASSWORD);

@@ -18,6 +18,8 @@ export async function subscribePage(app) {
         <label>Longitude <input name="lon" inputmode="decimal" required aria-describedby="map-help"></label>
         <label>Radius (metres) <input name="radius_m" type="number" min="100" max="10000" step="50" value="500"></label>
       </div>
+      <label class="check"><input type="checkbox" name="private"> Private mode: keep my exact point in this browser
+        and send only the neighbourhood cells (about 5 km² each) around it</label>
       <fieldset>
         <legend>What to hear about</legend>
         ${CATEGORIES.map(
@@ -65,13 +67,11 @@ export async function subscribePage(app) {
       error.textContent = 'Choose a point: click the map, or type a latitude and a longitude.';
       return;
     }
-    const body = {
-      lat,
-      lon,
-      radius_m: Number(data.get('radius_m')) || 500,
-      categories: data.getAll('category'),
-      min_severity: 'low',
-    };
+    const radius = Number(data.get('radius_m')) || 500;
+    const area = data.get('private')
+      ? { cells: (await import('./cells.js')).coveringCells(lat, lon, radius) }
+      : { lat, lon, radius_m: radius };
+    const body = { ...area, categories: data.getAll('category'), min_severity: 'low' };
     const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
     if (data.get('quiet_from') && data.get('quiet_to')) {
       body.pacing = { time_zone: tz, quiet_hours: [data.get('quiet_from'), data.get('quiet_to')] };
