@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    // Read when the script runs, not baked in when it is compiled (`env!`): the compiled script
+    // is shared by every checkout that shares the target folder.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let web = Path::new(&manifest).join("../../web");
     // Relative to the package, not absolute: cargo keys a workspace member's build output
     // without its path, so clones sharing a target folder (CI's, this checkout's) share this
     // script's output, and an absolute path would have one checkout watch the other's files.

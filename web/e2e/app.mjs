@@ -52,27 +52,6 @@ async function ready(page, path) {
   }
 }
 
-// The portal's API, as its own pages will call it: a session cookie and a CSRF token.
-async function session(email, password) {
-  const response = await fetch(`${base}/v1/portal/sessions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  check(response.status === 201, `sign in ${email}: ${response.status}`);
-  const cookie = response.headers.get('set-cookie').split(';')[0];
-  const { csrf_token: csrf } = await response.json();
-  return async (method, path, body) => {
-    const answer = await fetch(`${base}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrf },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    check(answer.ok, `${method} ${path}: ${answer.status} ${await answer.clone().text()}`);
-    return answer.status === 204 ? null : answer.json();
-  };
-}
-
 async function register(email) {
   const response = await fetch(`${base}/v1/portal/accounts`, {
     method: 'POST',
@@ -168,17 +147,24 @@ try {
   for (let i = 0; i < 50 && !registrations.some((r) => r.scopeURL === `${base}/`); i += 1) await page.waitForTimeout(100);
   const registration = registrations.find((r) => r.scopeURL === `${base}/`);
   check(registration, 'the service worker is registered for the whole site');
-  await cdp.send('ServiceWorker.deliverPushMessage', {
-    origin: base,
-    registrationId: registration.registrationId,
-    data: JSON.stringify({ kind: 'update', title: 'Disturbance, 5200 block of N 35th St', body: 'A disturbance call is a report of noise or conflict.', incident: 'x', url: `${base}/incidents/x` }),
+  // Delivered once the worker is active; again if the first arrived while it was starting.
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
   });
   let titles = [];
-  for (let i = 0; i < 50 && titles.length === 0; i += 1) {
-    titles = await page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => n.title));
-    if (titles.length === 0) await page.waitForTimeout(100);
+  for (let attempt = 0; attempt < 5 && titles.length === 0; attempt += 1) {
+    await cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: base,
+      registrationId: registration.registrationId,
+      data: JSON.stringify({ kind: 'update', title: 'Disturbance, 5200 block of N 35th St', body: 'A disturbance call is a report of noise or conflict.', incident: 'x', url: `${base}/incidents/x` }),
+    });
+    for (let i = 0; i < 20 && titles.length === 0; i += 1) {
+      titles = await page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => n.title));
+      if (titles.length === 0) await page.waitForTimeout(100);
+    }
   }
-  check(titles.includes('Update: Disturbance, 5200 block of N 35th St'), `the notification shown: ${titles}`);
+  const permission = await page.evaluate(() => Notification.permission);
+  check(titles.includes('Update: Disturbance, 5200 block of N 35th St'), `the notification shown: ${titles} (permission ${permission}, note ${note}, registration ${JSON.stringify(registration)})`);
   await push([
     {
       incident_id: 'e2e-1',
@@ -217,20 +203,10 @@ try {
   ]);
   await page.waitForSelector('.alerts li', { timeout: 15000 });
 
-  // The portal: the platform's administrator sets up an agency and its people (their pages
-  // are still to come), then a camera owner, an officer and a moderator each use their own.
-  const admin = await session(process.env.ADMIN_EMAIL, process.env.ADMIN_PASSWORD);
-  await admin('POST', '/v1/portal/agencies', { id: 'milwaukee-pd', name: 'Milwaukee Police Department' });
-  await admin('POST', '/v1/portal/agencies/milwaukee-pd/verify', {});
-  for (const who of ['chief@mpd.example', 'officer@mpd.example', 'mod@city.example', 'owner@mail.example']) {
-    await register(who);
-  }
-  await admin('POST', '/v1/portal/agencies/milwaukee-pd/admins', { email: 'chief@mpd.example' });
-  await admin('POST', '/v1/portal/moderators', { email: 'mod@city.example' });
-  const chief = await session('chief@mpd.example', 'correct horse battery');
-  await chief('POST', '/v1/portal/agencies/milwaukee-pd/officers', { email: 'officer@mpd.example' });
-
-  const as = async (email) => {
+  // The portal, each person in a browser of their own: the platform's administrator adds and
+  // verifies an agency and appoints its administrator and a moderator; the agency's
+  // administrator makes an officer.
+  const as = async (email, password = 'correct horse battery') => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const tab = await context.newPage();
     tab.on('pageerror', (error) => failures.push(`${email}: page error: ${error.message}`));
@@ -238,16 +214,40 @@ try {
     await ready(tab, '/account');
     const form = tab.locator('#sign-in');
     await form.getByLabel('E-mail').fill(email);
-    await form.getByLabel('Password').fill('correct horse battery');
+    await form.getByLabel('Password').fill(password);
     await form.getByRole('button', { name: 'Sign in' }).click();
     return tab;
   };
+  for (const who of ['chief@mpd.example', 'officer@mpd.example', 'mod@city.example']) {
+    await register(who);
+  }
+  const admin = await as(process.env.ADMIN_EMAIL, process.env.ADMIN_PASSWORD);
+  await ready(admin, '/admin');
+  const newAgency = admin.locator('#new-agency');
+  await newAgency.getByLabel('Id').fill('milwaukee-pd');
+  await newAgency.getByLabel('Name').fill('Milwaukee Police Department');
+  await newAgency.getByRole('button', { name: 'Add the agency' }).click();
+  await admin.getByRole('button', { name: 'Verify' }).click();
+  await admin.waitForFunction(() => document.querySelector('#agencies')?.textContent.replace(/\s+/g, ' ').includes('milwaukee-pd · verified'));
+  const appoint = admin.locator('#agency-admin');
+  await appoint.getByLabel('Agency').selectOption('milwaukee-pd');
+  await appoint.getByLabel('E-mail').fill('chief@mpd.example');
+  await appoint.getByRole('button', { name: 'Make them its administrator' }).click();
+  const moderatorForm = admin.locator('#moderator');
+  await moderatorForm.getByLabel('E-mail').fill('mod@city.example');
+  await moderatorForm.getByRole('button', { name: 'Make them a moderator' }).click();
+  await admin.waitForFunction(() => document.querySelector('#moderator .status')?.textContent.includes('is a moderator'));
+  check((await appoint.locator('.error').textContent()) === '', 'the agency administrator was appointed');
+  await shot(admin, 'admin');
+  await accessible(admin, 'admin');
 
   // The agency's administrator previews a stricter policy on a sample of the city's own data.
   const chiefTab = await as('chief@mpd.example');
   await ready(chiefTab, '/agency');
   await chiefTab.waitForSelector('#officers li');
-  check((await chiefTab.locator('#officers').textContent()).includes('officer@mpd.example'), 'the officer is listed');
+  await chiefTab.locator('#add-officer').getByLabel('E-mail').fill('officer@mpd.example');
+  await chiefTab.getByRole('button', { name: 'Make them an officer' }).click();
+  await chiefTab.waitForFunction(() => document.querySelector('#officers')?.textContent.includes('officer@mpd.example'));
   await chiefTab.getByLabel('Calls of').selectOption('milwaukee');
   await chiefTab.getByLabel('A sample of your data').setInputFiles(process.env.SAMPLE_CSV);
   await chiefTab.getByRole('button', { name: 'Preview' }).click();
@@ -265,8 +265,18 @@ try {
   await shot(chiefTab, 'agency');
   await accessible(chiefTab, 'agency');
 
-  // The owner registers a camera.
-  const owner = await as('owner@mail.example');
+  // A resident creates an account on the page, lands on their cameras and registers one.
+  const owner = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  owner.on('pageerror', (error) => failures.push(`owner: page error: ${error.message}`));
+  await owner.goto(`${base}/account`);
+  await ready(owner, '/account');
+  await shot(owner, 'account');
+  await accessible(owner, 'account');
+  const signUp = owner.locator('#register');
+  await signUp.getByLabel('Name shown').fill('Maple St');
+  await signUp.getByLabel('E-mail').fill('owner@mail.example');
+  await signUp.getByLabel('Password').fill('correct horse battery');
+  await signUp.getByRole('button', { name: 'Create the account' }).click();
   await ready(owner, '/cameras');
   await owner.getByLabel('Name').fill('Porch');
   await owner.getByLabel('Latitude').fill('43.0513');

@@ -105,12 +105,17 @@ export async function agencyPage(app) {
     try {
       const f = await getJson(`/v1/agencies/${encodeURIComponent(id)}/feed`);
       const s = f.state || {};
+      const t = s.totals || {};
+      const lag = s.last_success_at ? Math.round((Date.now() - Date.parse(s.last_success_at)) / 60000) : null;
       feed.innerHTML = `<dl class="head">
           <dt>Source</dt><dd>${esc(f.kind)} <code class="wrap">${esc(f.url)}</code>, every ${f.every_seconds} s</dd>
-          <dt>Last success</dt><dd>${s.last_success ? esc(when(s.last_success)) : 'never'}</dd>
-          <dt>Last error</dt><dd>${s.last_error ? esc(JSON.stringify(s.last_error)) : 'none'}</dd>
-          <dt>Rows</dt><dd>${esc(JSON.stringify(s.totals || {}))}</dd>
-        </dl>`;
+          <dt>Status</dt><dd id="feed-status">${esc(s.status || 'not polled yet')}${s.consecutive_failures ? `, ${s.consecutive_failures} failures in a row` : ''}</dd>
+          <dt>Last poll</dt><dd>${s.last_poll_at ? esc(when(s.last_poll_at)) : 'never'}</dd>
+          <dt>Lag</dt><dd>${lag === null ? 'no successful poll yet' : `${lag} minutes since the last successful poll`}</dd>
+          <dt>Last error</dt><dd>${s.last_error ? `${esc(s.last_error)} (${esc(when(s.last_error_at))})` : 'none'}</dd>
+          <dt>Rows</dt><dd>${t.rows ?? 0} read: ${t.published ?? 0} published, ${t.withheld ?? 0} withheld, ${t.rejected ?? 0} rejected</dd>
+        </dl>
+        ${(s.recent_problems || []).length ? `<h3>Latest rejected rows</h3><ul>${s.recent_problems.map((p) => `<li><code>${esc(p)}</code></li>`).join('')}</ul>` : ''}`;
     } catch {
       feed.innerHTML = '<p>These calls are imported or pushed, not polled from a portal.</p>';
     }

@@ -3,6 +3,7 @@ import './style.css';
 import { incidentPage } from './incident.js';
 import { incidentsPage } from './incidents.js';
 import { livePage } from './live.js';
+import { adminPage } from './admin.js';
 import { agencyPage } from './agency.js';
 import { accountPage, camerasPage, inboxPage, moderationPage, officerPage } from './portal.js';
 import { subscribePage } from './subscribe.js';
@@ -22,6 +23,7 @@ const routes = [
   [/^\/officer$/, () => officerPage(app), 'Requests for footage'],
   [/^\/moderation$/, () => moderationPage(app), 'Moderation'],
   [/^\/agency$/, () => agencyPage(app), 'Your agency'],
+  [/^\/admin$/, () => adminPage(app), 'Platform administration'],
 ];
 
 async function render() {

@@ -49,7 +49,7 @@ function go(path) {
 
 // Where each role starts.
 function home(account) {
-  return { officer: '/officer', agency_admin: '/agency', moderator: '/moderation' }[account.role] || '/cameras';
+  return { officer: '/officer', agency_admin: '/agency', moderator: '/moderation', platform_admin: '/admin' }[account.role] || '/cameras';
 }
 
 async function signedIn(app, role) {

@@ -29,7 +29,7 @@ pub fn router(portal: Portal) -> Router {
         .route("/v1/portal/sessions", post(sign_in).delete(sign_out))
         .route("/v1/portal/me", get(me))
         .route("/v1/portal/moderators", post(appoint_moderator))
-        .route("/v1/portal/agencies", post(create_agency))
+        .route("/v1/portal/agencies", post(create_agency).get(agencies))
         .route("/v1/portal/agencies/{agency}", get(agency))
         .route("/v1/portal/agencies/{agency}/verify", post(verify_agency))
         .route("/v1/portal/agencies/{agency}/admins", post(appoint_agency_admin))
@@ -327,6 +327,17 @@ async fn find_agency(portal: &Portal, id: &str) -> Result<Agency, ApiError> {
     db::agency(&portal.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found("agency_not_found", "no agency with this id"))
+}
+
+#[derive(Serialize)]
+struct AgencyList {
+    agencies: Vec<AgencyBody>,
+}
+
+/// Every agency and whether it is verified: public, as each agency's page is.
+async fn agencies(State(portal): State<Portal>) -> Result<Json<AgencyList>, ApiError> {
+    let agencies = db::agencies(&portal.pool).await?;
+    Ok(Json(AgencyList { agencies: agencies.into_iter().map(AgencyBody::from).collect() }))
 }
 
 /// An agency's public page: whether it is verified.

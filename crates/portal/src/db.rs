@@ -314,6 +314,23 @@ pub(crate) async fn agency(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<A
     }))
 }
 
+/// Every agency, by id.
+pub(crate) async fn agencies(pool: &SqlitePool) -> sqlx::Result<Vec<Agency>> {
+    let rows: Vec<(String, String, String, Option<String>)> =
+        sqlx::query_as("SELECT id, name, created_at, verified_at FROM agencies ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, created_at, verified_at)| Agency {
+            id,
+            name,
+            created_at: parse_ts(&created_at),
+            verified_at: verified_at.as_deref().map(parse_ts),
+        })
+        .collect())
+}
+
 pub(crate) async fn verify_agency(pool: &SqlitePool, id: &str, by: Uuid) -> sqlx::Result<()> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let done = sqlx::query(

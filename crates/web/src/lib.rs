@@ -17,7 +17,7 @@ use serde::Serialize;
 static DIST: Dir<'static> = include_dir!("$OUT_DIR/dist");
 
 /// The pages' paths: each is answered with the app's shell.
-pub const PAGES: [&str; 11] = [
+pub const PAGES: [&str; 12] = [
     "/",
     "/incidents/{id}",
     "/subscribe",
@@ -29,6 +29,7 @@ pub const PAGES: [&str; 11] = [
     "/officer",
     "/moderation",
     "/agency",
+    "/admin",
 ];
 
 /// What the pages are told about the installation.
