@@ -21,6 +21,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/incidents", get(list))
         .route("/v1/incidents/{id}", get(one))
         .route("/v1/incidents/{id}/versions", get(versions))
+        .route("/v1/incidents.geojson", get(geojson))
 }
 
 pub(crate) const MAX_LIMIT: u32 = 1000;
@@ -128,7 +129,7 @@ pub(crate) fn parse_limit(value: Option<&str>, default: u32) -> Result<u32, ApiE
     }
 }
 
-fn parse_bbox(value: &str) -> Result<[f64; 4], ApiError> {
+pub(crate) fn parse_bbox(value: &str) -> Result<[f64; 4], ApiError> {
     let bad = || {
         ApiError::bad_request(
             "invalid_query",
@@ -166,9 +167,143 @@ async fn list(
         until: parse_time("until", p.until.as_deref())?,
         agency,
         limit: parse_limit(p.limit.as_deref(), DEFAULT_LIMIT)?,
+        ..IncidentQuery::default()
     };
     let incidents = state.store.incidents(&query).await?;
     Ok(Json(IncidentList { incidents: incidents.into_iter().map(IncidentBody::from).collect() }))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct GeoJsonParams {
+    bbox: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    agency: Option<String>,
+    /// Comma-separated category names.
+    category: Option<String>,
+    limit: Option<String>,
+    /// The cursor of the next page, as the `next` link gives it.
+    after: Option<String>,
+}
+
+/// Published incidents as a GeoJSON FeatureCollection (RFC 7946), newest first, paged: a
+/// `next` link (in the body and a `Link` header) while more match. Each feature's point is
+/// its cell's centre; its properties are the incident as `GET /v1/incidents` gives it. Weak
+/// ETags answer `If-None-Match` with 304.
+async fn geojson(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    params: Result<Query<GeoJsonParams>, QueryRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let Query(p) = params.map_err(query_error)?;
+    let agency = p
+        .agency
+        .as_deref()
+        .map(AgencyId::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    let categories = match p.category.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|c| c.trim().parse::<porchlight_core::category::Category>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::bad_request("invalid_query", format!("category: {e}")))?,
+    };
+    let after = p
+        .after
+        .as_deref()
+        .map(|a| {
+            let bad = || ApiError::bad_request("invalid_query", "after must be a cursor from a next link");
+            let (at, id) = a.split_once(',').ok_or_else(bad)?;
+            let at = DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&Utc);
+            Ok::<_, ApiError>((at, Uuid::parse_str(id).map_err(|_| bad())?))
+        })
+        .transpose()?;
+    let limit = parse_limit(p.limit.as_deref(), DEFAULT_LIMIT)?;
+    let query = IncidentQuery {
+        bbox: p.bbox.as_deref().map(parse_bbox).transpose()?,
+        since: parse_time("since", p.since.as_deref())?,
+        until: parse_time("until", p.until.as_deref())?,
+        agency,
+        categories,
+        after,
+        limit,
+    };
+    let incidents = state.store.incidents(&query).await?;
+    let next = (incidents.len() as u32 == limit).then(|| {
+        let last = incidents.last().expect("a full page");
+        let mut next = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("bbox", &p.bbox),
+            ("since", &p.since),
+            ("until", &p.until),
+            ("agency", &p.agency),
+            ("category", &p.category),
+        ] {
+            if let Some(v) = value {
+                next.append_pair(key, v);
+            }
+        }
+        next.append_pair("limit", &limit.to_string());
+        next.append_pair("after", &format!("{},{}", last.received_at.to_rfc3339(), last.id));
+        format!("/v1/incidents.geojson?{}", next.finish())
+    });
+    let mut bounds: Option<[f64; 4]> = None;
+    let features: Vec<serde_json::Value> = incidents
+        .into_iter()
+        .map(|i| {
+            let point = i.point.map(|p| (p.lon(), p.lat()));
+            let mut properties = serde_json::to_value(IncidentBody::from(i)).expect("incidents serialize");
+            let id = properties["id"].clone();
+            if let Some(map) = properties.as_object_mut() {
+                map.remove("point");
+            }
+            let geometry = match point {
+                Some((lon, lat)) => {
+                    let b = bounds.get_or_insert([lon, lat, lon, lat]);
+                    *b = [b[0].min(lon), b[1].min(lat), b[2].max(lon), b[3].max(lat)];
+                    serde_json::json!({"type": "Point", "coordinates": [lon, lat]})
+                }
+                None => serde_json::Value::Null,
+            };
+            serde_json::json!({"type": "Feature", "id": id, "geometry": geometry, "properties": properties})
+        })
+        .collect();
+    let mut collection = serde_json::json!({"type": "FeatureCollection", "features": features});
+    if let Some(b) = bounds {
+        collection["bbox"] = serde_json::json!(b);
+    }
+    if let Some(next) = &next {
+        collection["next"] = serde_json::Value::String(next.clone());
+    }
+    let body = serde_json::to_vec(&collection).expect("JSON serializes");
+    let etag = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        body.hash(&mut h);
+        format!("W/\"{:016x}\"", h.finish())
+    };
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/geo+json")], body).into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag.parse().expect("an ETag is a header value"));
+    headers.insert(header::CACHE_CONTROL, "public, max-age=30".parse().expect("a header value"));
+    if let Some(next) = next
+        && let Ok(link) = format!("<{next}>; rel=\"next\"").parse()
+    {
+        headers.insert(header::LINK, link);
+    }
+    Ok(response)
 }
 
 pub(crate) fn parse_id(kind: &'static str, id: &str) -> Result<Uuid, ApiError> {

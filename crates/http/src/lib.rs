@@ -10,6 +10,7 @@ mod error;
 mod incidents;
 mod push;
 mod subscriptions;
+mod syndication;
 
 use std::future::Future;
 
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(incidents::router())
         .merge(push::router())
         .merge(subscriptions::router())
+        .merge(syndication::router())
         .fallback(|| async { ApiError::not_found("route_not_found", "no such route") })
         .layer(
             // Spans name the route template, never the URI: subscription ids are credentials

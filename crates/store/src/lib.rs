@@ -96,6 +96,11 @@ pub struct IncidentQuery {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub agency: Option<AgencyId>,
+    /// Only these categories; all when empty.
+    pub categories: Vec<Category>,
+    /// Only incidents after this one in the listing's order (newest first, then by id): the
+    /// cursor of the next page, as (received_at, id) of the last incident of the page before.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
     pub limit: u32,
 }
 
@@ -893,6 +898,12 @@ impl Store {
         if q.agency.is_some() {
             sql.push_str(" AND i.agency_id = ?");
         }
+        if !q.categories.is_empty() {
+            sql.push_str(" AND v.category IN (SELECT value FROM json_each(?))");
+        }
+        if q.after.is_some() {
+            sql.push_str(" AND (i.received_at < ? OR (i.received_at = ? AND i.id > ?))");
+        }
         sql.push_str(" ORDER BY i.received_at DESC, i.id LIMIT ?");
         let mut query = sqlx::query_as::<_, IncidentRow>(AssertSqlSafe(sql)).bind(ts(now()));
         if let Some(b) = q.bbox {
@@ -906,6 +917,13 @@ impl Store {
         }
         if let Some(a) = &q.agency {
             query = query.bind(a.as_str());
+        }
+        if !q.categories.is_empty() {
+            let names: Vec<&str> = q.categories.iter().map(|c| c.as_str()).collect();
+            query = query.bind(serde_json::to_string(&names).expect("strings serialize"));
+        }
+        if let Some((at, id)) = q.after {
+            query = query.bind(ts(at)).bind(ts(at)).bind(id.to_string());
         }
         let rows = query.bind(q.limit).fetch_all(&self.pool).await?;
         rows.into_iter().map(IncidentRow::into_incident).collect()
