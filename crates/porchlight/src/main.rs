@@ -4,6 +4,7 @@ mod audit;
 mod check;
 mod delivery;
 mod demo;
+mod export;
 mod ingest;
 mod policy;
 mod poll;
@@ -51,6 +52,8 @@ enum Command {
     /// The video-request portal: its first platform administrator.
     #[command(subcommand)]
     Portal(portal::PortalCommand),
+    /// Write the published incidents to CSV for research, with each row's policy version.
+    Export(export::ExportArgs),
     /// Check a Porchlight transparency log from the outside, or print this one's public key.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -135,5 +138,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Agency(command) => push::run(command).await,
         Command::Portal(command) => portal::run(command).await,
         Command::Audit(command) => audit::run(command).await,
+        Command::Export(args) => export::run(args).await,
     }
 }

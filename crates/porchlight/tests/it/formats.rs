@@ -210,3 +210,75 @@ async fn cap_alerts_and_atom_feeds_validate_against_their_schemas() {
         validate(&alert, "CAP-v1.2.xsd", dir.path(), &format!("entry-{n}.xml"));
     }
 }
+
+/// `porchlight export`: every published incident once, with its policy version, and nothing
+/// that names a house.
+#[test]
+fn the_export_holds_every_published_incident_with_its_policy_version() {
+    use crate::common::{SEATTLE_CSV, porchlight, summary};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let imported = summary(&import(&data, "seattle", "examples/seattle.toml", &repo().join(SEATTLE_CSV)));
+    let published = imported["published"].as_u64().unwrap();
+    let file = dir.path().join("export.csv");
+    let out = porchlight()
+        .args(["export", "--agency", "seattle", "--out"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("exported {published} published incidents"))
+    );
+    let mut reader = csv::Reader::from_path(&file).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(headers.iter().collect::<Vec<_>>(), porchlight_export_columns());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len() as u64, published);
+    let ids: HashSet<&str> = rows.iter().map(|r| &r[0]).collect();
+    assert_eq!(ids.len(), rows.len(), "each incident once");
+    // A place is a block, an intersection or a street: a number at its start is a block's
+    // (hundreds) or a numbered street's.
+    let block = regex::Regex::new(r"^(0|\d*00) block of ").unwrap();
+    for row in &rows {
+        assert_eq!(&row[15], "1", "the policy version");
+        let (kind, location) = (&row[11], &row[12]);
+        match kind {
+            "block" => assert!(block.is_match(location), "{location}"),
+            "intersection" => assert!(location.contains(" & "), "{location}"),
+            _ => assert!(!location.is_empty()),
+        }
+    }
+    // A time window narrows it.
+    let out = porchlight()
+        .args(["export", "--since", "2016-03-25T23:00:00-07:00", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let later = csv::Reader::from_reader(out.stdout.as_slice()).records().count();
+    assert!(later > 0 && (later as u64) < published, "{later} of {published}");
+}
+
+fn porchlight_export_columns() -> Vec<&'static str> {
+    vec![
+        "id",
+        "agency",
+        "version",
+        "received_at",
+        "updated_at",
+        "call_type",
+        "initial_call_type",
+        "category",
+        "priority",
+        "status",
+        "closure",
+        "location_kind",
+        "location",
+        "lat",
+        "lon",
+        "policy_version",
+    ]
+}
