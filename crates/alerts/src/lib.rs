@@ -168,7 +168,9 @@ impl Alerts {
             && let Some(at) = incident.point
         {
             // Without a point an incident is listed but cannot be placed in anyone's area.
+            let started = std::time::Instant::now();
             let mut matches = self.inner.index.read().await.matches(incident.category, at);
+            metrics::histogram!("porchlight_match_seconds").record(started.elapsed().as_secs_f64());
             matches.retain(|s| !recipients.contains_key(s));
             matches.sort_unstable();
             // Each new alert says how usual such a call is in the subscriber's own area, and goes

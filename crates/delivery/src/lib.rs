@@ -325,6 +325,15 @@ impl Sender {
             Err(f) if f.permanent || at >= give_up_at => (Outcome::GaveUp, f.status, Some(f.error)),
             Err(f) => (Outcome::Retry(config.retry.next(failures, at)), f.status, Some(f.error)),
         };
+        // Labels from closed sets only: the channel's kind and the outcome.
+        let result = match outcome {
+            Outcome::Delivered => "delivered",
+            Outcome::Gone => "gone",
+            Outcome::GaveUp => "gave_up",
+            Outcome::Retry(_) => "retry",
+        };
+        metrics::counter!("porchlight_delivery_attempts_total", "channel" => d.channel.target.kind().as_str(), "outcome" => result)
+            .increment(1);
         if error.is_some() {
             // The delivery's number and the status only: the error text can quote the
             // subscriber's address or URL (a mail server's refusal does), and is theirs to read

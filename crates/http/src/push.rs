@@ -324,6 +324,8 @@ async fn push(
     }
     let records: Vec<RecordOutcome> = outcomes.into_iter().flatten().collect();
     let rejected = records.iter().filter(|r| r.outcome == "rejected").count();
+    // Stored outcomes are counted where they are stored; rejections of a push, here.
+    metrics::counter!("porchlight_ingest_rows_total", "outcome" => "rejected").increment(rejected as u64);
     Ok(Json(PushAnswer { accepted: records.len() - rejected, rejected, records }))
 }
 

@@ -197,13 +197,26 @@ impl Ingest {
         summary.stored = true;
         summary.rows += applied.len() as u64;
         for a in &applied {
-            match a {
-                Applied::Published { .. } => summary.published += 1,
-                Applied::Updated { .. } => summary.updated += 1,
-                Applied::Unchanged { .. } => summary.unchanged += 1,
-                Applied::UnitsMerged { .. } => summary.units_merged += 1,
-                Applied::Withheld => {}
-            }
+            let outcome = match a {
+                Applied::Published { .. } => {
+                    summary.published += 1;
+                    "published"
+                }
+                Applied::Updated { .. } => {
+                    summary.updated += 1;
+                    "updated"
+                }
+                Applied::Unchanged { .. } => {
+                    summary.unchanged += 1;
+                    "unchanged"
+                }
+                Applied::UnitsMerged { .. } => {
+                    summary.units_merged += 1;
+                    "units_merged"
+                }
+                Applied::Withheld => "withheld",
+            };
+            crate::metrics::ingested(outcome, 1);
         }
         Ok(applied.into_iter().zip(reasons).collect())
     }

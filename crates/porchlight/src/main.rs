@@ -6,6 +6,7 @@ mod delivery;
 mod demo;
 mod export;
 mod ingest;
+mod metrics;
 mod policy;
 mod poll;
 mod portal;

@@ -181,6 +181,9 @@ impl Poller {
         *checkpoint = page.next;
         state.consecutive_failures = 0;
         state.last_success_at = Some(Utc::now());
+        // The lag is time() minus this; the agency's id is the only label.
+        metrics::gauge!("porchlight_feed_last_success_timestamp_seconds", "agency" => self.agency.as_str().to_string())
+            .set(Utc::now().timestamp() as f64);
         state.totals.pages += 1;
         if more { Outcome::More } else { Outcome::CaughtUp }
     }
@@ -242,6 +245,7 @@ impl Poller {
         for p in &problems {
             summary.reject(p);
         }
+        crate::metrics::ingested("rejected", problems.len() as u64);
         if !records.is_empty() {
             Ingest::new(self.store.clone(), policy).batch(records, &mut summary).await?;
             self.alerts.wake();

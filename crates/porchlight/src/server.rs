@@ -73,6 +73,7 @@ pub async fn start(
     addr: SocketAddr,
     delivery: &DeliveryArgs,
 ) -> anyhow::Result<Server> {
+    crate::metrics::install();
     let alerts = Alerts::load(store.clone()).await.context("loading subscriptions")?;
     let worker = tokio::spawn(alerts.clone().run());
     let sweeper = tokio::spawn(sweep_expired(store.clone()));
@@ -121,7 +122,8 @@ pub async fn start(
         }
     });
     let feeder = tokio::spawn(crate::transparency::run(ledger.clone(), state.store.clone(), portal.clone()));
-    let beside = porchlight_portal::router(portal)
+    let beside = crate::metrics::router(state.store.clone())
+        .merge(porchlight_portal::router(portal))
         .merge(porchlight_ledger::api::router(ledger))
         .merge(porchlight_web::router(web));
     let http = tokio::spawn(porchlight_http::serve(listener, state, beside, shutdown_signal()));

@@ -1101,6 +1101,18 @@ impl Store {
         rows.into_iter().map(|r| r.into_alert(subscription_id)).collect()
     }
 
+    /// How many outbox rows wait for the alert worker, and how many deliveries wait to be sent
+    /// (or retried): the queues' depths for /metrics.
+    pub async fn queue_depths(&self) -> Result<(u64, u64)> {
+        let (outbox, deliveries): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM outbox WHERE done_at IS NULL),
+                    (SELECT count(*) FROM deliveries WHERE state = 'pending')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((outbox.max(0) as u64, deliveries.max(0) as u64))
+    }
+
     /// The transparency log's entries written after `seq` (at most `limit`, oldest first),
     /// with their sequence numbers: what the binary copies into the log.
     pub async fn transparency_after(&self, seq: i64, limit: u32) -> Result<Vec<(i64, String)>> {

@@ -282,3 +282,81 @@ fn porchlight_export_columns() -> Vec<&'static str> {
         "policy_version",
     ]
 }
+
+/// `GET /metrics`: Prometheus text with what ingest, the matcher and the queues did, and no
+/// label that is not from a closed set or an agency's id.
+#[tokio::test]
+async fn metrics_count_what_happened_with_labels_from_closed_sets() {
+    use crate::common::{new_push_key, signed_push_as, subscribe};
+    let (_dir, data) = milwaukee_without_calls();
+    let secret = new_push_key(&data);
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    subscribe(
+        &http,
+        &server.url,
+        serde_json::json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 1500, "categories": []}),
+    )
+    .await;
+    let body = serde_json::json!({"records": [
+        {"incident_id": "m-1", "received_at": "2018-05-01T00:10:28-05:00", "call_type": "TRBL W/SUBJ",
+         "address": "5237 N 35TH ST,MKE", "latitude": 43.1127987, "longitude": -87.9567415},
+        {"incident_id": "m-2", "received_at": "2018-05-01T09:30:22-05:00", "call_type": "BATTERY DV", "address": "5342 N 34TH ST,MKE"},
+        {"incident_id": "m-3", "received_at": "May 1st", "call_type": "THEFT", "address": "5262 N 38TH ST"}
+    ]})
+    .to_string();
+    let calls = format!("{}/v1/agencies/milwaukee/calls", server.url);
+    let answer =
+        signed_push_as(&calls, "application/json", &secret, chrono::Utc::now().timestamp(), &body).await;
+    assert_eq!(answer.status(), 200);
+    let text = crate::common::eventually(10, "the matcher's time in /metrics", || {
+        let http = http.clone();
+        let url = format!("{}/metrics", server.url);
+        async move {
+            let text = http.get(url).send().await.ok()?.text().await.ok()?;
+            text.contains("porchlight_match_seconds_count").then_some(text)
+        }
+    })
+    .await;
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert_eq!(value("porchlight_ingest_rows_total{outcome=\"published\"}"), 1.0);
+    assert_eq!(value("porchlight_ingest_rows_total{outcome=\"withheld\"}"), 1.0);
+    assert_eq!(value("porchlight_ingest_rows_total{outcome=\"rejected\"}"), 1.0);
+    assert!(value("porchlight_match_seconds_count") >= 1.0);
+    assert!(value("porchlight_outbox_pending") >= 0.0);
+    assert!(value("porchlight_deliveries_pending") >= 0.0);
+    // Every label's value is from a closed set, an agency's id, or a number (buckets).
+    let allowed: HashSet<&str> = [
+        "published",
+        "updated",
+        "unchanged",
+        "units_merged",
+        "withheld",
+        "rejected",
+        "webhook",
+        "webpush",
+        "email",
+        "delivered",
+        "gone",
+        "gave_up",
+        "retry",
+        "milwaukee",
+        "+Inf",
+    ]
+    .into_iter()
+    .collect();
+    let label = regex::Regex::new(r#"(\w+)="([^"]*)""#).unwrap();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        for c in label.captures_iter(line) {
+            let v = &c[2];
+            assert!(allowed.contains(v) || v.parse::<f64>().is_ok(), "label {}={v:?} in {line}", &c[1]);
+        }
+    }
+    assert!(!text.contains("5237") && !text.contains("35TH"), "no address in metrics");
+}
