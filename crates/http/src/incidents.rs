@@ -117,6 +117,11 @@ pub(crate) fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateT
         .transpose()
 }
 
+/// An `agency` query parameter, if given.
+pub(crate) fn parse_agency(value: Option<&str>) -> Result<Option<AgencyId>, ApiError> {
+    value.map(AgencyId::parse).transpose().map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))
+}
+
 pub(crate) fn parse_limit(value: Option<&str>, default: u32) -> Result<u32, ApiError> {
     match value {
         None => Ok(default),
@@ -155,12 +160,7 @@ async fn list(
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<IncidentList>, ApiError> {
     let Query(p) = params.map_err(query_error)?;
-    let agency = p
-        .agency
-        .as_deref()
-        .map(AgencyId::parse)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    let agency = parse_agency(p.agency.as_deref())?;
     let query = IncidentQuery {
         bbox: p.bbox.as_deref().map(parse_bbox).transpose()?,
         since: parse_time("since", p.since.as_deref())?,
@@ -198,12 +198,7 @@ async fn geojson(
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
     let Query(p) = params.map_err(query_error)?;
-    let agency = p
-        .agency
-        .as_deref()
-        .map(AgencyId::parse)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    let agency = parse_agency(p.agency.as_deref())?;
     let categories = match p.category.as_deref() {
         None | Some("") => Vec::new(),
         Some(list) => list

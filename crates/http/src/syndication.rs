@@ -29,7 +29,7 @@ use porchlight_store::IncidentQuery;
 use quick_xml::escape::escape;
 use serde::Deserialize;
 
-use crate::incidents::{parse_bbox, parse_id, parse_limit, query_error};
+use crate::incidents::{parse_agency, parse_bbox, parse_id, parse_limit, query_error};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -232,12 +232,7 @@ async fn incidents_for(
     state: &AppState,
     p: &FeedParams,
 ) -> Result<(Option<AgencyId>, Vec<Incident>), ApiError> {
-    let agency = p
-        .agency
-        .as_deref()
-        .map(AgencyId::parse)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    let agency = parse_agency(p.agency.as_deref())?;
     let query = IncidentQuery {
         bbox: p.bbox.as_deref().map(parse_bbox).transpose()?,
         agency: agency.clone(),
