@@ -1,5 +1,5 @@
-//! `porchlight export`: the published incidents, for researchers, as CSV with the policy
-//! version that published each row. Only what the public API serves is exported: withheld
+//! `porchlight export`: the published incidents, for researchers, as CSV or Parquet with the
+//! policy version that published each row. Only what the public API serves is exported: withheld
 //! calls are never stored, and nothing is exported before its publication delay.
 
 use std::io::Write;
@@ -25,9 +25,111 @@ pub struct ExportArgs {
     /// Only incidents received before this time (RFC 3339).
     #[arg(long)]
     until: Option<chrono::DateTime<chrono::FixedOffset>>,
-    /// Where to write the CSV; `-` for standard output.
+    /// Where to write it; `-` for standard output (CSV only).
     #[arg(long, default_value = "-")]
     out: PathBuf,
+    /// csv, or parquet (typed columns: times as UTC milliseconds, coordinates as doubles).
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Parquet,
+}
+
+/// The Parquet schema: the CSV's columns, typed.
+const PARQUET_SCHEMA: &str = "message incident {
+    REQUIRED BYTE_ARRAY id (STRING);
+    REQUIRED BYTE_ARRAY agency (STRING);
+    REQUIRED INT32 version;
+    REQUIRED INT64 received_at (TIMESTAMP(MILLIS,true));
+    REQUIRED INT64 updated_at (TIMESTAMP(MILLIS,true));
+    REQUIRED BYTE_ARRAY call_type (STRING);
+    REQUIRED BYTE_ARRAY initial_call_type (STRING);
+    REQUIRED BYTE_ARRAY category (STRING);
+    OPTIONAL BYTE_ARRAY priority (STRING);
+    OPTIONAL BYTE_ARRAY status (STRING);
+    OPTIONAL BYTE_ARRAY closure (STRING);
+    REQUIRED BYTE_ARRAY location_kind (STRING);
+    REQUIRED BYTE_ARRAY location (STRING);
+    OPTIONAL DOUBLE lat;
+    OPTIONAL DOUBLE lon;
+    REQUIRED INT32 policy_version;
+}";
+
+/// One page of incidents as a Parquet row group, column by column in the schema's order.
+fn parquet_row_group<W: Write + Send>(
+    writer: &mut parquet::file::writer::SerializedFileWriter<W>,
+    page: &[porchlight_core::incident::Incident],
+) -> anyhow::Result<()> {
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
+    let text =
+        |f: &dyn Fn(&porchlight_core::incident::Incident) -> Option<String>| -> (Vec<ByteArray>, Vec<i16>) {
+            let mut values = Vec::new();
+            let mut defined = Vec::new();
+            for i in page {
+                match f(i) {
+                    Some(v) => {
+                        values.push(ByteArray::from(v.as_str()));
+                        defined.push(1);
+                    }
+                    None => defined.push(0),
+                }
+            }
+            (values, defined)
+        };
+    let mut group = writer.next_row_group()?;
+    let mut n = 0;
+    while let Some(mut column) = group.next_column()? {
+        match n {
+            0 | 1 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 => {
+                let (values, defined) = text(&|i| match n {
+                    0 => Some(i.id.to_string()),
+                    1 => Some(i.agency.clone()),
+                    5 => Some(i.call_type.clone()),
+                    6 => Some(i.initial_call_type.clone()),
+                    7 => Some(i.category.as_str().to_string()),
+                    8 => i.priority.clone(),
+                    9 => i.status.clone(),
+                    10 => i.closure.map(|c| c.as_str().to_string()),
+                    11 => Some(i.location_kind.as_str().to_string()),
+                    _ => Some(i.location.clone()),
+                });
+                let optional = matches!(n, 8..=10);
+                column.typed::<ByteArrayType>().write_batch(
+                    &values,
+                    optional.then_some(&defined[..]),
+                    None,
+                )?;
+            }
+            2 | 15 => {
+                let values: Vec<i32> =
+                    page.iter().map(|i| (if n == 2 { i.version } else { i.policy_version }) as i32).collect();
+                column.typed::<Int32Type>().write_batch(&values, None, None)?;
+            }
+            3 | 4 => {
+                let values: Vec<i64> = page
+                    .iter()
+                    .map(|i| if n == 3 { i.received_at } else { i.updated_at }.timestamp_millis())
+                    .collect();
+                column.typed::<Int64Type>().write_batch(&values, None, None)?;
+            }
+            _ => {
+                let values: Vec<f64> = page
+                    .iter()
+                    .filter_map(|i| i.point.map(|p| if n == 13 { p.lat() } else { p.lon() }))
+                    .collect();
+                let defined: Vec<i16> = page.iter().map(|i| i16::from(i.point.is_some())).collect();
+                column.typed::<DoubleType>().write_batch(&values, Some(&defined), None)?;
+            }
+        }
+        column.close()?;
+        n += 1;
+    }
+    group.close()?;
+    Ok(())
 }
 
 /// The columns, in order: the public incident at its latest version.
@@ -55,6 +157,32 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
     let agency = args.agency.as_deref().map(AgencyId::parse).transpose()?;
+    if args.format == Format::Parquet {
+        anyhow::ensure!(args.out.as_os_str() != "-", "--format parquet writes a file: give --out FILE");
+        let file =
+            std::fs::File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+        let schema = std::sync::Arc::new(parquet::schema::parser::parse_message_type(PARQUET_SCHEMA)?);
+        let properties = std::sync::Arc::new(parquet::file::properties::WriterProperties::builder().build());
+        let mut writer = parquet::file::writer::SerializedFileWriter::new(file, schema, properties)?;
+        let mut query = IncidentQuery {
+            agency,
+            since: args.since.map(|t| t.to_utc()),
+            until: args.until.map(|t| t.to_utc()),
+            limit: 1000,
+            ..IncidentQuery::default()
+        };
+        let mut rows = 0u64;
+        loop {
+            let page = store.incidents(&query).await?;
+            let Some(last) = page.last() else { break };
+            query.after = Some((last.received_at, last.id));
+            parquet_row_group(&mut writer, &page)?;
+            rows += page.len() as u64;
+        }
+        writer.close()?;
+        eprintln!("exported {rows} published incidents");
+        return Ok(());
+    }
     let sink: Box<dyn Write> = if args.out.as_os_str() == "-" {
         Box::new(std::io::stdout().lock())
     } else {
