@@ -96,6 +96,13 @@ try {
   check(listed > 10, `the list shows ${listed} calls`);
   const markers = await page.locator('.leaflet-interactive').count();
   check(markers > 10, `the map shows ${markers} shapes`);
+  // The open formats are linked, and answer.
+  for (const link of await page.locator('#formats a').all()) {
+    const href = await link.getAttribute('href');
+    const answer = await page.request.get(new URL(href, base).href);
+    check(answer.status() === 200, `${href}: ${answer.status()}`);
+  }
+  check((await page.locator('#formats a').count()) >= 3, 'GeoJSON, CAP and an agency feed are linked');
   await shot(page, 'map');
   await accessible(page, 'map');
   // Filtering to one category leaves only its calls.

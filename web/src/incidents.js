@@ -36,7 +36,11 @@ export async function incidentsPage(app) {
         <h2 id="list-title">Calls <span id="count"></span></h2>
         <ol id="incidents" class="incidents"></ol>
       </section>
-    </div>`;
+    </div>
+    <section aria-labelledby="data-title" class="card">
+      <h2 id="data-title">The same calls in open formats</h2>
+      <ul id="formats"></ul>
+    </section>`;
   const form = app.querySelector('#filters');
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -49,6 +53,15 @@ export async function incidentsPage(app) {
     window.dispatchEvent(new PopStateEvent('popstate'));
   });
 
+  const formats = new URLSearchParams();
+  if (period !== 'all') formats.set('since', new Date(Date.now() - Number(period) * 3600 * 1000).toISOString());
+  if (chosen.size) formats.set('category', [...chosen].join(','));
+  const agencies = await getJson('/v1/agencies').then((a) => a.agencies).catch(() => []);
+  app.querySelector('#formats').innerHTML = [
+    `<li><a href="/v1/incidents.geojson?${formats}">GeoJSON</a> of these calls, for maps and analysis</li>`,
+    `<li><a href="/v1/cap.atom">CAP 1.2 alerts</a> (an Atom feed of Common Alerting Protocol messages)</li>`,
+    ...agencies.map((a) => `<li><a href="/v1/agencies/${encodeURIComponent(a.id)}/incidents.atom">Atom feed of ${esc(a.name)}</a> for feed readers</li>`),
+  ].join('');
   const map = await makeMap(app.querySelector('#map'), 'Map of the calls listed');
   const base = L.layerGroup().addTo(map);
   const points = L.layerGroup().addTo(map);

@@ -10,6 +10,7 @@ export async function livePage(app, id) {
       subscription: keep it private, and bookmark it to come back.</p>
     ${secret ? `<p class="note">Your webhook's signing secret, shown once: <code>${esc(secret)}</code></p>` : ''}
     ${notify ? `<p class="note" id="notify">${esc(notify)}</p>` : ''}
+    <p>Also as an <a href="/v1/subscriptions/${encodeURIComponent(id)}/alerts.atom">Atom feed</a> for a feed reader (its address is as private as this page's).</p>
     <p id="status" class="status" role="status">Connecting…</p>
     <ol id="alerts" class="alerts" aria-live="polite"></ol>`;
   const list = app.querySelector('#alerts');
