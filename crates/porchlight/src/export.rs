@@ -152,59 +152,47 @@ pub const COLUMNS: [&str; 16] = [
     "policy_version",
 ];
 
-pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
-    let store = Store::open(&args.data.path)
-        .await
-        .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
-    let agency = args.agency.as_deref().map(AgencyId::parse).transpose()?;
-    if args.format == Format::Parquet {
-        anyhow::ensure!(args.out.as_os_str() != "-", "--format parquet writes a file: give --out FILE");
-        let file =
-            std::fs::File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-        let schema = std::sync::Arc::new(parquet::schema::parser::parse_message_type(PARQUET_SCHEMA)?);
-        let properties = std::sync::Arc::new(parquet::file::properties::WriterProperties::builder().build());
-        let mut writer = parquet::file::writer::SerializedFileWriter::new(file, schema, properties)?;
-        let mut query = IncidentQuery {
-            agency,
-            since: args.since.map(|t| t.to_utc()),
-            until: args.until.map(|t| t.to_utc()),
-            limit: 1000,
-            ..IncidentQuery::default()
-        };
-        let mut rows = 0u64;
-        loop {
-            let page = store.incidents(&query).await?;
-            let Some(last) = page.last() else { break };
-            query.after = Some((last.received_at, last.id));
-            parquet_row_group(&mut writer, &page)?;
-            rows += page.len() as u64;
-        }
-        writer.close()?;
-        eprintln!("exported {rows} published incidents");
-        return Ok(());
+/// Where the pages go: CSV rows, or a Parquet row group per page.
+enum Sink {
+    Csv(Box<csv::Writer<std::io::BufWriter<Box<dyn Write>>>>),
+    Parquet(parquet::file::writer::SerializedFileWriter<std::fs::File>),
+}
+
+impl Sink {
+    fn open(format: Format, out: &std::path::Path) -> anyhow::Result<Self> {
+        let create = || std::fs::File::create(out).with_context(|| format!("creating {}", out.display()));
+        Ok(match format {
+            Format::Parquet => {
+                anyhow::ensure!(out.as_os_str() != "-", "--format parquet writes a file: give --out FILE");
+                let schema =
+                    std::sync::Arc::new(parquet::schema::parser::parse_message_type(PARQUET_SCHEMA)?);
+                let properties =
+                    std::sync::Arc::new(parquet::file::properties::WriterProperties::builder().build());
+                Sink::Parquet(parquet::file::writer::SerializedFileWriter::new(
+                    create()?,
+                    schema,
+                    properties,
+                )?)
+            }
+            Format::Csv => {
+                let sink: Box<dyn Write> = if out.as_os_str() == "-" {
+                    Box::new(std::io::stdout().lock())
+                } else {
+                    Box::new(create()?)
+                };
+                let mut csv = csv::Writer::from_writer(std::io::BufWriter::new(sink));
+                csv.write_record(COLUMNS)?;
+                Sink::Csv(Box::new(csv))
+            }
+        })
     }
-    let sink: Box<dyn Write> = if args.out.as_os_str() == "-" {
-        Box::new(std::io::stdout().lock())
-    } else {
-        Box::new(
-            std::fs::File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?,
-        )
-    };
-    let mut csv = csv::Writer::from_writer(std::io::BufWriter::new(sink));
-    csv.write_record(COLUMNS)?;
-    let mut query = IncidentQuery {
-        agency,
-        since: args.since.map(|t| t.to_utc()),
-        until: args.until.map(|t| t.to_utc()),
-        limit: 1000,
-        ..IncidentQuery::default()
-    };
-    let mut rows = 0u64;
-    loop {
-        let page = store.incidents(&query).await?;
-        let Some(last) = page.last() else { break };
-        query.after = Some((last.received_at, last.id));
-        for i in &page {
+
+    fn write(&mut self, page: &[porchlight_core::incident::Incident]) -> anyhow::Result<()> {
+        let csv = match self {
+            Sink::Parquet(writer) => return parquet_row_group(writer, page),
+            Sink::Csv(csv) => csv,
+        };
+        for i in page {
             let (lat, lon) =
                 i.point.map(|p| (format!("{:.6}", p.lat()), format!("{:.6}", p.lon()))).unwrap_or_default();
             csv.write_record([
@@ -225,10 +213,43 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
                 lon,
                 i.policy_version.to_string(),
             ])?;
-            rows += 1;
         }
+        Ok(())
     }
-    csv.flush()?;
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Sink::Csv(mut csv) => csv.flush()?,
+            Sink::Parquet(writer) => {
+                writer.close()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
+    let store = Store::open(&args.data.path)
+        .await
+        .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
+    let agency = args.agency.as_deref().map(AgencyId::parse).transpose()?;
+    let mut sink = Sink::open(args.format, &args.out)?;
+    let mut query = IncidentQuery {
+        agency,
+        since: args.since.map(|t| t.to_utc()),
+        until: args.until.map(|t| t.to_utc()),
+        limit: 1000,
+        ..IncidentQuery::default()
+    };
+    let mut rows = 0u64;
+    loop {
+        let page = store.incidents(&query).await?;
+        let Some(last) = page.last() else { break };
+        query.after = Some((last.received_at, last.id));
+        sink.write(&page)?;
+        rows += page.len() as u64;
+    }
+    sink.finish()?;
     eprintln!("exported {rows} published incidents");
     Ok(())
 }

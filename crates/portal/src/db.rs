@@ -301,34 +301,27 @@ pub(crate) async fn create_agency(pool: &SqlitePool, id: &str, name: &str) -> sq
 }
 
 pub(crate) async fn agency(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<Agency>> {
-    let row: Option<(String, String, String, Option<String>)> =
+    let row: Option<AgencyRow> =
         sqlx::query_as("SELECT id, name, created_at, verified_at FROM agencies WHERE id = ?")
             .bind(id)
             .fetch_optional(pool)
             .await?;
-    Ok(row.map(|(id, name, created_at, verified_at)| Agency {
-        id,
-        name,
-        created_at: parse_ts(&created_at),
-        verified_at: verified_at.as_deref().map(parse_ts),
-    }))
+    Ok(row.map(agency_from_row))
+}
+
+type AgencyRow = (String, String, String, Option<String>);
+
+fn agency_from_row((id, name, created_at, verified_at): AgencyRow) -> Agency {
+    Agency { id, name, created_at: parse_ts(&created_at), verified_at: verified_at.as_deref().map(parse_ts) }
 }
 
 /// Every agency, by id.
 pub(crate) async fn agencies(pool: &SqlitePool) -> sqlx::Result<Vec<Agency>> {
-    let rows: Vec<(String, String, String, Option<String>)> =
+    let rows: Vec<AgencyRow> =
         sqlx::query_as("SELECT id, name, created_at, verified_at FROM agencies ORDER BY id")
             .fetch_all(pool)
             .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, name, created_at, verified_at)| Agency {
-            id,
-            name,
-            created_at: parse_ts(&created_at),
-            verified_at: verified_at.as_deref().map(parse_ts),
-        })
-        .collect())
+    Ok(rows.into_iter().map(agency_from_row).collect())
 }
 
 pub(crate) async fn verify_agency(pool: &SqlitePool, id: &str, by: Uuid) -> sqlx::Result<()> {
