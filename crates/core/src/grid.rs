@@ -17,7 +17,12 @@
 //! with the angle); in `f32` the answer is certain except within a few centimetres of the edge,
 //! where the circle's exact centre and radius decide by [`Point::distance_m`], so answers agree
 //! with the plain haversine distance everywhere. Cells that lie wholly within a class's
-//! smallest radius of the point need no test at all: their ids are copied as they are. Rows
+//! smallest radius of the point need no test at all: their ids are copied as they are.
+//!
+//! A query is bound by memory, not arithmetic: it reads a few hundred short stretches spread
+//! over a large index. So it first lists every stretch (the cells of each class, row by row,
+//! tile by tile), then reads one word of each cache line they span, in one tight loop with no
+//! branch on the data, so that the fetches overlap, and only then tests and copies. Rows
 //! and columns wrap at the antimeridian, and a cap over a pole visits every longitude.
 //!
 //! Updates: a new circle goes to its tile's short unsorted *pending* list (scanned whole by each
@@ -156,6 +161,7 @@ fn acos_at_least(c: f64) -> f64 {
 /// Eight circles side by side, one vector register per tested field: what a query reads to
 /// test a circle.
 #[derive(Debug, Clone, Copy)]
+#[repr(C, align(32))]
 struct Block {
     x: [f32; LANES],
     y: [f32; LANES],
@@ -331,6 +337,36 @@ struct Probe {
     /// The point from the tile's origin.
     q: [f32; 3],
     mask: u32,
+}
+
+/// One stretch of a query's work: circles of one tile to test against the point, or (`copy`)
+/// to take without a test.
+struct Job<'a> {
+    columns: &'a Columns,
+    from: u32,
+    to: u32,
+    q: [f32; 3],
+    band: f32,
+    copy: bool,
+}
+
+impl Job<'_> {
+    /// Read one word of every cache line the job will read, so that the memory system fetches
+    /// all of a query's lines at once rather than one stretch after another.
+    fn touch(&self) -> u32 {
+        let (from, to) = (self.from as usize, self.to as usize);
+        let mut acc = 0u32;
+        if !self.copy {
+            for b in &self.columns.blocks[from / LANES..to.div_ceil(LANES)] {
+                // A block is 160 bytes at a 32-byte boundary: these words lie in each of its lines.
+                acc = acc.wrapping_add(b.x[0].to_bits() ^ b.z[0].to_bits() ^ b.tag[0]);
+            }
+        }
+        for i in (from..to).step_by(4) {
+            acc ^= self.columns.id[i].as_bytes()[0] as u32;
+        }
+        acc
+    }
 }
 
 /// The cells a query visits for one class: for each grid row from `first_row`, the columns
@@ -760,13 +796,18 @@ impl CircleGrid {
         let pending_band =
             (0..CLASSES).rev().find(|k| plan.classes[*k].is_some()).map_or(0.0, |k| constants[k].band);
         let widest = plan.widest;
-        let visit = |tile: &Tile, tile_row: u32, tile_col: u32, out: &mut Vec<Uuid>| {
+        let mut jobs: Vec<Job<'_>> = Vec::with_capacity(256);
+        for (tile, tile_row, tile_col) in self.tiles_near(&plan) {
             let q = [
                 (p[0] - tile.origin[0]) as f32,
                 (p[1] - tile.origin[1]) as f32,
                 (p[2] - tile.origin[2]) as f32,
             ];
-            let probe = Probe { at, q, mask };
+            let mut job = |columns, from: usize, to: usize, band, copy| {
+                if from < to {
+                    jobs.push(Job { columns, from: from as u32, to: to as u32, q, band, copy });
+                }
+            };
             let first_col = i64::from(tile_col * TILE_CELLS);
             let n = tile.classes.len();
             // Only the rows the widest class reaches.
@@ -798,57 +839,79 @@ impl CircleGrid {
                     match sure {
                         Some((ia, ib)) => {
                             let (i1, i2) = tile.columns(run, (s, e), ia, ib);
-                            self.scan(&tile.sorted, from..i1, probe, band, out);
-                            out.extend_from_slice(&tile.sorted.id[i1..i2]);
-                            self.scan(&tile.sorted, i2..to, probe, band, out);
+                            job(&tile.sorted, from, i1, band, false);
+                            job(&tile.sorted, i1, i2, band, true);
+                            job(&tile.sorted, i2, to, band, false);
                         }
-                        None => self.scan(&tile.sorted, from..to, probe, band, out),
+                        None => job(&tile.sorted, from, to, band, false),
                     }
                 }
             }
             // Pending circles are few: each is tested whatever its cell, with the band of the
             // widest class, which is wide enough for any.
-            self.scan(&tile.pending, 0..tile.pending.len(), probe, pending_band, out);
-        };
-        if widest.everywhere {
-            for (key, tile) in &self.tiles {
-                visit(tile, key / TILE_COLS, key % TILE_COLS, out);
+            job(&tile.pending, 0, tile.pending.len(), pending_band, false);
+        }
+        // Every line first, then the work: the fetches overlap instead of each stretch waiting
+        // for its own.
+        std::hint::black_box(jobs.iter().fold(0u32, |acc, job| acc ^ job.touch()));
+        out.reserve(jobs.iter().map(|j| (j.to - j.from) as usize).sum());
+        for job in &jobs {
+            if job.copy {
+                out.extend_from_slice(&job.columns.id[job.from as usize..job.to as usize]);
+            } else {
+                let probe = Probe { at, q: job.q, mask };
+                self.scan(job.columns, job.from as usize..job.to as usize, probe, job.band, out);
             }
-            return;
         }
-        let spans = &plan.spans[widest.offset..widest.offset + widest.rows as usize];
-        let (west, east) = spans
-            .iter()
-            .filter(|s| s.0 <= s.1)
-            .fold((i64::MAX, i64::MIN), |(w, e), s| (w.min(s.0), e.max(s.1)));
-        if west > east {
-            return;
-        }
-        let tile_rows = widest.first_row / TILE_CELLS..=(widest.first_row + widest.rows - 1) / TILE_CELLS;
-        let tile_cols: Vec<u32> = if east - west + 1 >= i64::from(COLS) - i64::from(TILE_CELLS) {
-            (0..TILE_COLS).collect()
-        } else {
-            (west.div_euclid(i64::from(TILE_CELLS))..=east.div_euclid(i64::from(TILE_CELLS)))
-                .map(|c| c.rem_euclid(i64::from(TILE_COLS)) as u32)
-                .collect()
-        };
-        if tile_rows.clone().count() * tile_cols.len() > self.tiles.len() {
-            // Near a pole a cap spans many tiles: fewer exist than would be looked up.
-            for (key, tile) in &self.tiles {
-                let (tile_row, tile_col) = (key / TILE_COLS, key % TILE_COLS);
-                if tile_rows.contains(&tile_row) && tile_cols.contains(&tile_col) {
-                    visit(tile, tile_row, tile_col, out);
+    }
+
+    /// Each tile that may hold a circle of the plan, with its row and column of tiles.
+    fn tiles_near(&self, plan: &Plan) -> Vec<(&Tile, u32, u32)> {
+        let mut near = Vec::new();
+        let mut visit = |tile, tile_row, tile_col| near.push((tile, tile_row, tile_col));
+        'find: {
+            let widest = plan.widest;
+            if widest.everywhere {
+                for (key, tile) in &self.tiles {
+                    visit(tile, key / TILE_COLS, key % TILE_COLS);
+                }
+                break 'find;
+            }
+            let spans = &plan.spans[widest.offset..widest.offset + widest.rows as usize];
+            let (west, east) = spans
+                .iter()
+                .filter(|s| s.0 <= s.1)
+                .fold((i64::MAX, i64::MIN), |(w, e), s| (w.min(s.0), e.max(s.1)));
+            if west > east {
+                break 'find;
+            }
+            let tile_rows = widest.first_row / TILE_CELLS..=(widest.first_row + widest.rows - 1) / TILE_CELLS;
+            let tile_cols: Vec<u32> = if east - west + 1 >= i64::from(COLS) - i64::from(TILE_CELLS) {
+                (0..TILE_COLS).collect()
+            } else {
+                (west.div_euclid(i64::from(TILE_CELLS))..=east.div_euclid(i64::from(TILE_CELLS)))
+                    .map(|c| c.rem_euclid(i64::from(TILE_COLS)) as u32)
+                    .collect()
+            };
+            if tile_rows.clone().count() * tile_cols.len() > self.tiles.len() {
+                // Near a pole a cap spans many tiles: fewer exist than would be looked up.
+                for (key, tile) in &self.tiles {
+                    let (tile_row, tile_col) = (key / TILE_COLS, key % TILE_COLS);
+                    if tile_rows.contains(&tile_row) && tile_cols.contains(&tile_col) {
+                        visit(tile, tile_row, tile_col);
+                    }
+                }
+                break 'find;
+            }
+            for tile_row in tile_rows {
+                for tile_col in &tile_cols {
+                    if let Some(tile) = self.tiles.get(&(tile_row * TILE_COLS + tile_col)) {
+                        visit(tile, tile_row, *tile_col);
+                    }
                 }
             }
-            return;
         }
-        for tile_row in tile_rows {
-            for tile_col in &tile_cols {
-                if let Some(tile) = self.tiles.get(&(tile_row * TILE_COLS + tile_col)) {
-                    visit(tile, tile_row, *tile_col, out);
-                }
-            }
-        }
+        near
     }
 
     /// Test a run of circles against the point, a block of eight at a time in vector
@@ -868,7 +931,6 @@ impl CircleGrid {
         }
         let (qx, qy, qz) = (f32x8::splat(probe.q[0]), f32x8::splat(probe.q[1]), f32x8::splat(probe.q[2]));
         let (mask, band) = (u32x8::splat(probe.mask), f32x8::splat(band));
-        out.reserve(range.len());
         let first = range.start / LANES;
         for (b, block) in columns.blocks[first..range.end.div_ceil(LANES)].iter().enumerate() {
             let base = (first + b) * LANES;
