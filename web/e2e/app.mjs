@@ -370,6 +370,22 @@ try {
   check((await page.locator('canvas').count()) >= 1, 'a chart is drawn');
   await shot(page, 'transparency');
   await accessible(page, 'transparency');
+
+  // The API's reference, drawn from /openapi.json: every operation, each linked to its schemas.
+  const described = await (await fetch(`${base}/openapi.json`)).json();
+  const operations = Object.values(described.paths).reduce(
+    (n, item) => n + ['get', 'post', 'put', 'patch', 'delete'].filter((m) => item[m]).length,
+    0,
+  );
+  await page.goto(`${base}/api`);
+  await ready(page, '/api');
+  check(Number(await page.locator('#api-count').textContent()) === operations, 'the API page counts every operation');
+  check((await page.locator('article.api-op').count()) === operations, 'the API page shows every operation');
+  const subscribe = page.locator('#op-post-v1-subscriptions');
+  check((await subscribe.locator('a[href="#schema-newsubscriptionbody"]').count()) === 1, 'an operation links its body schema');
+  check((await page.locator('#schema-incident td code', { hasText: 'location' }).count()) === 1, 'a schema lists its fields');
+  await shot(page, 'api');
+  await accessible(page, 'api');
   check(failures.length === 0, failures.join('\n'));
   console.log('web app: all checks passed');
 } finally {

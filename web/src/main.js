@@ -5,6 +5,7 @@ import { incidentsPage } from './incidents.js';
 import { livePage } from './live.js';
 import { adminPage } from './admin.js';
 import { agencyPage } from './agency.js';
+import { docsPage } from './docs.js';
 import { accountPage, camerasPage, inboxPage, moderationPage, officerPage } from './portal.js';
 import { subscribePage } from './subscribe.js';
 import { transparencyPage } from './transparency.js';
@@ -24,6 +25,7 @@ const routes = [
   [/^\/moderation$/, () => moderationPage(app), 'Moderation'],
   [/^\/agency$/, () => agencyPage(app), 'Your agency'],
   [/^\/admin$/, () => adminPage(app), 'Platform administration'],
+  [/^\/api$/, () => docsPage(app), 'API'],
 ];
 
 async function render() {

@@ -4,36 +4,38 @@
 use std::collections::BTreeMap;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, Query, State, rejection::QueryRejection},
-    routing::get,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use porchlight_core::{agency::AgencyId, privacy::PolicyDocument};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{ApiError, AppState, incidents::query_error};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/agencies", get(list))
-        .route("/v1/agencies/{id}", get(one))
-        .route("/v1/agencies/{id}/policy", get(policy))
-        .route("/v1/agencies/{id}/withheld", get(withheld))
-        .route("/v1/agencies/{id}/feed", get(feed))
-        .route(
-            "/v1/agencies/{id}/policy/preview",
-            axum::routing::post(preview).layer(axum::extract::DefaultBodyLimit::max(PREVIEW_BYTES)),
-        )
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    let preview = OpenApiRouter::new()
+        .routes(routes!(preview))
+        .route_layer(axum::extract::DefaultBodyLimit::max(PREVIEW_BYTES));
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(one))
+        .routes(routes!(policy))
+        .routes(routes!(withheld))
+        .routes(routes!(feed))
+        .merge(preview)
 }
 
 /// The largest sample a policy preview reads.
 pub const PREVIEW_BYTES: usize = 10 * 1024 * 1024;
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PreviewBody {
     /// A policy document, as `GET .../policy` shows one.
+    #[schema(value_type = Object)]
     policy: serde_json::Value,
     /// A sample of the agency's data: CSV in its own columns, read through its mapping.
     csv: String,
@@ -41,6 +43,16 @@ struct PreviewBody {
 
 /// What a policy would publish, withhold and reject of a sample, storing nothing: for an
 /// agency trying a policy on its own data before putting it in force.
+#[utoipa::path(post, path = "/v1/agencies/{id}/policy/preview", tag = "agencies",
+    params(("id" = String, Path, description = "The agency's id")),
+    request_body = PreviewBody,
+    responses(
+        (status = 200, description = "Counts of what would be published, withheld (by reason) and rejected, with examples", body = Object),
+        (status = 400, description = "The body or the policy is invalid", body = crate::error::ErrorBody),
+        (status = 404, description = "No such agency", body = crate::error::ErrorBody),
+        (status = 409, description = "The agency has no mapping to read a sample with", body = crate::error::ErrorBody),
+        (status = 501, description = "This server does not preview policies", body = crate::error::ErrorBody),
+    ))]
 async fn preview(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -68,7 +80,9 @@ async fn preview(
     Ok(Json(answer))
 }
 
-#[derive(Serialize)]
+/// An agency that publishes through Porchlight.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Agency)]
 struct AgencyBody {
     id: String,
     name: String,
@@ -91,11 +105,13 @@ impl From<porchlight_store::Agency> for AgencyBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct AgencyList {
     agencies: Vec<AgencyBody>,
 }
 
+/// Every agency.
+#[utoipa::path(get, path = "/v1/agencies", tag = "agencies", responses((status = 200, body = AgencyList)))]
 async fn list(State(state): State<AppState>) -> Result<Json<AgencyList>, ApiError> {
     let agencies = state.store.agencies().await?;
     Ok(Json(AgencyList { agencies: agencies.into_iter().map(AgencyBody::from).collect() }))
@@ -108,18 +124,26 @@ async fn known(state: &AppState, id: &str) -> Result<(AgencyId, porchlight_store
     Ok((id, agency))
 }
 
+/// One agency.
+#[utoipa::path(get, path = "/v1/agencies/{id}", tag = "agencies",
+    params(("id" = String, Path, description = "The agency's id")),
+    responses((status = 200, body = AgencyBody), (status = 404, description = "No such agency", body = crate::error::ErrorBody)))]
 async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AgencyBody>, ApiError> {
     Ok(Json(known(&state, &id).await?.1.into()))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PolicyVersion)]
 struct PolicyVersionBody {
     version: u32,
     in_force_since: DateTime<Utc>,
+    /// The policy document: what is withheld, how places are generalized, the delay.
+    #[schema(value_type = Object)]
     policy: PolicyDocument,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Policy)]
 struct PolicyBody {
     agency: String,
     current: Option<PolicyVersionBody>,
@@ -127,6 +151,10 @@ struct PolicyBody {
     history: Vec<PolicyVersionBody>,
 }
 
+/// The agency's privacy policy in force, with every earlier version.
+#[utoipa::path(get, path = "/v1/agencies/{id}/policy", tag = "agencies",
+    params(("id" = String, Path, description = "The agency's id")),
+    responses((status = 200, body = PolicyBody), (status = 404, description = "No such agency", body = crate::error::ErrorBody)))]
 async fn policy(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<PolicyBody>, ApiError> {
     let (id, _) = known(&state, &id).await?;
     let history: Vec<PolicyVersionBody> = state
@@ -148,13 +176,17 @@ async fn policy(State(state): State<AppState>, Path(id): Path<String>) -> Result
     Ok(Json(PolicyBody { agency: id.to_string(), current, history }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WithheldParams {
+    /// The first day (YYYY-MM-DD).
     since: Option<String>,
+    /// The last day (YYYY-MM-DD).
     until: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = WithheldDay)]
 struct DayBody {
     day: NaiveDate,
     total: u64,
@@ -162,7 +194,8 @@ struct DayBody {
     by_reason: BTreeMap<String, u64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Withheld)]
 struct WithheldBody {
     agency: String,
     total: u64,
@@ -181,6 +214,13 @@ fn parse_day(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiEr
 
 /// Calls withheld by the agency's policy, counted per day (the agency's own), by category and by reason:
 /// public information, while the calls themselves are not kept.
+#[utoipa::path(get, path = "/v1/agencies/{id}/withheld", tag = "agencies",
+    params(("id" = String, Path, description = "The agency's id"), WithheldParams),
+    responses(
+        (status = 200, body = WithheldBody),
+        (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody),
+        (status = 404, description = "No such agency", body = crate::error::ErrorBody),
+    ))]
 async fn withheld(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -209,19 +249,27 @@ async fn withheld(
     Ok(Json(WithheldBody { agency: id.to_string(), total: days.iter().map(|d| d.total).sum(), days }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Feed)]
 struct FeedBody {
     agency: String,
+    /// socrata, arcgis or csv.
+    #[schema(value_type = String)]
     kind: porchlight_feeds::portal::SourceKind,
     url: String,
     every_seconds: u64,
     /// Where the poller resumes from.
+    #[schema(value_type = Object)]
     checkpoint: serde_json::Value,
     /// How its polls went, as the poller last saved it; `null` before the first poll.
+    #[schema(value_type = Option<Object>)]
     state: serde_json::Value,
 }
 
 /// The agency's polled feed: the portal, the checkpoint, and how the last polls went.
+#[utoipa::path(get, path = "/v1/agencies/{id}/feed", tag = "agencies",
+    params(("id" = String, Path, description = "The agency's id")),
+    responses((status = 200, body = FeedBody), (status = 404, description = "No such agency, or its data is not polled", body = crate::error::ErrorBody)))]
 async fn feed(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<FeedBody>, ApiError> {
     let (id, _) = known(&state, &id).await?;
     let no_feed = || ApiError::not_found("no_feed", "this agency's data is not polled from a portal");

@@ -3,14 +3,13 @@
 //! their redelivery, and the one-click unsubscribe of e-mails.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{
         Path, Query, State,
         rejection::{JsonRejection, QueryRejection},
     },
     http::{HeaderMap, StatusCode, header},
     response::{Html, IntoResponse, Response},
-    routing::{get, post},
 };
 use base64::{
     Engine,
@@ -20,6 +19,8 @@ use chrono::{DateTime, Utc};
 use porchlight_core::channel::{Kind, Target};
 use porchlight_store::{Channel, DeliveryLog};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
@@ -27,23 +28,25 @@ use crate::{
     incidents::{parse_id, parse_limit, query_error},
 };
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/push/key", get(push_key))
-        .route("/v1/subscriptions/{id}/channels", post(create).get(list))
-        .route("/v1/subscriptions/{id}/channels/{channel}", axum::routing::delete(delete))
-        .route("/v1/subscriptions/{id}/channels/{channel}/resume", post(resume))
-        .route("/v1/subscriptions/{id}/deliveries", get(deliveries))
-        .route("/v1/subscriptions/{id}/deliveries/redeliver", post(redeliver))
-        .route("/v1/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(push_key))
+        .routes(routes!(create, list))
+        .routes(routes!(delete))
+        .routes(routes!(resume))
+        .routes(routes!(deliveries))
+        .routes(routes!(redeliver))
+        .routes(routes!(unsubscribe_page, unsubscribe))
 }
 
 /// The Web Push key browsers subscribe with (`applicationServerKey`).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PushKeyBody {
     public_key: String,
 }
 
+#[utoipa::path(get, path = "/v1/push/key", tag = "channels",
+    responses((status = 200, body = PushKeyBody), (status = 404, description = "This server sends no Web Push", body = crate::error::ErrorBody)))]
 async fn push_key(State(state): State<AppState>) -> Result<Json<PushKeyBody>, ApiError> {
     match state.push_key {
         Some(public_key) => Ok(Json(PushKeyBody { public_key })),
@@ -52,23 +55,24 @@ async fn push_key(State(state): State<AppState>) -> Result<Json<PushKeyBody>, Ap
 }
 
 /// A browser's `PushSubscription`, as `JSON.stringify` gives it.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PushSubscriptionBody {
     endpoint: String,
     keys: PushKeys,
     /// Browsers send it; push services say when a subscription ends by answering 404 or 410.
     #[serde(default, rename = "expirationTime")]
+    #[schema(value_type = Option<Object>)]
     _expiration_time: Option<serde_json::Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PushKeys {
     p256dh: String,
     auth: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 enum NewChannelBody {
     #[serde(rename = "webpush")]
@@ -83,9 +87,11 @@ enum NewChannelBody {
     },
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ChannelBody {
     id: Uuid,
+    /// webpush, webhook or email.
+    #[schema(value_type = String)]
     kind: Kind,
     /// active, paused (failed for too long: resume it) or gone (the browser unsubscribed).
     state: &'static str,
@@ -120,11 +126,19 @@ impl From<Channel> for ChannelBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ChannelList {
     channels: Vec<ChannelBody>,
 }
 
+/// Add a channel (Web Push, a webhook or an e-mail address) to a subscription.
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/channels", tag = "channels", params(("id" = String, Path, description = "The subscription's id: its only credential")),
+    request_body = NewChannelBody,
+    responses(
+        (status = 201, body = ChannelBody),
+        (status = 400, description = "The body or a field of it is invalid", body = crate::error::ErrorBody),
+        (status = 404, description = "No such subscription", body = crate::error::ErrorBody),
+    ))]
 async fn create(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -155,6 +169,9 @@ fn not_found() -> ApiError {
     ApiError::not_found("subscription_not_found", "no subscription with this id")
 }
 
+/// The subscription's channels.
+#[utoipa::path(get, path = "/v1/subscriptions/{id}/channels", tag = "channels", params(("id" = String, Path, description = "The subscription's id: its only credential")),
+    responses((status = 200, body = ChannelList), (status = 400, description = "The id is not a UUID", body = crate::error::ErrorBody), (status = 404, description = "No such subscription", body = crate::error::ErrorBody)))]
 async fn list(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ChannelList>, ApiError> {
     let id = parse_id("subscription", &id)?;
     state.store.subscription(id).await?.ok_or_else(not_found)?;
@@ -166,6 +183,9 @@ fn channel_not_found() -> ApiError {
     ApiError::not_found("channel_not_found", "no channel with this id in this subscription")
 }
 
+/// Remove a channel.
+#[utoipa::path(delete, path = "/v1/subscriptions/{id}/channels/{channel}", tag = "channels", params(("id" = String, Path, description = "The subscription's id: its only credential"), ("channel" = String, Path, description = "The channel's id")),
+    responses((status = 204, description = "Removed"), (status = 400, description = "An id is not a UUID", body = crate::error::ErrorBody), (status = 404, description = "No such channel", body = crate::error::ErrorBody)))]
 async fn delete(
     State(state): State<AppState>,
     Path((id, channel)): Path<(String, String)>,
@@ -179,6 +199,8 @@ async fn delete(
 }
 
 /// Take a paused channel back into service. Its dead letters stay dead until redelivered.
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/channels/{channel}/resume", tag = "channels", params(("id" = String, Path, description = "The subscription's id: its only credential"), ("channel" = String, Path, description = "The channel's id")),
+    responses((status = 200, body = ChannelBody), (status = 400, description = "An id is not a UUID", body = crate::error::ErrorBody), (status = 404, description = "No such channel", body = crate::error::ErrorBody)))]
 async fn resume(
     State(state): State<AppState>,
     Path((id, channel)): Path<(String, String)>,
@@ -188,15 +210,18 @@ async fn resume(
     Ok(Json(channel.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DeliveryParams {
     /// pending, delivered or dead (the dead letters).
     state: Option<String>,
+    /// The last delivery id of the previous page.
     after: Option<String>,
+    /// At most this many, up to 1000 (default 100).
     limit: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct AttemptBody {
     at: DateTime<Utc>,
     /// delivered, failed or gone.
@@ -209,16 +234,17 @@ struct AttemptBody {
     duration_ms: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PeriodBody {
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct DeliveryBody {
     id: i64,
     channel: Uuid,
+    #[schema(value_type = String)]
     kind: Kind,
     /// The alert delivered; absent for a digest.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -267,13 +293,15 @@ impl From<DeliveryLog> for DeliveryBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct DeliveryList {
     deliveries: Vec<DeliveryBody>,
 }
 
 /// The delivery log: each alert's delivery to each channel with every attempt, oldest first;
 /// `?state=dead` lists the dead letters.
+#[utoipa::path(get, path = "/v1/subscriptions/{id}/deliveries", tag = "channels", params(("id" = String, Path, description = "The subscription's id: its only credential"), DeliveryParams),
+    responses((status = 200, body = DeliveryList), (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody), (status = 404, description = "No such subscription", body = crate::error::ErrorBody)))]
 async fn deliveries(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -300,19 +328,23 @@ async fn deliveries(
     Ok(Json(DeliveryList { deliveries: log.into_iter().map(DeliveryBody::from).collect() }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RedeliverBody {
     /// The dead letters to send again; omitted: all of them.
     ids: Option<Vec<i64>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct RedeliverAnswer {
     /// Dead letters queued again (those of paused or gone channels stay dead).
     queued: u64,
 }
 
+/// Queue dead letters again: those named in `ids`, or all of them.
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/deliveries/redeliver", tag = "channels", params(("id" = String, Path, description = "The subscription's id: its only credential")),
+    request_body(content = Option<RedeliverBody>, description = "Which dead letters; none or an empty body for all"),
+    responses((status = 200, body = RedeliverAnswer), (status = 400, description = "The body or the id is invalid", body = crate::error::ErrorBody), (status = 404, description = "No such subscription", body = crate::error::ErrorBody)))]
 async fn redeliver(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -341,6 +373,8 @@ async fn email_channel(state: &AppState, token: &str) -> Result<Channel, ApiErro
 
 /// The page an unsubscribe link opens: a button, not the deed, since mail scanners follow
 /// links (RFC 8058 keeps the one-click POST for mail clients).
+#[utoipa::path(get, path = "/v1/unsubscribe/{token}", tag = "channels", params(("token" = String, Path, description = "The unsubscribe token from the e-mail")),
+    responses((status = 200, description = "A page with the unsubscribe button", content_type = "text/html", body = String), (status = 404, description = "No such token", body = crate::error::ErrorBody)))]
 async fn unsubscribe_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -356,6 +390,8 @@ async fn unsubscribe_page(
 
 /// One-click unsubscribe: the e-mail channel is deleted, the subscription and its other
 /// channels stay.
+#[utoipa::path(post, path = "/v1/unsubscribe/{token}", tag = "channels", params(("token" = String, Path, description = "The unsubscribe token from the e-mail")),
+    responses((status = 200, description = "Unsubscribed", content_type = "text/html", body = String), (status = 404, description = "No such token", body = crate::error::ErrorBody)))]
 async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
     let channel = email_channel(&state, &token).await?;
     state.store.delete_channel(channel.subscription_id, channel.id).await?;

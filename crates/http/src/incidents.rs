@@ -1,9 +1,8 @@
 //! Published incidents: list with filters, and one by id.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, Query, State, rejection::QueryRejection},
-    routing::get,
 };
 use chrono::{DateTime, Utc};
 use porchlight_core::{
@@ -12,34 +11,42 @@ use porchlight_core::{
 };
 use porchlight_store::IncidentQuery;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{ApiError, AppState};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/incidents", get(list))
-        .route("/v1/incidents/{id}", get(one))
-        .route("/v1/incidents/{id}/versions", get(versions))
-        .route("/v1/incidents.geojson", get(geojson))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(one))
+        .routes(routes!(versions))
+        .routes(routes!(geojson))
 }
 
 pub(crate) const MAX_LIMIT: u32 = 1000;
 const DEFAULT_LIMIT: u32 = 100;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Point)]
 pub(crate) struct PointBody {
     lat: f64,
     lon: f64,
 }
 
-#[derive(Serialize)]
+/// Where the call was, generalized by the agency's policy: never a house.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Location)]
 pub(crate) struct LocationBody {
+    /// block, intersection, street or area.
     kind: &'static str,
     text: String,
 }
 
-#[derive(Serialize)]
+/// A published incident, as the agency's policy allows it to be told.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Incident)]
 pub(crate) struct IncidentBody {
     id: Uuid,
     agency: String,
@@ -63,6 +70,7 @@ pub(crate) struct IncidentBody {
     /// The call type when the call came in; `call_type` is the latest.
     initial_call_type: String,
     /// unfounded, cancelled or no_report when the call was closed so; else null.
+    #[schema(value_type = Option<String>)]
     closure: Option<Closure>,
 }
 
@@ -90,17 +98,23 @@ impl From<Incident> for IncidentBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct IncidentList {
     incidents: Vec<IncidentBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
+    /// west,south,east,north in degrees.
     bbox: Option<String>,
+    /// Received at or after this time (RFC 3339).
     since: Option<String>,
+    /// Received before this time (RFC 3339).
     until: Option<String>,
+    /// An agency's id.
     agency: Option<String>,
+    /// At most this many, up to 1000 (default 100).
     limit: Option<String>,
 }
 
@@ -155,6 +169,12 @@ pub(crate) fn query_error(e: QueryRejection) -> ApiError {
     ApiError::bad_request("invalid_query", e.body_text())
 }
 
+/// Published incidents, newest first, with filters.
+#[utoipa::path(get, path = "/v1/incidents", tag = "incidents", params(ListParams),
+    responses(
+        (status = 200, body = IncidentList),
+        (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody),
+    ))]
 async fn list(
     State(state): State<AppState>,
     params: Result<Query<ListParams>, QueryRejection>,
@@ -173,14 +193,20 @@ async fn list(
     Ok(Json(IncidentList { incidents: incidents.into_iter().map(IncidentBody::from).collect() }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct GeoJsonParams {
+    /// west,south,east,north in degrees.
     bbox: Option<String>,
+    /// Received at or after this time (RFC 3339).
     since: Option<String>,
+    /// Received before this time (RFC 3339).
     until: Option<String>,
+    /// An agency's id.
     agency: Option<String>,
     /// Comma-separated category names.
     category: Option<String>,
+    /// At most this many per page, up to 1000 (default 100).
     limit: Option<String>,
     /// The cursor of the next page, as the `next` link gives it.
     after: Option<String>,
@@ -190,6 +216,12 @@ pub(crate) struct GeoJsonParams {
 /// `next` link (in the body and a `Link` header) while more match. Each feature's point is
 /// its cell's centre; its properties are the incident as `GET /v1/incidents` gives it. Weak
 /// ETags answer `If-None-Match` with 304.
+#[utoipa::path(get, path = "/v1/incidents.geojson", tag = "incidents", params(GeoJsonParams),
+    responses(
+        (status = 200, description = "A GeoJSON FeatureCollection", content_type = "application/geo+json", body = Object),
+        (status = 304, description = "Unchanged since the ETag given in If-None-Match"),
+        (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody),
+    ))]
 async fn geojson(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -305,6 +337,14 @@ pub(crate) fn parse_id(kind: &'static str, id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| ApiError::bad_request("invalid_id", format!("{kind} id must be a UUID")))
 }
 
+/// One published incident, at its latest version.
+#[utoipa::path(get, path = "/v1/incidents/{id}", tag = "incidents",
+    params(("id" = String, Path, description = "The incident's id (a UUID)")),
+    responses(
+        (status = 200, body = IncidentBody),
+        (status = 400, description = "The id is not a UUID", body = crate::error::ErrorBody),
+        (status = 404, description = "No such published incident", body = crate::error::ErrorBody),
+    ))]
 async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<IncidentBody>, ApiError> {
     let id = parse_id("incident", &id)?;
     let incident = state
@@ -315,12 +355,19 @@ async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Js
     Ok(Json(incident.into()))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Story {
     versions: Vec<IncidentBody>,
 }
 
 /// Every version of an incident, oldest first: its story as it was published.
+#[utoipa::path(get, path = "/v1/incidents/{id}/versions", tag = "incidents",
+    params(("id" = String, Path, description = "The incident's id (a UUID)")),
+    responses(
+        (status = 200, body = Story),
+        (status = 400, description = "The id is not a UUID", body = crate::error::ErrorBody),
+        (status = 404, description = "No such published incident", body = crate::error::ErrorBody),
+    ))]
 async fn versions(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Story>, ApiError> {
     let id = parse_id("incident", &id)?;
     let latest = state

@@ -19,6 +19,7 @@ use porchlight_alerts::Alerts;
 use porchlight_store::Store;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use error::ApiError;
 pub use push::{
@@ -43,15 +44,56 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+/// Whether the server is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Up", content_type = "text/plain", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The incident world's API, with its OpenAPI description.
+pub fn api(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
         .merge(agencies::router())
         .merge(channels::router())
         .merge(incidents::router())
         .merge(push::router())
         .merge(subscriptions::router())
         .merge(syndication::router())
+        .with_state(state)
+}
+
+/// The OpenAPI 3.1 document of everything `routes` serves that is documented, under
+/// Porchlight's name.
+pub fn describe(routes: OpenApiRouter) -> (Router, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = routes.split_for_parts();
+    doc.info = utoipa::openapi::InfoBuilder::new()
+        .title("Porchlight")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(
+            "Public 911 calls under each agency's published privacy policy, alerts for residents, \
+             video requests that camera owners choose to answer, and a public transparency log. \
+             The same API for residents, the press and researchers.",
+        ))
+        .license(Some(utoipa::openapi::License::new("AGPL-3.0-or-later")))
+        .build();
+    (router, doc)
+}
+
+/// The whole server: the incident world's API, and `beside` it the routes this crate does not
+/// know (the portal's, the transparency log's, the web app's), with `GET /openapi.json`
+/// describing every documented route of both.
+pub fn router(state: AppState, beside: OpenApiRouter) -> Router {
+    let (router, doc) = describe(beside.merge(api(state)));
+    let json = axum::body::Bytes::from(doc.to_json().expect("the OpenAPI document serializes"));
+    router
+        .route(
+            "/openapi.json",
+            get(move || {
+                std::future::ready(([(axum::http::header::CONTENT_TYPE, "application/json")], json.clone()))
+            }),
+        )
         .fallback(|| async { ApiError::not_found("route_not_found", "no such route") })
         .layer(
             // Spans name the route template, never the URI: subscription ids are credentials
@@ -61,7 +103,6 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("http", method = %req.method(), route)
             }),
         )
-        .with_state(state)
 }
 
 /// Serve the API, and `beside` it (the portal's routes, which this crate does not know),
@@ -69,8 +110,8 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
-    beside: Router,
+    beside: OpenApiRouter,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, beside.merge(router(state))).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state, beside)).with_graceful_shutdown(shutdown).await
 }

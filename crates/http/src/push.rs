@@ -11,11 +11,10 @@
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use axum::{
-    Json, Router,
+    Json,
     body::Bytes,
     extract::{Path, Query, State, rejection::QueryRejection},
     http::HeaderMap,
-    routing::post,
 };
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
@@ -23,6 +22,8 @@ use porchlight_core::agency::AgencyId;
 use porchlight_feeds::{Incoming, IncomingLocation};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{ApiError, AppState};
@@ -33,7 +34,7 @@ pub const REPLAY_WINDOW_SECS: i64 = 300;
 pub const MAX_RECORDS: usize = 1000;
 
 /// What happened to one pushed record.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct RecordOutcome {
     pub index: usize,
     /// published, updated, unchanged, withheld or rejected.
@@ -83,7 +84,9 @@ pub trait Ingestor: Send + Sync + 'static {
 }
 
 /// How the records of a push are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+/// How the records of a push are written: Porchlight's JSON form, the agency's own field
+/// names read through its mapping, or NENA EIDO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum Format {
     #[default]
@@ -92,9 +95,11 @@ enum Format {
     Eido,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PushParams {
     #[serde(default)]
+    #[param(inline)]
     format: Option<Format>,
 }
 
@@ -103,11 +108,13 @@ const EIDO_CONTENT_TYPE: &str = "application/emergencycalldata.eido+json";
 
 pub type SharedIngestor = Arc<dyn Ingestor>;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/agencies/{id}/calls", post(push))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(push))
 }
 
-#[derive(Deserialize)]
+/// A record in Porchlight's JSON form: `address` (a dispatch location string), or `number` and
+/// `street`, or `cross_streets`, with coordinates where the centre has them.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PushRecord {
     incident_id: String,
@@ -136,7 +143,7 @@ enum PushBody {
     One(Box<serde_json::Value>),
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PushAnswer {
     accepted: usize,
     rejected: usize,
@@ -226,6 +233,18 @@ fn incoming(record: PushRecord) -> Result<Incoming, String> {
     })
 }
 
+#[utoipa::path(post, path = "/v1/agencies/{id}/calls", tag = "ingest",
+    params(("id" = String, Path, description = "The agency's id"), PushParams,
+        ("X-Porchlight-Timestamp" = String, Header, description = "Unix seconds, within five minutes of the server's clock"),
+        ("X-Porchlight-Signature" = String, Header, description = "v1=<hex HMAC-SHA256 of \"<timestamp>.<body>\"> with one of the agency's live keys")),
+    request_body(content = Vec<PushRecord>, description = "One record, an array of them (up to 1000), or {\"records\": [...]}"),
+    responses(
+        (status = 200, description = "What happened to each record", body = PushAnswer),
+        (status = 400, description = "The body is not JSON, or a parameter is malformed", body = crate::error::ErrorBody),
+        (status = 401, description = "The signature or timestamp is missing, stale or wrong", body = crate::error::ErrorBody),
+        (status = 404, description = "No such agency", body = crate::error::ErrorBody),
+        (status = 413, description = "More records than one push may carry", body = crate::error::ErrorBody),
+    ))]
 async fn push(
     State(state): State<AppState>,
     Path(id): Path<String>,

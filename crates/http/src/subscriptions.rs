@@ -8,7 +8,7 @@ use std::{
 };
 
 use axum::{
-    Json, Router,
+    Json,
     extract::ws::{Message, WebSocket, WebSocketUpgrade},
     extract::{
         Path, Query, State,
@@ -19,7 +19,6 @@ use axum::{
         Response,
         sse::{Event, KeepAlive, Sse},
     },
-    routing::get,
 };
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
@@ -31,6 +30,8 @@ use porchlight_core::{
     subscription::{Area, InvalidSubscription, QUIET_RADIUS_M, Subscription, quiet_default},
 };
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
@@ -38,17 +39,17 @@ use crate::{
     incidents::{IncidentBody, parse_id, parse_limit, parse_time, query_error},
 };
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/subscriptions", axum::routing::post(create))
-        .route("/v1/subscriptions/{id}", get(read).delete(delete))
-        .route("/v1/subscriptions/{id}/alerts", get(alerts))
-        .route("/v1/subscriptions/{id}/alerts/stream", get(stream_alerts))
-        .route("/v1/subscriptions/{id}/alerts/socket", get(socket_alerts))
-        .route("/v1/subscriptions/{id}/digest", get(digest))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(read, delete))
+        .routes(routes!(alerts))
+        .routes(routes!(stream_alerts))
+        .routes(routes!(socket_alerts))
+        .routes(routes!(digest))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewSubscriptionBody {
     /// Precise mode: a point, with a radius.
@@ -68,10 +69,12 @@ struct NewSubscriptionBody {
     min_severity: Option<String>,
     /// Quiet hours, a daily budget of live alerts, digest-only mode and the digest's period.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pacing: PacingDocument,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Subscription)]
 struct SubscriptionBody {
     id: Uuid,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,6 +91,7 @@ struct SubscriptionBody {
     polygon: Option<Vec<[f64; 2]>>,
     categories: Vec<&'static str>,
     min_severity: &'static str,
+    #[schema(value_type = Object)]
     pacing: PacingDocument,
     created_at: DateTime<Utc>,
     alerts_url: String,
@@ -118,11 +122,13 @@ impl From<Subscription> for SubscriptionBody {
 }
 
 /// An alert as the API lists it, and as webhooks and e-mails carry it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Alert)]
 pub struct AlertBody {
     id: i64,
     created_at: DateTime<Utc>,
     /// new, update or retraction.
+    #[schema(value_type = String)]
     kind: AlertKind,
     /// "live", or "digest" when it was held (quiet hours, budget, digest-only).
     delivery: &'static str,
@@ -135,6 +141,7 @@ pub struct AlertBody {
     /// For a new alert: calls of this category in the subscriber's area in the 30 days up to
     /// this one (it included), and the monthly average over the 12 months up to it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     base_rate: Option<BaseRate>,
     incident: IncidentBody,
 }
@@ -154,11 +161,15 @@ impl From<Alert> for AlertBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct AlertList {
     alerts: Vec<AlertBody>,
 }
 
+/// Subscribe to alerts for an area (a point and radius, private mode's cells, or a
+/// neighbourhood polygon) and categories. No account: the id answered is the credential.
+#[utoipa::path(post, path = "/v1/subscriptions", tag = "subscriptions", request_body = NewSubscriptionBody,
+    responses((status = 201, body = SubscriptionBody), (status = 400, description = "The body or a field of it is invalid", body = crate::error::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     body: Result<Json<NewSubscriptionBody>, JsonRejection>,
@@ -221,6 +232,9 @@ fn not_found() -> ApiError {
     ApiError::not_found("subscription_not_found", "no subscription with this id")
 }
 
+/// A subscription.
+#[utoipa::path(get, path = "/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = String, Path, description = "The subscription's id: its only credential")),
+    responses((status = 200, body = SubscriptionBody), (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody), (status = 404, description = "No such subscription", body = crate::error::ErrorBody)))]
 async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -228,18 +242,28 @@ async fn read(
     Ok(Json(find(&state, &id).await?.into()))
 }
 
+/// Unsubscribe: the subscription, its alerts and its channels are deleted.
+#[utoipa::path(delete, path = "/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = String, Path, description = "The subscription's id: its only credential")),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody), (status = 404, description = "No such subscription", body = crate::error::ErrorBody)))]
 async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = parse_id("subscription", &id)?;
     if state.alerts.unsubscribe(id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(not_found()) }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AlertParams {
+    /// Made at or after this time (RFC 3339).
     since: Option<String>,
+    /// The last alert id of the previous page.
     after: Option<String>,
+    /// At most this many, up to 1000 (default 100).
     limit: Option<String>,
 }
 
+/// The subscription's alerts, oldest first.
+#[utoipa::path(get, path = "/v1/subscriptions/{id}/alerts", tag = "subscriptions", params(("id" = String, Path, description = "The subscription's id: its only credential"), AlertParams),
+    responses((status = 200, body = AlertList), (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody), (status = 404, description = "No such subscription", body = crate::error::ErrorBody)))]
 async fn alerts(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -260,12 +284,15 @@ async fn alerts(
     Ok(Json(AlertList { alerts: alerts.into_iter().map(AlertBody::from).collect() }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DigestParams {
+    /// last (the default) or current.
     period: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Digest)]
 struct DigestBody {
     /// The period: `[from, to)`, closing at the subscriber's digest hour.
     from: DateTime<Utc>,
@@ -280,6 +307,8 @@ struct DigestBody {
 
 /// The subscriber's digest: the alerts held back (quiet hours, budget, digest-only) in the last
 /// closed period (`?period=last`, the default) or in the one still filling (`current`).
+#[utoipa::path(get, path = "/v1/subscriptions/{id}/digest", tag = "subscriptions", params(("id" = String, Path, description = "The subscription's id: its only credential"), DigestParams),
+    responses((status = 200, body = DigestBody), (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody), (status = 404, description = "No such subscription", body = crate::error::ErrorBody)))]
 async fn digest(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -398,6 +427,11 @@ fn stored_after(
     }
 }
 
+/// Live alerts as Server-Sent Events (`event: alert`, the alert's JSON as data, its id as
+/// the event id): those after `Last-Event-ID` first, then each new one.
+#[utoipa::path(get, path = "/v1/subscriptions/{id}/alerts/stream", tag = "subscriptions",
+    params(("id" = String, Path, description = "The subscription's id: its only credential"), ("Last-Event-ID" = Option<String>, Header, description = "The last alert id the client has")),
+    responses((status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String), (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody), (status = 404, description = "No such subscription", body = crate::error::ErrorBody)))]
 async fn stream_alerts(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -412,7 +446,8 @@ async fn stream_alerts(
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Resume {
     /// The id of the last alert the client has: it gets those after it first.
     after: Option<i64>,
@@ -420,6 +455,8 @@ struct Resume {
 
 /// The same live alerts over a WebSocket, one JSON text message each (browsers cannot set
 /// `Last-Event-ID` on a WebSocket, so a reconnecting client says `?after=`).
+#[utoipa::path(get, path = "/v1/subscriptions/{id}/alerts/socket", tag = "subscriptions", params(("id" = String, Path, description = "The subscription's id: its only credential"), Resume),
+    responses((status = 101, description = "Switching to a WebSocket: one alert's JSON per text message"), (status = 400, description = "Not a WebSocket handshake, or a malformed parameter"), (status = 404, description = "No such subscription", body = crate::error::ErrorBody)))]
 async fn socket_alerts(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -15,11 +15,9 @@
 //! - `area`: the generalized location as `areaDesc` and a 100 m circle round the cell centre
 //!   that the public point already is: never a house.
 
-use axum::Router;
 use axum::extract::{Path, Query, State, rejection::QueryRejection};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use porchlight_core::agency::AgencyId;
 use porchlight_core::alert::{Alert, AlertKind};
@@ -28,16 +26,18 @@ use porchlight_core::incident::{Closure, Incident};
 use porchlight_store::IncidentQuery;
 use quick_xml::escape::escape;
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::incidents::{parse_agency, parse_bbox, parse_id, parse_limit, query_error};
 use crate::{ApiError, AppState};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/incidents/{id}/cap", get(cap_alert))
-        .route("/v1/cap.atom", get(cap_feed))
-        .route("/v1/agencies/{id}/incidents.atom", get(agency_feed))
-        .route("/v1/subscriptions/{id}/alerts.atom", get(subscription_feed))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(cap_alert))
+        .routes(routes!(cap_feed))
+        .routes(routes!(agency_feed))
+        .routes(routes!(subscription_feed))
 }
 
 const CAP_NS: &str = "urn:oasis:names:tc:emergency:cap:1.2";
@@ -151,12 +151,18 @@ fn xml(content_type: &'static str, body: String) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct VersionParams {
+    /// An earlier version of the incident; the latest by default.
     version: Option<u32>,
 }
 
 /// `GET /v1/incidents/{id}/cap[?version=N]`: the incident as a CAP 1.2 alert.
+#[utoipa::path(get, path = "/v1/incidents/{id}/cap", tag = "formats",
+    params(("id" = String, Path, description = "The incident's id (a UUID)"), VersionParams),
+    responses((status = 200, description = "A CAP 1.2 alert", content_type = "application/cap+xml", body = String),
+        (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody), (status = 404, description = "No such incident or version", body = crate::error::ErrorBody)))]
 async fn cap_alert(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -177,10 +183,14 @@ async fn cap_alert(
     Ok(xml("application/cap+xml", cap_xml(&incident, &earlier, &base(&headers))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FeedParams {
+    /// An agency's id.
     agency: Option<String>,
+    /// west,south,east,north in degrees.
     bbox: Option<String>,
+    /// At most this many entries, up to 1000 (default 100).
     limit: Option<String>,
 }
 
@@ -244,6 +254,9 @@ async fn incidents_for(
 
 /// `GET /v1/cap.atom?agency=&bbox=`: an Atom feed whose entries each carry the incident's
 /// CAP alert: a CAP feed per agency or per area.
+#[utoipa::path(get, path = "/v1/cap.atom", tag = "formats", params(FeedParams),
+    responses((status = 200, description = "An Atom feed of CAP 1.2 alerts", content_type = "application/atom+xml", body = String),
+        (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody)))]
 async fn cap_feed(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -278,6 +291,10 @@ async fn cap_feed(
 }
 
 /// `GET /v1/agencies/{id}/incidents.atom`: the agency's recent calls, for feed readers.
+#[utoipa::path(get, path = "/v1/agencies/{id}/incidents.atom", tag = "formats",
+    params(("id" = String, Path, description = "The agency's id")),
+    responses((status = 200, description = "An Atom feed", content_type = "application/atom+xml", body = String),
+        (status = 404, description = "No such agency", body = crate::error::ErrorBody)))]
 async fn agency_feed(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -306,6 +323,10 @@ async fn agency_feed(
 
 /// `GET /v1/subscriptions/{id}/alerts.atom`: a subscription's latest alerts, for feed
 /// readers. Its address holds the subscription's id: keep it as private as the id.
+#[utoipa::path(get, path = "/v1/subscriptions/{id}/alerts.atom", tag = "formats",
+    params(("id" = String, Path, description = "The subscription's id: its only credential")),
+    responses((status = 200, description = "An Atom feed", content_type = "application/atom+xml", body = String),
+        (status = 400, description = "The id is not a UUID", body = crate::error::ErrorBody), (status = 404, description = "No such subscription", body = crate::error::ErrorBody)))]
 async fn subscription_feed(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -5,14 +5,15 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::Hash;
 use crate::db::{Ledger, LedgerError};
@@ -29,17 +30,18 @@ struct Api {
 
 /// The routes, under `/v1/log` and `/v1/transparency` (the report as JSON and as a plain page
 /// that needs no script; the web app draws it with charts at `/transparency`).
-pub fn router(ledger: Ledger) -> Router {
+/// The log's routes, with their OpenAPI description.
+pub fn router(ledger: Ledger) -> OpenApiRouter {
     let api = Api { ledger, tally: Arc::new(tokio::sync::Mutex::new(Tally::default())) };
-    Router::new()
-        .route("/v1/log/get-sth", get(get_sth))
-        .route("/v1/log/get-sth-consistency", get(get_consistency))
-        .route("/v1/log/get-proof-by-hash", get(get_proof_by_hash))
-        .route("/v1/log/get-entry-and-proof", get(get_entry_and_proof))
-        .route("/v1/log/get-entries", get(get_entries))
-        .route("/v1/log/key", get(get_key))
-        .route("/v1/transparency/report", get(report_json))
-        .route("/v1/transparency/report.html", get(report_page))
+    OpenApiRouter::new()
+        .routes(routes!(get_sth))
+        .routes(routes!(get_consistency))
+        .routes(routes!(get_proof_by_hash))
+        .routes(routes!(get_entry_and_proof))
+        .routes(routes!(get_entries))
+        .routes(routes!(get_key))
+        .routes(routes!(report_json))
+        .routes(routes!(report_page))
         .with_state(api)
 }
 
@@ -86,6 +88,7 @@ async fn signed_size(ledger: &Ledger) -> Result<u64, ApiError> {
     Ok(ledger.latest_head().await?.map_or(0, |h| h.tree_size))
 }
 
+#[utoipa::path(get, path = "/v1/log/get-sth", tag = "transparency log", responses((status = 200, description = "The latest signed tree head (RFC 6962 shape, Ed25519)", body = Object), (status = 404, description = "The log has not signed a head yet")))]
 async fn get_sth(State(api): State<Api>) -> Result<Response, ApiError> {
     match api.ledger.latest_head().await? {
         Some(head) => Ok(Json(head).into_response()),
@@ -93,12 +96,14 @@ async fn get_sth(State(api): State<Api>) -> Result<Response, ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ConsistencyQuery {
     first: u64,
     second: u64,
 }
 
+#[utoipa::path(get, path = "/v1/log/get-sth-consistency", tag = "transparency log", params(ConsistencyQuery), responses((status = 200, description = "The consistency proof: base64 hashes under `consistency`", body = Object), (status = 400, description = "A parameter is missing or out of range")))]
 async fn get_consistency(
     State(api): State<Api>,
     Query(q): Query<ConsistencyQuery>,
@@ -117,18 +122,21 @@ async fn get_consistency(
     Ok(Json(serde_json::json!({"consistency": hashes(&proof)})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ProofByHashQuery {
     hash: String,
     tree_size: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = LogInclusionProof)]
 struct ProofBody {
     leaf_index: u64,
     audit_path: Vec<String>,
 }
 
+#[utoipa::path(get, path = "/v1/log/get-proof-by-hash", tag = "transparency log", params(ProofByHashQuery), responses((status = 200, description = "The leaf index and audit path", body = ProofBody), (status = 400, description = "A parameter is missing or out of range"), (status = 404, description = "No entry with that leaf hash in a tree of that size")))]
 async fn get_proof_by_hash(
     State(api): State<Api>,
     Query(q): Query<ProofByHashQuery>,
@@ -153,12 +161,14 @@ async fn get_proof_by_hash(
     Ok(Json(ProofBody { leaf_index: index, audit_path: hashes(&proof) }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EntryAndProofQuery {
     leaf_index: u64,
     tree_size: u64,
 }
 
+#[utoipa::path(get, path = "/v1/log/get-entry-and-proof", tag = "transparency log", params(EntryAndProofQuery), responses((status = 200, description = "The entry's exact text under `entry`, and its audit path (base64 hashes)", body = Object), (status = 400, description = "A parameter is missing or out of range")))]
 async fn get_entry_and_proof(
     State(api): State<Api>,
     Query(q): Query<EntryAndProofQuery>,
@@ -175,7 +185,8 @@ async fn get_entry_and_proof(
     Ok(Json(serde_json::json!({"entry": entry, "audit_path": hashes(&proof)})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EntriesQuery {
     start: u64,
     end: u64,
@@ -183,6 +194,7 @@ struct EntriesQuery {
 
 /// Entries `start..=end` (inclusive, as CT's), at most [`MAX_ENTRIES`], each the exact text
 /// the log hashed, as a JSON string.
+#[utoipa::path(get, path = "/v1/log/get-entries", tag = "transparency log", params(EntriesQuery), responses((status = 200, description = "The exact text of each entry, under `entries`", body = Object), (status = 400, description = "A parameter is missing or out of range")))]
 async fn get_entries(
     State(api): State<Api>,
     Query(q): Query<EntriesQuery>,
@@ -190,11 +202,12 @@ async fn get_entries(
     if q.start > q.end {
         return Err(ApiError::bad_request("bad_range", "start must be at most end"));
     }
-    let end = q.end.min(q.start + MAX_ENTRIES - 1);
+    let end = q.end.min(q.start.saturating_add(MAX_ENTRIES - 1));
     let entries = api.ledger.entries(q.start, end + 1).await?;
     Ok(Json(serde_json::json!({"entries": entries})))
 }
 
+#[utoipa::path(get, path = "/v1/log/key", tag = "transparency log", responses((status = 200, description = "The log's public key", body = Object)))]
 async fn get_key(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
     let Some(signer) = api.ledger.signer() else {
         return Err(ApiError::not_found("no_key", "the log has no signing key"));
@@ -221,6 +234,7 @@ async fn tally(api: &Api) -> Result<(crate::report::Report, u64, Option<String>)
     Ok((tally.report(), size, head.map(|h| h.sha256_root_hash)))
 }
 
+#[utoipa::path(get, path = "/v1/transparency/report", tag = "transparency log", responses((status = 200, description = "Figures per agency and month, folded from the log up to its signed head", body = Object)))]
 async fn report_json(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
     let (report, size, root) = tally(&api).await?;
     Ok(Json(serde_json::json!({
@@ -230,6 +244,7 @@ async fn report_json(State(api): State<Api>) -> Result<Json<serde_json::Value>, 
     })))
 }
 
+#[utoipa::path(get, path = "/v1/transparency/report.html", tag = "transparency log", responses((status = 200, description = "The same report as a plain page", content_type = "text/html", body = String)))]
 async fn report_page(State(api): State<Api>) -> Result<Html<String>, ApiError> {
     let (report, size, root) = tally(&api).await?;
     Ok(Html(report.to_html(size, root.as_deref())))

@@ -102,7 +102,7 @@ async fn the_endpoints_answer_as_ct_logs_do_with_proofs_that_verify() {
     let ledger = Ledger::open(dir.path(), Some(Signer::from_seed([5; 32]))).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = porchlight_ledger::api::router(ledger.clone());
+    let app: axum::Router = porchlight_ledger::api::router(ledger.clone()).into();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let http = reqwest::Client::new();
 

@@ -125,7 +125,7 @@ pub async fn start(
     let beside = crate::metrics::router(state.store.clone())
         .merge(porchlight_portal::router(portal))
         .merge(porchlight_ledger::api::router(ledger))
-        .merge(porchlight_web::router(web));
+        .merge(porchlight_web::router(web).into());
     let http = tokio::spawn(porchlight_http::serve(listener, state, beside, shutdown_signal()));
     Ok(Server { url, alerts, http, worker, sender, sweeper, clip_sweeper, ledger: feeder, pollers })
 }

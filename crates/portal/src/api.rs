@@ -2,15 +2,16 @@
 //! arguments (see `auth`); `tests/authorization.rs` checks each against every role.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State, rejection::JsonRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{delete, get, post},
 };
 use axum_extra::extract::CookieJar;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
@@ -23,20 +24,21 @@ use crate::{
 /// How long a web session lasts.
 const SESSION_HOURS: i64 = 12;
 
-pub fn router(portal: Portal) -> Router {
-    Router::new()
-        .route("/v1/portal/accounts", post(register))
-        .route("/v1/portal/sessions", post(sign_in).delete(sign_out))
-        .route("/v1/portal/me", get(me))
-        .route("/v1/portal/moderators", post(appoint_moderator))
-        .route("/v1/portal/agencies", post(create_agency).get(agencies))
-        .route("/v1/portal/agencies/{agency}", get(agency))
-        .route("/v1/portal/agencies/{agency}/verify", post(verify_agency))
-        .route("/v1/portal/agencies/{agency}/admins", post(appoint_agency_admin))
-        .route("/v1/portal/agencies/{agency}/officers", get(officers).post(add_officer))
-        .route("/v1/portal/agencies/{agency}/officers/{account}", delete(remove_officer))
-        .route("/v1/portal/agencies/{agency}/tokens", post(create_token))
-        .route("/v1/portal/agencies/{agency}/tokens/{token}", delete(revoke_token))
+/// The portal's routes, with their OpenAPI description.
+pub fn router(portal: Portal) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(sign_in, sign_out))
+        .routes(routes!(me))
+        .routes(routes!(appoint_moderator))
+        .routes(routes!(create_agency, agencies))
+        .routes(routes!(agency))
+        .routes(routes!(verify_agency))
+        .routes(routes!(appoint_agency_admin))
+        .routes(routes!(officers, add_officer))
+        .routes(routes!(remove_officer))
+        .routes(routes!(create_token))
+        .routes(routes!(revoke_token))
         .merge(crate::requests_api::router())
         .merge(crate::clips::router())
         .merge(crate::push::router())
@@ -118,7 +120,8 @@ pub(crate) fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiErro
     body.map(|Json(b)| b).map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalAccount)]
 struct AccountBody {
     id: Uuid,
     email: String,
@@ -142,7 +145,8 @@ impl From<Account> for AccountBody {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PortalNewAccount)]
 #[serde(deny_unknown_fields)]
 struct NewAccount {
     email: String,
@@ -151,6 +155,7 @@ struct NewAccount {
 }
 
 /// Anyone may make a resident account.
+#[utoipa::path(post, path = "/v1/portal/accounts", tag = "portal: accounts", request_body = NewAccount, responses((status = 201, description = "The resident account", body = AccountBody), (status = 400, description = "A field is invalid"), (status = 409, description = "An account with this address exists")))]
 async fn register(
     State(portal): State<Portal>,
     new: Result<Json<NewAccount>, JsonRejection>,
@@ -165,14 +170,16 @@ async fn register(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PortalCredentials)]
 #[serde(deny_unknown_fields)]
 struct Credentials {
     email: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalSession)]
 struct SessionBody {
     /// Send it back in `x-csrf-token` with every request that changes anything.
     csrf_token: String,
@@ -182,6 +189,7 @@ struct SessionBody {
 
 /// Sign in: a session cookie, and the CSRF token in the body. A wrong address and a wrong
 /// password get the same answer.
+#[utoipa::path(post, path = "/v1/portal/sessions", tag = "portal: accounts", request_body = Credentials, responses((status = 201, description = "Signed in: a session cookie (Set-Cookie) and the CSRF token for changes", body = SessionBody), (status = 400, description = "The body is invalid"), (status = 401, description = "The address or the password is wrong")))]
 async fn sign_in(
     State(portal): State<Portal>,
     credentials: Result<Json<Credentials>, JsonRejection>,
@@ -218,6 +226,7 @@ async fn sign_in(
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| domain::hash_password(&auth::new_token()).expect("a long enough password"));
 
+#[utoipa::path(delete, path = "/v1/portal/sessions", tag = "portal: accounts", responses((status = 204, description = "Signed out"), (status = 401, description = "Not signed in")))]
 async fn sign_out(
     SignedIn(_): SignedIn,
     jar: CookieJar,
@@ -234,13 +243,15 @@ async fn sign_out(
     Ok(response)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalMe)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum MeBody {
     Account(AccountBody),
     AgencyToken { agency: String, name: String, scopes: Vec<String>, expires_at: DateTime<Utc> },
 }
 
+#[utoipa::path(get, path = "/v1/portal/me", tag = "portal: accounts", responses((status = 200, description = "Who is calling: an account, or an agency token", body = MeBody), (status = 401, description = "Not signed in")))]
 async fn me(caller: Caller) -> Json<MeBody> {
     Json(match caller {
         Caller::Account(a) => MeBody::Account(a.into()),
@@ -253,7 +264,8 @@ async fn me(caller: Caller) -> Json<MeBody> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PortalAppointment)]
 #[serde(deny_unknown_fields)]
 struct Appointment {
     email: String,
@@ -275,6 +287,7 @@ async fn appointee(portal: &Portal, appointment: Appointment) -> Result<Account,
     Ok(account)
 }
 
+#[utoipa::path(post, path = "/v1/portal/moderators", tag = "portal: accounts", request_body = Appointment, responses((status = 200, description = "The new moderator", body = AccountBody), (status = 400, description = "The body is invalid"), (status = 401, description = "Not signed in"), (status = 403, description = "Only a platform administrator may"), (status = 404, description = "No account with this address"), (status = 409, description = "The account already has a role")))]
 async fn appoint_moderator(
     PlatformAdmin(_): PlatformAdmin,
     State(portal): State<Portal>,
@@ -286,7 +299,8 @@ async fn appoint_moderator(
     Ok(Json(account.into()))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalAgency)]
 struct AgencyBody {
     id: String,
     name: String,
@@ -301,13 +315,15 @@ impl From<Agency> for AgencyBody {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PortalNewAgency)]
 #[serde(deny_unknown_fields)]
 struct NewAgency {
     id: String,
     name: String,
 }
 
+#[utoipa::path(post, path = "/v1/portal/agencies", tag = "portal: agencies", request_body = NewAgency, responses((status = 201, description = "The agency, not yet verified", body = AgencyBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this")))]
 async fn create_agency(
     PlatformAdmin(_): PlatformAdmin,
     State(portal): State<Portal>,
@@ -329,22 +345,26 @@ async fn find_agency(portal: &Portal, id: &str) -> Result<Agency, ApiError> {
         .ok_or_else(|| ApiError::not_found("agency_not_found", "no agency with this id"))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalAgencyList)]
 struct AgencyList {
     agencies: Vec<AgencyBody>,
 }
 
 /// Every agency and whether it is verified: public, as each agency's page is.
+#[utoipa::path(get, path = "/v1/portal/agencies", tag = "portal: agencies", responses((status = 200, description = "Every agency and whether it is verified", body = AgencyList)))]
 async fn agencies(State(portal): State<Portal>) -> Result<Json<AgencyList>, ApiError> {
     let agencies = db::agencies(&portal.pool).await?;
     Ok(Json(AgencyList { agencies: agencies.into_iter().map(AgencyBody::from).collect() }))
 }
 
 /// An agency's public page: whether it is verified.
+#[utoipa::path(get, path = "/v1/portal/agencies/{agency}", tag = "portal: agencies", params(("agency" = String, Path, description = "The agency's id")), responses((status = 200, description = "The agency", body = AgencyBody), (status = 404, description = "No such agency")))]
 async fn agency(State(portal): State<Portal>, Path(id): Path<String>) -> Result<Json<AgencyBody>, ApiError> {
     Ok(Json(find_agency(&portal, &id).await?.into()))
 }
 
+#[utoipa::path(post, path = "/v1/portal/agencies/{agency}/verify", tag = "portal: agencies", params(("agency" = String, Path, description = "The agency's id")), responses((status = 200, description = "The agency, verified", body = AgencyBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn verify_agency(
     PlatformAdmin(admin): PlatformAdmin,
     State(portal): State<Portal>,
@@ -355,6 +375,7 @@ async fn verify_agency(
     Ok(Json(find_agency(&portal, &id).await?.into()))
 }
 
+#[utoipa::path(post, path = "/v1/portal/agencies/{agency}/admins", tag = "portal: agencies", params(("agency" = String, Path, description = "The agency's id")), request_body = Appointment, responses((status = 200, description = "The agency's new administrator", body = AccountBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn appoint_agency_admin(
     PlatformAdmin(_): PlatformAdmin,
     State(portal): State<Portal>,
@@ -368,16 +389,19 @@ async fn appoint_agency_admin(
     Ok(Json(account.into()))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalMembers)]
 struct Members {
     members: Vec<AccountBody>,
 }
 
+#[utoipa::path(get, path = "/v1/portal/agencies/{agency}/officers", tag = "portal: agencies", params(("agency" = String, Path, description = "The agency's id")), responses((status = 200, description = "The agency's officers and administrators", body = Members), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn officers(admin: AgencyAdmin, State(portal): State<Portal>) -> Result<Json<Members>, ApiError> {
     let members = db::agency_members(&portal.pool, &admin.agency).await?;
     Ok(Json(Members { members: members.into_iter().map(AccountBody::from).collect() }))
 }
 
+#[utoipa::path(post, path = "/v1/portal/agencies/{agency}/officers", tag = "portal: agencies", params(("agency" = String, Path, description = "The agency's id")), request_body = Appointment, responses((status = 200, description = "The new officer", body = AccountBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn add_officer(
     admin: AgencyAdmin,
     State(portal): State<Portal>,
@@ -390,6 +414,7 @@ async fn add_officer(
 }
 
 /// An officer goes back to being a resident.
+#[utoipa::path(delete, path = "/v1/portal/agencies/{agency}/officers/{account}", tag = "portal: agencies", params(("agency" = String, Path, description = "The agency's id"), ("account" = String, Path, description = "The account's id")), responses((status = 204, description = "The officer is a resident again"), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn remove_officer(
     admin: AgencyAdmin,
     State(portal): State<Portal>,
@@ -405,7 +430,8 @@ async fn remove_officer(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PortalNewToken)]
 #[serde(deny_unknown_fields)]
 struct NewToken {
     name: String,
@@ -414,7 +440,8 @@ struct NewToken {
     expires_in_days: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalToken)]
 struct TokenBody {
     id: Uuid,
     /// Shown here once; only its hash is kept.
@@ -424,6 +451,7 @@ struct TokenBody {
     expires_at: DateTime<Utc>,
 }
 
+#[utoipa::path(post, path = "/v1/portal/agencies/{agency}/tokens", tag = "portal: agencies", params(("agency" = String, Path, description = "The agency's id")), request_body = NewToken, responses((status = 201, description = "The token, shown once", body = TokenBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn create_token(
     admin: AgencyAdmin,
     State(portal): State<Portal>,
@@ -457,6 +485,7 @@ async fn create_token(
     ))
 }
 
+#[utoipa::path(delete, path = "/v1/portal/agencies/{agency}/tokens/{token}", tag = "portal: agencies", params(("agency" = String, Path, description = "The agency's id"), ("token" = String, Path, description = "The token's id")), responses((status = 204, description = "Revoked"), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn revoke_token(
     admin: AgencyAdmin,
     State(portal): State<Portal>,

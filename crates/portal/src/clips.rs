@@ -6,12 +6,11 @@
 //! not upload: there is no other way in.
 
 use axum::{
-    Json, Router,
+    Json,
     body::Body,
     extract::{DefaultBodyLimit, Path, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{delete, get, post},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
@@ -20,6 +19,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use object_store::{ObjectStoreExt, WriteMultipart, path::Path as ObjectPath};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
@@ -37,17 +38,15 @@ pub const RETENTION_DAYS: i64 = 90;
 /// How long a download link works, unless the portal is told otherwise.
 pub const LINK_MINUTES: i64 = 15;
 
-pub(crate) fn router() -> Router<Portal> {
-    Router::new()
-        .route(
-            "/v1/portal/requests/{request}/clips",
-            // The upload counts its own bytes against MAX_CLIP_BYTES as they stream.
-            post(upload).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/v1/portal/my/clips", get(my_clips))
-        .route("/v1/portal/clips/{clip}", delete(withdraw))
-        .route("/v1/portal/agencies/{agency}/requests/{request}/clips", get(shared_with_agency))
-        .route("/v1/portal/clips/{clip}/download", get(download))
+pub(crate) fn router() -> OpenApiRouter<Portal> {
+    // The upload counts its own bytes against MAX_CLIP_BYTES as they stream.
+    let upload = OpenApiRouter::new().routes(routes!(upload)).route_layer(DefaultBodyLimit::disable());
+    OpenApiRouter::new()
+        .merge(upload)
+        .routes(routes!(my_clips))
+        .routes(routes!(withdraw))
+        .routes(routes!(shared_with_agency))
+        .routes(routes!(download))
 }
 
 pub(crate) async fn remove(portal: &Portal, key: &str) -> Result<(), PortalError> {
@@ -62,13 +61,15 @@ fn store_error(e: object_store::Error) -> ApiError {
     ApiError::internal()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UploadParams {
     /// The name the agency will see: the owner's choice, not their account's.
     shared_as: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalClip)]
 struct ClipBody {
     id: Uuid,
     request: Uuid,
@@ -103,6 +104,7 @@ impl From<Clip> for ClipBody {
 /// Share a clip: the body is the video, its `Content-Type` a `video/…` type, streamed to the
 /// store as it arrives (its digest computed on the way). Only the owner of an active camera in
 /// the area of an approved request can.
+#[utoipa::path(post, path = "/v1/portal/requests/{request}/clips", request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The video's bytes"), tag = "portal: clips", params(("request" = String, Path, description = "The request's id"), UploadParams), responses((status = 201, description = "The clip, shared with the agency", body = ClipBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names"), (status = 413, description = "Larger than a clip may be")))]
 async fn upload(
     Resident(owner): Resident,
     State(portal): State<Portal>,
@@ -184,11 +186,13 @@ async fn store_stream(portal: &Portal, key: &str, body: Body) -> Result<(String,
     Ok((hex(&digest.finalize()), size))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalClipList)]
 struct ClipList {
     clips: Vec<ClipBody>,
 }
 
+#[utoipa::path(get, path = "/v1/portal/my/clips", tag = "portal: clips", responses((status = 200, description = "The caller's shared clips", body = ClipList), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this")))]
 async fn my_clips(
     Resident(owner): Resident,
     State(portal): State<Portal>,
@@ -198,6 +202,7 @@ async fn my_clips(
 }
 
 /// Withdraw a clip nobody has downloaded yet: its bytes are deleted.
+#[utoipa::path(delete, path = "/v1/portal/clips/{clip}", tag = "portal: clips", params(("clip" = String, Path, description = "The clip's id")), responses((status = 204, description = "Withdrawn and deleted"), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names"), (status = 409, description = "Already downloaded")))]
 async fn withdraw(
     Resident(owner): Resident,
     State(portal): State<Portal>,
@@ -217,7 +222,8 @@ async fn withdraw(
 }
 
 /// A shared clip as the agency sees it: the sharer's chosen name, the digest, and a link.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalSharedClip)]
 struct SharedClip {
     id: Uuid,
     shared_as: String,
@@ -230,12 +236,14 @@ struct SharedClip {
     link_expires_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalSharedList)]
 struct SharedList {
     clips: Vec<SharedClip>,
 }
 
 /// The clips shared for one of the agency's requests. Nothing of who did not share.
+#[utoipa::path(get, path = "/v1/portal/agencies/{agency}/requests/{request}/clips", tag = "portal: clips", params(("agency" = String, Path, description = "The agency's id"), ("request" = String, Path, description = "The request's id")), responses((status = 200, description = "Clips shared for the request, each with a signed download link", body = SharedList), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn shared_with_agency(
     reader: ClipReader,
     State(portal): State<Portal>,
@@ -305,7 +313,8 @@ impl Link {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LinkParams {
     agency: String,
     by: String,
@@ -314,6 +323,7 @@ struct LinkParams {
 }
 
 /// Serve a clip through a signed link, recording the access.
+#[utoipa::path(get, path = "/v1/portal/clips/{clip}/download", tag = "portal: clips", params(("clip" = String, Path, description = "The clip's id"), LinkParams), responses((status = 200, description = "The clip's bytes", body = Vec<u8>), (status = 403, description = "The link is not signed, or has expired"), (status = 404, description = "No such clip")))]
 async fn download(
     State(portal): State<Portal>,
     Path(id): Path<String>,

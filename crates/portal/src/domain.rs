@@ -8,7 +8,7 @@ use argon2::{
 use serde::{Deserialize, Serialize};
 
 /// What an account may do. Camera owners are residents with cameras.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Resident,

@@ -6,14 +6,15 @@
 use std::time::Duration;
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State, rejection::JsonRejection},
     http::StatusCode,
-    routing::{delete, get, post},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 use web_push_native::{
     Auth, WebPushBuilder,
@@ -44,25 +45,25 @@ impl Vapid {
     }
 }
 
-pub(crate) fn router() -> Router<Portal> {
-    Router::new()
-        .route("/v1/portal/push/key", get(key))
-        .route("/v1/portal/push/subscriptions", post(subscribe))
-        .route("/v1/portal/push/subscriptions/{id}", delete(unsubscribe))
+pub(crate) fn router() -> OpenApiRouter<Portal> {
+    OpenApiRouter::new().routes(routes!(key)).routes(routes!(subscribe)).routes(routes!(unsubscribe))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalKey)]
 struct KeyBody {
     public_key: String,
 }
 
 /// The browser's `applicationServerKey`.
+#[utoipa::path(get, path = "/v1/portal/push/key", tag = "portal: notifications", responses((status = 200, description = "The portal's Web Push key", body = KeyBody)))]
 async fn key(State(portal): State<Portal>) -> Json<KeyBody> {
     Json(KeyBody { public_key: portal.vapid.public.clone() })
 }
 
 /// A browser's `PushSubscription`, as `JSON.stringify` gives it.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PortalPushSubscription)]
 struct PushSubscriptionBody {
     endpoint: String,
     keys: PushKeys,
@@ -70,18 +71,21 @@ struct PushSubscriptionBody {
     _expiration_time: Option<serde_json::Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PortalPushKeys)]
 #[serde(deny_unknown_fields)]
 struct PushKeys {
     p256dh: String,
     auth: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalSubscription)]
 struct SubscriptionBody {
     id: Uuid,
 }
 
+#[utoipa::path(post, path = "/v1/portal/push/subscriptions", tag = "portal: notifications", request_body = PushSubscriptionBody, responses((status = 201, description = "Requests covering the caller's cameras will be pushed to this browser", body = SubscriptionBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this")))]
 async fn subscribe(
     Resident(owner): Resident,
     State(portal): State<Portal>,
@@ -105,6 +109,7 @@ async fn subscribe(
     Ok((StatusCode::CREATED, Json(SubscriptionBody { id })))
 }
 
+#[utoipa::path(delete, path = "/v1/portal/push/subscriptions/{id}", tag = "portal: notifications", params(("id" = String, Path, description = "The push subscription's id")), responses((status = 204, description = "Removed"), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn unsubscribe(
     Resident(owner): Resident,
     State(portal): State<Portal>,

@@ -42,9 +42,10 @@ const SQ_MILE_M2: f64 = 2_589_988.11;
 pub const MIN_AREA_M2: f64 = 0.025 * SQ_MILE_M2;
 pub const MAX_AREA_M2: f64 = 0.5 * SQ_MILE_M2;
 
-/// Where footage is asked for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Where footage is asked for: a circle, or a polygon whose corners are [longitude, latitude].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
+#[schema(as = PortalArea)]
 pub enum Area {
     Circle {
         lat: f64,

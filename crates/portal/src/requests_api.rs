@@ -4,13 +4,14 @@
 //! the approved requests that cover one of their cameras.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State, rejection::JsonRejection},
     http::StatusCode,
-    routing::{delete, get, post},
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
@@ -28,33 +29,36 @@ pub const OLDEST_WINDOW_DAYS: i64 = 30;
 /// How long an approved request stays open before it closes by itself.
 pub const OPEN_DAYS: i64 = 30;
 
-pub(crate) fn router() -> Router<Portal> {
-    Router::new()
-        .route("/v1/portal/taxonomy", get(taxonomy))
-        .route("/v1/portal/cameras", post(add_camera).get(my_cameras))
-        .route("/v1/portal/cameras/{camera}", delete(delete_camera))
-        .route("/v1/portal/cameras/{camera}/pause", post(pause_camera))
-        .route("/v1/portal/cameras/{camera}/resume", post(resume_camera))
-        .route("/v1/portal/agencies/{agency}/requests", post(create_request).get(public_requests))
-        .route("/v1/portal/agencies/{agency}/requests/all", get(agency_requests))
-        .route("/v1/portal/agencies/{agency}/requests/{request}/close", post(close_request))
-        .route("/v1/portal/moderation", get(pending))
-        .route("/v1/portal/requests/{request}/approve", post(approve))
-        .route("/v1/portal/requests/{request}/reject", post(reject))
-        .route("/v1/portal/inbox", get(inbox))
-        .route("/v1/portal/requests/{request}/decline", post(decline))
+pub(crate) fn router() -> OpenApiRouter<Portal> {
+    OpenApiRouter::new()
+        .routes(routes!(taxonomy))
+        .routes(routes!(add_camera, my_cameras))
+        .routes(routes!(delete_camera))
+        .routes(routes!(pause_camera))
+        .routes(routes!(resume_camera))
+        .routes(routes!(create_request, public_requests))
+        .routes(routes!(agency_requests))
+        .routes(routes!(close_request))
+        .routes(routes!(pending))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(inbox))
+        .routes(routes!(decline))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalTaxonomy)]
 struct Taxonomy {
     incident_types: &'static [&'static str],
 }
 
+#[utoipa::path(get, path = "/v1/portal/taxonomy", tag = "portal: requests", responses((status = 200, description = "The incident types a request may name", body = Taxonomy)))]
 async fn taxonomy() -> Json<Taxonomy> {
     Json(Taxonomy { incident_types: &request::INCIDENT_TYPES })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalCamera)]
 struct CameraBody {
     id: Uuid,
     name: String,
@@ -70,7 +74,8 @@ impl From<Camera> for CameraBody {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PortalNewCamera)]
 #[serde(deny_unknown_fields)]
 struct NewCamera {
     name: String,
@@ -78,6 +83,7 @@ struct NewCamera {
     lon: f64,
 }
 
+#[utoipa::path(post, path = "/v1/portal/cameras", tag = "portal: cameras", request_body = NewCamera, responses((status = 201, description = "The camera; its place is shown to its owner alone", body = CameraBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this")))]
 async fn add_camera(
     Resident(owner): Resident,
     State(portal): State<Portal>,
@@ -92,11 +98,13 @@ async fn add_camera(
     Ok((StatusCode::CREATED, Json(camera.into())))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalCameraList)]
 struct CameraList {
     cameras: Vec<CameraBody>,
 }
 
+#[utoipa::path(get, path = "/v1/portal/cameras", tag = "portal: cameras", responses((status = 200, description = "The caller's cameras", body = CameraList), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this")))]
 async fn my_cameras(
     Resident(owner): Resident,
     State(portal): State<Portal>,
@@ -132,6 +140,7 @@ async fn change_camera(
     if theirs { Ok(StatusCode::NO_CONTENT) } else { Err(camera_not_found()) }
 }
 
+#[utoipa::path(post, path = "/v1/portal/cameras/{camera}/pause", tag = "portal: cameras", params(("camera" = String, Path, description = "The camera's id")), responses((status = 204, description = "Paused: no requests reach it"), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn pause_camera(
     Resident(owner): Resident,
     State(portal): State<Portal>,
@@ -140,6 +149,7 @@ async fn pause_camera(
     change_camera(&portal, owner.id, &id, CameraChange::Pause).await
 }
 
+#[utoipa::path(post, path = "/v1/portal/cameras/{camera}/resume", tag = "portal: cameras", params(("camera" = String, Path, description = "The camera's id")), responses((status = 204, description = "Resumed"), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn resume_camera(
     Resident(owner): Resident,
     State(portal): State<Portal>,
@@ -148,6 +158,7 @@ async fn resume_camera(
     change_camera(&portal, owner.id, &id, CameraChange::Resume).await
 }
 
+#[utoipa::path(delete, path = "/v1/portal/cameras/{camera}", tag = "portal: cameras", params(("camera" = String, Path, description = "The camera's id")), responses((status = 204, description = "Deleted"), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn delete_camera(
     Resident(owner): Resident,
     State(portal): State<Portal>,
@@ -156,7 +167,8 @@ async fn delete_camera(
     change_camera(&portal, owner.id, &id, CameraChange::Delete).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PortalNewRequest)]
 #[serde(deny_unknown_fields)]
 struct NewRequest {
     case_number: String,
@@ -169,7 +181,8 @@ struct NewRequest {
 }
 
 /// A request as its agency and the moderators see it: the whole area, and its flags.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalRequest)]
 struct RequestBody {
     id: Uuid,
     agency: String,
@@ -208,6 +221,7 @@ impl From<Request> for RequestBody {
     }
 }
 
+#[utoipa::path(post, path = "/v1/portal/agencies/{agency}/requests", tag = "portal: requests", params(("agency" = String, Path, description = "The agency's id")), request_body = NewRequest, responses((status = 201, description = "The request, waiting for moderation", body = RequestBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names"), (status = 409, description = "The agency has as many open requests as it may")))]
 async fn create_request(
     poster: Poster,
     State(portal): State<Portal>,
@@ -244,7 +258,8 @@ async fn create_request(
 }
 
 /// A request as the public sees it: the area only as a rounded centre and radius.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalPublicRequest)]
 struct PublicRequest {
     id: Uuid,
     agency: String,
@@ -263,7 +278,8 @@ struct PublicRequest {
     moderated_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalPublicArea)]
 struct PublicArea {
     lat: f64,
     lon: f64,
@@ -290,12 +306,14 @@ impl From<Request> for PublicRequest {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalPublicList)]
 struct PublicList {
     requests: Vec<PublicRequest>,
 }
 
 /// Every moderated request of an agency, approved or refused (with the reason): public.
+#[utoipa::path(get, path = "/v1/portal/agencies/{agency}/requests", tag = "portal: requests", params(("agency" = String, Path, description = "The agency's id")), responses((status = 200, description = "The agency's moderated requests, areas generalized", body = PublicList), (status = 404, description = "No such agency")))]
 async fn public_requests(
     State(portal): State<Portal>,
     Path(agency): Path<String>,
@@ -304,12 +322,14 @@ async fn public_requests(
     Ok(Json(PublicList { requests: requests.into_iter().map(PublicRequest::from).collect() }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalRequestList)]
 struct RequestList {
     requests: Vec<RequestBody>,
 }
 
 /// What waits for moderation, flags and all.
+#[utoipa::path(get, path = "/v1/portal/moderation", tag = "portal: requests", responses((status = 200, description = "Requests waiting for moderation", body = RequestList), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this")))]
 async fn pending(
     Moderator(_): Moderator,
     State(portal): State<Portal>,
@@ -330,6 +350,7 @@ async fn pending_request(portal: &Portal, id: &str) -> Result<Request, ApiError>
 
 /// Approve: the request becomes public and reaches the inboxes of owners of cameras in its
 /// area. A flagged request cannot be approved.
+#[utoipa::path(post, path = "/v1/portal/requests/{request}/approve", tag = "portal: requests", params(("request" = String, Path, description = "The request's id")), responses((status = 200, description = "Approved: published, and sent to the owners of cameras in its area", body = RequestBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn approve(
     Moderator(moderator): Moderator,
     State(portal): State<Portal>,
@@ -349,12 +370,14 @@ async fn approve(
     Ok(Json(request.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PortalRefusal)]
 #[serde(deny_unknown_fields)]
 struct Refusal {
     reason: String,
 }
 
+#[utoipa::path(post, path = "/v1/portal/requests/{request}/reject", tag = "portal: requests", params(("request" = String, Path, description = "The request's id")), request_body = Refusal, responses((status = 200, description = "Refused, with the reason published", body = RequestBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn reject(
     Moderator(moderator): Moderator,
     State(portal): State<Portal>,
@@ -370,19 +393,22 @@ async fn reject(
     Ok(Json(request.into()))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalInboxItem)]
 struct InboxItem {
     request: PublicRequest,
     /// Your cameras in its area.
     cameras: Vec<Uuid>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PortalInbox)]
 struct Inbox {
     requests: Vec<InboxItem>,
 }
 
 /// The approved requests whose area holds one of your active cameras, but those you declined.
+#[utoipa::path(get, path = "/v1/portal/inbox", tag = "portal: requests", responses((status = 200, description = "Approved requests that cover one of the caller's cameras", body = Inbox), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this")))]
 async fn inbox(Resident(owner): Resident, State(portal): State<Portal>) -> Result<Json<Inbox>, ApiError> {
     let mut requests = Vec::new();
     let declined = db::declined(&portal.pool, owner.id).await?;
@@ -400,6 +426,7 @@ async fn inbox(Resident(owner): Resident, State(portal): State<Portal>) -> Resul
 }
 
 /// Say no to a request in your inbox: it leaves the inbox. Nobody else learns of it.
+#[utoipa::path(post, path = "/v1/portal/requests/{request}/decline", tag = "portal: requests", params(("request" = String, Path, description = "The request's id")), responses((status = 204, description = "Declined: nobody is told who declined"), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn decline(
     Resident(owner): Resident,
     State(portal): State<Portal>,
@@ -419,6 +446,7 @@ async fn decline(
 }
 
 /// Every request of the agency, pending ones and flags included: for its officers and systems.
+#[utoipa::path(get, path = "/v1/portal/agencies/{agency}/requests/all", tag = "portal: requests", params(("agency" = String, Path, description = "The agency's id")), responses((status = 200, description = "Every request of the agency, for its officers", body = RequestList), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn agency_requests(
     poster: Poster,
     State(portal): State<Portal>,
@@ -431,6 +459,7 @@ async fn agency_requests(
 
 /// Close one of the agency's requests: it leaves inboxes and takes no more clips; what was
 /// shared stays until its retention ends.
+#[utoipa::path(post, path = "/v1/portal/agencies/{agency}/requests/{request}/close", tag = "portal: requests", params(("agency" = String, Path, description = "The agency's id"), ("request" = String, Path, description = "The request's id")), responses((status = 204, description = "Closed"), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 404, description = "No such thing as the path names")))]
 async fn close_request(
     poster: Poster,
     State(portal): State<Portal>,

@@ -17,7 +17,7 @@ use serde::Serialize;
 static DIST: Dir<'static> = include_dir!("$OUT_DIR/dist");
 
 /// The pages' paths: each is answered with the app's shell.
-pub const PAGES: [&str; 12] = [
+pub const PAGES: [&str; 13] = [
     "/",
     "/incidents/{id}",
     "/subscribe",
@@ -30,6 +30,7 @@ pub const PAGES: [&str; 12] = [
     "/moderation",
     "/agency",
     "/admin",
+    "/api",
 ];
 
 /// What the pages are told about the installation.

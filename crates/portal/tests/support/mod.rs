@@ -39,7 +39,7 @@ impl Site {
         let portal = adjust(Portal::open(dir.path()).await.unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = porchlight_portal::router(portal.clone());
+        let app: axum::Router = porchlight_portal::router(portal.clone()).into();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self { url, portal, http: reqwest::Client::new(), _dir: dir }
     }
