@@ -53,6 +53,8 @@ pub struct PublicIncident {
     pub(crate) status: Option<String>,
     pub(crate) location: PublicLocation,
     pub(crate) point: Option<Point>,
+    /// Whether the point came from the agency's gazetteer rather than the feed.
+    pub(crate) from_gazetteer: bool,
     pub(crate) policy_version: u32,
     /// The narrative, scrubbed, where the policy publishes it.
     pub(crate) narrative: Option<String>,
@@ -104,6 +106,11 @@ impl PublicIncident {
 
     pub fn point(&self) -> Option<Point> {
         self.point
+    }
+
+    /// Whether the point was found in the agency's gazetteer (the feed gave none).
+    pub fn placed_by_gazetteer(&self) -> bool {
+        self.from_gazetteer
     }
 
     pub fn policy_version(&self) -> u32 {

@@ -10,6 +10,7 @@ pub mod agency;
 pub mod alert;
 pub mod category;
 pub mod channel;
+pub mod gazetteer;
 pub mod geo;
 pub mod grid;
 pub mod incident;

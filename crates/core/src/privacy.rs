@@ -16,6 +16,7 @@ use crate::{
     address::{self, Generalization, Place},
     agency::AgencyId,
     category::Category,
+    gazetteer::Gazetteer,
     incident::PublicIncident,
     record::{CadRecord, RawLocation},
     scrub::Scrubber,
@@ -185,6 +186,7 @@ pub struct Policy {
     delay: Duration,
     /// Needed only by a policy that scrubs free text; without one, free text is dropped.
     scrubber: Option<Arc<Scrubber>>,
+    gazetteer: Option<Arc<Gazetteer>>,
 }
 
 impl PartialEq for Policy {
@@ -237,12 +239,19 @@ impl Policy {
         };
         let snap = h3o::Resolution::try_from(snap).expect("checked range");
         let delay = Duration::minutes(i64::from(document.publication.delay_minutes));
-        Ok(Self { version, document, generalization, snap, delay, scrubber: None })
+        Ok(Self { version, document, generalization, snap, delay, scrubber: None, gazetteer: None })
     }
 
     /// Give the policy the scrubber it needs if it publishes scrubbed free text.
     pub fn with_scrubber(mut self, scrubber: Arc<Scrubber>) -> Self {
         self.scrubber = Some(scrubber);
+        self
+    }
+
+    /// Place records that come without coordinates by the agency's gazetteer of blocks and
+    /// intersections.
+    pub fn with_gazetteer(mut self, gazetteer: Arc<Gazetteer>) -> Self {
+        self.gazetteer = Some(gazetteer);
         self
     }
 
@@ -325,7 +334,14 @@ impl Policy {
             RawLocation::CrossStreets(a, b) => address::parse_cross_streets(a.expose(), b.expose()),
             RawLocation::Area { .. } | RawLocation::None => Place::Unknown,
         };
-        let point = record.point.as_ref().map(|p| p.expose().snap(self.snap));
+        let fed = record.point.as_ref().map(|p| p.expose().snap(self.snap));
+        // Without coordinates, the block or intersection's point from the gazetteer, snapped
+        // alike; never from a bare street.
+        let placed = match (fed, &self.gazetteer) {
+            (None, Some(gazetteer)) => gazetteer.locate(&place).map(|p| p.snap(self.snap)),
+            _ => None,
+        };
+        let point = fed.or(placed);
         let location = match (address::generalize(&place, self.generalization), &record.location, point) {
             (Some(location), _, _) => location,
             // A feed that gives coordinates and no text ("blurred" points): named by its
@@ -371,6 +387,7 @@ impl Policy {
             status: record.status,
             location,
             point,
+            from_gazetteer: placed.is_some(),
             policy_version: self.version,
         })
     }
@@ -412,6 +429,28 @@ mod tests {
         let point = p.point().unwrap();
         assert_ne!((point.lat(), point.lon()), (43.112_798_7, -87.956_741_5));
         assert!(point.distance_m(Point::new(43.112_798_7, -87.956_741_5).unwrap()) < 80.0);
+    }
+
+    #[test]
+    fn calls_without_coordinates_are_placed_by_the_gazetteer_and_snapped() {
+        let block = Point::new(43.113_1, -87.956_9).unwrap();
+        let gazetteer: Gazetteer =
+            [(crate::gazetteer::key_of("52XX N 35TH ST").unwrap(), block)].into_iter().collect();
+        let policy = Policy::default().with_gazetteer(Arc::new(gazetteer));
+        let mut r = record(Category::Disorder, "5237 N 35TH ST,MKE");
+        r.point = None;
+        let Decision::Publish(p) = policy.apply(r) else { panic!("withheld") };
+        assert!(p.placed_by_gazetteer());
+        assert_eq!(p.point(), Some(block.snap(h3o::Resolution::Ten)));
+        // The feed's own coordinates win; a street the gazetteer does not know stays unplaced.
+        let Decision::Publish(p) = policy.apply(record(Category::Disorder, "5237 N 35TH ST,MKE")) else {
+            panic!("withheld")
+        };
+        assert!(!p.placed_by_gazetteer());
+        let mut r = record(Category::Disorder, "4100 N 35TH ST,MKE");
+        r.point = None;
+        let Decision::Publish(p) = policy.apply(r) else { panic!("withheld") };
+        assert_eq!((p.point(), p.placed_by_gazetteer()), (None, false));
     }
 
     #[test]

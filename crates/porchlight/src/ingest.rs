@@ -79,6 +79,9 @@ pub struct Summary {
     pub withheld: BTreeMap<String, u64>,
     /// Keyed by "field: code".
     pub rejected: BTreeMap<String, Rejected>,
+    /// Published rows by where their point came from: `feed`, `gazetteer` (the feed gave no
+    /// coordinates; the agency's gazetteer knew the block or intersection) or `none`.
+    pub placed: BTreeMap<&'static str, u64>,
     /// Call types that no rule of the mapping matched (published or withheld as `other`).
     pub unmapped_call_types: BTreeMap<String, u64>,
     /// Whether the records were stored (import) or only checked (`feeds check`), which alone
@@ -97,6 +100,15 @@ impl Summary {
         }
     }
 
+    fn record_placed(&mut self, p: &porchlight_core::incident::PublicIncident) {
+        let by = match (p.point(), p.placed_by_gazetteer()) {
+            (Some(_), true) => "gazetteer",
+            (Some(_), false) => "feed",
+            (None, _) => "none",
+        };
+        *self.placed.entry(by).or_default() += 1;
+    }
+
     fn record_withheld(&mut self, w: &Withheld) {
         *self.withheld.entry(w.reason.to_string()).or_default() += 1;
     }
@@ -105,7 +117,10 @@ impl Summary {
     pub fn count_decision(&mut self, decision: &Decision) {
         self.rows += 1;
         match decision {
-            Decision::Publish(_) => self.published += 1,
+            Decision::Publish(p) => {
+                self.published += 1;
+                self.record_placed(p);
+            }
             Decision::Withhold(w) => self.record_withheld(w),
         }
     }
@@ -130,6 +145,16 @@ impl Summary {
             );
         } else {
             let _ = writeln!(out, "published      {published:>8}");
+        }
+        if !self.placed.is_empty() {
+            let n = |by| self.placed.get(by).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "placed by      {:>8}  feed, {} gazetteer, {} without a point",
+                n("feed"),
+                n("gazetteer"),
+                n("none")
+            );
         }
         let _ = writeln!(out, "withheld       {:>8}", self.withheld_total());
         for (reason, n) in &self.withheld {
@@ -190,7 +215,10 @@ impl Ingest {
                     summary.record_withheld(w);
                     Some(w.reason.to_string())
                 }
-                Decision::Publish(_) => None,
+                Decision::Publish(p) => {
+                    summary.record_placed(p);
+                    None
+                }
             })
             .collect();
         let applied = self.store.apply(&decisions).await.context("storing a batch")?;

@@ -5,6 +5,7 @@ mod check;
 mod delivery;
 mod demo;
 mod export;
+mod gazetteer;
 mod ingest;
 mod metrics;
 mod policy;
@@ -55,6 +56,10 @@ enum Command {
     Portal(portal::PortalCommand),
     /// Write the published incidents to CSV for research, with each row's policy version.
     Export(export::ExportArgs),
+    /// An agency's gazetteer: points of its blocks and intersections, to place calls that come
+    /// without coordinates.
+    #[command(subcommand)]
+    Gazetteer(gazetteer::GazetteerCommand),
     /// Check a Porchlight transparency log from the outside, or print this one's public key.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -140,5 +145,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Portal(command) => portal::run(command).await,
         Command::Audit(command) => audit::run(command).await,
         Command::Export(args) => export::run(args).await,
+        Command::Gazetteer(command) => gazetteer::run(command).await,
     }
 }

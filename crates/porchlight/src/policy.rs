@@ -60,11 +60,17 @@ pub const DEFAULT_APPROVER: &str = "Porchlight's default policy, applied until t
 /// The agency's policy in force, ready to apply; the default policy is stored as version 1 if
 /// the agency has none.
 pub async fn policy_in_force(store: &Store, agency: &AgencyId) -> anyhow::Result<Policy> {
-    if let Some(policy) = store.policy(agency).await? {
-        return Ok(crate::scrubber::equip(policy));
-    }
-    store.set_policy(agency, &PolicyDocument::default(), DEFAULT_APPROVER).await?;
-    let policy = store.policy(agency).await?.context("the policy just stored")?;
+    let policy = match store.policy(agency).await? {
+        Some(policy) => policy,
+        None => {
+            store.set_policy(agency, &PolicyDocument::default(), DEFAULT_APPROVER).await?;
+            store.policy(agency).await?.context("the policy just stored")?
+        }
+    };
+    // Calls without coordinates are placed by the agency's gazetteer, where it has one.
+    let gazetteer = store.gazetteer(agency).await?;
+    let policy =
+        if gazetteer.is_empty() { policy } else { policy.with_gazetteer(std::sync::Arc::new(gazetteer)) };
     Ok(crate::scrubber::equip(policy))
 }
 

@@ -433,6 +433,40 @@ impl Store {
         Ok(row.and_then(|(m,)| m))
     }
 
+    /// Enter points in the agency's gazetteer (keys made by `gazetteer::key`), replacing
+    /// those under the same keys; returns how many were entered.
+    pub async fn put_gazetteer(&self, id: &AgencyId, points: &[(String, Point)]) -> Result<usize> {
+        let mut tx = self.write().await?;
+        for (key, point) in points {
+            sqlx::query(
+                "INSERT INTO gazetteer (agency_id, key, lat, lon) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (agency_id, key) DO UPDATE SET lat = excluded.lat, lon = excluded.lon",
+            )
+            .bind(id.as_str())
+            .bind(key)
+            .bind(point.lat())
+            .bind(point.lon())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(points.len())
+    }
+
+    /// The agency's gazetteer (empty if it has none).
+    pub async fn gazetteer(&self, id: &AgencyId) -> Result<porchlight_core::gazetteer::Gazetteer> {
+        let rows: Vec<(String, f64, f64)> =
+            sqlx::query_as("SELECT key, lat, lon FROM gazetteer WHERE agency_id = ?")
+                .bind(id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(key, lat, lon)| {
+                Point::new(lat, lon).map(|p| (key, p)).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
     /// A polled feed's checkpoint and state (both JSON, as the poller wrote them), if the
     /// agency's feed has been polled.
     pub async fn feed(&self, id: &AgencyId) -> Result<Option<(String, String)>> {
