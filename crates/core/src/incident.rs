@@ -6,7 +6,7 @@
 //! model that the API, the feeds and the alerts serve.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
@@ -41,6 +41,29 @@ impl Closure {
     }
 }
 
+/// Where an incident's point came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlacedBy {
+    /// The feed's own coordinates, snapped.
+    Feed,
+    /// The agency's gazetteer point of the block or intersection, snapped: the feed gave none.
+    Gazetteer,
+}
+
+impl PlacedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlacedBy::Feed => "feed",
+            PlacedBy::Gazetteer => "gazetteer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [PlacedBy::Feed, PlacedBy::Gazetteer].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublicIncident {
     pub(crate) agency: AgencyId,
@@ -53,8 +76,8 @@ pub struct PublicIncident {
     pub(crate) status: Option<String>,
     pub(crate) location: PublicLocation,
     pub(crate) point: Option<Point>,
-    /// Whether the point came from the agency's gazetteer rather than the feed.
-    pub(crate) from_gazetteer: bool,
+    /// Where the point came from; `None` without a point.
+    pub(crate) placed_by: Option<PlacedBy>,
     pub(crate) policy_version: u32,
     /// The narrative, scrubbed, where the policy publishes it.
     pub(crate) narrative: Option<String>,
@@ -108,9 +131,9 @@ impl PublicIncident {
         self.point
     }
 
-    /// Whether the point was found in the agency's gazetteer (the feed gave none).
-    pub fn placed_by_gazetteer(&self) -> bool {
-        self.from_gazetteer
+    /// Where the point came from: the feed, or the agency's gazetteer; `None` without a point.
+    pub fn placed_by(&self) -> Option<PlacedBy> {
+        self.placed_by
     }
 
     pub fn policy_version(&self) -> u32 {
@@ -145,6 +168,8 @@ pub struct Incident {
     pub location_kind: LocationKind,
     pub location: String,
     pub point: Option<Point>,
+    /// Where the point came from; `None` without a point.
+    pub placed_by: Option<PlacedBy>,
     pub policy_version: u32,
     pub narrative: Option<String>,
     /// The responding units over all the incident's rows, where the policy publishes them.

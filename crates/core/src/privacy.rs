@@ -17,7 +17,7 @@ use crate::{
     agency::AgencyId,
     category::Category,
     gazetteer::Gazetteer,
-    incident::PublicIncident,
+    incident::{PlacedBy, PublicIncident},
     record::{CadRecord, RawLocation},
     scrub::Scrubber,
 };
@@ -387,7 +387,11 @@ impl Policy {
             status: record.status,
             location,
             point,
-            from_gazetteer: placed.is_some(),
+            placed_by: match (fed, placed) {
+                (Some(_), _) => Some(PlacedBy::Feed),
+                (None, Some(_)) => Some(PlacedBy::Gazetteer),
+                (None, None) => None,
+            },
             policy_version: self.version,
         })
     }
@@ -440,17 +444,17 @@ mod tests {
         let mut r = record(Category::Disorder, "5237 N 35TH ST,MKE");
         r.point = None;
         let Decision::Publish(p) = policy.apply(r) else { panic!("withheld") };
-        assert!(p.placed_by_gazetteer());
+        assert_eq!(p.placed_by(), Some(PlacedBy::Gazetteer));
         assert_eq!(p.point(), Some(block.snap(h3o::Resolution::Ten)));
         // The feed's own coordinates win; a street the gazetteer does not know stays unplaced.
         let Decision::Publish(p) = policy.apply(record(Category::Disorder, "5237 N 35TH ST,MKE")) else {
             panic!("withheld")
         };
-        assert!(!p.placed_by_gazetteer());
+        assert_eq!(p.placed_by(), Some(PlacedBy::Feed));
         let mut r = record(Category::Disorder, "4100 N 35TH ST,MKE");
         r.point = None;
         let Decision::Publish(p) = policy.apply(r) else { panic!("withheld") };
-        assert_eq!((p.point(), p.placed_by_gazetteer()), (None, false));
+        assert_eq!((p.point(), p.placed_by()), (None, None));
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub(crate) struct IncidentBody {
     location: LocationBody,
     /// The centre of the block-sized cell the call was in, not the call's own coordinates.
     point: Option<PointBody>,
+    /// Where the point came from: `feed` (the dispatch's coordinates, snapped) or `gazetteer`
+    /// (the feed gave none; the agency's table of blocks placed it); null without a point.
+    placed_by: Option<&'static str>,
     policy_version: u32,
     /// The narrative with people removed, where the agency's policy publishes it; else null.
     narrative: Option<String>,
@@ -89,6 +92,7 @@ impl From<Incident> for IncidentBody {
             status: i.status,
             location: LocationBody { kind: i.location_kind.as_str(), text: i.location },
             point: i.point.map(|p| PointBody { lat: p.lat(), lon: p.lon() }),
+            placed_by: i.placed_by.map(porchlight_core::incident::PlacedBy::as_str),
             policy_version: i.policy_version,
             narrative: i.narrative,
             units: i.units,

@@ -522,6 +522,7 @@ mod tests {
                 location_kind: LocationKind::Block,
                 location: "5200 block of N 35th St".into(),
                 point: None,
+                placed_by: None,
                 policy_version: 1,
                 narrative: None,
                 units: Vec::new(),

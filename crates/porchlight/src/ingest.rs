@@ -101,11 +101,7 @@ impl Summary {
     }
 
     fn record_placed(&mut self, p: &porchlight_core::incident::PublicIncident) {
-        let by = match (p.point(), p.placed_by_gazetteer()) {
-            (Some(_), true) => "gazetteer",
-            (Some(_), false) => "feed",
-            (None, _) => "none",
-        };
+        let by = p.placed_by().map_or("none", porchlight_core::incident::PlacedBy::as_str);
         *self.placed.entry(by).or_default() += 1;
     }
 

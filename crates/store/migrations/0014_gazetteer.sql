@@ -8,3 +8,8 @@ CREATE TABLE gazetteer (
     lon       REAL NOT NULL,
     PRIMARY KEY (agency_id, key)
 );
+
+-- Where each version's point came from: 'feed' or 'gazetteer'; NULL without a point (and for
+-- versions stored before this, whose points all came from their feeds).
+ALTER TABLE incidents ADD COLUMN placed_by TEXT;
+ALTER TABLE incident_versions ADD COLUMN placed_by TEXT;

@@ -356,7 +356,8 @@ impl Store {
                  'id', q.id, 'agency_id', q.agency_id, 'version', q.version, 'received_at', q.received_at,
                  'updated_at', q.updated_at, 'call_type', q.call_type, 'category', q.category,
                  'priority', q.priority, 'status', q.status, 'location_kind', q.location_kind,
-                 'location', q.location, 'lat', q.lat, 'lon', q.lon, 'policy_version', q.policy_version,
+                 'location', q.location, 'lat', q.lat, 'lon', q.lon, 'placed_by', q.placed_by,
+                 'policy_version', q.policy_version,
                  'narrative', q.narrative, 'units', q.units, 'closure', q.closure,
                  'initial_call_type', q.initial_call_type))
              FROM ({INCIDENT_AT_VERSION}) q

@@ -19,7 +19,7 @@ use porchlight_core::{
     alert::{Alert, AlertKind, BaseRate},
     category::Category,
     geo::Point,
-    incident::{Closure, Incident, PublicIncident},
+    incident::{Closure, Incident, PlacedBy, PublicIncident},
     pacing::Pacing,
     privacy::{Decision, Policy, PolicyDocument},
     subscription::{Area, Subscription},
@@ -191,6 +191,8 @@ struct IncidentRow {
     location: String,
     lat: Option<f64>,
     lon: Option<f64>,
+    #[serde(default)]
+    placed_by: Option<String>,
     policy_version: i64,
     narrative: Option<String>,
     units: Option<String>,
@@ -219,6 +221,14 @@ impl IncidentRow {
             location_kind: LocationKind::parse(&self.location_kind)
                 .ok_or_else(|| StoreError::Corrupt(format!("location kind {:?}", self.location_kind)))?,
             location: self.location,
+            // Versions stored before placements were recorded had their points from the feed.
+            placed_by: match (&point, self.placed_by.as_deref()) {
+                (None, _) => None,
+                (Some(_), None) => Some(PlacedBy::Feed),
+                (Some(_), Some(p)) => {
+                    Some(PlacedBy::parse(p).ok_or_else(|| StoreError::Corrupt(format!("placed_by {p:?}")))?)
+                }
+            },
             point,
             narrative: self.narrative,
             units: match self.units {
@@ -241,7 +251,8 @@ impl IncidentRow {
 /// Selects an incident at a given version: `i` is `incidents`, `v` is `incident_versions`.
 const INCIDENT_AT_VERSION: &str =
     "SELECT i.id, i.agency_id, v.version, i.received_at, v.updated_at, v.call_type,
-        v.category, v.priority, v.status, v.location_kind, v.location, v.lat, v.lon, v.policy_version, v.narrative,
+        v.category, v.priority, v.status, v.location_kind, v.location, v.lat, v.lon, v.placed_by, v.policy_version,
+        v.narrative,
         v.units, v.closure,
         (SELECT f.call_type FROM incident_versions f WHERE f.incident_id = i.id AND f.version = 1)
             AS initial_call_type
@@ -755,10 +766,10 @@ impl Store {
             sqlx::query(
                 "INSERT INTO incidents (id, agency_id, source_key, version, received_at, visible_at, updated_at,
                     call_type, category, priority, status, location_kind, location, lat, lon, policy_version,
-                    narrative, units, closure)
+                    narrative, units, closure, placed_by)
                  SELECT r->>0, r->>1, unhex(r->>2), r->>3, r->>4, r->>5, r->>6, r->>'$[7][0]', r->>'$[7][1]',
                     r->>'$[7][2]', r->>'$[7][3]', r->>'$[7][4]', r->>'$[7][5]', r->>'$[7][6]', r->>'$[7][7]',
-                    r->>'$[7][8]', r->>'$[7][9]', r->>'$[7][10]', r->>'$[7][11]'
+                    r->>'$[7][8]', r->>'$[7][9]', r->>'$[7][10]', r->>'$[7][11]', r->>'$[7][12]'
                  FROM (SELECT value AS r FROM jsonb_each(?))",
             )
             .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?)
@@ -777,10 +788,10 @@ impl Store {
             let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             sqlx::query(
                 "INSERT INTO incident_versions (incident_id, version, updated_at, call_type, category, priority,
-                    status, location_kind, location, lat, lon, policy_version, narrative, units, closure)
+                    status, location_kind, location, lat, lon, policy_version, narrative, units, closure, placed_by)
                  SELECT r->>0, r->>1, ?1, r->>'$[2][0]', r->>'$[2][1]', r->>'$[2][2]', r->>'$[2][3]',
                     r->>'$[2][4]', r->>'$[2][5]', r->>'$[2][6]', r->>'$[2][7]', r->>'$[2][8]', r->>'$[2][9]',
-                    r->>'$[2][10]', r->>'$[2][11]'
+                    r->>'$[2][10]', r->>'$[2][11]', r->>'$[2][12]'
                  FROM (SELECT value AS r FROM jsonb_each(?2))",
             )
             .bind(ts(now))
@@ -1236,7 +1247,7 @@ async fn record_withheld(
 
 /// A version's published fields, in the order both incidents and incident_versions name them:
 /// call_type, category, priority, status, location_kind, location, lat, lon, policy_version,
-/// narrative, units (the incident's, merged over its rows), closure.
+/// narrative, units (the incident's, merged over its rows), closure, placed_by.
 type PublishedValues<'a> = (
     &'a str,
     &'static str,
@@ -1249,6 +1260,7 @@ type PublishedValues<'a> = (
     u32,
     Option<&'a str>,
     Option<&'a str>,
+    Option<&'static str>,
     Option<&'static str>,
 );
 
@@ -1266,6 +1278,7 @@ fn published_values<'a>(p: &'a PublicIncident, units: Option<&'a str>) -> Publis
         p.narrative(),
         units,
         p.closure().map(Closure::as_str),
+        p.placed_by().map(PlacedBy::as_str),
     )
 }
 
@@ -1400,7 +1413,7 @@ async fn update_incident(
     sqlx::query(
         "UPDATE incidents SET version = ?, updated_at = ?, call_type = ?, category = ?, priority = ?, status = ?,
             location_kind = ?, location = ?, lat = ?, lon = ?, policy_version = ?, narrative = ?, units = ?,
-            closure = ?
+            closure = ?, placed_by = ?
          WHERE id = ?",
     )
     .bind(version)
@@ -1417,6 +1430,7 @@ async fn update_incident(
     .bind(p.narrative())
     .bind(units)
     .bind(p.closure().map(Closure::as_str))
+    .bind(p.placed_by().map(PlacedBy::as_str))
     .bind(id.to_string())
     .execute(conn)
     .await?;

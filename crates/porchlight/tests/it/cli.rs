@@ -835,6 +835,8 @@ async fn the_demo_replays_calls_to_its_subscriber() {
     for a in alerts {
         let i = &a["incident"];
         assert_eq!(i["agency"], "milwaukee");
+        // Milwaukee's calls carry their own coordinates.
+        assert_eq!(i["placed_by"], "feed");
         let (lat, lon) = (i["point"]["lat"].as_f64().unwrap(), i["point"]["lon"].as_f64().unwrap());
         // Within the demo's 2 km (an equirectangular estimate is exact enough at this scale).
         let dy = (lat - centre.0).to_radians() * 6_371_008.8;

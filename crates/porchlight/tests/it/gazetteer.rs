@@ -91,6 +91,10 @@ async fn calls_without_coordinates_are_placed_by_the_imported_blocks() {
     let with_points: Vec<&Value> =
         listed["incidents"].as_array().unwrap().iter().filter(|i| !i["point"].is_null()).collect();
     assert_eq!(with_points.len() as u64, placed);
+    for incident in listed["incidents"].as_array().unwrap() {
+        let expected = if incident["point"].is_null() { Value::Null } else { "gazetteer".into() };
+        assert_eq!(incident["placed_by"], expected, "{incident}");
+    }
     for incident in with_points {
         let p = (incident["point"]["lat"].as_f64().unwrap(), incident["point"]["lon"].as_f64().unwrap());
         let nearest = table.iter().map(|t| metres(p, *t)).fold(f64::MAX, f64::min);
