@@ -4,7 +4,10 @@ use std::{collections::BTreeMap, fs::File, io::BufReader, path::PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use porchlight_core::privacy::{Decision, Policy, PolicyDocument};
+use porchlight_core::{
+    gazetteer::Gazetteer,
+    privacy::{Decision, Policy, PolicyDocument},
+};
 use porchlight_feeds::Mapping;
 use serde::Serialize;
 
@@ -31,6 +34,10 @@ pub struct CheckArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// A gazetteer table (CSV: location, lat, lon or lng) to place the rows that come without
+    /// coordinates, as `porchlight gazetteer import` reads one.
+    #[arg(long)]
+    gazetteer: Option<PathBuf>,
     /// The CSV file to check.
     file: PathBuf,
 }
@@ -62,8 +69,22 @@ pub fn run(command: FeedsCommand) -> anyhow::Result<()> {
         Some(path) => read_policy_file(path)?,
         None => PolicyDocument::default(),
     };
+    let gazetteer = match &args.gazetteer {
+        Some(path) => {
+            let (points, skipped) = crate::gazetteer::read(path, &crate::gazetteer::Columns::default())?;
+            if !skipped.is_empty() {
+                eprintln!(
+                    "{}: {} rows skipped (porchlight gazetteer import names them)",
+                    path.display(),
+                    skipped.values().map(Vec::len).sum::<usize>()
+                );
+            }
+            Some(points.into_iter().collect())
+        }
+        None => None,
+    };
     let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
-    let report = check(&mapping, document, BufReader::new(file), args.sample)?;
+    let report = check(&mapping, document, gazetteer, BufReader::new(file), args.sample)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -91,10 +112,14 @@ pub fn run(command: FeedsCommand) -> anyhow::Result<()> {
 pub fn check(
     mapping: &Mapping,
     document: PolicyDocument,
+    gazetteer: Option<Gazetteer>,
     reader: impl std::io::Read,
     sample: usize,
 ) -> anyhow::Result<Report> {
-    let policy = crate::scrubber::equip(Policy::new(document, 0)?);
+    let mut policy = crate::scrubber::equip(Policy::new(document, 0)?);
+    if let Some(gazetteer) = gazetteer {
+        policy = policy.with_gazetteer(std::sync::Arc::new(gazetteer));
+    }
     let mut records = mapping.read_csv(reader)?;
     let mut report = Report {
         agency: mapping.agency().to_string(),

@@ -52,7 +52,12 @@ pub async fn run(command: GazetteerCommand) -> anyhow::Result<()> {
     if store.agency(&agency).await?.is_none() {
         bail!("no agency {agency} in {}: add it first (porchlight agency add)", args.data.path.display());
     }
-    let (points, skipped) = read(&args)?;
+    let columns = Columns {
+        location: args.location_column.clone(),
+        lat: args.lat_column.clone(),
+        lon: args.lon_column.clone(),
+    };
+    let (points, skipped) = read(&args.file, &columns)?;
     let entered = store.put_gazetteer(&agency, &points).await?;
     println!("gazetteer of {agency}: {entered} blocks and intersections entered");
     for (reason, lines) in &skipped {
@@ -63,14 +68,27 @@ pub async fn run(command: GazetteerCommand) -> anyhow::Result<()> {
 }
 
 /// The lines of skipped rows by "column: reason".
-type Skipped = BTreeMap<String, Vec<u64>>;
+pub type Skipped = BTreeMap<String, Vec<u64>>;
+
+/// Which columns of a table hold what; latitude and longitude found by their usual names when
+/// not given.
+pub struct Columns {
+    pub location: String,
+    pub lat: Option<String>,
+    pub lon: Option<String>,
+}
+
+impl Default for Columns {
+    fn default() -> Self {
+        Self { location: "location".into(), lat: None, lon: None }
+    }
+}
 
 /// The table's points by key, and the skipped rows. Values are never quoted: a location column
 /// may hold a house address.
-fn read(args: &ImportArgs) -> anyhow::Result<(Vec<(String, Point)>, Skipped)> {
-    let mut reader =
-        csv::Reader::from_path(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let headers = reader.headers().with_context(|| format!("reading {}", args.file.display()))?.clone();
+pub fn read(file: &std::path::Path, columns: &Columns) -> anyhow::Result<(Vec<(String, Point)>, Skipped)> {
+    let mut reader = csv::Reader::from_path(file).with_context(|| format!("reading {}", file.display()))?;
+    let headers = reader.headers().with_context(|| format!("reading {}", file.display()))?.clone();
     let column = |given: Option<&String>, names: &[&str]| -> anyhow::Result<(usize, String)> {
         let names: Vec<String> =
             given.map_or(names.iter().map(|n| (*n).to_owned()).collect(), |g| vec![g.clone()]);
@@ -82,15 +100,15 @@ fn read(args: &ImportArgs) -> anyhow::Result<(Vec<(String, Point)>, Skipped)> {
             .with_context(|| {
                 format!(
                     "{}: no column {} (it has {})",
-                    args.file.display(),
+                    file.display(),
                     names.join(" or "),
                     headers.iter().collect::<Vec<_>>().join(", ")
                 )
             })
     };
-    let (location, _) = column(Some(&args.location_column), &[])?;
-    let (lat, lat_name) = column(args.lat_column.as_ref(), &["lat", "latitude"])?;
-    let (lon, lon_name) = column(args.lon_column.as_ref(), &["lon", "lng", "longitude"])?;
+    let (location, location_name) = column(Some(&columns.location), &[])?;
+    let (lat, lat_name) = column(columns.lat.as_ref(), &["lat", "latitude"])?;
+    let (lon, lon_name) = column(columns.lon.as_ref(), &["lon", "lng", "longitude"])?;
     let mut points = BTreeMap::new();
     let mut skipped = Skipped::new();
     for record in reader.records() {
@@ -105,7 +123,7 @@ fn read(args: &ImportArgs) -> anyhow::Result<(Vec<(String, Point)>, Skipped)> {
         let line = record.position().map_or(0, |p| p.line());
         let mut skip = |why: String| skipped.entry(why).or_default().push(line);
         let Some(key) = gazetteer::key_of(record.get(location).unwrap_or_default()) else {
-            skip(format!("{}: not_a_block_or_intersection", args.location_column));
+            skip(format!("{location_name}: not_a_block_or_intersection"));
             continue;
         };
         let number = |i: usize| record.get(i).unwrap_or_default().trim().parse::<f64>().ok();

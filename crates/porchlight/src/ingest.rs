@@ -151,6 +151,15 @@ impl Summary {
                 n("gazetteer"),
                 n("none")
             );
+            let without = n("gazetteer") + n("none");
+            if without > 0 {
+                let _ = writeln!(
+                    out,
+                    "without coordinates {without:>3}  of which placed by the gazetteer {} ({:.0}%)",
+                    n("gazetteer"),
+                    100.0 * n("gazetteer") as f64 / without as f64
+                );
+            }
         }
         let _ = writeln!(out, "withheld       {:>8}", self.withheld_total());
         for (reason, n) in &self.withheld {

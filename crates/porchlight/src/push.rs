@@ -91,9 +91,12 @@ impl Ingestor for PushIngestor {
                 serde_json::from_value(document).map_err(|e| IngestError::Invalid(format!("policy: {e}")))?;
             Policy::new(document.clone(), 0).map_err(|e| IngestError::Invalid(e.to_string()))?;
             let toml = toml::to_string_pretty(&document).map_err(|e| internal(e.into()))?;
+            // The sample is placed as the agency's own calls would be.
+            let gazetteer = self.store.gazetteer(&agency).await.map_err(|e| internal(e.into()))?;
+            let gazetteer = (!gazetteer.is_empty()).then_some(gazetteer);
             // Reading and generalizing thousands of rows is work for a blocking thread.
             let report = tokio::task::spawn_blocking(move || {
-                crate::check::check(&mapping, document, csv.as_bytes(), 25)
+                crate::check::check(&mapping, document, gazetteer, csv.as_bytes(), 25)
             })
             .await
             .map_err(|e| internal(e.into()))?

@@ -107,3 +107,25 @@ async fn calls_without_coordinates_are_placed_by_the_imported_blocks() {
         assert!(nearest > 0.01, "{}", incident["location"]["text"]);
     }
 }
+
+#[test]
+fn feeds_check_says_how_many_rows_without_coordinates_a_gazetteer_would_place() {
+    let check = |with: &[&str]| -> Value {
+        let out = porchlight()
+            .args(["feeds", "check", "--json", "--mapping"])
+            .arg(repo().join("examples/st-louis.toml"))
+            .args(with)
+            .arg(repo().join(CALLS))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let without = check(&[]);
+    assert_eq!(without["summary"]["placed"], serde_json::json!({"none": 48}));
+    let table = repo().join(BLOCKS);
+    let with = check(&["--gazetteer", table.to_str().unwrap()]);
+    // Every published St. Louis call comes without coordinates; 32 are on a block or at a corner
+    // of the table.
+    assert_eq!(with["summary"]["placed"], serde_json::json!({"gazetteer": 32, "none": 16}));
+}
