@@ -78,6 +78,9 @@ pub struct PublicIncident {
     pub(crate) point: Option<Point>,
     /// Where the point came from; `None` without a point.
     pub(crate) placed_by: Option<PlacedBy>,
+    /// The gazetteer's key of the incident's block or intersection with its snapped point, when
+    /// the policy learns and the feed gave coordinates.
+    pub(crate) learned: Option<(String, Point)>,
     pub(crate) policy_version: u32,
     /// The narrative, scrubbed, where the policy publishes it.
     pub(crate) narrative: Option<String>,
@@ -134,6 +137,12 @@ impl PublicIncident {
     /// Where the point came from: the feed, or the agency's gazetteer; `None` without a point.
     pub fn placed_by(&self) -> Option<PlacedBy> {
         self.placed_by
+    }
+
+    /// What the agency's gazetteer may learn from this incident: its block or intersection's
+    /// key and the snapped point the feed gave, under a policy that learns.
+    pub fn gazetteer_entry(&self) -> Option<(&str, Point)> {
+        self.learned.as_ref().map(|(k, p)| (k.as_str(), *p))
     }
 
     pub fn policy_version(&self) -> u32 {

@@ -187,6 +187,9 @@ pub struct Policy {
     /// Needed only by a policy that scrubs free text; without one, free text is dropped.
     scrubber: Option<Arc<Scrubber>>,
     gazetteer: Option<Arc<Gazetteer>>,
+    /// Whether published incidents carry their block's gazetteer entry, for the agency's
+    /// gazetteer to learn from.
+    learn: bool,
 }
 
 impl PartialEq for Policy {
@@ -239,7 +242,16 @@ impl Policy {
         };
         let snap = h3o::Resolution::try_from(snap).expect("checked range");
         let delay = Duration::minutes(i64::from(document.publication.delay_minutes));
-        Ok(Self { version, document, generalization, snap, delay, scrubber: None, gazetteer: None })
+        Ok(Self {
+            version,
+            document,
+            generalization,
+            snap,
+            delay,
+            scrubber: None,
+            gazetteer: None,
+            learn: false,
+        })
     }
 
     /// Give the policy the scrubber it needs if it publishes scrubbed free text.
@@ -252,6 +264,13 @@ impl Policy {
     /// intersections.
     pub fn with_gazetteer(mut self, gazetteer: Arc<Gazetteer>) -> Self {
         self.gazetteer = Some(gazetteer);
+        self
+    }
+
+    /// Give each published incident placed by its feed its block or intersection's gazetteer
+    /// entry (see [`PublicIncident::gazetteer_entry`]), for the agency's gazetteer to learn.
+    pub fn learning_gazetteer(mut self) -> Self {
+        self.learn = true;
         self
     }
 
@@ -342,6 +361,11 @@ impl Policy {
             _ => None,
         };
         let point = fed.or(placed);
+        // The block's key and the snapped point: never finer than the block.
+        let learned = match (self.learn, fed) {
+            (true, Some(p)) => crate::gazetteer::key(&place).map(|k| (k, p)),
+            _ => None,
+        };
         let location = match (address::generalize(&place, self.generalization), &record.location, point) {
             (Some(location), _, _) => location,
             // A feed that gives coordinates and no text ("blurred" points): named by its
@@ -387,6 +411,7 @@ impl Policy {
             status: record.status,
             location,
             point,
+            learned,
             placed_by: match (fed, placed) {
                 (Some(_), _) => Some(PlacedBy::Feed),
                 (None, Some(_)) => Some(PlacedBy::Gazetteer),

@@ -128,6 +128,11 @@ struct LocationSection {
     area: Option<String>,
     /// How an area is introduced; default the column's name ("Beat" -> "Beat C3").
     area_label: Option<String>,
+    /// Learn the agency's gazetteer from its own rows: where a row has coordinates, its block
+    /// or intersection's point (the policy's snapped point, averaged over the block's rows)
+    /// places later rows of the same block that come without.
+    #[serde(default)]
+    learn_gazetteer: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,6 +209,7 @@ pub struct Mapping {
     pub(crate) coordinates: Option<Coordinates>,
     pub(crate) projection: Option<Projection>,
     pub(crate) area: Option<AreaColumn>,
+    learn_gazetteer: bool,
     source: Option<Source>,
     rules: Vec<(Regex, Category)>,
     closures: Vec<(Regex, Closure)>,
@@ -238,6 +244,7 @@ impl Mapping {
                 ));
             }
         };
+        let learn_gazetteer = l.learn_gazetteer;
         let coordinates = match (l.latitude, l.longitude, l.coordinates, l.x, l.y) {
             (None, None, None, None, None)
                 if matches!(location, LocationColumns::None) && l.area.is_none() =>
@@ -327,6 +334,7 @@ impl Mapping {
             coordinates,
             projection,
             area,
+            learn_gazetteer,
             source: file
                 .source
                 .map(Source::from_section)
@@ -347,6 +355,11 @@ impl Mapping {
     /// The portal `porchlight serve` polls, if the mapping names one.
     pub fn source(&self) -> Option<&Source> {
         self.source.as_ref()
+    }
+
+    /// Whether the agency's gazetteer learns from the rows that come with coordinates.
+    pub fn learns_gazetteer(&self) -> bool {
+        self.learn_gazetteer
     }
 
     pub fn time_zone(&self) -> Tz {

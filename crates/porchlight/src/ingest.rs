@@ -227,6 +227,17 @@ impl Ingest {
             })
             .collect();
         let applied = self.store.apply(&decisions).await.context("storing a batch")?;
+        // Under a mapping that learns, the blocks placed by the feed teach the gazetteer.
+        let learned: Vec<(&str, porchlight_core::geo::Point)> = decisions
+            .iter()
+            .filter_map(|d| match d {
+                Decision::Publish(p) => p.gazetteer_entry(),
+                Decision::Withhold(_) => None,
+            })
+            .collect();
+        if let Some(Decision::Publish(first)) = decisions.iter().find(|d| matches!(d, Decision::Publish(_))) {
+            self.store.learn_gazetteer(first.agency(), &learned).await.context("learning the gazetteer")?;
+        }
         summary.stored = true;
         summary.rows += applied.len() as u64;
         for a in &applied {

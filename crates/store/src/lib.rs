@@ -450,8 +450,8 @@ impl Store {
         let mut tx = self.write().await?;
         for (key, point) in points {
             sqlx::query(
-                "INSERT INTO gazetteer (agency_id, key, lat, lon) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (agency_id, key) DO UPDATE SET lat = excluded.lat, lon = excluded.lon",
+                "INSERT INTO gazetteer (agency_id, key, lat, lon, samples) VALUES (?, ?, ?, ?, 0)
+                 ON CONFLICT (agency_id, key) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, samples = 0",
             )
             .bind(id.as_str())
             .bind(key)
@@ -462,6 +462,33 @@ impl Store {
         }
         tx.commit().await?;
         Ok(points.len())
+    }
+
+    /// Learn from rows placed by their feed: each block's point becomes the mean of its rows'
+    /// (snapped) points. A point the operator imported is kept as it is.
+    pub async fn learn_gazetteer(&self, id: &AgencyId, points: &[(&str, Point)]) -> Result<()> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        for (key, point) in points {
+            sqlx::query(
+                "INSERT INTO gazetteer (agency_id, key, lat, lon, samples) VALUES (?, ?, ?, ?, 1)
+                 ON CONFLICT (agency_id, key) DO UPDATE SET
+                    lat = (lat * samples + excluded.lat) / (samples + 1),
+                    lon = (lon * samples + excluded.lon) / (samples + 1),
+                    samples = samples + 1
+                 WHERE samples > 0",
+            )
+            .bind(id.as_str())
+            .bind(key)
+            .bind(point.lat())
+            .bind(point.lon())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The agency's gazetteer (empty if it has none).

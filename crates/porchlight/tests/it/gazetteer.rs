@@ -129,3 +129,41 @@ fn feeds_check_says_how_many_rows_without_coordinates_a_gazetteer_would_place() 
     // of the table.
     assert_eq!(with["summary"]["placed"], serde_json::json!({"gazetteer": 32, "none": 16}));
 }
+
+#[test]
+fn a_mapping_that_learns_places_later_calls_by_blocks_its_own_rows_placed() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("examples/milwaukee.toml")).unwrap();
+    let mapping = dir.path().join("milwaukee.toml");
+    std::fs::write(&mapping, text.replace("[location]\n", "[location]\nlearn_gazetteer = true\n")).unwrap();
+    // Milwaukee's calls without coordinates, on their own.
+    let all = std::fs::read_to_string(repo().join(crate::common::MILWAUKEE_CSV)).unwrap();
+    let mut reader = csv::Reader::from_reader(all.as_bytes());
+    let mut writer = csv::Writer::from_path(dir.path().join("without.csv")).unwrap();
+    writer.write_record(reader.headers().unwrap()).unwrap();
+    for row in reader.records().map(Result::unwrap).filter(|r| r[3].is_empty() || r[4].is_empty()) {
+        writer.write_record(&row).unwrap();
+    }
+    writer.flush().unwrap();
+    let data = dir.path().join("data");
+    let import = |file: &Path| {
+        let out = porchlight()
+            .args(["import", "--format", "json", "--agency", "milwaukee", "--mapping"])
+            .arg(&mapping)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        summary(&out)
+    };
+    // The whole month: its calls with coordinates teach the gazetteer their blocks (the policy
+    // keeps the calls without coordinates unplaced: nothing was learned when they came).
+    let first = import(&repo().join(crate::common::MILWAUKEE_CSV));
+    assert_eq!(first["placed"]["none"], 7, "{first}");
+    // The same calls without coordinates again: one is on a block the others placed.
+    let again = import(&dir.path().join("without.csv"));
+    assert_eq!(again["placed"], serde_json::json!({"gazetteer": 1, "none": 6}), "{again}");
+    assert_eq!(again["updated"], 1, "{again}");
+}
