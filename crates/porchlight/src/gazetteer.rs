@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use porchlight_core::{agency::AgencyId, gazetteer, geo::Point};
 use porchlight_store::Store;
 
-use crate::DataDir;
+use crate::{DataDir, ingest::EXAMPLE_LINES};
 
 #[derive(Subcommand)]
 pub enum GazetteerCommand {
@@ -39,9 +39,6 @@ pub struct ImportArgs {
     /// The CSV file.
     file: PathBuf,
 }
-
-/// Lines shown per kind of skipped row.
-const EXAMPLE_LINES: usize = 5;
 
 pub async fn run(command: GazetteerCommand) -> anyhow::Result<()> {
     let GazetteerCommand::Import(args) = command;

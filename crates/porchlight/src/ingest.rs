@@ -25,7 +25,7 @@ use crate::DataDir;
 /// Records per database transaction.
 const BATCH: usize = 1000;
 /// Line numbers kept per rejection reason, to point at examples.
-const EXAMPLE_LINES: usize = 5;
+pub(crate) const EXAMPLE_LINES: usize = 5;
 
 #[derive(Args)]
 pub struct ImportArgs {

@@ -447,21 +447,37 @@ impl Store {
     /// Enter points in the agency's gazetteer (keys made by `gazetteer::key`), replacing
     /// those under the same keys; returns how many were entered.
     pub async fn put_gazetteer(&self, id: &AgencyId, points: &[(String, Point)]) -> Result<usize> {
+        let points: Vec<(&str, Point)> = points.iter().map(|(k, p)| (k.as_str(), *p)).collect();
+        self.write_gazetteer(
+            id,
+            &points,
+            "INSERT INTO gazetteer (agency_id, key, lat, lon, samples) VALUES (?, ?, ?, ?, 0)
+             ON CONFLICT (agency_id, key) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, samples = 0",
+        )
+        .await?;
+        Ok(points.len())
+    }
+
+    /// Run `sql` (binding the agency, the key, the latitude and the longitude) for each point,
+    /// in one transaction.
+    async fn write_gazetteer(
+        &self,
+        id: &AgencyId,
+        points: &[(&str, Point)],
+        sql: &'static str,
+    ) -> Result<()> {
         let mut tx = self.write().await?;
         for (key, point) in points {
-            sqlx::query(
-                "INSERT INTO gazetteer (agency_id, key, lat, lon, samples) VALUES (?, ?, ?, ?, 0)
-                 ON CONFLICT (agency_id, key) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, samples = 0",
-            )
-            .bind(id.as_str())
-            .bind(key)
-            .bind(point.lat())
-            .bind(point.lon())
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(sql)
+                .bind(id.as_str())
+                .bind(key)
+                .bind(point.lat())
+                .bind(point.lon())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
-        Ok(points.len())
+        Ok(())
     }
 
     /// Learn from rows placed by their feed: each block's point becomes the mean of its rows'
@@ -470,25 +486,17 @@ impl Store {
         if points.is_empty() {
             return Ok(());
         }
-        let mut tx = self.write().await?;
-        for (key, point) in points {
-            sqlx::query(
-                "INSERT INTO gazetteer (agency_id, key, lat, lon, samples) VALUES (?, ?, ?, ?, 1)
-                 ON CONFLICT (agency_id, key) DO UPDATE SET
-                    lat = (lat * samples + excluded.lat) / (samples + 1),
-                    lon = (lon * samples + excluded.lon) / (samples + 1),
-                    samples = samples + 1
-                 WHERE samples > 0",
-            )
-            .bind(id.as_str())
-            .bind(key)
-            .bind(point.lat())
-            .bind(point.lon())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.write_gazetteer(
+            id,
+            points,
+            "INSERT INTO gazetteer (agency_id, key, lat, lon, samples) VALUES (?, ?, ?, ?, 1)
+             ON CONFLICT (agency_id, key) DO UPDATE SET
+                lat = (lat * samples + excluded.lat) / (samples + 1),
+                lon = (lon * samples + excluded.lon) / (samples + 1),
+                samples = samples + 1
+             WHERE samples > 0",
+        )
+        .await
     }
 
     /// The agency's gazetteer (empty if it has none).
