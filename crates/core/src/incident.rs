@@ -49,6 +49,9 @@ pub enum PlacedBy {
     Feed,
     /// The agency's gazetteer point of the block or intersection, snapped: the feed gave none.
     Gazetteer,
+    /// An external geocoder's answer for the block or intersection (never the address), snapped:
+    /// neither the feed nor the gazetteer placed it.
+    Geocoder,
 }
 
 impl PlacedBy {
@@ -56,11 +59,12 @@ impl PlacedBy {
         match self {
             PlacedBy::Feed => "feed",
             PlacedBy::Gazetteer => "gazetteer",
+            PlacedBy::Geocoder => "geocoder",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [PlacedBy::Feed, PlacedBy::Gazetteer].into_iter().find(|p| p.as_str() == s)
+        [PlacedBy::Feed, PlacedBy::Gazetteer, PlacedBy::Geocoder].into_iter().find(|p| p.as_str() == s)
     }
 }
 
@@ -137,6 +141,20 @@ impl PublicIncident {
     /// Where the point came from: the feed, or the agency's gazetteer; `None` without a point.
     pub fn placed_by(&self) -> Option<PlacedBy> {
         self.placed_by
+    }
+
+    /// What an external geocoder may be asked to place an incident that has no point: its
+    /// published block ("5200 N 35th St") or intersection ("N 35th St & W Hampton Av"), never
+    /// more than is published. `None` for an incident with a point, or a street or area.
+    pub fn geocoder_query(&self) -> Option<String> {
+        if self.point.is_some() {
+            return None;
+        }
+        match self.location.kind() {
+            crate::address::LocationKind::Block => Some(self.location.text().replacen(" block of ", " ", 1)),
+            crate::address::LocationKind::Intersection => Some(self.location.text().to_owned()),
+            _ => None,
+        }
     }
 
     /// What the agency's gazetteer may learn from this incident: its block or intersection's

@@ -17,6 +17,7 @@ use crate::{
     agency::AgencyId,
     category::Category,
     gazetteer::Gazetteer,
+    geo::Point,
     incident::{PlacedBy, PublicIncident},
     record::{CadRecord, RawLocation},
     scrub::Scrubber,
@@ -267,6 +268,16 @@ impl Policy {
         self
     }
 
+    /// Place an incident that has no point at `point` (an external geocoder's answer for its
+    /// [`PublicIncident::geocoder_query`]), snapped like any other.
+    pub fn place(&self, mut incident: PublicIncident, point: Point) -> PublicIncident {
+        if incident.point.is_none() {
+            incident.point = Some(point.snap(self.snap));
+            incident.placed_by = Some(PlacedBy::Geocoder);
+        }
+        incident
+    }
+
     /// Give each published incident placed by its feed its block or intersection's gazetteer
     /// entry (see [`PublicIncident::gazetteer_entry`]), for the agency's gazetteer to learn.
     pub fn learning_gazetteer(mut self) -> Self {
@@ -427,7 +438,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::{address::LocationKind, geo::Point, record::Raw};
+    use crate::{address::LocationKind, record::Raw};
 
     fn record(category: Category, location: &str) -> CadRecord {
         CadRecord {
@@ -480,6 +491,15 @@ mod tests {
         r.point = None;
         let Decision::Publish(p) = policy.apply(r) else { panic!("withheld") };
         assert_eq!((p.point(), p.placed_by()), (None, None));
+        // What a geocoder may be asked: the published block, no house number; its answer is
+        // snapped too.
+        assert_eq!(p.geocoder_query().as_deref(), Some("4100 N 35th St"));
+        let p = policy.place(p, block);
+        assert_eq!(
+            (p.point(), p.placed_by()),
+            (Some(block.snap(h3o::Resolution::Ten)), Some(PlacedBy::Geocoder))
+        );
+        assert_eq!(p.geocoder_query(), None);
     }
 
     #[test]

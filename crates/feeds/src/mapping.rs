@@ -133,6 +133,9 @@ struct LocationSection {
     /// places later rows of the same block that come without.
     #[serde(default)]
     learn_gazetteer: bool,
+    /// The place an external geocoder is told a block or intersection is in ("St. Louis, MO"),
+    /// added to each question; by default the agency's name.
+    geocoder_context: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -210,6 +213,7 @@ pub struct Mapping {
     pub(crate) projection: Option<Projection>,
     pub(crate) area: Option<AreaColumn>,
     learn_gazetteer: bool,
+    geocoder_context: Option<String>,
     source: Option<Source>,
     rules: Vec<(Regex, Category)>,
     closures: Vec<(Regex, Closure)>,
@@ -245,6 +249,7 @@ impl Mapping {
             }
         };
         let learn_gazetteer = l.learn_gazetteer;
+        let geocoder_context = l.geocoder_context.clone();
         let coordinates = match (l.latitude, l.longitude, l.coordinates, l.x, l.y) {
             (None, None, None, None, None)
                 if matches!(location, LocationColumns::None) && l.area.is_none() =>
@@ -335,6 +340,7 @@ impl Mapping {
             projection,
             area,
             learn_gazetteer,
+            geocoder_context,
             source: file
                 .source
                 .map(Source::from_section)
@@ -355,6 +361,11 @@ impl Mapping {
     /// The portal `porchlight serve` polls, if the mapping names one.
     pub fn source(&self) -> Option<&Source> {
         self.source.as_ref()
+    }
+
+    /// The place an external geocoder is told the agency's streets are in.
+    pub fn geocoder_context(&self) -> &str {
+        self.geocoder_context.as_deref().unwrap_or(&self.agency_name)
     }
 
     /// Whether the agency's gazetteer learns from the rows that come with coordinates.

@@ -48,6 +48,14 @@ pub struct ImportArgs {
     /// How to print the summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// A geocoder speaking Nominatim's search API, asked to place the calls that neither their
+    /// feed nor the agency's gazetteer placed (only their published block or intersection).
+    #[arg(long)]
+    geocoder: Option<String>,
+    /// The least time between two questions to the geocoder, in milliseconds (Nominatim's
+    /// public servers allow one a second).
+    #[arg(long, default_value_t = 1000)]
+    geocoder_interval_ms: u64,
     /// The CSV file to import.
     file: PathBuf,
 }
@@ -146,18 +154,21 @@ impl Summary {
             let n = |by| self.placed.get(by).copied().unwrap_or(0);
             let _ = writeln!(
                 out,
-                "placed by      {:>8}  feed, {} gazetteer, {} without a point",
+                "placed by      {:>8}  feed, {} gazetteer, {} geocoder, {} without a point",
                 n("feed"),
                 n("gazetteer"),
+                n("geocoder"),
                 n("none")
             );
-            let without = n("gazetteer") + n("none");
+            let without = n("gazetteer") + n("geocoder") + n("none");
             if without > 0 {
                 let _ = writeln!(
                     out,
-                    "without coordinates {without:>3}  of which placed by the gazetteer {} ({:.0}%)",
+                    "without coordinates {without:>3}  of which placed by the gazetteer {} ({:.0}%), by the geocoder {} ({:.0}%)",
                     n("gazetteer"),
-                    100.0 * n("gazetteer") as f64 / without as f64
+                    100.0 * n("gazetteer") as f64 / without as f64,
+                    n("geocoder"),
+                    100.0 * n("geocoder") as f64 / without as f64
                 );
             }
         }
@@ -197,11 +208,23 @@ impl Summary {
 pub struct Ingest {
     store: Store,
     policy: Policy,
+    /// A geocoder, and the place it is told the agency's streets are in.
+    geocoder: Option<(std::sync::Arc<crate::geocoder::Geocoder>, String)>,
 }
 
 impl Ingest {
     pub fn new(store: Store, policy: Policy) -> Self {
-        Self { store, policy }
+        Self { store, policy, geocoder: None }
+    }
+
+    /// Ask `geocoder` where the calls that come unplaced are, in `context`.
+    pub fn with_geocoder(
+        mut self,
+        geocoder: std::sync::Arc<crate::geocoder::Geocoder>,
+        context: &str,
+    ) -> Self {
+        self.geocoder = Some((geocoder, context.to_owned()));
+        self
     }
 
     /// Apply the policy to each record and store the outcome in one transaction. The raw
@@ -212,7 +235,16 @@ impl Ingest {
         records: Vec<CadRecord>,
         summary: &mut Summary,
     ) -> anyhow::Result<Vec<(Applied, Option<String>)>> {
-        let decisions: Vec<Decision> = records.into_iter().map(|r| self.policy.apply(r)).collect();
+        let mut decisions: Vec<Decision> = records.into_iter().map(|r| self.policy.apply(r)).collect();
+        if let Some((geocoder, context)) = &self.geocoder {
+            for decision in &mut decisions {
+                let Decision::Publish(p) = decision else { continue };
+                let Some(query) = p.geocoder_query() else { continue };
+                if let Some(point) = geocoder.locate(&self.store, &query, context).await? {
+                    *p = self.policy.place(p.clone(), point);
+                }
+            }
+        }
         let reasons: Vec<Option<String>> = decisions
             .iter()
             .map(|d| match d {
@@ -316,7 +348,12 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
     )
     .await?;
     let policy = crate::policy::policy_in_force(&store, mapping.agency()).await?;
-    let ingest = Ingest::new(store.clone(), policy);
+    let mut ingest = Ingest::new(store.clone(), policy);
+    if let Some(url) = &args.geocoder {
+        let geocoder =
+            crate::geocoder::Geocoder::new(url, std::time::Duration::from_millis(args.geocoder_interval_ms))?;
+        ingest = ingest.with_geocoder(std::sync::Arc::new(geocoder), mapping.geocoder_context());
+    }
     let mut summary = Summary::default();
     let mut records = mapping
         .read_csv(BufReader::new(progress.wrap_read(file)))

@@ -6,6 +6,7 @@ mod delivery;
 mod demo;
 mod export;
 mod gazetteer;
+mod geocoder;
 mod ingest;
 mod metrics;
 mod policy;

@@ -16,3 +16,13 @@ CREATE TABLE gazetteer (
 -- versions stored before this, whose points all came from their feeds).
 ALTER TABLE incidents ADD COLUMN placed_by TEXT;
 ALTER TABLE incident_versions ADD COLUMN placed_by TEXT;
+
+-- An external geocoder's answers (issue 14), by the query it was asked: a published block or
+-- intersection with the agency's place, never an address. lat and lon are NULL where it found
+-- nothing, so that the same question is not asked again.
+CREATE TABLE geocoded (
+    query      TEXT PRIMARY KEY,
+    lat        REAL,
+    lon        REAL,
+    asked_at   TEXT NOT NULL
+);

@@ -499,6 +499,40 @@ impl Store {
         .await
     }
 
+    /// A geocoder's cached answer to `query`: `None` if it was never asked, `Some(None)` if it
+    /// found nothing.
+    pub async fn geocoded(&self, query: &str) -> Result<Option<Option<Point>>> {
+        let row: Option<(Option<f64>, Option<f64>)> =
+            sqlx::query_as("SELECT lat, lon FROM geocoded WHERE query = ?")
+                .bind(query)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(lat, lon)| match (lat, lon) {
+            (Some(lat), Some(lon)) => {
+                Point::new(lat, lon).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
+            }
+            _ => Ok(None),
+        })
+        .transpose()
+    }
+
+    /// Keep a geocoder's answer to `query` (`None`: it found nothing).
+    pub async fn save_geocoded(&self, query: &str, point: Option<Point>) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO geocoded (query, lat, lon, asked_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (query) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, asked_at = excluded.asked_at",
+        )
+        .bind(query)
+        .bind(point.map(Point::lat))
+        .bind(point.map(Point::lon))
+        .bind(ts(now()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The agency's gazetteer (empty if it has none).
     pub async fn gazetteer(&self, id: &AgencyId) -> Result<porchlight_core::gazetteer::Gazetteer> {
         let rows: Vec<(String, f64, f64)> =

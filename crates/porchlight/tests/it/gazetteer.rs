@@ -157,3 +157,82 @@ fn a_mapping_that_learns_places_later_calls_by_blocks_its_own_rows_placed() {
     assert_eq!(again["placed"], serde_json::json!({"gazetteer": 1, "none": 6}), "{again}");
     assert_eq!(again["updated"], 1, "{again}");
 }
+
+/// A local server answering as Nominatim's `/search` does: a place for questions about Wyoming
+/// St, nothing for the rest; it keeps every question.
+async fn nominatim() -> (std::sync::Arc<std::sync::Mutex<Vec<String>>>, String) {
+    use axum::{Json, extract::Query, routing::get};
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = asked.clone();
+    let search = move |Query(q): Query<std::collections::HashMap<String, String>>| {
+        let asked = kept.clone();
+        async move {
+            assert_eq!((q["format"].as_str(), q["limit"].as_str()), ("jsonv2", "1"));
+            let question = q["q"].clone();
+            asked.lock().unwrap().push(question.clone());
+            Json(if question.contains("Wyoming St") {
+                serde_json::json!([{"place_id": 1, "lat": "38.5942", "lon": "-90.2301", "display_name": question}])
+            } else {
+                serde_json::json!([])
+            })
+        }
+    };
+    let app = axum::Router::new().route("/search", get(search));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (asked, url)
+}
+
+#[tokio::test]
+async fn a_geocoder_is_asked_only_for_published_blocks_and_corners_and_only_once() {
+    let (asked, url) = nominatim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_agency(&data);
+    assert!(import_gazetteer(&data, &repo().join(BLOCKS)).status.success());
+    let run = {
+        let (data, url) = (data.clone(), url.clone());
+        move || {
+            let out = porchlight()
+                .args(["import", "--format", "json", "--agency", "st-louis", "--geocoder", &url])
+                .args(["--geocoder-interval-ms", "0", "--mapping"])
+                .arg(repo().join("examples/st-louis.toml"))
+                .arg("--data-dir")
+                .arg(&data)
+                .arg(repo().join(CALLS))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            summary(&out)
+        }
+    };
+    let first = tokio::task::spawn_blocking(run.clone()).await.unwrap();
+    // The table places 32; of the 16 others the geocoder knows the one on Wyoming St (the
+    // other call there is withheld: a domestic disturbance).
+    assert_eq!(first["placed"], serde_json::json!({"gazetteer": 32, "geocoder": 1, "none": 15}), "{first}");
+    let questions = asked.lock().unwrap().clone();
+    assert_eq!(questions.len(), 16, "{questions:?}");
+    for q in &questions {
+        // A hundred block or two streets, in St. Louis: never a house number.
+        let place = q.strip_suffix(", St. Louis, MO").unwrap_or_else(|| panic!("{q}"));
+        let first_word = place.split(' ').next().unwrap();
+        assert!(place.contains(" & ") || first_word.ends_with("00") || first_word == "0", "{q}");
+    }
+    // Asked again, nothing is asked: every answer, found or not, was kept.
+    let again = tokio::task::spawn_blocking(run).await.unwrap();
+    assert_eq!(again["placed"], first["placed"], "{again}");
+    assert_eq!(asked.lock().unwrap().len(), 16);
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    let listed = get_json(&http, format!("{}/v1/incidents?agency=st-louis&limit=1000", server.url)).await;
+    let geocoded: Vec<&Value> =
+        listed["incidents"].as_array().unwrap().iter().filter(|i| i["placed_by"] == "geocoder").collect();
+    assert_eq!(geocoded.len(), 1);
+    for i in geocoded {
+        assert!(i["location"]["text"].as_str().unwrap().contains("Wyoming St"), "{i}");
+        let p = (i["point"]["lat"].as_f64().unwrap(), i["point"]["lon"].as_f64().unwrap());
+        let d = metres(p, (38.5942, -90.2301));
+        assert!(d > 0.01 && d < 100.0, "snapped near the answer: {d:.1} m");
+    }
+}
