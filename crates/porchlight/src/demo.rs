@@ -74,6 +74,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         web,
         ([127, 0, 0, 1], args.port).into(),
         &Default::default(),
+        None,
     )
     .await?;
     let subscriber = Subscription::new(

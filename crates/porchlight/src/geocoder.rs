@@ -16,6 +16,31 @@ use tokio::{sync::Mutex, time::Instant};
 /// How long one question may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The command-line options that configure a geocoder (`import` and `serve`).
+#[derive(clap::Args, Clone)]
+pub struct GeocoderArgs {
+    /// A geocoder speaking Nominatim's search API, asked to place the calls that neither their
+    /// feed nor the agency's gazetteer placed (only their published block or intersection).
+    #[arg(long, env = "PORCHLIGHT_GEOCODER")]
+    geocoder: Option<String>,
+    /// The least time between two questions to the geocoder, in milliseconds (Nominatim's
+    /// public servers allow one a second).
+    #[arg(long, env = "PORCHLIGHT_GEOCODER_INTERVAL_MS", default_value_t = 1000)]
+    geocoder_interval_ms: u64,
+}
+
+impl GeocoderArgs {
+    /// The geocoder, if one was given.
+    pub fn build(&self) -> anyhow::Result<Option<std::sync::Arc<Geocoder>>> {
+        self.geocoder
+            .as_deref()
+            .map(|url| {
+                Geocoder::new(url, Duration::from_millis(self.geocoder_interval_ms)).map(std::sync::Arc::new)
+            })
+            .transpose()
+    }
+}
+
 pub struct Geocoder {
     http: reqwest::Client,
     search: reqwest::Url,

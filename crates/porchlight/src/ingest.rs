@@ -48,14 +48,8 @@ pub struct ImportArgs {
     /// How to print the summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// A geocoder speaking Nominatim's search API, asked to place the calls that neither their
-    /// feed nor the agency's gazetteer placed (only their published block or intersection).
-    #[arg(long)]
-    geocoder: Option<String>,
-    /// The least time between two questions to the geocoder, in milliseconds (Nominatim's
-    /// public servers allow one a second).
-    #[arg(long, default_value_t = 1000)]
-    geocoder_interval_ms: u64,
+    #[command(flatten)]
+    geocoder: crate::geocoder::GeocoderArgs,
     /// The CSV file to import.
     file: PathBuf,
 }
@@ -204,6 +198,22 @@ impl Summary {
     }
 }
 
+/// The agency's policy in force with its gazetteer, and the geocoder if there is one, told the
+/// place of the agency's streets from its stored mapping.
+pub async fn ingest_for(
+    store: &Store,
+    agency: &porchlight_core::agency::AgencyId,
+    geocoder: Option<&std::sync::Arc<crate::geocoder::Geocoder>>,
+) -> anyhow::Result<Ingest> {
+    let ingest = Ingest::new(store.clone(), crate::policy::policy_in_force(store, agency).await?);
+    let Some(geocoder) = geocoder else { return Ok(ingest) };
+    let context = match store.agency_mapping(agency).await? {
+        Some(text) => Mapping::parse(&text)?.geocoder_context().to_owned(),
+        None => store.agency(agency).await?.map_or_else(|| agency.to_string(), |a| a.name),
+    };
+    Ok(ingest.with_geocoder(geocoder.clone(), &context))
+}
+
 /// The privacy stage and the store, for one agency.
 pub struct Ingest {
     store: Store,
@@ -347,13 +357,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         policy_document.as_ref().map(|d| (d, args.approved_by.as_str())),
     )
     .await?;
-    let policy = crate::policy::policy_in_force(&store, mapping.agency()).await?;
-    let mut ingest = Ingest::new(store.clone(), policy);
-    if let Some(url) = &args.geocoder {
-        let geocoder =
-            crate::geocoder::Geocoder::new(url, std::time::Duration::from_millis(args.geocoder_interval_ms))?;
-        ingest = ingest.with_geocoder(std::sync::Arc::new(geocoder), mapping.geocoder_context());
-    }
+    let ingest = ingest_for(&store, mapping.agency(), args.geocoder.build()?.as_ref()).await?;
     let mut summary = Summary::default();
     let mut records = mapping
         .read_csv(BufReader::new(progress.wrap_read(file)))

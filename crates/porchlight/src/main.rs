@@ -86,6 +86,8 @@ struct ServeArgs {
     host: std::net::IpAddr,
     #[command(flatten)]
     delivery: delivery::DeliveryArgs,
+    #[command(flatten)]
+    geocoder: geocoder::GeocoderArgs,
     /// Where the portal keeps clips: `s3://bucket[/prefix]` (credentials, region and endpoint
     /// from the usual AWS_* variables; AWS_ENDPOINT and AWS_ALLOW_HTTP=true for an
     /// S3-compatible server) or `file:///path`; default DATA_DIR/clips.
@@ -132,9 +134,16 @@ async fn main() -> anyhow::Result<()> {
             }
             let ledger = transparency::open(&args.data.path, args.log_key.as_deref()).await?;
             let web = porchlight_web::WebConfig { tiles: args.map_tiles, attribution: args.map_attribution };
-            let server =
-                server::start(store, portal, ledger, web, (args.host, args.port).into(), &args.delivery)
-                    .await?;
+            let server = server::start(
+                store,
+                portal,
+                ledger,
+                web,
+                (args.host, args.port).into(),
+                &args.delivery,
+                args.geocoder.build()?,
+            )
+            .await?;
             println!("listening on {}", server.url);
             server.wait().await
         }

@@ -17,7 +17,7 @@ use porchlight_store::Store;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
-use crate::ingest::{Ingest, Summary};
+use crate::ingest::Summary;
 
 /// The longest wait between attempts after repeated failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
@@ -55,7 +55,11 @@ struct Totals {
 }
 
 /// Start a poller for every agency whose stored mapping names a source.
-pub async fn start_all(store: &Store, alerts: &Alerts) -> anyhow::Result<Vec<JoinHandle<()>>> {
+pub async fn start_all(
+    store: &Store,
+    alerts: &Alerts,
+    geocoder: Option<std::sync::Arc<crate::geocoder::Geocoder>>,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let mut tasks = Vec::new();
     for agency in store.agencies().await? {
         let id = AgencyId::parse(&agency.id)?;
@@ -71,7 +75,8 @@ pub async fn start_all(store: &Store, alerts: &Alerts) -> anyhow::Result<Vec<Joi
             continue;
         }
         tracing::info!(agency = %id, url = %mapping.source().map(|s| s.url.as_str()).unwrap_or(""), "polling");
-        let poller = Poller::new(store.clone(), alerts.clone(), id, mapping)?;
+        let mut poller = Poller::new(store.clone(), alerts.clone(), id, mapping)?;
+        poller.geocoder.clone_from(&geocoder);
         tasks.push(tokio::spawn(poller.run()));
     }
     Ok(tasks)
@@ -83,6 +88,7 @@ struct Poller {
     agency: AgencyId,
     mapping: Mapping,
     client: reqwest::Client,
+    geocoder: Option<std::sync::Arc<crate::geocoder::Geocoder>>,
 }
 
 /// What one poll did.
@@ -102,7 +108,7 @@ impl Poller {
             .timeout(Duration::from_secs(120))
             .build()
             .context("building the HTTP client")?;
-        Ok(Self { store, alerts, agency, mapping, client })
+        Ok(Self { store, alerts, agency, mapping, client, geocoder: None })
     }
 
     fn source(&self) -> &Source {
@@ -240,14 +246,14 @@ impl Poller {
                 }
             }
         }
-        let policy = crate::policy::policy_in_force(&self.store, &self.agency).await?;
+        let ingest = crate::ingest::ingest_for(&self.store, &self.agency, self.geocoder.as_ref()).await?;
         let mut summary = Summary::default();
         for p in &problems {
             summary.reject(p);
         }
         crate::metrics::ingested("rejected", problems.len() as u64);
         if !records.is_empty() {
-            Ingest::new(self.store.clone(), policy).batch(records, &mut summary).await?;
+            ingest.batch(records, &mut summary).await?;
             self.alerts.wake();
         }
         let t = &mut state.totals;

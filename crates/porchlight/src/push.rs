@@ -11,14 +11,12 @@ use porchlight_feeds::{Mapping, Problem};
 use porchlight_http::{IngestError, IngestFuture, Ingestor, PreviewFuture, PushedRecords, RecordOutcome};
 use porchlight_store::{Applied, Store};
 
-use crate::{
-    DataDir,
-    ingest::{Ingest, Summary},
-};
+use crate::{DataDir, ingest::Summary};
 
 pub struct PushIngestor {
     pub store: Store,
     pub alerts: Alerts,
+    pub geocoder: Option<std::sync::Arc<crate::geocoder::Geocoder>>,
 }
 
 impl PushIngestor {
@@ -56,11 +54,10 @@ impl PushIngestor {
                 }
             }
         }
-        let policy = crate::policy::policy_in_force(&self.store, &agency).await.map_err(internal)?;
-        let stored = Ingest::new(self.store.clone(), policy)
-            .batch(cad, &mut Summary::default())
+        let ingest = crate::ingest::ingest_for(&self.store, &agency, self.geocoder.as_ref())
             .await
             .map_err(internal)?;
+        let stored = ingest.batch(cad, &mut Summary::default()).await.map_err(internal)?;
         self.alerts.wake();
         for ((applied, reason), index) in stored.into_iter().zip(at) {
             let (outcome, incident_id) = match applied {

@@ -72,12 +72,15 @@ pub async fn start(
     web: porchlight_web::WebConfig,
     addr: SocketAddr,
     delivery: &DeliveryArgs,
+    geocoder: Option<std::sync::Arc<crate::geocoder::Geocoder>>,
 ) -> anyhow::Result<Server> {
     crate::metrics::install();
     let alerts = Alerts::load(store.clone()).await.context("loading subscriptions")?;
     let worker = tokio::spawn(alerts.clone().run());
     let sweeper = tokio::spawn(sweep_expired(store.clone()));
-    let pollers = crate::poll::start_all(&store, &alerts).await.context("starting the feed pollers")?;
+    let pollers = crate::poll::start_all(&store, &alerts, geocoder.clone())
+        .await
+        .context("starting the feed pollers")?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -100,7 +103,7 @@ pub async fn start(
             () = wake_on_alerts => {}
         }
     });
-    let ingestor = crate::push::PushIngestor { store: store.clone(), alerts: alerts.clone() };
+    let ingestor = crate::push::PushIngestor { store: store.clone(), alerts: alerts.clone(), geocoder };
     let state =
         AppState { store, alerts: alerts.clone(), ingestor: Some(std::sync::Arc::new(ingestor)), push_key };
     let notifier = delivery.portal_notifier(&url)?;

@@ -158,9 +158,9 @@ fn a_mapping_that_learns_places_later_calls_by_blocks_its_own_rows_placed() {
     assert_eq!(again["updated"], 1, "{again}");
 }
 
-/// A local server answering as Nominatim's `/search` does: a place for questions about Wyoming
-/// St, nothing for the rest; it keeps every question.
-async fn nominatim() -> (std::sync::Arc<std::sync::Mutex<Vec<String>>>, String) {
+/// A local server answering as Nominatim's `/search` does: a place for questions about `street`,
+/// nothing for the rest; it keeps every question.
+async fn nominatim(street: &'static str) -> (std::sync::Arc<std::sync::Mutex<Vec<String>>>, String) {
     use axum::{Json, extract::Query, routing::get};
     let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let kept = asked.clone();
@@ -170,7 +170,7 @@ async fn nominatim() -> (std::sync::Arc<std::sync::Mutex<Vec<String>>>, String) 
             assert_eq!((q["format"].as_str(), q["limit"].as_str()), ("jsonv2", "1"));
             let question = q["q"].clone();
             asked.lock().unwrap().push(question.clone());
-            Json(if question.contains("Wyoming St") {
+            Json(if question.contains(street) {
                 serde_json::json!([{"place_id": 1, "lat": "38.5942", "lon": "-90.2301", "display_name": question}])
             } else {
                 serde_json::json!([])
@@ -186,7 +186,7 @@ async fn nominatim() -> (std::sync::Arc<std::sync::Mutex<Vec<String>>>, String) 
 
 #[tokio::test]
 async fn a_geocoder_is_asked_only_for_published_blocks_and_corners_and_only_once() {
-    let (asked, url) = nominatim().await;
+    let (asked, url) = nominatim("Wyoming St").await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     add_agency(&data);
@@ -235,4 +235,46 @@ async fn a_geocoder_is_asked_only_for_published_blocks_and_corners_and_only_once
         let d = metres(p, (38.5942, -90.2301));
         assert!(d > 0.01 && d < 100.0, "snapped near the answer: {d:.1} m");
     }
+}
+
+#[tokio::test]
+async fn calls_pushed_without_coordinates_are_placed_by_the_servers_geocoder() {
+    let (asked, url) = nominatim("N 35th St").await;
+    let (_dir, data) = crate::common::milwaukee_without_calls();
+    let secret = crate::common::new_push_key(&data);
+    let server = Server::start_with_env(
+        &data,
+        &[("PORCHLIGHT_GEOCODER", url.as_str()), ("PORCHLIGHT_GEOCODER_INTERVAL_MS", "0")],
+    );
+    let body = serde_json::json!({"records": [
+        {"incident_id": "9000001", "received_at": "2018-05-01T00:10:28-05:00", "call_type": "TRBL W/SUBJ",
+         "address": "5237 N 35TH ST,MKE"},
+        {"incident_id": "9000002", "received_at": "2018-05-01T00:12:00-05:00", "call_type": "TRBL W/SUBJ",
+         "address": "5300 N 38TH ST,MKE"}
+    ]})
+    .to_string();
+    let endpoint = format!("{}/v1/agencies/milwaukee/calls", server.url);
+    let now = chrono::Utc::now().timestamp();
+    let answer = crate::common::signed_push_as(&endpoint, "application/json", &secret, now, &body).await;
+    assert_eq!(answer.status(), 200);
+    let answer: Value = answer.json().await.unwrap();
+    let http = reqwest::Client::new();
+    let mut placed = Vec::new();
+    for record in answer["records"].as_array().unwrap() {
+        let id = record["incident_id"].as_str().unwrap();
+        let incident = get_json(&http, format!("{}/v1/incidents/{id}", server.url)).await;
+        placed.push((incident["location"]["text"].clone(), incident["placed_by"].clone()));
+    }
+    assert_eq!(
+        placed,
+        vec![
+            ("5200 block of N 35th St".into(), "geocoder".into()),
+            ("5300 block of N 38th St".into(), Value::Null)
+        ]
+    );
+    // Asked about the blocks alone, in the mapping's place.
+    assert_eq!(
+        *asked.lock().unwrap(),
+        vec!["5200 N 35th St, Milwaukee, WI".to_owned(), "5300 N 38th St, Milwaukee, WI".to_owned()]
+    );
 }
