@@ -57,6 +57,7 @@ const PARQUET_SCHEMA: &str = "message incident {
     OPTIONAL DOUBLE lat;
     OPTIONAL DOUBLE lon;
     REQUIRED INT32 policy_version;
+    OPTIONAL BYTE_ARRAY placed_by (STRING);
 }";
 
 /// One page of incidents as a Parquet row group, column by column in the schema's order.
@@ -84,7 +85,7 @@ fn parquet_row_group<W: Write + Send>(
     let mut n = 0;
     while let Some(mut column) = group.next_column()? {
         match n {
-            0 | 1 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 => {
+            0 | 1 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 16 => {
                 let (values, defined) = text(&|i| match n {
                     0 => Some(i.id.to_string()),
                     1 => Some(i.agency.clone()),
@@ -95,9 +96,10 @@ fn parquet_row_group<W: Write + Send>(
                     9 => i.status.clone(),
                     10 => i.closure.map(|c| c.as_str().to_string()),
                     11 => Some(i.location_kind.as_str().to_string()),
+                    16 => i.placed_by.map(|p| p.as_str().to_string()),
                     _ => Some(i.location.clone()),
                 });
-                let optional = matches!(n, 8..=10);
+                let optional = matches!(n, 8..=10 | 16);
                 column.typed::<ByteArrayType>().write_batch(
                     &values,
                     optional.then_some(&defined[..]),
@@ -133,7 +135,7 @@ fn parquet_row_group<W: Write + Send>(
 }
 
 /// The columns, in order: the public incident at its latest version.
-pub const COLUMNS: [&str; 16] = [
+pub const COLUMNS: [&str; 17] = [
     "id",
     "agency",
     "version",
@@ -150,6 +152,8 @@ pub const COLUMNS: [&str; 16] = [
     "lat",
     "lon",
     "policy_version",
+    // Where the point came from: feed, gazetteer or geocoder; empty without a point.
+    "placed_by",
 ];
 
 /// Where the pages go: CSV rows, or a Parquet row group per page.
@@ -212,6 +216,7 @@ impl Sink {
                 lat,
                 lon,
                 i.policy_version.to_string(),
+                i.placed_by.map(|p| p.as_str().to_string()).unwrap_or_default(),
             ])?;
         }
         Ok(())

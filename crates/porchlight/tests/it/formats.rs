@@ -244,6 +244,8 @@ fn the_export_holds_every_published_incident_with_its_policy_version() {
     let block = regex::Regex::new(r"^(0|\d*00) block of ").unwrap();
     for row in &rows {
         assert_eq!(&row[15], "1", "the policy version");
+        // Seattle's calls carry their own coordinates.
+        assert_eq!(&row[16], if row[13].is_empty() { "" } else { "feed" }, "where the point came from");
         let (kind, location) = (&row[11], &row[12]);
         match kind {
             "block" => assert!(block.is_match(location), "{location}"),
@@ -284,6 +286,7 @@ fn the_export_holds_every_published_incident_with_its_policy_version() {
             assert_eq!(row.get_timestamp_millis(3).unwrap(), received);
             if !csv_row[13].is_empty() {
                 assert!((row.get_double(13).unwrap() - csv_row[13].parse::<f64>().unwrap()).abs() < 1e-6);
+                assert_eq!(row.get_string(16).unwrap(), &csv_row[16]);
             }
             seen += 1;
         }
@@ -319,6 +322,7 @@ fn porchlight_export_columns() -> Vec<&'static str> {
         "lat",
         "lon",
         "policy_version",
+        "placed_by",
     ]
 }
 
