@@ -13,7 +13,7 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    address::{self, Generalization, Place},
+    address::{self, Generalization, LocationKind, Place},
     agency::AgencyId,
     category::Category,
     gazetteer::Gazetteer,
@@ -372,11 +372,6 @@ impl Policy {
             _ => None,
         };
         let point = fed.or(placed);
-        // The block's key and the snapped point: never finer than the block.
-        let learned = match (self.learn, fed) {
-            (true, Some(p)) => crate::gazetteer::key(&place).map(|k| (k, p)),
-            _ => None,
-        };
         let location = match (address::generalize(&place, self.generalization), &record.location, point) {
             (Some(location), _, _) => location,
             // A feed that gives coordinates and no text ("blurred" points): named by its
@@ -389,6 +384,13 @@ impl Policy {
             },
             (None, RawLocation::None, None) => return withheld(WithholdReason::NoLocation),
             (None, _, _) => return withheld(WithholdReason::UnparseableLocation),
+        };
+        // The block's key and the snapped point, never finer than the policy publishes: a hundred
+        // block only where it publishes hundred blocks, a corner only where it publishes corners.
+        let learned = match (self.learn, fed, location.kind(), self.generalization) {
+            (true, Some(p), LocationKind::Block, Generalization::HundredBlock { block_size: 100 })
+            | (true, Some(p), LocationKind::Intersection, _) => crate::gazetteer::key(&place).map(|k| (k, p)),
+            _ => None,
         };
         let narrative = match (self.document.free_text, &self.scrubber, &record.narrative) {
             (FreeText::Scrub, Some(scrubber), Some(text)) => {
@@ -438,7 +440,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::{address::LocationKind, record::Raw};
+    use crate::record::Raw;
 
     fn record(category: Category, location: &str) -> CadRecord {
         CadRecord {
@@ -500,6 +502,29 @@ mod tests {
             (Some(block.snap(h3o::Resolution::Ten)), Some(PlacedBy::Geocoder))
         );
         assert_eq!(p.geocoder_query(), None);
+    }
+
+    #[test]
+    fn the_gazetteer_learns_nothing_finer_than_the_policy_publishes() {
+        let learns = |document: PolicyDocument, location: &str| {
+            let policy = Policy::new(document, 1).unwrap().learning_gazetteer();
+            let Decision::Publish(p) = policy.apply(record(Category::Disorder, location)) else {
+                panic!("withheld")
+            };
+            p.gazetteer_entry().map(|(k, _)| k.to_owned())
+        };
+        let hundreds = PolicyDocument::default();
+        assert_eq!(learns(hundreds.clone(), "5237 N 35TH ST,MKE").as_deref(), Some("5200 N 35TH ST"));
+        let mut thousands = hundreds.clone();
+        thousands.location.block_size = 1000;
+        assert_eq!(learns(thousands.clone(), "5237 N 35TH ST,MKE"), None);
+        assert!(learns(thousands, "N 35TH ST / W HAMPTON AV").is_some());
+        // Without learning, nothing.
+        let Decision::Publish(p) = Policy::default().apply(record(Category::Disorder, "5237 N 35TH ST,MKE"))
+        else {
+            panic!("withheld")
+        };
+        assert_eq!(p.gazetteer_entry(), None);
     }
 
     #[test]
