@@ -270,12 +270,11 @@ impl Policy {
 
     /// Place an incident that has no point at `point` (an external geocoder's answer for its
     /// [`PublicIncident::geocoder_query`]), snapped like any other.
-    pub fn place(&self, mut incident: PublicIncident, point: Point) -> PublicIncident {
+    pub fn place(&self, incident: &mut PublicIncident, point: Point) {
         if incident.point.is_none() {
             incident.point = Some(point.snap(self.snap));
             incident.placed_by = Some(PlacedBy::Geocoder);
         }
-        incident
     }
 
     /// Give each published incident placed by its feed its block or intersection's gazetteer
@@ -496,7 +495,8 @@ mod tests {
         // What a geocoder may be asked: the published block, no house number; its answer is
         // snapped too.
         assert_eq!(p.geocoder_query().as_deref(), Some("4100 N 35th St"));
-        let p = policy.place(p, block);
+        let mut p = p;
+        policy.place(&mut p, block);
         assert_eq!(
             (p.point(), p.placed_by()),
             (Some(block.snap(h3o::Resolution::Ten)), Some(PlacedBy::Geocoder))

@@ -66,7 +66,7 @@ pub fn api(state: AppState) -> OpenApiRouter {
 
 /// The OpenAPI 3.1 document of everything `routes` serves that is documented, under
 /// Porchlight's name.
-pub fn describe(routes: OpenApiRouter) -> (Router, utoipa::openapi::OpenApi) {
+fn describe(routes: OpenApiRouter) -> (Router, utoipa::openapi::OpenApi) {
     let (router, mut doc) = routes.split_for_parts();
     doc.info = utoipa::openapi::InfoBuilder::new()
         .title("Porchlight")

@@ -251,7 +251,7 @@ impl Ingest {
                 let Decision::Publish(p) = decision else { continue };
                 let Some(query) = p.geocoder_query() else { continue };
                 if let Some(point) = geocoder.locate(&self.store, &query, context).await? {
-                    *p = self.policy.place(p.clone(), point);
+                    self.policy.place(p, point);
                 }
             }
         }
