@@ -383,6 +383,112 @@ fn is_strong_type(word: &str) -> bool {
     )
 }
 
+/// The usual (USPS) spelling of a street type, for [`street_key`].
+fn standard_type(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "ST" | "STREET" => "ST",
+        "AV" | "AVE" | "AVENUE" => "AVE",
+        "DR" | "DRIVE" => "DR",
+        "RD" | "ROAD" => "RD",
+        "BL" | "BLVD" | "BOULEVARD" => "BLVD",
+        "LN" | "LANE" => "LN",
+        "CT" | "CRT" | "COURT" => "CT",
+        "PL" | "PLACE" => "PL",
+        "WAY" | "WY" => "WAY",
+        "PKWY" | "PKY" | "PY" | "PARKWAY" => "PKWY",
+        "HWY" | "HGWY" | "HIGHWAY" => "HWY",
+        "TER" | "TERRACE" => "TER",
+        "CIR" | "CI" | "CIRCLE" => "CIR",
+        "TRL" | "TRAIL" => "TRL",
+        "ALY" | "ALLEY" => "ALY",
+        "EXPY" | "EXPRESSWAY" => "EXPY",
+        "FWY" | "FREEWAY" => "FWY",
+        "LOOP" => "LOOP",
+        "PLZ" | "PLAZA" => "PLZ",
+        "CRES" | "CRESCENT" => "CRES",
+        "SQ" | "SQUARE" => "SQ",
+        "ROW" => "ROW",
+        _ => return None,
+    })
+}
+
+fn short_directional(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "N" | "NORTH" => "N",
+        "S" | "SOUTH" => "S",
+        "E" | "EAST" => "E",
+        "W" | "WEST" => "W",
+        "NE" | "NORTHEAST" => "NE",
+        "NW" | "NORTHWEST" => "NW",
+        "SE" | "SOUTHEAST" => "SE",
+        "SW" | "SOUTHWEST" => "SW",
+        _ => return None,
+    })
+}
+
+fn spelled_ordinal(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "FIRST" => "1ST",
+        "SECOND" => "2ND",
+        "THIRD" => "3RD",
+        "FOURTH" => "4TH",
+        "FIFTH" => "5TH",
+        "SIXTH" => "6TH",
+        "SEVENTH" => "7TH",
+        "EIGHTH" => "8TH",
+        "NINTH" => "9TH",
+        "TENTH" => "10TH",
+        "ELEVENTH" => "11TH",
+        "TWELFTH" => "12TH",
+        _ => return None,
+    })
+}
+
+/// A street's name as a key for matching one source against another: upper case, without
+/// punctuation, with the type, the directionals and the spelled-out ordinals in one spelling
+/// ("North 35th Street" and "N 35TH ST" are both "N 35TH ST"; "W NORTH AVE" keeps its name).
+/// For matching only: nothing publishes it.
+pub fn street_key(street: &str) -> String {
+    let words: Vec<String> = street
+        .split_whitespace()
+        .map(|w| compact(bare(&w.to_uppercase())))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let n = words.len();
+    // The type is the last type word (before a directional after it, "MAIN ST NW"), and never
+    // the only word ("BROADWAY", "CIRCLE").
+    let type_at = (1..n).rev().find(|&i| {
+        standard_type(&words[i]).is_some()
+            && (i + 1 == n || (i + 2 == n && short_directional(&words[n - 1]).is_some()))
+    });
+    let mut out: Vec<&str> = Vec::with_capacity(n);
+    for (i, word) in words.iter().enumerate() {
+        let name_words = type_at.unwrap_or(n);
+        let spelled = if Some(i) == type_at {
+            standard_type(word)
+        } else if (i == 0 && name_words > 1) || (type_at.is_some_and(|t| i == t + 1)) {
+            // A directional before the name ("NORTH MAIN ST", not "NORTH AVE") or after the type.
+            short_directional(word)
+        } else {
+            spelled_ordinal(word)
+        };
+        out.push(spelled.unwrap_or(word));
+    }
+    out.join(" ")
+}
+
+/// A [`street_key`] without its type ("E ILLINOIS" for "E ILLINOIS AVE"), for a source that
+/// leaves the type out; `None` when it has none.
+pub fn without_type(key: &str) -> Option<String> {
+    let words: Vec<&str> = key.split(' ').collect();
+    let n = words.len();
+    let at = (1..n).rev().find(|&i| {
+        standard_type(words[i]).is_some()
+            && (i + 1 == n || (i + 2 == n && short_directional(words[n - 1]).is_some()))
+    })?;
+    Some(words.iter().enumerate().filter(|(i, _)| *i != at).map(|(_, w)| *w).collect::<Vec<_>>().join(" "))
+}
+
 /// Types that a route number may follow ("Country Road 3668", "U.S. Hwy 50").
 fn is_numbered_type(word: &str) -> bool {
     matches!(word, "RD" | "ROAD" | "HWY" | "HGWY" | "HIGHWAY" | "ROUTE" | "RTE" | "RT")
@@ -967,6 +1073,30 @@ fn display_word(word: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn street_keys_meet_however_a_source_spells_the_street() {
+        for (a, b) in [
+            ("North 35th Street", "N 35TH ST"),
+            ("n. 35th st.", "N 35TH ST"),
+            ("Martin Luther King Jr Boulevard", "MARTIN LUTHER KING JR BLVD"),
+            ("E Illinois Avenue", "E ILLINOIS AVE"),
+            ("E ILLINOIS AV", "E ILLINOIS AVE"),
+            ("Main Street Northwest", "MAIN ST NW"),
+            ("First Avenue", "1ST AVE"),
+        ] {
+            assert_eq!(street_key(a), b, "{a}");
+        }
+        // Names that look like types or directionals stay names.
+        assert_eq!(street_key("W North Ave"), "W NORTH AVE");
+        assert_eq!(street_key("North Ave"), "NORTH AVE");
+        assert_eq!(street_key("Broadway"), "BROADWAY");
+        assert_eq!(street_key("Circle"), "CIRCLE");
+        assert_eq!(street_key("South Street"), "SOUTH ST");
+        assert_eq!(without_type("E ILLINOIS AVE").as_deref(), Some("E ILLINOIS"));
+        assert_eq!(without_type("MAIN ST NW").as_deref(), Some("MAIN NW"));
+        assert_eq!(without_type("BROADWAY"), None);
+    }
 
     const BLOCKS: Generalization = Generalization::HundredBlock { block_size: 100 };
 

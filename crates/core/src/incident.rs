@@ -13,6 +13,7 @@ use crate::{
     address::{LocationKind, PublicLocation},
     agency::AgencyId,
     category::Category,
+    gazetteer::Confidence,
     geo::Point,
 };
 
@@ -49,6 +50,9 @@ pub enum PlacedBy {
     Feed,
     /// The agency's gazetteer point of the block or intersection, snapped: the feed gave none.
     Gazetteer,
+    /// The agency's street centrelines: the middle of the block's address range along its
+    /// street, or where the two streets meet, snapped.
+    Centreline,
     /// An external geocoder's answer for the block or intersection (never the address), snapped:
     /// neither the feed nor the gazetteer placed it.
     Geocoder,
@@ -59,12 +63,15 @@ impl PlacedBy {
         match self {
             PlacedBy::Feed => "feed",
             PlacedBy::Gazetteer => "gazetteer",
+            PlacedBy::Centreline => "centreline",
             PlacedBy::Geocoder => "geocoder",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [PlacedBy::Feed, PlacedBy::Gazetteer, PlacedBy::Geocoder].into_iter().find(|p| p.as_str() == s)
+        [PlacedBy::Feed, PlacedBy::Gazetteer, PlacedBy::Centreline, PlacedBy::Geocoder]
+            .into_iter()
+            .find(|p| p.as_str() == s)
     }
 }
 
@@ -82,6 +89,8 @@ pub struct PublicIncident {
     pub(crate) point: Option<Point>,
     /// Where the point came from; `None` without a point.
     pub(crate) placed_by: Option<PlacedBy>,
+    /// How sure a point Porchlight placed is; `None` for the feed's own point or none.
+    pub(crate) place_confidence: Option<Confidence>,
     /// The gazetteer's key of the incident's block or intersection with its snapped point, when
     /// the policy learns and the feed gave coordinates.
     pub(crate) learned: Option<(String, Point)>,
@@ -138,9 +147,15 @@ impl PublicIncident {
         self.point
     }
 
-    /// Where the point came from: the feed, or the agency's gazetteer; `None` without a point.
+    /// Where the point came from: the feed, the agency's gazetteer or centrelines, an external
+    /// geocoder; `None` without a point.
     pub fn placed_by(&self) -> Option<PlacedBy> {
         self.placed_by
+    }
+
+    /// How sure a point Porchlight placed is; `None` for the feed's own point, or no point.
+    pub fn place_confidence(&self) -> Option<Confidence> {
+        self.place_confidence
     }
 
     /// What an external geocoder may be asked to place an incident that has no point: its
@@ -197,6 +212,8 @@ pub struct Incident {
     pub point: Option<Point>,
     /// Where the point came from; `None` without a point.
     pub placed_by: Option<PlacedBy>,
+    /// How sure a point Porchlight placed is; `None` for the feed's own point, or no point.
+    pub place_confidence: Option<Confidence>,
     pub policy_version: u32,
     pub narrative: Option<String>,
     /// The responding units over all the incident's rows, where the policy publishes them.

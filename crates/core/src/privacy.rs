@@ -16,7 +16,7 @@ use crate::{
     address::{self, Generalization, LocationKind, Place},
     agency::AgencyId,
     category::Category,
-    gazetteer::Gazetteer,
+    gazetteer::{Confidence, Gazetteer, Located},
     geo::Point,
     incident::{PlacedBy, PublicIncident},
     record::{CadRecord, RawLocation},
@@ -274,6 +274,7 @@ impl Policy {
         if incident.point.is_none() {
             incident.point = Some(point.snap(self.snap));
             incident.placed_by = Some(PlacedBy::Geocoder);
+            incident.place_confidence = Some(Confidence::Low);
         }
     }
 
@@ -367,10 +368,12 @@ impl Policy {
         // Without coordinates, the block or intersection's point from the gazetteer, snapped
         // alike; never from a bare street.
         let placed = match (fed, &self.gazetteer) {
-            (None, Some(gazetteer)) => gazetteer.locate(&place).map(|p| p.snap(self.snap)),
+            (None, Some(gazetteer)) => {
+                gazetteer.locate(&place).map(|l| Located { point: l.point.snap(self.snap), ..l })
+            }
             _ => None,
         };
-        let point = fed.or(placed);
+        let point = fed.or(placed.map(|l| l.point));
         let location = match (address::generalize(&place, self.generalization), &record.location, point) {
             (Some(location), _, _) => location,
             // A feed that gives coordinates and no text ("blurred" points): named by its
@@ -426,9 +429,10 @@ impl Policy {
             learned,
             placed_by: match (fed, placed) {
                 (Some(_), _) => Some(PlacedBy::Feed),
-                (None, Some(_)) => Some(PlacedBy::Gazetteer),
+                (None, Some(l)) => Some(l.by),
                 (None, None) => None,
             },
+            place_confidence: placed.filter(|_| fed.is_none()).map(|l| l.confidence),
             policy_version: self.version,
         })
     }

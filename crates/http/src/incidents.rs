@@ -62,9 +62,16 @@ pub(crate) struct IncidentBody {
     location: LocationBody,
     /// The centre of the block-sized cell the call was in, not the call's own coordinates.
     point: Option<PointBody>,
-    /// Where the point came from: `feed` (the dispatch's coordinates, snapped) or `gazetteer`
-    /// (the feed gave none; the agency's table of blocks placed it); null without a point.
+    /// Where the point came from: `feed` (the dispatch's coordinates, snapped); else the feed
+    /// gave none and Porchlight placed the block or corner: `gazetteer` (the agency's table of
+    /// blocks), `centreline` (the agency's street centrelines: the middle of the block's address
+    /// range, or where the two streets meet) or `geocoder` (an external geocoder, asked only the
+    /// published block or corner). Null without a point.
     placed_by: Option<&'static str>,
+    /// How sure a point Porchlight placed is: `high` (the block or corner itself), `medium`
+    /// (near it: a range that only overlaps the block, streets that nearly meet) or `low` (an
+    /// external geocoder's match). Null for the feed's own point, and without a point.
+    place_confidence: Option<&'static str>,
     policy_version: u32,
     /// The narrative with people removed, where the agency's policy publishes it; else null.
     narrative: Option<String>,
@@ -93,6 +100,7 @@ impl From<Incident> for IncidentBody {
             location: LocationBody { kind: i.location_kind.as_str(), text: i.location },
             point: i.point.map(|p| PointBody { lat: p.lat(), lon: p.lon() }),
             placed_by: i.placed_by.map(porchlight_core::incident::PlacedBy::as_str),
+            place_confidence: i.place_confidence.map(porchlight_core::gazetteer::Confidence::as_str),
             policy_version: i.policy_version,
             narrative: i.narrative,
             units: i.units,

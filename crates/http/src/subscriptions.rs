@@ -523,6 +523,7 @@ mod tests {
                 location: "5200 block of N 35th St".into(),
                 point: None,
                 placed_by: None,
+                place_confidence: None,
                 policy_version: 1,
                 narrative: None,
                 units: Vec::new(),

@@ -34,10 +34,14 @@ pub struct CheckArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// A gazetteer table (CSV: location, lat, lon or lng) to place the rows that come without
-    /// coordinates, as `porchlight gazetteer import` reads one.
+    /// A gazetteer file to place the rows that come without coordinates, as `porchlight
+    /// gazetteer import` reads one: a table of points (CSV: location, lat, lon or lng) or
+    /// street centrelines (GeoJSON, or CSV with a line column). May be given more than once.
     #[arg(long)]
-    gazetteer: Option<PathBuf>,
+    gazetteer: Vec<PathBuf>,
+    /// The layout of the centreline files (TIGER/Line's by default).
+    #[arg(long)]
+    layout: Option<PathBuf>,
     /// The CSV file to check.
     file: PathBuf,
 }
@@ -69,19 +73,14 @@ pub fn run(command: FeedsCommand) -> anyhow::Result<()> {
         Some(path) => read_policy_file(path)?,
         None => PolicyDocument::default(),
     };
-    let gazetteer = match &args.gazetteer {
-        Some(path) => {
-            let (points, skipped) = crate::gazetteer::read(path, &crate::gazetteer::Columns::default())?;
-            if !skipped.is_empty() {
-                eprintln!(
-                    "{}: {} rows skipped (porchlight gazetteer import names them)",
-                    path.display(),
-                    skipped.values().map(Vec::len).sum::<usize>()
-                );
-            }
-            Some(points.into_iter().collect())
-        }
-        None => None,
+    let layout = match &args.layout {
+        Some(path) => crate::gazetteer::Layout::load(path)?,
+        None => crate::gazetteer::Layout::default(),
+    };
+    let gazetteer = if args.gazetteer.is_empty() {
+        None
+    } else {
+        Some(std::sync::Arc::new(crate::gazetteer::load(&args.gazetteer, &layout)?))
     };
     let file = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
     let report = check(&mapping, document, gazetteer, BufReader::new(file), args.sample)?;
@@ -112,13 +111,13 @@ pub fn run(command: FeedsCommand) -> anyhow::Result<()> {
 pub fn check(
     mapping: &Mapping,
     document: PolicyDocument,
-    gazetteer: Option<Gazetteer>,
+    gazetteer: Option<std::sync::Arc<Gazetteer>>,
     reader: impl std::io::Read,
     sample: usize,
 ) -> anyhow::Result<Report> {
     let mut policy = crate::scrubber::equip(Policy::new(document, 0)?);
     if let Some(gazetteer) = gazetteer {
-        policy = policy.with_gazetteer(std::sync::Arc::new(gazetteer));
+        policy = policy.with_gazetteer(gazetteer);
     }
     let mut records = mapping.read_csv(reader)?;
     let mut report = Report {

@@ -58,6 +58,7 @@ const PARQUET_SCHEMA: &str = "message incident {
     OPTIONAL DOUBLE lon;
     REQUIRED INT32 policy_version;
     OPTIONAL BYTE_ARRAY placed_by (STRING);
+    OPTIONAL BYTE_ARRAY place_confidence (STRING);
 }";
 
 /// One page of incidents as a Parquet row group, column by column in the schema's order.
@@ -85,7 +86,7 @@ fn parquet_row_group<W: Write + Send>(
     let mut n = 0;
     while let Some(mut column) = group.next_column()? {
         match n {
-            0 | 1 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 16 => {
+            0 | 1 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 16 | 17 => {
                 let (values, defined) = text(&|i| match n {
                     0 => Some(i.id.to_string()),
                     1 => Some(i.agency.clone()),
@@ -97,9 +98,10 @@ fn parquet_row_group<W: Write + Send>(
                     10 => i.closure.map(|c| c.as_str().to_string()),
                     11 => Some(i.location_kind.as_str().to_string()),
                     16 => i.placed_by.map(|p| p.as_str().to_string()),
+                    17 => i.place_confidence.map(|c| c.as_str().to_string()),
                     _ => Some(i.location.clone()),
                 });
-                let optional = matches!(n, 8..=10 | 16);
+                let optional = matches!(n, 8..=10 | 16 | 17);
                 column.typed::<ByteArrayType>().write_batch(
                     &values,
                     optional.then_some(&defined[..]),
@@ -135,7 +137,7 @@ fn parquet_row_group<W: Write + Send>(
 }
 
 /// The columns, in order: the public incident at its latest version.
-pub const COLUMNS: [&str; 17] = [
+pub const COLUMNS: [&str; 18] = [
     "id",
     "agency",
     "version",
@@ -152,8 +154,10 @@ pub const COLUMNS: [&str; 17] = [
     "lat",
     "lon",
     "policy_version",
-    // Where the point came from: feed, gazetteer or geocoder; empty without a point.
+    // Where the point came from: feed, gazetteer, centreline or geocoder; empty without a point.
     "placed_by",
+    // How sure a point Porchlight placed is: high, medium or low; empty for the feed's own.
+    "place_confidence",
 ];
 
 /// Where the pages go: CSV rows, or a Parquet row group per page.
@@ -217,6 +221,7 @@ impl Sink {
                 lon,
                 i.policy_version.to_string(),
                 i.placed_by.map(|p| p.as_str().to_string()).unwrap_or_default(),
+                i.place_confidence.map(|c| c.as_str().to_string()).unwrap_or_default(),
             ])?;
         }
         Ok(())

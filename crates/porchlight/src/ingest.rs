@@ -82,7 +82,8 @@ pub struct Summary {
     /// Keyed by "field: code".
     pub rejected: BTreeMap<String, Rejected>,
     /// Published rows by where their point came from: `feed`, `gazetteer` (the feed gave no
-    /// coordinates; the agency's gazetteer knew the block or intersection) or `none`.
+    /// coordinates; the agency's table knew the block or intersection), `centreline` (found on
+    /// the agency's street centrelines), `geocoder` or `none`.
     pub placed: BTreeMap<&'static str, u64>,
     /// Call types that no rule of the mapping matched (published or withheld as `other`).
     pub unmapped_call_types: BTreeMap<String, u64>,
@@ -148,21 +149,25 @@ impl Summary {
             let n = |by| self.placed.get(by).copied().unwrap_or(0);
             let _ = writeln!(
                 out,
-                "placed by      {:>8}  feed, {} gazetteer, {} geocoder, {} without a point",
+                "placed by      {:>8}  feed, {} gazetteer, {} centreline, {} geocoder, {} without a point",
                 n("feed"),
                 n("gazetteer"),
+                n("centreline"),
                 n("geocoder"),
                 n("none")
             );
-            let without = n("gazetteer") + n("geocoder") + n("none");
+            let without = n("gazetteer") + n("centreline") + n("geocoder") + n("none");
             if without > 0 {
+                let share = |by| 100.0 * n(by) as f64 / without as f64;
                 let _ = writeln!(
                     out,
-                    "without coordinates {without:>3}  of which placed by the gazetteer {} ({:.0}%), by the geocoder {} ({:.0}%)",
+                    "without coordinates {without:>3}  of which placed by the gazetteer table {} ({:.0}%), by centrelines {} ({:.0}%), by the geocoder {} ({:.0}%)",
                     n("gazetteer"),
-                    100.0 * n("gazetteer") as f64 / without as f64,
+                    share("gazetteer"),
+                    n("centreline"),
+                    share("centreline"),
                     n("geocoder"),
-                    100.0 * n("geocoder") as f64 / without as f64
+                    share("geocoder")
                 );
             }
         }

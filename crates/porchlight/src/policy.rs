@@ -70,8 +70,7 @@ pub async fn policy_in_force(store: &Store, agency: &AgencyId) -> anyhow::Result
     // Calls without coordinates are placed by the agency's gazetteer, where it has one; under a
     // mapping that says so, the calls with coordinates teach it.
     let gazetteer = store.gazetteer(agency).await?;
-    let policy =
-        if gazetteer.is_empty() { policy } else { policy.with_gazetteer(std::sync::Arc::new(gazetteer)) };
+    let policy = if gazetteer.is_empty() { policy } else { policy.with_gazetteer(gazetteer) };
     let learns = match store.agency_mapping(agency).await? {
         Some(text) => porchlight_feeds::Mapping::parse(&text).is_ok_and(|m| m.learns_gazetteer()),
         None => false,

@@ -357,6 +357,7 @@ impl Store {
                  'updated_at', q.updated_at, 'call_type', q.call_type, 'category', q.category,
                  'priority', q.priority, 'status', q.status, 'location_kind', q.location_kind,
                  'location', q.location, 'lat', q.lat, 'lon', q.lon, 'placed_by', q.placed_by,
+                 'place_confidence', q.place_confidence,
                  'policy_version', q.policy_version,
                  'narrative', q.narrative, 'units', q.units, 'closure', q.closure,
                  'initial_call_type', q.initial_call_type))

@@ -8,6 +8,7 @@ use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
     path::Path,
     str::FromStr,
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -18,6 +19,7 @@ use porchlight_core::{
     agency::AgencyId,
     alert::{Alert, AlertKind, BaseRate},
     category::Category,
+    gazetteer::{Confidence, Gazetteer, Segment},
     geo::Point,
     incident::{Closure, Incident, PlacedBy, PublicIncident},
     pacing::Pacing,
@@ -130,7 +132,11 @@ pub struct PolicyVersion {
 pub struct Store {
     pool: SqlitePool,
     incident_key: Vec<u8>,
+    gazetteers: Gazetteers,
 }
+
+/// Gazetteers read, by agency, with the revision they were read at.
+type Gazetteers = Arc<Mutex<HashMap<String, (i64, Arc<Gazetteer>)>>>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -193,6 +199,8 @@ struct IncidentRow {
     lon: Option<f64>,
     #[serde(default)]
     placed_by: Option<String>,
+    #[serde(default)]
+    place_confidence: Option<String>,
     policy_version: i64,
     narrative: Option<String>,
     units: Option<String>,
@@ -229,6 +237,13 @@ impl IncidentRow {
                     Some(PlacedBy::parse(p).ok_or_else(|| StoreError::Corrupt(format!("placed_by {p:?}")))?)
                 }
             },
+            place_confidence: match self.place_confidence.as_deref() {
+                Some(c) if point.is_some() => Some(
+                    Confidence::parse(c)
+                        .ok_or_else(|| StoreError::Corrupt(format!("place_confidence {c:?}")))?,
+                ),
+                _ => None,
+            },
             point,
             narrative: self.narrative,
             units: match self.units {
@@ -251,7 +266,8 @@ impl IncidentRow {
 /// Selects an incident at a given version: `i` is `incidents`, `v` is `incident_versions`.
 const INCIDENT_AT_VERSION: &str =
     "SELECT i.id, i.agency_id, v.version, i.received_at, v.updated_at, v.call_type,
-        v.category, v.priority, v.status, v.location_kind, v.location, v.lat, v.lon, v.placed_by, v.policy_version,
+        v.category, v.priority, v.status, v.location_kind, v.location, v.lat, v.lon, v.placed_by, v.place_confidence,
+        v.policy_version,
         v.narrative,
         v.units, v.closure,
         (SELECT f.call_type FROM incident_versions f WHERE f.incident_id = i.id AND f.version = 1)
@@ -377,7 +393,7 @@ impl Store {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let incident_key = Self::incident_key(&pool).await?;
-        Ok(Self { pool, incident_key })
+        Ok(Self { pool, incident_key, gazetteers: Arc::default() })
     }
 
     /// The secret for hashing incident numbers, made on first use from the operating system's
@@ -467,6 +483,7 @@ impl Store {
         sql: &'static str,
     ) -> Result<()> {
         let mut tx = self.write().await?;
+        bump_gazetteer(&mut tx, id).await?;
         for (key, point) in points {
             sqlx::query(sql)
                 .bind(id.as_str())
@@ -533,18 +550,92 @@ impl Store {
         Ok(())
     }
 
-    /// The agency's gazetteer (empty if it has none).
-    pub async fn gazetteer(&self, id: &AgencyId) -> Result<porchlight_core::gazetteer::Gazetteer> {
+    /// Replace the agency's street centrelines with `segments` (each with its street's name as
+    /// the file writes it); returns how many were entered.
+    pub async fn put_centrelines(&self, id: &AgencyId, segments: &[(String, Segment)]) -> Result<usize> {
+        let mut tx = self.write().await?;
+        bump_gazetteer(&mut tx, id).await?;
+        sqlx::query("DELETE FROM centrelines WHERE agency_id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        for (street, segment) in segments {
+            let line: Vec<[f64; 2]> = segment.line().iter().map(|p| [p.lon(), p.lat()]).collect();
+            sqlx::query(
+                "INSERT INTO centrelines (agency_id, street, line, left_from, left_to, right_from, right_to)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id.as_str())
+            .bind(street)
+            .bind(serde_json::to_string(&line).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            .bind(segment.left().map(|r| r.0))
+            .bind(segment.left().map(|r| r.1))
+            .bind(segment.right().map(|r| r.0))
+            .bind(segment.right().map(|r| r.1))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(segments.len())
+    }
+
+    /// The agency's gazetteer: its table of points and its street centrelines (empty if it has
+    /// neither). Read once and kept until it changes (an import, a block learned), in this
+    /// process or another.
+    pub async fn gazetteer(&self, id: &AgencyId) -> Result<Arc<Gazetteer>> {
+        let revision: Option<(i64,)> =
+            sqlx::query_as("SELECT revision FROM gazetteer_revisions WHERE agency_id = ?")
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        let revision = revision.map_or(0, |(r,)| r);
+        if let Some((at, g)) = self.gazetteers.lock().expect("not poisoned").get(id.as_str())
+            && *at == revision
+        {
+            return Ok(g.clone());
+        }
+        let gazetteer = Arc::new(self.read_gazetteer(id).await?);
+        self.gazetteers
+            .lock()
+            .expect("not poisoned")
+            .insert(id.as_str().to_owned(), (revision, gazetteer.clone()));
+        Ok(gazetteer)
+    }
+
+    async fn read_gazetteer(&self, id: &AgencyId) -> Result<Gazetteer> {
         let rows: Vec<(String, f64, f64)> =
             sqlx::query_as("SELECT key, lat, lon FROM gazetteer WHERE agency_id = ?")
                 .bind(id.as_str())
                 .fetch_all(&self.pool)
                 .await?;
-        rows.into_iter()
+        let mut gazetteer: Gazetteer = rows
+            .into_iter()
             .map(|(key, lat, lon)| {
                 Point::new(lat, lon).map(|p| (key, p)).map_err(|e| StoreError::Corrupt(e.to_string()))
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        type Range = (Option<u32>, Option<u32>);
+        type Row = (String, String, Option<u32>, Option<u32>, Option<u32>, Option<u32>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT street, line, left_from, left_to, right_from, right_to FROM centrelines WHERE agency_id = ?",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let range = |r: Range| r.0.zip(r.1);
+        for (street, line, lf, lt, rf, rt) in rows {
+            let line: Vec<[f64; 2]> =
+                serde_json::from_str(&line).map_err(|e| StoreError::Corrupt(format!("centreline: {e}")))?;
+            let line = line
+                .into_iter()
+                .map(|[lon, lat]| Point::new(lat, lon))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::Corrupt(format!("centreline: {e}")))?;
+            let segment = Segment::new(line, range((lf, lt)), range((rf, rt)))
+                .ok_or_else(|| StoreError::Corrupt("centreline of one point".into()))?;
+            gazetteer.add_segment(&street, segment);
+        }
+        Ok(gazetteer)
     }
 
     /// A polled feed's checkpoint and state (both JSON, as the poller wrote them), if the
@@ -835,10 +926,10 @@ impl Store {
             sqlx::query(
                 "INSERT INTO incidents (id, agency_id, source_key, version, received_at, visible_at, updated_at,
                     call_type, category, priority, status, location_kind, location, lat, lon, policy_version,
-                    narrative, units, closure, placed_by)
+                    narrative, units, closure, placed_by, place_confidence)
                  SELECT r->>0, r->>1, unhex(r->>2), r->>3, r->>4, r->>5, r->>6, r->>'$[7][0]', r->>'$[7][1]',
                     r->>'$[7][2]', r->>'$[7][3]', r->>'$[7][4]', r->>'$[7][5]', r->>'$[7][6]', r->>'$[7][7]',
-                    r->>'$[7][8]', r->>'$[7][9]', r->>'$[7][10]', r->>'$[7][11]', r->>'$[7][12]'
+                    r->>'$[7][8]', r->>'$[7][9]', r->>'$[7][10]', r->>'$[7][11]', r->>'$[7][12]', r->>'$[7][13]'
                  FROM (SELECT value AS r FROM jsonb_each(?))",
             )
             .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?)
@@ -857,10 +948,11 @@ impl Store {
             let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             sqlx::query(
                 "INSERT INTO incident_versions (incident_id, version, updated_at, call_type, category, priority,
-                    status, location_kind, location, lat, lon, policy_version, narrative, units, closure, placed_by)
+                    status, location_kind, location, lat, lon, policy_version, narrative, units, closure, placed_by,
+                    place_confidence)
                  SELECT r->>0, r->>1, ?1, r->>'$[2][0]', r->>'$[2][1]', r->>'$[2][2]', r->>'$[2][3]',
                     r->>'$[2][4]', r->>'$[2][5]', r->>'$[2][6]', r->>'$[2][7]', r->>'$[2][8]', r->>'$[2][9]',
-                    r->>'$[2][10]', r->>'$[2][11]', r->>'$[2][12]'
+                    r->>'$[2][10]', r->>'$[2][11]', r->>'$[2][12]', r->>'$[2][13]'
                  FROM (SELECT value AS r FROM jsonb_each(?2))",
             )
             .bind(ts(now))
@@ -1316,7 +1408,7 @@ async fn record_withheld(
 
 /// A version's published fields, in the order both incidents and incident_versions name them:
 /// call_type, category, priority, status, location_kind, location, lat, lon, policy_version,
-/// narrative, units (the incident's, merged over its rows), closure, placed_by.
+/// narrative, units (the incident's, merged over its rows), closure, placed_by, place_confidence.
 type PublishedValues<'a> = (
     &'a str,
     &'static str,
@@ -1329,6 +1421,7 @@ type PublishedValues<'a> = (
     u32,
     Option<&'a str>,
     Option<&'a str>,
+    Option<&'static str>,
     Option<&'static str>,
     Option<&'static str>,
 );
@@ -1348,7 +1441,20 @@ fn published_values<'a>(p: &'a PublicIncident, units: Option<&'a str>) -> Publis
         units,
         p.closure().map(Closure::as_str),
         p.placed_by().map(PlacedBy::as_str),
+        p.place_confidence().map(Confidence::as_str),
     )
+}
+
+/// Mark the agency's gazetteer changed, in the transaction that changes it.
+async fn bump_gazetteer(conn: &mut SqliteConnection, id: &AgencyId) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO gazetteer_revisions (agency_id, revision) VALUES (?, 1)
+         ON CONFLICT (agency_id) DO UPDATE SET revision = revision + 1",
+    )
+    .bind(id.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -1482,7 +1588,7 @@ async fn update_incident(
     sqlx::query(
         "UPDATE incidents SET version = ?, updated_at = ?, call_type = ?, category = ?, priority = ?, status = ?,
             location_kind = ?, location = ?, lat = ?, lon = ?, policy_version = ?, narrative = ?, units = ?,
-            closure = ?, placed_by = ?
+            closure = ?, placed_by = ?, place_confidence = ?
          WHERE id = ?",
     )
     .bind(version)
@@ -1500,6 +1606,7 @@ async fn update_incident(
     .bind(units)
     .bind(p.closure().map(Closure::as_str))
     .bind(p.placed_by().map(PlacedBy::as_str))
+    .bind(p.place_confidence().map(Confidence::as_str))
     .bind(id.to_string())
     .execute(conn)
     .await?;

@@ -246,6 +246,7 @@ fn the_export_holds_every_published_incident_with_its_policy_version() {
         assert_eq!(&row[15], "1", "the policy version");
         // Seattle's calls carry their own coordinates.
         assert_eq!(&row[16], if row[13].is_empty() { "" } else { "feed" }, "where the point came from");
+        assert_eq!(&row[17], "", "a feed's own point has no confidence of Porchlight's");
         let (kind, location) = (&row[11], &row[12]);
         match kind {
             "block" => assert!(block.is_match(location), "{location}"),
@@ -323,6 +324,7 @@ fn porchlight_export_columns() -> Vec<&'static str> {
         "lon",
         "policy_version",
         "placed_by",
+        "place_confidence",
     ]
 }
 

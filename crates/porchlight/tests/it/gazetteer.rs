@@ -278,3 +278,296 @@ async fn calls_pushed_without_coordinates_are_placed_by_the_servers_geocoder() {
         vec!["5200 N 35th St, Milwaukee, WI".to_owned(), "5300 N 38th St, Milwaukee, WI".to_owned()]
     );
 }
+
+const CENTRELINES: &str = "examples/data/milwaukee-centreline/centreline.geojson";
+
+/// Milwaukee's calls of 15 to 21 May 2018 (the centrelines were made from the two weeks
+/// before), as published and with every coordinate blanked; and a mapping that reads no
+/// coordinates.
+fn held_out_week(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let mut reader = csv::Reader::from_path(repo().join(crate::common::MILWAUKEE_CSV)).unwrap();
+    let (with, without) = (dir.join("week.csv"), dir.join("week-blank.csv"));
+    let mut w = csv::Writer::from_path(&with).unwrap();
+    let mut b = csv::Writer::from_path(&without).unwrap();
+    w.write_record(reader.headers().unwrap()).unwrap();
+    b.write_record(reader.headers().unwrap()).unwrap();
+    for row in reader.records().map(Result::unwrap).filter(|r| &r[1] >= "2018-05-15") {
+        w.write_record(&row).unwrap();
+        let blank: Vec<&str> =
+            row.iter().enumerate().map(|(i, v)| if i == 3 || i == 4 { "" } else { v }).collect();
+        b.write_record(&blank).unwrap();
+    }
+    w.flush().unwrap();
+    b.flush().unwrap();
+    let text = std::fs::read_to_string(repo().join("examples/milwaukee.toml")).unwrap();
+    let mapping = dir.join("milwaukee-blocks.toml");
+    let blank = text.replace("latitude = \"latitude\"\n", "").replace("longitude = \"longitude\"\n", "");
+    assert_ne!(blank, text);
+    std::fs::write(&mapping, blank).unwrap();
+    (with, without, mapping)
+}
+
+/// `porchlight export` of a data folder: the rows by (received, call type, location), those
+/// seen once only.
+fn exported(data: &Path) -> std::collections::HashMap<(String, String, String), csv::StringRecord> {
+    let out = porchlight().args(["export", "--data-dir"]).arg(data).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut reader = csv::Reader::from_reader(&out.stdout[..]);
+    let headers = reader.headers().unwrap().clone();
+    let at = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (r, c, l) = (at("received_at"), at("call_type"), at("location"));
+    let mut rows = std::collections::HashMap::new();
+    let mut twice = std::collections::HashSet::new();
+    for row in reader.records().map(Result::unwrap) {
+        let key = (row[r].to_owned(), row[c].to_owned(), row[l].to_owned());
+        if rows.insert(key.clone(), row).is_some() {
+            twice.insert(key);
+        }
+    }
+    rows.retain(|k, _| !twice.contains(k));
+    rows
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[test]
+fn centrelines_place_a_held_out_week_of_calls_near_where_their_feed_put_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (with, without, mapping) = held_out_week(dir.path());
+    // The week as published: the feed's own points, snapped.
+    let truth = dir.path().join("truth");
+    let out = import(&truth, "milwaukee", "examples/milwaukee.toml", &with);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The same week without coordinates, placed by the centrelines alone.
+    let data = dir.path().join("data");
+    let out = porchlight()
+        .args(["agency", "add", "--mapping"])
+        .arg(&mapping)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = porchlight()
+        .args(["gazetteer", "import", "--agency", "milwaukee", "--data-dir"])
+        .arg(&data)
+        .arg(repo().join(CENTRELINES))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(said.contains("4761 centreline segments of "), "{said}");
+    let placed = summary(&import(&data, "milwaukee", mapping.to_str().unwrap(), &without));
+    let by = |m: &str| placed["placed"][m].as_u64().unwrap_or(0);
+    assert_eq!(by("feed") + by("gazetteer") + by("geocoder"), 0, "{placed}");
+
+    // Pair each call with itself as published, and measure: a block against the feed's own
+    // point. A corner against the held-out week's own house calls on its two streets (the
+    // middle of the closest pair, where they come within 150 m): the feed's points of corners
+    // come from a third party's geocoder that often misses by kilometres ("N 47TH ST / W
+    // HAMPTON AV" at 43.04 N, where Hampton Avenue runs at 43.10 N).
+    let houses = house_points(&with);
+    let (truth, placed_rows) = (exported(&truth), exported(&data));
+    let mut figures: std::collections::BTreeMap<&str, (u32, u32, Vec<f64>)> = Default::default();
+    for (key, t) in &truth {
+        let Some(p) = placed_rows.get(key) else { continue };
+        // Columns as `porchlight export` writes them: 11 location_kind, 12 location, 13 lat,
+        // 14 lon, 16 placed_by, 17 place_confidence.
+        let (Ok(t_lat), Ok(t_lon)) = (t[13].parse::<f64>(), t[14].parse::<f64>()) else { continue };
+        let kind = match &t[11] {
+            "block" => "block",
+            "intersection" => "intersection",
+            _ => continue,
+        };
+        let entry = figures.entry(kind).or_default();
+        entry.0 += 1;
+        if p[13].is_empty() {
+            continue;
+        }
+        assert_eq!(&p[16], "centreline", "{p:?}");
+        assert!(matches!(&p[17], "high" | "medium"), "{p:?}");
+        entry.1 += 1;
+        let at = (p[13].parse().unwrap(), p[14].parse().unwrap());
+        if kind == "block" {
+            entry.2.push(metres((t_lat, t_lon), at));
+        } else if let Some(corner) = corner_of_houses(&houses, &p[12]) {
+            entry.2.push(metres(corner, at));
+        }
+    }
+    for (kind, (calls, placed, distances)) in &mut figures {
+        distances.sort_by(f64::total_cmp);
+        eprintln!(
+            "{kind}: {placed} of {calls} placed ({:.0}%); {} measured: median {:.0} m, p90 {:.0} m",
+            100.0 * f64::from(*placed) / f64::from(*calls),
+            distances.len(),
+            percentile(distances, 0.5),
+            percentile(distances, 0.9)
+        );
+    }
+    // Both points are snapped to block-sized cells, so a placement on the right block lands in
+    // the feed's own cell (0 m) or a neighbour (about 115 m away).
+    let (calls, placed, distances) = &figures["block"];
+    assert!(f64::from(*placed) >= 0.8 * f64::from(*calls), "{placed} of {calls}");
+    assert!(percentile(distances, 0.5) <= 1.0, "median {}", percentile(distances, 0.5));
+    assert!(percentile(distances, 0.9) <= 250.0, "p90 {}", percentile(distances, 0.9));
+    let (calls, placed, distances) = &figures["intersection"];
+    assert!(f64::from(*placed) >= 0.5 * f64::from(*calls), "{placed} of {calls}");
+    assert!(distances.len() >= 200, "{} corners measured", distances.len());
+    assert!(percentile(distances, 0.5) <= 120.0, "median {}", percentile(distances, 0.5));
+    assert!(percentile(distances, 0.9) <= 250.0, "p90 {}", percentile(distances, 0.9));
+}
+
+/// The points of a file's house calls ("5237 N 35TH ST,MKE") by street.
+fn house_points(file: &Path) -> std::collections::HashMap<String, Vec<(f64, f64)>> {
+    let house = regex::Regex::new(r"^\d+(?:-[A-Z0-9]+)? (.+),MKE$").unwrap();
+    let mut points: std::collections::HashMap<String, Vec<(f64, f64)>> = Default::default();
+    for row in csv::Reader::from_path(file).unwrap().records().map(Result::unwrap) {
+        let (Some(c), Ok(lat), Ok(lon)) = (house.captures(&row[2]), row[3].parse(), row[4].parse()) else {
+            continue;
+        };
+        points.entry(c[1].to_owned()).or_default().push((lat, lon));
+    }
+    points
+}
+
+/// Where two streets of a published corner ("N 60th St & W Capitol Dr") meet by their house
+/// calls: the middle of their closest pair, if within 150 m.
+fn corner_of_houses(
+    houses: &std::collections::HashMap<String, Vec<(f64, f64)>>,
+    corner: &str,
+) -> Option<(f64, f64)> {
+    let upper = corner.to_uppercase();
+    let (a, b) = upper.split_once(" & ")?;
+    let (a, b) = (houses.get(a)?, houses.get(b)?);
+    let mut best: Option<(f64, (f64, f64))> = None;
+    for pa in a {
+        for pb in b {
+            let d = metres(*pa, *pb);
+            if best.is_none_or(|(bd, _)| d < bd) {
+                best = Some((d, ((pa.0 + pb.0) / 2.0, (pa.1 + pb.1) / 2.0)));
+            }
+        }
+    }
+    best.filter(|(d, _)| *d <= 150.0).map(|(_, c)| c)
+}
+
+#[test]
+fn feeds_check_counts_rows_placed_by_centrelines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, without, mapping) = held_out_week(dir.path());
+    let out = porchlight()
+        .args(["feeds", "check", "--mapping"])
+        .arg(&mapping)
+        .arg("--gazetteer")
+        .arg(repo().join(CENTRELINES))
+        .arg(&without)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8(out.stdout).unwrap();
+    let line =
+        said.lines().find(|l| l.starts_with("without coordinates")).unwrap_or_else(|| panic!("{said}"));
+    let share: f64 =
+        line.split("by centrelines ").nth(1).unwrap().split(['(', '%']).nth(1).unwrap().parse().unwrap();
+    eprintln!("{line}");
+    assert!(share >= 70.0, "{line}");
+}
+
+#[test]
+fn a_citys_own_centreline_layout_is_described_by_a_layout_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = porchlight()
+        .args(["agency", "add", "--mapping"])
+        .arg(repo().join("examples/milwaukee.toml"))
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The CSV with three rows spoiled: a line that is not WKT, a house number that is not one,
+    // a point for a line.
+    let text =
+        std::fs::read_to_string(repo().join("examples/data/milwaukee-centreline/district-4.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[2] = lines[2].replacen("LINESTRING (", "LINESTRING ((", 1);
+    let mut fields: Vec<&str> = lines[3].splitn(9, ',').collect();
+    fields[4] = "N12";
+    lines[3] = fields.join(",");
+    lines[4] = format!("{},\"POINT (-88.0 43.1)\"", lines[4].split(",\"").next().unwrap());
+    let rows = lines.len() - 1;
+    let file = dir.path().join("district-4.csv");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let import = |layout: Option<&str>| {
+        let mut cmd = porchlight();
+        cmd.args(["gazetteer", "import", "--agency", "milwaukee", "--data-dir"]).arg(&data);
+        if let Some(l) = layout {
+            cmd.arg("--layout").arg(repo().join(l));
+        }
+        let out = cmd.arg(&file).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Read as TIGER/Line: no FULLNAME, every row skipped and said why.
+    let said = import(None);
+    // (The spoiled line first fails on its geometry.)
+    assert!(said.contains(&format!("skipped {:>6}  FULLNAME: empty", rows - 1)), "{said}");
+    let said = import(Some("examples/centreline-layouts/milwaukee-district-4.toml"));
+    assert!(said.contains(&format!("{} centreline segments of", rows - 3)), "{said}");
+    assert!(said.contains("WKT: not_well_known_text (lines 3)"), "{said}");
+    assert!(said.contains("LO_EVEN: not_a_house_number (lines 4)"), "{said}");
+    assert!(said.contains("geometry: not_a_line (lines 5)"), "{said}");
+    // A call on a block of district 4 without coordinates is placed on it.
+    let calls = dir.path().join("calls.csv");
+    std::fs::write(
+        &calls,
+        "id,time,location,latitude,longitude,district,nature,status\n\
+         9000001,2018-05-22 10:00:00,\"3610 N 100TH ST,MKE\",,,4,THEFT,Service in Progress\n",
+    )
+    .unwrap();
+    let out = crate::common::import(&data, "milwaukee", "examples/milwaukee.toml", &calls);
+    let s = summary(&out);
+    assert_eq!(s["placed"], serde_json::json!({"centreline": 1}), "{s}");
+}
+
+#[tokio::test]
+async fn the_store_reads_a_gazetteer_again_only_when_it_changed() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = porchlight()
+        .args(["agency", "add", "--mapping"])
+        .arg(repo().join("examples/milwaukee.toml"))
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let store = porchlight_store::Store::open(&data).await.unwrap();
+    let agency = porchlight_core::agency::AgencyId::parse("milwaukee").unwrap();
+    let first = store.gazetteer(&agency).await.unwrap();
+    assert!(first.is_empty());
+    assert!(Arc::ptr_eq(&first, &store.gazetteer(&agency).await.unwrap()), "kept while unchanged");
+    // Another process imports centrelines: this one reads them at its next call.
+    let out = porchlight()
+        .args(["gazetteer", "import", "--agency", "milwaukee", "--data-dir"])
+        .arg(&data)
+        .args(["--layout"])
+        .arg(repo().join("examples/centreline-layouts/milwaukee-district-4.toml"))
+        .arg(repo().join("examples/data/milwaukee-centreline/district-4.csv"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let after = store.gazetteer(&agency).await.unwrap();
+    assert_eq!(after.segments(), 1135);
+    assert!(Arc::ptr_eq(&after, &store.gazetteer(&agency).await.unwrap()));
+    // And a block learned or a table imported changes it again.
+    let p = porchlight_core::geo::Point::new(43.1, -88.0).unwrap();
+    store.put_gazetteer(&agency, &[("3600 N 100TH ST".to_owned(), p)]).await.unwrap();
+    let table = store.gazetteer(&agency).await.unwrap();
+    assert!(!Arc::ptr_eq(&after, &table));
+    assert_eq!((table.len(), table.segments()), (1, 1135));
+}
