@@ -374,24 +374,33 @@ fn read_geojson(file: &Path, layout: &Layout) -> anyhow::Result<(Vec<(String, Se
     Ok((segments, skipped))
 }
 
+/// A CSV file's reader and its header row.
+fn open_csv(file: &Path) -> anyhow::Result<(csv::Reader<std::fs::File>, csv::StringRecord)> {
+    let mut reader = csv::Reader::from_path(file).with_context(|| format!("reading {}", file.display()))?;
+    let headers = reader.headers().with_context(|| format!("reading {}", file.display()))?.clone();
+    Ok((reader, headers))
+}
+
+/// A row with its line number, or `None` for one that is not CSV (its line kept in `skipped`).
+fn row(record: csv::Result<csv::StringRecord>, skipped: &mut Skipped) -> Option<(u64, csv::StringRecord)> {
+    match record {
+        Ok(r) => Some((r.position().map_or(0, |p| p.line()), r)),
+        Err(e) => {
+            skipped.entry("row: not_csv".into()).or_default().push(e.position().map_or(0, |p| p.line()));
+            None
+        }
+    }
+}
+
 /// Centrelines from a CSV file with a line as well-known text.
 fn read_centreline_csv(file: &Path, layout: &Layout) -> anyhow::Result<(Vec<(String, Segment)>, Skipped)> {
     use wkt::TryFromWkt;
-    let mut reader = csv::Reader::from_path(file).with_context(|| format!("reading {}", file.display()))?;
-    let headers = reader.headers().with_context(|| format!("reading {}", file.display()))?.clone();
+    let (mut reader, headers) = open_csv(file)?;
     let geometry = layout.geometry_column(&headers).context("no geometry column")?;
     let mut segments = Vec::new();
     let mut skipped = Skipped::new();
     for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                skipped.entry("row: not_csv".into()).or_default().push(line);
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line());
+        let Some((line, record)) = row(record, &mut skipped) else { continue };
         let field = |name: &str| -> Option<String> {
             let i = headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name))?;
             record.get(i).map(str::to_owned)
@@ -412,8 +421,7 @@ fn read_centreline_csv(file: &Path, layout: &Layout) -> anyhow::Result<(Vec<(Str
 /// The table's points by key, and the skipped rows. Values are never quoted: a location column
 /// may hold a house address.
 pub fn read(file: &Path, columns: &Columns) -> anyhow::Result<(Vec<(String, Point)>, Skipped)> {
-    let mut reader = csv::Reader::from_path(file).with_context(|| format!("reading {}", file.display()))?;
-    let headers = reader.headers().with_context(|| format!("reading {}", file.display()))?.clone();
+    let (mut reader, headers) = open_csv(file)?;
     let column = |given: Option<&String>, names: &[&str]| -> anyhow::Result<(usize, String)> {
         let names: Vec<String> =
             given.map_or(names.iter().map(|n| (*n).to_owned()).collect(), |g| vec![g.clone()]);
@@ -437,15 +445,7 @@ pub fn read(file: &Path, columns: &Columns) -> anyhow::Result<(Vec<(String, Poin
     let mut points = BTreeMap::new();
     let mut skipped = Skipped::new();
     for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                skipped.entry("row: not_csv".into()).or_default().push(line);
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line());
+        let Some((line, record)) = row(record, &mut skipped) else { continue };
         let mut skip = |why: String| skipped.entry(why).or_default().push(line);
         let Some(key) = gazetteer::key_of(record.get(location).unwrap_or_default()) else {
             skip(format!("{location_name}: not_a_block_or_intersection"));

@@ -12,9 +12,14 @@ const CALLS: &str = "examples/data/stlouis-cfs/cfsraw.csv";
 const BLOCKS: &str = "examples/data/stlouis-cfs/location.csv";
 
 fn add_agency(data: &Path) {
+    add_agency_of(data, "examples/st-louis.toml");
+}
+
+/// `porchlight agency add` with a mapping (relative to the repository, or absolute).
+fn add_agency_of(data: &Path, mapping: &str) {
     let out = porchlight()
         .args(["agency", "add", "--mapping"])
-        .arg(repo().join("examples/st-louis.toml"))
+        .arg(repo().join(mapping))
         .arg("--data-dir")
         .arg(data)
         .output()
@@ -343,14 +348,7 @@ fn centrelines_place_a_held_out_week_of_calls_near_where_their_feed_put_them() {
 
     // The same week without coordinates, placed by the centrelines alone.
     let data = dir.path().join("data");
-    let out = porchlight()
-        .args(["agency", "add", "--mapping"])
-        .arg(&mapping)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    add_agency_of(&data, mapping.to_str().unwrap());
     let out = porchlight()
         .args(["gazetteer", "import", "--agency", "milwaukee", "--data-dir"])
         .arg(&data)
@@ -480,14 +478,7 @@ fn feeds_check_counts_rows_placed_by_centrelines() {
 fn a_citys_own_centreline_layout_is_described_by_a_layout_file() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = porchlight()
-        .args(["agency", "add", "--mapping"])
-        .arg(repo().join("examples/milwaukee.toml"))
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    add_agency_of(&data, "examples/milwaukee.toml");
     // The CSV with three rows spoiled: a line that is not WKT, a house number that is not one,
     // a point for a line.
     let text =
@@ -538,14 +529,7 @@ async fn the_store_reads_a_gazetteer_again_only_when_it_changed() {
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = porchlight()
-        .args(["agency", "add", "--mapping"])
-        .arg(repo().join("examples/milwaukee.toml"))
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    add_agency_of(&data, "examples/milwaukee.toml");
     let store = porchlight_store::Store::open(&data).await.unwrap();
     let agency = porchlight_core::agency::AgencyId::parse("milwaukee").unwrap();
     let first = store.gazetteer(&agency).await.unwrap();
