@@ -12,8 +12,7 @@
 //! the densest city). A tile stores its circles row by row, and within a row class by class,
 //! so the runs one query reads lie close together. Each circle is a lane of a block of eight:
 //! its centre as a vector in metres from the tile's own centre, in `f32`, the squared chord of
-//! its radius, and its category tag; each circle's slot (a 4-byte handle, resolved to its id
-//! only by a caller that wants ids) sits in a column beside the blocks. The test is
+//! its radius, and its category tag; ids sit in a column beside the blocks. The test is
 //! `|q - c|² <= chord²`, which on the sphere is exactly `distance <= radius` (the chord grows
 //! with the angle); in `f32` the answer is certain except within a few centimetres of the edge,
 //! where the circle's exact centre and radius decide by [`Point::distance_m`], so answers agree
@@ -183,12 +182,13 @@ impl Block {
     };
 }
 
-/// Circles in the layout queries scan: blocks of eight, and beside them the slot of each (its
-/// handle: read for a hit, or copied wholesale for a run that surely holds the point; 4 bytes
-/// where an id would take 16) and its column (to find a row's run of columns).
+/// Circles in the layout queries scan: blocks of eight, and beside them the id of each (read
+/// for a hit, or copied wholesale for a run that surely holds the point), its column (to find
+/// a row's run of columns) and its slot (read only for an edge too close to call).
 #[derive(Debug, Default)]
 struct Columns {
     blocks: Vec<Block>,
+    id: Vec<Uuid>,
     col: Vec<u8>,
     slot: Vec<u32>,
 }
@@ -203,6 +203,7 @@ struct Entry {
     col: u8,
     tag: u32,
     slot: u32,
+    id: Uuid,
 }
 
 impl Columns {
@@ -220,6 +221,7 @@ impl Columns {
         (b.x[lane], b.y[lane], b.z[lane]) = (e.offset[0], e.offset[1], e.offset[2]);
         b.inside[lane] = e.inside;
         b.tag[lane] = e.tag;
+        self.id[i] = e.id;
         self.col[i] = e.col;
         self.slot[i] = e.slot;
     }
@@ -229,6 +231,7 @@ impl Columns {
         if i.is_multiple_of(LANES) {
             self.blocks.push(Block::EMPTY);
         }
+        self.id.push(Uuid::nil());
         self.col.push(0);
         self.slot.push(0);
         self.set(i, e);
@@ -252,6 +255,7 @@ impl Columns {
             self.set(i, &moved);
         }
         self.disable(last);
+        self.id.pop();
         self.col.pop();
         self.slot.pop();
         if last.is_multiple_of(LANES) {
@@ -262,6 +266,7 @@ impl Columns {
     fn with_capacity(n: usize) -> Self {
         Self {
             blocks: Vec::with_capacity(n.div_ceil(LANES)),
+            id: Vec::with_capacity(n),
             col: Vec::with_capacity(n),
             slot: Vec::with_capacity(n),
         }
@@ -278,11 +283,15 @@ impl Columns {
             col: self.col[i],
             tag: b.tag[lane],
             slot: self.slot[i],
+            id: self.id[i],
         }
     }
 
     fn bytes(&self) -> usize {
-        self.blocks.capacity() * std::mem::size_of::<Block>() + self.col.capacity() + self.slot.capacity() * 4
+        self.blocks.capacity() * std::mem::size_of::<Block>()
+            + self.id.capacity() * 16
+            + self.col.capacity()
+            + self.slot.capacity() * 4
     }
 }
 
@@ -309,12 +318,11 @@ struct Tile {
     removed: usize,
 }
 
-/// A circle as given: to decide the cases `f32` cannot, to find its entry, and to name it.
+/// A circle as given: to decide the cases `f32` cannot, and to find its entry.
 #[derive(Debug, Clone, Copy)]
 struct Circle {
     centre: Point,
     radius_m: f64,
-    id: Uuid,
 }
 
 enum Place {
@@ -354,8 +362,8 @@ impl Job<'_> {
                 acc = acc.wrapping_add(b.x[0].to_bits() ^ b.z[0].to_bits() ^ b.tag[0]);
             }
         }
-        for i in (from..to).step_by(16) {
-            acc ^= self.columns.slot[i];
+        for i in (from..to).step_by(4) {
+            acc ^= self.columns.id[i].as_bytes()[0] as u32;
         }
         acc
     }
@@ -621,10 +629,11 @@ impl CircleGrid {
             col: (col_of(centre.lon()) % TILE_CELLS) as u8,
             tag,
             slot,
+            id,
         };
         tile.pending.push(&entry);
         tile.pending_place.push((entry.class, entry.row));
-        let circle = Circle { centre, radius_m, id };
+        let circle = Circle { centre, radius_m };
         match self.circles.get_mut(slot as usize) {
             Some(c) => *c = circle,
             None => self.circles.push(circle),
@@ -639,7 +648,7 @@ impl CircleGrid {
         let Some(slot) = self.slot_of.remove(&id) else {
             return false;
         };
-        let Circle { centre, radius_m, .. } = self.circles[slot as usize];
+        let Circle { centre, radius_m } = self.circles[slot as usize];
         let class = class_of(radius_m);
         self.per_class[class] -= 1;
         self.free.push(slot);
@@ -779,21 +788,6 @@ impl CircleGrid {
     /// Every circle that holds `at` and whose tag shares a bit with `mask`, by id, appended to
     /// `out` in no particular order.
     pub fn containing_into(&self, at: Point, mask: u32, out: &mut Vec<Uuid>) {
-        let mut handles = Vec::new();
-        self.handles_into(at, mask, &mut handles);
-        out.extend(handles.into_iter().map(|h| self.id_of(h)));
-    }
-
-    /// The id of the circle a handle from [`CircleGrid::handles_into`] names. A handle is valid
-    /// until the grid next changes: a removed circle's handle goes to the next one entered.
-    pub fn id_of(&self, handle: u32) -> Uuid {
-        self.circles[handle as usize].id
-    }
-
-    /// [`CircleGrid::containing_into`] by handle (see [`CircleGrid::id_of`]): what the index
-    /// itself reads, 4 bytes a circle, so a query that finds thousands need not fetch their
-    /// 16-byte ids from all over memory.
-    pub fn handles_into(&self, at: Point, mask: u32, out: &mut Vec<u32>) {
         let Some(plan) = self.plan(at) else {
             return;
         };
@@ -863,7 +857,7 @@ impl CircleGrid {
         out.reserve(jobs.iter().map(|j| (j.to - j.from) as usize).sum());
         for job in &jobs {
             if job.copy {
-                out.extend_from_slice(&job.columns.slot[job.from as usize..job.to as usize]);
+                out.extend_from_slice(&job.columns.id[job.from as usize..job.to as usize]);
             } else {
                 let probe = Probe { at, q: job.q, mask };
                 self.scan(job.columns, job.from as usize..job.to as usize, probe, job.band, out);
@@ -930,7 +924,7 @@ impl CircleGrid {
         range: std::ops::Range<usize>,
         probe: Probe,
         band: f32,
-        out: &mut Vec<u32>,
+        out: &mut Vec<Uuid>,
     ) {
         if range.is_empty() {
             return;
@@ -952,15 +946,14 @@ impl CircleGrid {
             let mut hits = d2.simd_le(inside).to_bitmask() & wanted;
             let mut close = d2.simd_le(inside + band).to_bitmask() & wanted & !hits;
             while hits != 0 {
-                out.push(columns.slot[base + hits.trailing_zeros() as usize]);
+                out.push(columns.id[base + hits.trailing_zeros() as usize]);
                 hits &= hits - 1;
             }
             while close != 0 {
                 let lane = close.trailing_zeros() as usize;
-                let slot = columns.slot[base + lane];
-                let circle = self.circles[slot as usize];
+                let circle = self.circles[columns.slot[base + lane] as usize];
                 if circle.centre.distance_m(probe.at) <= circle.radius_m {
-                    out.push(slot);
+                    out.push(columns.id[base + lane]);
                 }
                 close &= close - 1;
             }

@@ -214,30 +214,8 @@ impl SubscriptionIndex {
 
     /// [`SubscriptionIndex::matches`], appended to `found`.
     pub fn matches_into(&self, category: Category, at: Point, found: &mut Vec<Uuid>) {
-        let mut circles = Vec::new();
-        self.matches_by_handle(category, at, &mut circles, found);
-        found.extend(circles.into_iter().map(|h| self.circles.id_of(h)));
-    }
-
-    /// The id of the circle a handle from [`SubscriptionIndex::matches_by_handle`] names; valid
-    /// until the index next changes.
-    pub fn circle_id(&self, handle: u32) -> Uuid {
-        self.circles.id_of(handle)
-    }
-
-    /// [`SubscriptionIndex::matches`] as the index holds them: circles (nearly all of a city's
-    /// subscriptions) by a 4-byte handle appended to `circles` (for [`SubscriptionIndex::circle_id`],
-    /// while the index is unchanged), polygons and cell sets by id appended to `others`.
-    pub fn matches_by_handle(
-        &self,
-        category: Category,
-        at: Point,
-        circles: &mut Vec<u32>,
-        others: &mut Vec<Uuid>,
-    ) {
         let bit = bit(category);
-        self.circles.handles_into(at, bit, circles);
-        let found = others;
+        self.circles.containing_into(at, bit, found);
         if self.others.is_empty() {
             return;
         }

@@ -130,12 +130,8 @@ impl Method for Porchlight {
         m
     }
 
-    /// Circles by handle, as the index holds them (rstar's and the brute force's ids are
-    /// 4-byte numbers too); `matches` above resolves them to ids.
     fn count(&self, at: Point) -> usize {
-        let (mut circles, mut others) = (Vec::new(), Vec::new());
-        self.index.matches_by_handle(CATEGORY, at, &mut circles, &mut others);
-        circles.len() + others.len()
+        self.index.matches(CATEGORY, at).len()
     }
 }
 
