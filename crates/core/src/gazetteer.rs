@@ -199,9 +199,17 @@ impl Gazetteer {
             return;
         }
         if let Some(untyped) = address::without_type(&street) {
-            let one = self.untyped.entry(untyped).or_insert_with(|| Some(street.clone()));
-            if one.as_ref().is_some_and(|s| *s != street) {
-                *one = None;
+            // A feed may also write the directional after the name: "HIGUERA S" for "S HIGUERA
+            // ST" (San Luis Obispo's log does).
+            let after = untyped
+                .split_once(' ')
+                .filter(|(d, _)| matches!(*d, "N" | "S" | "E" | "W" | "NE" | "NW" | "SE" | "SW"))
+                .map(|(d, rest)| format!("{rest} {d}"));
+            for name in std::iter::once(untyped).chain(after) {
+                let one = self.untyped.entry(name).or_insert_with(|| Some(street.clone()));
+                if one.as_ref().is_some_and(|s| *s != street) {
+                    *one = None;
+                }
             }
         }
         self.streets.entry(street).or_default().push(segment);
@@ -467,6 +475,13 @@ mod tests {
         let main = at(&g, "500 MAIN ST");
         assert!(main.is_some());
         assert_eq!(at(&g, "500 MAIN"), main);
+        // The directional written after the name, without a type.
+        let higuera =
+            Segment::new(vec![point(35.27, -120.66), point(35.26, -120.65)], Some((100, 198)), None);
+        g.add_segment("S Higuera St", higuera.unwrap());
+        assert!(at(&g, "150 HIGUERA S").is_some());
+        assert_eq!(at(&g, "150 HIGUERA S"), at(&g, "150 S HIGUERA ST"));
+        assert_eq!(at(&g, "150 HIGUERA N"), None);
         // A feed's type is never traded for another.
         assert_eq!(at(&g, "500 MAIN AVE"), None);
         // Two streets of the name: no guess.
