@@ -24,7 +24,7 @@ use crate::{
 /// Block and intersection points of one agency's streets, and its street centrelines.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Gazetteer {
-    points: HashMap<String, Point>,
+    points: HashMap<String, (Point, Confidence)>,
     /// Centreline segments by [`address::street_key`].
     streets: HashMap<String, Vec<Segment>>,
     /// The street key without its type ("E ILLINOIS" for "E ILLINOIS AVE") to the one street
@@ -104,11 +104,14 @@ impl Segment {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Confidence {
-    /// The block or the corner itself: a table entry, a centreline range holding the block's
-    /// middle number, two centrelines crossing.
+    /// The block or the corner itself: a table entry the operator imported or the feed taught
+    /// by [`LEARNED_SURE`] rows or more, a centreline range holding the block's middle number,
+    /// two centrelines crossing.
     High,
     /// Near it: a centreline range that only overlaps the block (the point is the range's end),
-    /// or two centrelines that come within [`NEAR_MISS_M`] of each other without crossing.
+    /// two centrelines that come within [`NEAR_MISS_M`] of each other without crossing, or a
+    /// table entry the feed taught by fewer than [`LEARNED_SURE`] rows (one geocoded call may
+    /// be a slip).
     Medium,
     /// Someone else's match: an external geocoder's answer for the block or corner.
     Low,
@@ -127,6 +130,10 @@ impl Confidence {
         [Confidence::High, Confidence::Medium, Confidence::Low].into_iter().find(|c| c.as_str() == s)
     }
 }
+
+/// How many of the feed's rows must agree on a block's point before it is as sure as an
+/// imported one.
+pub const LEARNED_SURE: u32 = 3;
 
 /// How close two centrelines that do not cross must come for their corner to be placed where
 /// they nearly meet: a T-junction drawn a little short.
@@ -187,8 +194,15 @@ impl Gazetteer {
     /// Enter a point under a key made by [`key`] or [`key_of`], replacing any. A key made by an
     /// older version of [`key`] is read again, so that it meets today's.
     pub fn insert(&mut self, key: String, point: Point) {
+        self.insert_learned(key, point, 0);
+    }
+
+    /// [`Gazetteer::insert`] for a point the feed taught, the mean of `samples` rows' points
+    /// (0: the operator imported it).
+    pub fn insert_learned(&mut self, key: String, point: Point, samples: u32) {
         let key = key_of(&key).unwrap_or(key);
-        self.points.insert(key, point);
+        let sure = samples == 0 || samples >= LEARNED_SURE;
+        self.points.insert(key, (point, if sure { Confidence::High } else { Confidence::Medium }));
     }
 
     /// Enter a centreline segment of a street, by its name as the centreline file writes it
@@ -233,8 +247,8 @@ impl Gazetteer {
     /// Where a place is: the table's point of its block or intersection, else its point on the
     /// street centrelines.
     pub fn locate(&self, place: &Place) -> Option<Located> {
-        if let Some(point) = key(place).and_then(|k| self.points.get(&k).copied()) {
-            return Some(Located { point, by: PlacedBy::Gazetteer, confidence: Confidence::High });
+        if let Some((point, confidence)) = key(place).and_then(|k| self.points.get(&k).copied()) {
+            return Some(Located { point, by: PlacedBy::Gazetteer, confidence });
         }
         let (point, confidence) = match place {
             Place::House { number, street } | Place::Block { number, street } => {
@@ -440,6 +454,12 @@ mod tests {
         // No range holds the block; a street without ranges places no block.
         assert_eq!(at("1500 MAIN ST"), None);
         assert_eq!(at("100 5TH AVE"), None);
+        // A block the feed taught by one or two rows is less sure than one it taught by three.
+        let mut g = grid();
+        g.insert_learned(key_of("5XX MAIN ST").unwrap(), point(43.1, -88.1), 2);
+        g.insert_learned(key_of("6XX MAIN ST").unwrap(), point(43.1, -88.1), LEARNED_SURE);
+        assert_eq!(g.locate(&address::parse("500 MAIN ST")).unwrap().confidence, Confidence::Medium);
+        assert_eq!(g.locate(&address::parse("600 MAIN ST")).unwrap().confidence, Confidence::High);
         // A table entry wins over the centreline.
         let mut g = grid();
         g.insert(key_of("5XX MAIN ST").unwrap(), point(43.1, -88.1));

@@ -69,8 +69,9 @@ pub(crate) struct IncidentBody {
     /// published block or corner). Null without a point.
     placed_by: Option<&'static str>,
     /// How sure a point Porchlight placed is: `high` (the block or corner itself), `medium`
-    /// (near it: a range that only overlaps the block, streets that nearly meet) or `low` (an
-    /// external geocoder's match). Null for the feed's own point, and without a point.
+    /// (near it: a range that only overlaps the block, streets that nearly meet, a block the
+    /// feed taught by fewer than three rows) or `low` (an external geocoder's match). Null for
+    /// the feed's own point, and without a point.
     place_confidence: Option<&'static str>,
     policy_version: u32,
     /// The narrative with people removed, where the agency's policy publishes it; else null.

@@ -603,17 +603,16 @@ impl Store {
     }
 
     async fn read_gazetteer(&self, id: &AgencyId) -> Result<Gazetteer> {
-        let rows: Vec<(String, f64, f64)> =
-            sqlx::query_as("SELECT key, lat, lon FROM gazetteer WHERE agency_id = ?")
+        let rows: Vec<(String, f64, f64, u32)> =
+            sqlx::query_as("SELECT key, lat, lon, samples FROM gazetteer WHERE agency_id = ?")
                 .bind(id.as_str())
                 .fetch_all(&self.pool)
                 .await?;
-        let mut gazetteer: Gazetteer = rows
-            .into_iter()
-            .map(|(key, lat, lon)| {
-                Point::new(lat, lon).map(|p| (key, p)).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect::<Result<_>>()?;
+        let mut gazetteer = Gazetteer::new();
+        for (key, lat, lon, samples) in rows {
+            let point = Point::new(lat, lon).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            gazetteer.insert_learned(key, point, samples);
+        }
         type Range = (Option<u32>, Option<u32>);
         type Row = (String, String, Option<u32>, Option<u32>, Option<u32>, Option<u32>);
         let rows: Vec<Row> = sqlx::query_as(

@@ -554,4 +554,17 @@ async fn the_store_reads_a_gazetteer_again_only_when_it_changed() {
     let table = store.gazetteer(&agency).await.unwrap();
     assert!(!Arc::ptr_eq(&after, &table));
     assert_eq!((table.len(), table.segments()), (1, 1135));
+    // A block the feed taught by one row is placed less surely than one the operator imported.
+    store.learn_gazetteer(&agency, &[("4100 N 100TH ST", p)]).await.unwrap();
+    let learned = store.gazetteer(&agency).await.unwrap();
+    let at = |s: &str| learned.locate(&porchlight_core::address::parse(s)).unwrap();
+    use porchlight_core::{gazetteer::Confidence, incident::PlacedBy};
+    assert_eq!(
+        (at("4110 N 100TH ST").by, at("4110 N 100TH ST").confidence),
+        (PlacedBy::Gazetteer, Confidence::Medium)
+    );
+    assert_eq!(
+        (at("3610 N 100TH ST").by, at("3610 N 100TH ST").confidence),
+        (PlacedBy::Gazetteer, Confidence::High)
+    );
 }
