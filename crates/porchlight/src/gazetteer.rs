@@ -175,51 +175,28 @@ impl Default for Columns {
 /// Where a centreline file keeps the street's name, its address ranges and (CSV) its line.
 /// Column and property names match without regard to case. The default is TIGER/Line's
 /// address-range layout (its ADDRFEAT and EDGES files).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
     /// The street's full name ("N 35th St"), or the columns that make it up, joined with spaces
     /// (["PRE_DIR", "ST_NAME", "ST_TYPE", "SUF_DIR"]); empty parts are left out.
-    #[serde(default = "tiger_name")]
     pub name: Vec<String>,
-    #[serde(default = "tiger_left_from")]
     pub left_from: String,
-    #[serde(default = "tiger_left_to")]
     pub left_to: String,
-    #[serde(default = "tiger_right_from")]
     pub right_from: String,
-    #[serde(default = "tiger_right_to")]
     pub right_to: String,
     /// The CSV column holding the line as well-known text (by default the first of the_geom,
     /// geometry, wkt, shape).
-    #[serde(default)]
     pub geometry: Option<String>,
-}
-
-fn tiger_name() -> Vec<String> {
-    vec!["FULLNAME".into()]
-}
-fn tiger_left_from() -> String {
-    "LFROMHN".into()
-}
-fn tiger_left_to() -> String {
-    "LTOHN".into()
-}
-fn tiger_right_from() -> String {
-    "RFROMHN".into()
-}
-fn tiger_right_to() -> String {
-    "RTOHN".into()
 }
 
 impl Default for Layout {
     fn default() -> Self {
         Self {
-            name: tiger_name(),
-            left_from: tiger_left_from(),
-            left_to: tiger_left_to(),
-            right_from: tiger_right_from(),
-            right_to: tiger_right_to(),
+            name: vec!["FULLNAME".into()],
+            left_from: "LFROMHN".into(),
+            left_to: "LTOHN".into(),
+            right_from: "RFROMHN".into(),
+            right_to: "RTOHN".into(),
             geometry: None,
         }
     }
@@ -464,4 +441,22 @@ pub fn read(file: &Path, columns: &Columns) -> anyhow::Result<(Vec<(String, Poin
         }
     }
     Ok((points.into_iter().collect(), skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tiger_layout_file_says_what_the_default_is() {
+        let text = include_str!("../../../examples/centreline-layouts/tiger.toml");
+        assert_eq!(Layout::parse(text).unwrap(), Layout::default());
+        let city =
+            Layout::parse(include_str!("../../../examples/centreline-layouts/milwaukee-district-4.toml"))
+                .unwrap();
+        assert_eq!(city.name, ["DIR", "STREET", "STTYPE"]);
+        assert_eq!(city.geometry.as_deref(), Some("WKT"));
+        let wrong = Layout::parse("[centreline]\nname = 3\n").unwrap_err();
+        assert!(format!("{wrong:#}").contains("centreline.name"), "{wrong:#}");
+    }
 }
