@@ -71,17 +71,19 @@ impl Alerts {
     }
 
     pub async fn subscribe(&self, subscription: Subscription) -> Result<(), StoreError> {
-        self.inner.store.insert_subscription(&subscription).await?;
-        self.inner.index.write().await.insert(&subscription);
+        let key = self.inner.store.insert_subscription(&subscription).await?;
+        self.inner.index.write().await.insert(key, &subscription);
         Ok(())
     }
 
     /// Delete a subscription with its alerts, and close its live streams.
     pub async fn unsubscribe(&self, id: Uuid) -> Result<bool, StoreError> {
-        let existed = self.inner.store.delete_subscription(id).await?;
-        self.inner.index.write().await.remove(id);
+        let key = self.inner.store.delete_subscription(id).await?;
+        if let Some(key) = key {
+            self.inner.index.write().await.remove(key);
+        }
         self.inner.live.lock().await.remove(&id);
-        Ok(existed)
+        Ok(key.is_some())
     }
 
     /// Changes each time live alerts are made (its value counts them).
@@ -169,16 +171,16 @@ impl Alerts {
         {
             // Without a point an incident is listed but cannot be placed in anyone's area.
             let started = std::time::Instant::now();
-            let mut matches = self.inner.index.read().await.matches(incident.category, at);
+            let matches = self.inner.index.read().await.matches(incident.category, at);
             metrics::histogram!("porchlight_match_seconds").record(started.elapsed().as_secs_f64());
-            matches.retain(|s| !recipients.contains_key(s));
-            matches.sort_unstable();
             // Each new alert says how usual such a call is in the subscriber's own area, and goes
             // out live or waits for the digest by the subscriber's own pacing. The matches'
-            // subscriptions (those not deleted since) and their live alerts of today are read in
-            // one query each, not one per match.
-            let mut subscriptions = self.inner.store.subscriptions_by_id(&matches).await?;
+            // subscriptions (those not deleted since: the index answers with the store's keys)
+            // and their live alerts of today are read in one query each, not one per match.
+            let mut subscriptions = self.inner.store.subscriptions_by_key(&matches).await?;
+            subscriptions.retain(|s| !recipients.contains_key(&s.id));
             subscriptions.sort_unstable_by_key(|s| s.id);
+            let matches: Vec<Uuid> = subscriptions.iter().map(|s| s.id).collect();
             let now = chrono::Utc::now();
             let live_times = match subscriptions.iter().map(|s| s.pacing.day_start(now)).min() {
                 Some(since) => self.inner.store.live_alert_times(&matches, since).await?,
@@ -245,6 +247,7 @@ mod tests {
     use chrono::Utc;
     use porchlight_core::{
         agency::AgencyId, category::Category, geo::Point, privacy::Policy, record::CadRecord,
+        subscription::SubscriptionKey,
     };
 
     use super::*;
@@ -414,5 +417,40 @@ mod tests {
         assert_eq!(first.incident.location, "5200 block of N 35th St");
         let listed = store.alerts(sub.id, None, None, 10).await.unwrap();
         assert_eq!(listed, vec![first]);
+    }
+
+    /// The index answers with the store's keys. A deleted subscription's key is never given
+    /// again (an index that has not heard of the deletion could otherwise alert a newcomer to
+    /// the old area's calls), and a worker started afresh loads each subscription under the
+    /// same key, so it alerts the same people.
+    #[tokio::test]
+    async fn keys_are_never_given_twice_and_survive_a_restart() {
+        let (_dir, store, alerts) = testville().await;
+        let at = |lat: f64| Point::new(lat, -87.95).unwrap();
+        let circle = |lat: f64| Subscription::new(at(lat), 500.0, Default::default(), Utc::now()).unwrap();
+        let (north, south, newcomer) = (circle(43.05), circle(43.0), circle(43.0));
+        let north_key = store.insert_subscription(&north).await.unwrap();
+        alerts.subscribe(south.clone()).await.unwrap();
+        // The newest subscription goes; the next one made must not take its key.
+        assert_eq!(store.delete_subscription(north.id).await.unwrap(), Some(north_key));
+        assert_eq!(store.delete_subscription(north.id).await.unwrap(), None);
+        alerts.subscribe(newcomer.clone()).await.unwrap();
+        let keys: Vec<(SubscriptionKey, Uuid)> =
+            store.subscriptions().await.unwrap().into_iter().map(|(k, s)| (k, s.id)).collect();
+        assert_eq!(keys.len(), 2);
+        assert!(keys.iter().all(|(k, _)| *k != north_key), "{keys:?}");
+        let policy = Policy::default();
+        store.apply(&[policy.apply(call("1", "open", 43.0005))]).await.unwrap();
+        // A worker that loads the store afresh finds the same two by their keys.
+        let restarted = Alerts::load(store.clone()).await.unwrap();
+        assert_eq!(restarted.drain().await.unwrap(), 2);
+        for s in [&south, &newcomer] {
+            assert_eq!(store.alerts(s.id, None, None, 10).await.unwrap().len(), 1);
+        }
+        // Unsubscribing through the worker takes the key out of its index at once.
+        assert!(restarted.unsubscribe(south.id).await.unwrap());
+        store.apply(&[policy.apply(call("2", "open", 43.0005))]).await.unwrap();
+        assert_eq!(restarted.drain().await.unwrap(), 1);
+        assert_eq!(store.alerts(newcomer.id, None, None, 10).await.unwrap().len(), 2);
     }
 }

@@ -11,13 +11,16 @@
 //! Cells are grouped in tiles of 20 x 20 (0.05°: small enough that merging one stays quick in
 //! the densest city). A tile stores its circles row by row, and within a row class by class,
 //! so the runs one query reads lie close together. Each circle is a lane of a block of eight:
-//! its centre as a vector in metres from the tile's own centre, in `f32`, the squared chord of
-//! its radius, and its category tag; ids sit in a column beside the blocks. The test is
-//! `|q - c|² <= chord²`, which on the sphere is exactly `distance <= radius` (the chord grows
-//! with the angle); in `f32` the answer is certain except within a few centimetres of the edge,
-//! where the circle's exact centre and radius decide by [`Point::distance_m`], so answers agree
-//! with the plain haversine distance everywhere. Cells that lie wholly within a class's
-//! smallest radius of the point need no test at all: their ids are copied as they are.
+//! its centre as a vector from the tile's own centre in whole quarter metres (`i16`: a tile's
+//! farthest corner is 4 km away), the squared chord of its radius (`f32`), and its category
+//! tag, 14 bytes in all; the keys the store gave the subscriptions (4 bytes each, not the
+//! 16-byte ids) sit in a column beside the blocks. The test is `|q - c|² <= chord²`, which on
+//! the sphere is exactly `distance <= radius` (the chord grows with the angle); with centres
+//! rounded to a quarter metre and `f32` arithmetic the answer is certain except within about
+//! 30 centimetres of the edge, where the circle's exact centre and radius decide by
+//! [`Point::distance_m`], so answers agree with the plain haversine distance everywhere. Cells
+//! that lie wholly within a class's smallest radius of the point need no test at all: their
+//! keys are copied as they are.
 //!
 //! A query is bound by memory, not arithmetic: it reads a few hundred short stretches spread
 //! over a large index. So it first lists every stretch (the cells of each class, row by row,
@@ -33,10 +36,9 @@
 
 use std::collections::HashMap;
 
-use uuid::Uuid;
-use wide::{f32x8, u32x8};
+use wide::{f32x8, i16x8, i32x8, u32x8};
 
-use crate::geo::Point;
+use crate::{geo::Point, subscription::SubscriptionKey};
 
 /// The grid's cell size in degrees of latitude and of longitude (about 280 m of latitude).
 pub const CELL_DEG: f64 = 0.0025;
@@ -81,10 +83,18 @@ fn class_of(radius_m: f64) -> usize {
     CLASS_BOUNDS_M.iter().position(|b| radius_m <= *b).unwrap_or(CLASSES - 1)
 }
 
-/// How far from exact the `f32` test can be for a circle of this radius, in metres, with room
-/// to spare: centimetres for a city circle.
+/// Steps of a stored centre's offset from its tile's centre: a quarter of a metre, so that an
+/// `i16` reaches 8 km, past the farthest corner of a tile (4 km).
+const STEPS_PER_M: f64 = 4.0;
+/// Squared chords are kept and compared in steps², so a block needs no multiplication to turn
+/// its offsets back into metres.
+const STEPS2_PER_M2: f64 = STEPS_PER_M * STEPS_PER_M;
+
+/// How far from exact the test can be for a circle of this radius, in metres, with room to
+/// spare: the rounding of the centre to quarter metres (at most 0.22 m away) and of `f32`
+/// (centimetres for a city circle).
 fn uncertainty_m(radius_m: f64) -> f64 {
-    0.02 + radius_m.min(EARTH_RADIUS_M * 4.0) * 2e-6
+    0.27 + radius_m.min(EARTH_RADIUS_M * 4.0) * 2e-6
 }
 
 /// The squared chord below which a point is surely inside.
@@ -92,7 +102,7 @@ fn sure_inside(radius_m: f64) -> f32 {
     let angle = (radius_m / EARTH_RADIUS_M).min(std::f64::consts::PI);
     let chord = 2.0 * EARTH_RADIUS_M * (angle / 2.0).sin();
     let inner = chord - uncertainty_m(radius_m);
-    if inner > 0.0 { (inner * inner) as f32 } else { -1.0 }
+    if inner > 0.0 { (inner * inner * STEPS2_PER_M2) as f32 } else { -1.0 }
 }
 
 /// What a query needs of each class, worked out once.
@@ -129,7 +139,7 @@ fn band(class: usize) -> f32 {
     let chord = 2.0 * EARTH_RADIUS_M * (bound / EARTH_RADIUS_M / 2.0).sin();
     let d = uncertainty_m(bound);
     // (c + d)² - (c - d)² = 4cd for the widest circle; a tiny one's sure-inside is -1.
-    ((4.0 * chord * d).max(4.0 * d * d + 1.0) * 1.01 + 1.0) as f32
+    (((4.0 * chord * d).max(4.0 * d * d + 1.0) * 1.01 + 1.0) * STEPS2_PER_M2) as f32
 }
 
 /// `acos(c)`, or a hair below it: the lower bound of the same series.
@@ -159,36 +169,37 @@ fn acos_at_least(c: f64) -> f64 {
 }
 
 /// Eight circles side by side, one vector register per tested field: what a query reads to
-/// test a circle.
+/// test a circle, 14 bytes a circle.
 #[derive(Debug, Clone, Copy)]
-#[repr(C, align(32))]
+#[repr(C, align(16))]
 struct Block {
-    x: [f32; LANES],
-    y: [f32; LANES],
-    z: [f32; LANES],
-    /// Squared chord below which a point is surely inside; `-inf` for a removed circle or an
-    /// empty lane.
+    /// The centre's offset from the tile's centre in quarter metres ([`STEPS_PER_M`]).
+    x: [i16; LANES],
+    y: [i16; LANES],
+    z: [i16; LANES],
+    /// Squared chord below which a point is surely inside, in steps²; `-inf` for a removed
+    /// circle or an empty lane.
     inside: [f32; LANES],
     tag: [u32; LANES],
 }
 
 impl Block {
     const EMPTY: Block = Block {
-        x: [0.0; LANES],
-        y: [0.0; LANES],
-        z: [0.0; LANES],
+        x: [0; LANES],
+        y: [0; LANES],
+        z: [0; LANES],
         inside: [f32::NEG_INFINITY; LANES],
         tag: [0; LANES],
     };
 }
 
-/// Circles in the layout queries scan: blocks of eight, and beside them the id of each (read
+/// Circles in the layout queries scan: blocks of eight, and beside them the key of each (read
 /// for a hit, or copied wholesale for a run that surely holds the point), its column (to find
 /// a row's run of columns) and its slot (read only for an edge too close to call).
 #[derive(Debug, Default)]
 struct Columns {
     blocks: Vec<Block>,
-    id: Vec<Uuid>,
+    id: Vec<SubscriptionKey>,
     col: Vec<u8>,
     slot: Vec<u32>,
 }
@@ -203,7 +214,7 @@ struct Entry {
     col: u8,
     tag: u32,
     slot: u32,
-    id: Uuid,
+    id: SubscriptionKey,
 }
 
 impl Columns {
@@ -218,7 +229,8 @@ impl Columns {
     fn set(&mut self, i: usize, e: &Entry) {
         let b = &mut self.blocks[i / LANES];
         let lane = i % LANES;
-        (b.x[lane], b.y[lane], b.z[lane]) = (e.offset[0], e.offset[1], e.offset[2]);
+        let step = |m: f32| (f64::from(m) * STEPS_PER_M).round() as i16;
+        (b.x[lane], b.y[lane], b.z[lane]) = (step(e.offset[0]), step(e.offset[1]), step(e.offset[2]));
         b.inside[lane] = e.inside;
         b.tag[lane] = e.tag;
         self.id[i] = e.id;
@@ -231,7 +243,7 @@ impl Columns {
         if i.is_multiple_of(LANES) {
             self.blocks.push(Block::EMPTY);
         }
-        self.id.push(Uuid::nil());
+        self.id.push(SubscriptionKey::default());
         self.col.push(0);
         self.slot.push(0);
         self.set(i, e);
@@ -276,7 +288,7 @@ impl Columns {
         let b = &self.blocks[i / LANES];
         let lane = i % LANES;
         Entry {
-            offset: [b.x[lane], b.y[lane], b.z[lane]],
+            offset: [b.x[lane], b.y[lane], b.z[lane]].map(|s| (f64::from(s) / STEPS_PER_M) as f32),
             inside: b.inside[lane],
             class,
             row,
@@ -289,7 +301,7 @@ impl Columns {
 
     fn bytes(&self) -> usize {
         self.blocks.capacity() * std::mem::size_of::<Block>()
-            + self.id.capacity() * 16
+            + self.id.capacity() * std::mem::size_of::<SubscriptionKey>()
             + self.col.capacity()
             + self.slot.capacity() * 4
     }
@@ -358,12 +370,12 @@ impl Job<'_> {
         let mut acc = 0u32;
         if !self.copy {
             for b in &self.columns.blocks[from / LANES..to.div_ceil(LANES)] {
-                // A block is 160 bytes at a 32-byte boundary: these words lie in each of its lines.
-                acc = acc.wrapping_add(b.x[0].to_bits() ^ b.z[0].to_bits() ^ b.tag[0]);
+                // A block is 112 bytes: words at bytes 0, 64 and 108 lie in each line it spans.
+                acc = acc.wrapping_add(b.x[0] as u32 ^ b.inside[4].to_bits() ^ b.tag[7]);
             }
         }
-        for i in (from..to).step_by(4) {
-            acc ^= self.columns.id[i].as_bytes()[0] as u32;
+        for i in (from..to).step_by(16) {
+            acc ^= self.columns.id[i].0;
         }
         acc
     }
@@ -553,7 +565,7 @@ impl Tile {
 pub struct CircleGrid {
     tiles: HashMap<u32, Tile>,
     circles: Vec<Circle>,
-    slot_of: HashMap<Uuid, u32>,
+    slot_of: HashMap<SubscriptionKey, u32>,
     free: Vec<u32>,
     per_class: [usize; CLASSES],
 }
@@ -571,13 +583,13 @@ impl CircleGrid {
         self.slot_of.is_empty()
     }
 
-    pub fn contains(&self, id: Uuid) -> bool {
+    pub fn contains(&self, id: SubscriptionKey) -> bool {
         self.slot_of.contains_key(&id)
     }
 
-    /// Enter a circle under `id` with a tag (a bit set queries filter by), replacing any
+    /// Enter a circle under `id` (the subscription's key) with a tag (a bit set queries filter by), replacing any
     /// circle already under that id.
-    pub fn insert(&mut self, id: Uuid, centre: Point, radius_m: f64, tag: u32) {
+    pub fn insert(&mut self, id: SubscriptionKey, centre: Point, radius_m: f64, tag: u32) {
         let key = self.enter(id, centre, radius_m, tag);
         let tile = self.tiles.get_mut(&key).expect("just entered");
         if tile.pending.len() > tile.pending_max() {
@@ -586,7 +598,7 @@ impl CircleGrid {
     }
 
     /// Enter many circles, merging each tile once at the end: for loading at start-up.
-    pub fn extend(&mut self, circles: impl IntoIterator<Item = (Uuid, Point, f64, u32)>) {
+    pub fn extend(&mut self, circles: impl IntoIterator<Item = (SubscriptionKey, Point, f64, u32)>) {
         for (id, centre, radius_m, tag) in circles {
             self.enter(id, centre, radius_m, tag);
         }
@@ -607,7 +619,7 @@ impl CircleGrid {
     }
 
     /// Put a circle in its tile's pending list; returns the tile's key.
-    fn enter(&mut self, id: Uuid, centre: Point, radius_m: f64, tag: u32) -> u32 {
+    fn enter(&mut self, id: SubscriptionKey, centre: Point, radius_m: f64, tag: u32) -> u32 {
         self.remove(id);
         let key = Self::tile_key(centre);
         let tile = self.tiles.entry(key).or_insert_with(|| Tile::new(key));
@@ -644,7 +656,7 @@ impl CircleGrid {
     }
 
     /// Take a circle out; queries stop finding it at once. Returns whether it was there.
-    pub fn remove(&mut self, id: Uuid) -> bool {
+    pub fn remove(&mut self, id: SubscriptionKey) -> bool {
         let Some(slot) = self.slot_of.remove(&id) else {
             return false;
         };
@@ -689,7 +701,7 @@ impl CircleGrid {
         self.tiles.values().map(Tile::bytes).sum::<usize>()
             + self.tiles.capacity() * (4 + 1)
             + self.circles.capacity() * std::mem::size_of::<Circle>()
-            + self.slot_of.capacity() * (16 + 4 + 1)
+            + self.slot_of.capacity() * (std::mem::size_of::<SubscriptionKey>() + 4 + 1)
             + self.free.capacity() * 4
     }
 
@@ -785,9 +797,9 @@ impl CircleGrid {
         Some(plan)
     }
 
-    /// Every circle that holds `at` and whose tag shares a bit with `mask`, by id, appended to
+    /// Every circle that holds `at` and whose tag shares a bit with `mask`, by key, appended to
     /// `out` in no particular order.
-    pub fn containing_into(&self, at: Point, mask: u32, out: &mut Vec<Uuid>) {
+    pub fn containing_into(&self, at: Point, mask: u32, out: &mut Vec<SubscriptionKey>) {
         let Some(plan) = self.plan(at) else {
             return;
         };
@@ -798,11 +810,8 @@ impl CircleGrid {
         let widest = plan.widest;
         let mut jobs: Vec<Job<'_>> = Vec::with_capacity(256);
         for (tile, tile_row, tile_col) in self.tiles_near(&plan) {
-            let q = [
-                (p[0] - tile.origin[0]) as f32,
-                (p[1] - tile.origin[1]) as f32,
-                (p[2] - tile.origin[2]) as f32,
-            ];
+            // The point from the tile's centre, in the blocks' quarter metres.
+            let q = std::array::from_fn(|i| ((p[i] - tile.origin[i]) * STEPS_PER_M) as f32);
             let mut job = |columns, from: usize, to: usize, band, copy| {
                 if from < to {
                     jobs.push(Job { columns, from: from as u32, to: to as u32, q, band, copy });
@@ -832,7 +841,7 @@ impl CircleGrid {
                     let (from, to) = tile.columns(run, (s, e), a, b);
                     // Cells wholly within the class's smallest radius: every circle there holds
                     // the point, so when the run has none removed and all want the category,
-                    // their ids are copied without a test.
+                    // their keys are copied without a test.
                     let sure = (inner.0 <= inner.1 && tile.removed == 0 && tile.run_tags[run] & mask != 0)
                         .then(|| local_columns(inner, first_col))
                         .flatten();
@@ -924,7 +933,7 @@ impl CircleGrid {
         range: std::ops::Range<usize>,
         probe: Probe,
         band: f32,
-        out: &mut Vec<Uuid>,
+        out: &mut Vec<SubscriptionKey>,
     ) {
         if range.is_empty() {
             return;
@@ -934,8 +943,8 @@ impl CircleGrid {
         let first = range.start / LANES;
         for (b, block) in columns.blocks[first..range.end.div_ceil(LANES)].iter().enumerate() {
             let base = (first + b) * LANES;
-            let (dx, dy, dz) =
-                (qx - f32x8::from(block.x), qy - f32x8::from(block.y), qz - f32x8::from(block.z));
+            let steps = |v: [i16; LANES]| i32x8::from_i16x8(i16x8::from(v)).round_float();
+            let (dx, dy, dz) = (qx - steps(block.x), qy - steps(block.y), qz - steps(block.z));
             let d2 = dx * dx + dy * dy + dz * dz;
             let inside = f32x8::from(block.inside);
             let unwanted = (u32x8::from(block.tag) & mask).simd_eq(u32x8::ZERO).to_bitmask();
@@ -960,8 +969,8 @@ impl CircleGrid {
         }
     }
 
-    /// Every circle that holds `at` and whose tag shares a bit with `mask`, by id.
-    pub fn containing(&self, at: Point, mask: u32) -> Vec<Uuid> {
+    /// Every circle that holds `at` and whose tag shares a bit with `mask`, by key.
+    pub fn containing(&self, at: Point, mask: u32) -> Vec<SubscriptionKey> {
         let mut out = Vec::new();
         self.containing_into(at, mask, &mut out);
         out
@@ -988,8 +997,8 @@ mod tests {
 
     use super::*;
 
-    fn brute(circles: &[(Uuid, Point, f64)], at: Point, mask: u32) -> Vec<Uuid> {
-        let mut v: Vec<Uuid> = circles
+    fn brute(circles: &[(SubscriptionKey, Point, f64)], at: Point, mask: u32) -> Vec<SubscriptionKey> {
+        let mut v: Vec<SubscriptionKey> = circles
             .iter()
             .filter(|(id, c, r)| tag_of(*id) & mask != 0 && c.distance_m(at) <= *r)
             .map(|c| c.0)
@@ -999,17 +1008,23 @@ mod tests {
     }
 
     /// Each circle's tag, from its id: one of 1, 2 and 3, so masks 1 and 2 each want some.
-    fn tag_of(id: Uuid) -> u32 {
-        u32::from(id.as_bytes()[0] % 3) + 1
+    fn tag_of(id: SubscriptionKey) -> u32 {
+        (id.0.wrapping_mul(0x9E37_79B9) >> 16) % 3 + 1
     }
 
-    fn sorted(mut v: Vec<Uuid>) -> Vec<Uuid> {
+    /// A key no other circle of the tests has.
+    fn fresh() -> SubscriptionKey {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        SubscriptionKey(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn sorted(mut v: Vec<SubscriptionKey>) -> Vec<SubscriptionKey> {
         v.sort_unstable();
         v
     }
 
     /// Enter circles, half one by one and half in bulk, so both paths are checked.
-    fn grid_of(circles: &[(Uuid, Point, f64)]) -> CircleGrid {
+    fn grid_of(circles: &[(SubscriptionKey, Point, f64)]) -> CircleGrid {
         let mut grid = CircleGrid::new();
         let half = circles.len() / 2;
         for (id, c, r) in &circles[..half] {
@@ -1019,7 +1034,7 @@ mod tests {
         grid
     }
 
-    fn check(circles: &[(Uuid, Point, f64)], points: impl IntoIterator<Item = Point>) {
+    fn check(circles: &[(SubscriptionKey, Point, f64)], points: impl IntoIterator<Item = Point>) {
         let grid = grid_of(circles);
         for at in points {
             for mask in [1, 2, 3] {
@@ -1032,8 +1047,8 @@ mod tests {
         }
     }
 
-    fn circles_from(v: Vec<(f64, f64, f64)>) -> Vec<(Uuid, Point, f64)> {
-        v.into_iter().map(|(lat, lon, r)| (Uuid::new_v4(), Point::new(lat, lon).unwrap(), r)).collect()
+    fn circles_from(v: Vec<(f64, f64, f64)>) -> Vec<(SubscriptionKey, Point, f64)> {
+        v.into_iter().map(|(lat, lon, r)| (fresh(), Point::new(lat, lon).unwrap(), r)).collect()
     }
 
     /// A point `d` metres from `c` on bearing `b` (radians), on the sphere.
@@ -1093,10 +1108,10 @@ mod tests {
         };
         // One tile's square (its corner is on tile lines).
         let side = f64::from(TILE_CELLS) * CELL_DEG;
-        let mut circles: Vec<(Uuid, Point, f64)> = (0..6_000)
+        let mut circles: Vec<(SubscriptionKey, Point, f64)> = (0..6_000)
             .map(|_| {
                 let p = Point::new(32.70 + next() * side, -96.90 + next() * side).unwrap();
-                (Uuid::new_v4(), p, 50.0 + next() * 4_000.0)
+                (fresh(), p, 50.0 + next() * 4_000.0)
             })
             .collect();
         let points: Vec<Point> =
@@ -1105,7 +1120,7 @@ mod tests {
         let mut grid = CircleGrid::new();
         grid.extend(circles.iter().map(|(id, c, r)| (*id, *c, *r, tag_of(*id))));
         assert!(grid.tiles.values().any(|t| !t.cell_starts.is_empty()), "a dense tile");
-        let agree = |grid: &CircleGrid, circles: &[(Uuid, Point, f64)]| {
+        let agree = |grid: &CircleGrid, circles: &[(SubscriptionKey, Point, f64)]| {
             for at in &points {
                 for mask in [1, 2] {
                     assert_eq!(sorted(grid.containing(*at, mask)), brute(circles, *at, mask));
@@ -1118,7 +1133,7 @@ mod tests {
         }
         for _ in 0..1_000 {
             let c = (
-                Uuid::new_v4(),
+                fresh(),
                 Point::new(32.70 + next() * side, -96.90 + next() * side).unwrap(),
                 300.0 + next() * 2_000.0,
             );
@@ -1170,7 +1185,7 @@ mod tests {
     fn removal_replacement_and_merging() {
         let mut grid = CircleGrid::new();
         let home = Point::new(32.78, -96.80).unwrap();
-        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let (a, b) = (fresh(), fresh());
         grid.insert(a, home, 1_000.0, 1);
         grid.insert(b, home, 300.0, 2);
         assert_eq!(grid.containing(home, 3).len(), 2);
@@ -1182,7 +1197,7 @@ mod tests {
         assert!(grid.containing(home, 3).is_empty());
         assert_eq!(grid.len(), 1);
         // Many inserts merge into sorted runs; removals from runs and from pending lists.
-        let ids: Vec<Uuid> = (0..3_000).map(|_| Uuid::new_v4()).collect();
+        let ids: Vec<SubscriptionKey> = (0..3_000).map(|_| fresh()).collect();
         for (i, id) in ids.iter().enumerate() {
             grid.insert(*id, home, 100.0 + i as f64, 1);
         }
@@ -1193,7 +1208,7 @@ mod tests {
         assert!(!grid.remove(ids[0]), "already gone");
         assert_eq!(grid.containing(home, 1).len(), 2_000);
         // Freed slots are used again while their old entries may still be in the runs.
-        let more: Vec<Uuid> = (0..700).map(|_| Uuid::new_v4()).collect();
+        let more: Vec<SubscriptionKey> = (0..700).map(|_| fresh()).collect();
         for (i, id) in more.iter().enumerate() {
             grid.insert(*id, home, 150.0 + i as f64, 1);
         }

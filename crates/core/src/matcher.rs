@@ -9,18 +9,17 @@
 use std::collections::HashMap;
 
 use rstar::{AABB, RTree, RTreeObject};
-use uuid::Uuid;
 
 use crate::{
     category::Category,
     geo::Point,
     grid::CircleGrid,
-    subscription::{Area, FINEST_PRIVATE_RESOLUTION, Subscription},
+    subscription::{Area, FINEST_PRIVATE_RESOLUTION, Subscription, SubscriptionKey},
 };
 
 #[derive(Debug, Clone, PartialEq)]
 struct Entry {
-    id: Uuid,
+    id: SubscriptionKey,
     envelope: AABB<[f64; 2]>,
 }
 
@@ -84,9 +83,9 @@ pub struct SubscriptionIndex {
     shard: Option<Shard>,
     circles: CircleGrid,
     tree: RTree<Entry>,
-    cells: HashMap<h3o::CellIndex, Vec<(Uuid, u32)>>,
+    cells: HashMap<h3o::CellIndex, Vec<(SubscriptionKey, u32)>>,
     /// Polygons and cell sets, with their category masks: few next to circles.
-    others: HashMap<Uuid, (Area, u32)>,
+    others: HashMap<SubscriptionKey, (Area, u32)>,
 }
 
 /// The bit of a category in a subscription's category mask.
@@ -116,37 +115,40 @@ impl SubscriptionIndex {
         self.len() == 0
     }
 
-    pub fn contains(&self, id: Uuid) -> bool {
+    pub fn contains(&self, id: SubscriptionKey) -> bool {
         self.circles.contains(id) || self.others.contains_key(&id)
     }
 
-    /// Add or replace a subscription (of a split index, only one its shard answers for).
-    pub fn insert(&mut self, subscription: &Subscription) {
-        self.remove(subscription.id);
+    /// Add or replace a subscription under the key the store gave it (of a split index, only
+    /// one its shard answers for).
+    pub fn insert(&mut self, key: SubscriptionKey, subscription: &Subscription) {
+        self.remove(key);
         if !self.keeps(&subscription.area) {
             return;
         }
         match &subscription.area {
             Area::Circle { point, radius_m } => {
-                self.circles.insert(subscription.id, *point, *radius_m, subscription.category_mask());
+                self.circles.insert(key, *point, *radius_m, subscription.category_mask());
             }
-            other => self.insert_other(subscription.id, other, subscription.category_mask()),
+            other => self.insert_other(key, other, subscription.category_mask()),
         }
     }
 
     /// Add many subscriptions at once, as at start-up: circles are sorted into place once at
     /// the end rather than as they come.
-    pub fn load<'a>(&mut self, subscriptions: impl IntoIterator<Item = &'a Subscription>) {
+    pub fn load<'a>(&mut self, subscriptions: impl IntoIterator<Item = &'a (SubscriptionKey, Subscription)>) {
         let mut circles = Vec::new();
         let shard = self.shard;
-        for s in subscriptions.into_iter().filter(|s| shard.is_none_or(|shard| shard.covers(&s.area))) {
+        for (key, s) in
+            subscriptions.into_iter().filter(|(_, s)| shard.is_none_or(|shard| shard.covers(&s.area)))
+        {
             match &s.area {
                 Area::Circle { point, radius_m } => {
-                    circles.push((s.id, *point, *radius_m, s.category_mask()))
+                    circles.push((*key, *point, *radius_m, s.category_mask()))
                 }
                 other => {
-                    self.remove(s.id);
-                    self.insert_other(s.id, other, s.category_mask());
+                    self.remove(*key);
+                    self.insert_other(*key, other, s.category_mask());
                 }
             }
         }
@@ -154,7 +156,7 @@ impl SubscriptionIndex {
         self.shrink_to_fit();
     }
 
-    fn insert_other(&mut self, id: Uuid, area: &Area, mask: u32) {
+    fn insert_other(&mut self, id: SubscriptionKey, area: &Area, mask: u32) {
         match area {
             Area::Circle { .. } => unreachable!("circles go to the grid"),
             Area::Polygon(_) => {
@@ -170,7 +172,7 @@ impl SubscriptionIndex {
         self.others.insert(id, (area.clone(), mask));
     }
 
-    pub fn remove(&mut self, id: Uuid) {
+    pub fn remove(&mut self, id: SubscriptionKey) {
         if self.circles.remove(id) {
             return;
         }
@@ -206,14 +208,14 @@ impl SubscriptionIndex {
     }
 
     /// The subscriptions that want an incident of `category` at `at`, in no particular order.
-    pub fn matches(&self, category: Category, at: Point) -> Vec<Uuid> {
+    pub fn matches(&self, category: Category, at: Point) -> Vec<SubscriptionKey> {
         let mut found = Vec::new();
         self.matches_into(category, at, &mut found);
         found
     }
 
     /// [`SubscriptionIndex::matches`], appended to `found`.
-    pub fn matches_into(&self, category: Category, at: Point, found: &mut Vec<Uuid>) {
+    pub fn matches_into(&self, category: Category, at: Point, found: &mut Vec<SubscriptionKey>) {
         let bit = bit(category);
         self.circles.containing_into(at, bit, found);
         if self.others.is_empty() {
@@ -251,9 +253,17 @@ mod tests {
 
     use super::*;
 
-    fn sub(lat: f64, lon: f64, r: f64) -> Subscription {
-        Subscription::new(Point::new(lat, lon).unwrap(), r, (BTreeSet::new(), Severity::Low), Utc::now())
-            .unwrap()
+    /// A subscription with a key no other of the tests has, as the store would give.
+    fn keyed(s: Subscription) -> (SubscriptionKey, Subscription) {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        (SubscriptionKey(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)), s)
+    }
+
+    fn sub(lat: f64, lon: f64, r: f64) -> (SubscriptionKey, Subscription) {
+        keyed(
+            Subscription::new(Point::new(lat, lon).unwrap(), r, (BTreeSet::new(), Severity::Low), Utc::now())
+                .unwrap(),
+        )
     }
 
     /// Queries run while another thread inserts and deletes: a subscription that is never
@@ -264,17 +274,17 @@ mod tests {
         let here = Point::new(32.78, -96.80).unwrap();
         let index = Arc::new(RwLock::new(SubscriptionIndex::new()));
         let steady = sub(32.78, -96.80, 2_000.0);
-        index.write().unwrap().insert(&steady);
+        index.write().unwrap().insert(steady.0, &steady.1);
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = {
             let (index, done) = (index.clone(), done.clone());
             std::thread::spawn(move || {
                 for i in 0..400u32 {
-                    let s = sub(32.78 + f64::from(i % 10) * 0.0004, -96.80, 600.0 + f64::from(i % 7) * 100.0);
-                    let id = s.id;
-                    index.write().unwrap().insert(&s);
+                    let (key, s) =
+                        sub(32.78 + f64::from(i % 10) * 0.0004, -96.80, 600.0 + f64::from(i % 7) * 100.0);
+                    index.write().unwrap().insert(key, &s);
                     if i % 2 == 0 {
-                        index.write().unwrap().remove(id);
+                        index.write().unwrap().remove(key);
                     }
                 }
                 done.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -284,7 +294,7 @@ mod tests {
         while !done.load(std::sync::atomic::Ordering::SeqCst) || reads == 0 {
             let index = index.read().unwrap();
             let found = index.matches(Category::Property, here);
-            assert!(found.contains(&steady.id));
+            assert!(found.contains(&steady.0));
             // Every id found is a live subscription (the churned ones all hold the point).
             for id in &found {
                 assert!(index.contains(*id), "a live subscription");
@@ -314,15 +324,17 @@ mod tests {
             } else {
                 (BTreeSet::new(), Severity::Low)
             };
-            let s = Subscription::new(
-                Point::new(lat, lon).unwrap(),
-                100.0 + f64::from(i % 13) * 250.0,
-                filter,
-                Utc::now(),
-            )
-            .unwrap();
-            index.insert(&s);
-            all.push(s);
+            let (key, s) = keyed(
+                Subscription::new(
+                    Point::new(lat, lon).unwrap(),
+                    100.0 + f64::from(i % 13) * 250.0,
+                    filter,
+                    Utc::now(),
+                )
+                .unwrap(),
+            );
+            index.insert(key, &s);
+            all.push((key, s));
         }
         // Neighbourhoods and private-mode cells among them.
         for i in 0..12u32 {
@@ -332,13 +344,14 @@ mod tests {
                     .unwrap();
             let cells = Area::cells([Point::new(lat, lon).unwrap().cell(h3o::Resolution::Seven)]).unwrap();
             for area in [square, cells] {
-                let s = Subscription::in_area(area, (BTreeSet::new(), Severity::Low), Utc::now()).unwrap();
-                index.insert(&s);
-                all.push(s);
+                let (key, s) =
+                    keyed(Subscription::in_area(area, (BTreeSet::new(), Severity::Low), Utc::now()).unwrap());
+                index.insert(key, &s);
+                all.push((key, s));
             }
         }
         // Replacing one keeps one entry.
-        index.insert(&all[1]);
+        index.insert(all[1].0, &all[1].1);
         assert_eq!(index.len(), all.len());
         for j in 0..300u32 {
             let at = Point::new(
@@ -348,8 +361,8 @@ mod tests {
             .unwrap();
             for category in [Category::Property, Category::Violent] {
                 let mut got = index.matches(category, at);
-                let mut want: Vec<Uuid> =
-                    all.iter().filter(|s| s.wants(category, at)).map(|s| s.id).collect();
+                let mut want: Vec<SubscriptionKey> =
+                    all.iter().filter(|(_, s)| s.wants(category, at)).map(|(key, _)| *key).collect();
                 got.sort();
                 want.sort();
                 assert_eq!(got, want);
@@ -382,13 +395,13 @@ mod tests {
             .unwrap()
         };
         for (lat, lon) in [(32.98, -97.02), (32.9, -96.95), (33.01, -97.2)] {
-            subs.push(
+            subs.push(keyed(
                 Subscription::in_area(square(lat, lon), (BTreeSet::new(), Severity::Low), Utc::now())
                     .unwrap(),
-            );
+            ));
         }
         let cells = Area::cells([Point::new(33.0, -97.0).unwrap().cell(h3o::Resolution::Seven)]).unwrap();
-        subs.push(Subscription::in_area(cells, (BTreeSet::new(), Severity::Low), Utc::now()).unwrap());
+        subs.push(keyed(Subscription::in_area(cells, (BTreeSet::new(), Severity::Low), Utc::now()).unwrap()));
         whole.load(&subs);
         for shard in &mut shards {
             shard.load(&subs);
@@ -408,9 +421,8 @@ mod tests {
     #[test]
     fn removed_subscriptions_stop_matching() {
         let mut index = SubscriptionIndex::new();
-        let s = sub(43.0, -88.0, 1000.0);
-        let id = s.id;
-        index.insert(&s);
+        let (id, s) = sub(43.0, -88.0, 1000.0);
+        index.insert(id, &s);
         let at = Point::new(43.001, -88.0).unwrap();
         assert_eq!(index.matches(Category::Fire, at), vec![id]);
         index.remove(id);

@@ -17,7 +17,7 @@ use porchlight_core::{
     geo::Point,
     matcher::SubscriptionIndex,
     privacy::{Decision, Policy},
-    subscription::{QUIET_RADIUS_M, Subscription, quiet_default},
+    subscription::{QUIET_RADIUS_M, Subscription, SubscriptionKey, quiet_default},
 };
 use serde::Serialize;
 
@@ -147,13 +147,14 @@ fn measure(args: &VolumeArgs) -> anyhow::Result<Volume> {
         .into_iter()
         .map(|(name, filter, radius_m)| {
             let mut index = SubscriptionIndex::new();
-            let mut ids = Vec::new();
-            for at in &residents {
+            let mut keys = Vec::new();
+            for (i, at) in residents.iter().enumerate() {
                 let s = Subscription::new(*at, radius_m, filter.clone(), chrono::Utc::now())?;
-                ids.push(s.id);
-                index.insert(&s);
+                let key = SubscriptionKey(i as u32);
+                keys.push(key);
+                index.insert(key, &s);
             }
-            let mut counts: BTreeMap<uuid::Uuid, u64> = ids.iter().map(|id| (*id, 0)).collect();
+            let mut counts: BTreeMap<SubscriptionKey, u64> = keys.iter().map(|key| (*key, 0)).collect();
             let mut by_category: BTreeMap<&'static str, u64> = BTreeMap::new();
             for (category, at) in &calls {
                 for id in index.matches(*category, *at) {

@@ -24,7 +24,7 @@ use porchlight_core::{
     incident::{Closure, Incident, PlacedBy, PublicIncident},
     pacing::Pacing,
     privacy::{Decision, Policy, PolicyDocument},
-    subscription::{Area, Subscription},
+    subscription::{Area, Subscription, SubscriptionKey},
 };
 use porchlight_ledger::entry::{Entry, time as entry_time};
 use sha2::Sha256;
@@ -329,6 +329,7 @@ impl AlertRow {
 #[derive(FromRow)]
 struct SubscriptionRow {
     id: String,
+    key: i64,
     lat: f64,
     lon: f64,
     radius_m: f64,
@@ -340,7 +341,18 @@ struct SubscriptionRow {
     polygon: Option<String>,
 }
 
+/// A key as the matcher holds it: 32 bits, over four billion subscriptions ever made.
+fn subscription_key(k: i64) -> Result<SubscriptionKey> {
+    u32::try_from(k)
+        .map(SubscriptionKey)
+        .map_err(|_| StoreError::Corrupt(format!("subscription key {k} is outside 1 to 4,294,967,295")))
+}
+
 impl SubscriptionRow {
+    fn key(&self) -> Result<SubscriptionKey> {
+        subscription_key(self.key)
+    }
+
     fn into_subscription(self) -> Result<Subscription> {
         let names: Vec<String> =
             serde_json::from_str(&self.categories).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -1211,14 +1223,23 @@ impl Store {
         Ok(alerts)
     }
 
-    pub async fn insert_subscription(&self, s: &Subscription) -> Result<()> {
-        self.insert_subscriptions(std::slice::from_ref(s)).await
+    /// Store a subscription; returns the key the matcher knows it by.
+    pub async fn insert_subscription(&self, s: &Subscription) -> Result<SubscriptionKey> {
+        let keys = self.insert_subscriptions(std::slice::from_ref(s)).await?;
+        Ok(keys[0])
     }
 
-    /// Store many subscriptions in one transaction: all or none.
-    pub async fn insert_subscriptions(&self, subscriptions: &[Subscription]) -> Result<()> {
+    /// Store many subscriptions in one transaction, all or none; returns their keys, in order.
+    pub async fn insert_subscriptions(&self, subscriptions: &[Subscription]) -> Result<Vec<SubscriptionKey>> {
         let mut tx = self.write().await?;
-        for s in subscriptions {
+        // Keys are never given twice: the counter only grows.
+        let (last,): (i64,) = sqlx::query_as("UPDATE subscription_keys SET last = last + ? RETURNING last")
+            .bind(subscriptions.len() as i64)
+            .fetch_one(&mut *tx)
+            .await?;
+        let first = last - subscriptions.len() as i64 + 1;
+        let keys = (first..=last).map(subscription_key).collect::<Result<Vec<_>>>()?;
+        for (s, key) in subscriptions.iter().zip(&keys) {
             // A private-mode subscription keeps no point: only its cells.
             let circle = match &s.area {
                 Area::Circle { point, radius_m } => Some((*point, *radius_m)),
@@ -1228,8 +1249,8 @@ impl Store {
             let categories: Vec<&str> = s.categories.iter().map(|c| c.as_str()).collect();
             sqlx::query(
                 "INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at, min_severity, pacing, cells,
-                    polygon)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    polygon, key)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(s.id.to_string())
             .bind(circle.map_or(0.0, |(p, _)| p.lat()))
@@ -1241,11 +1262,12 @@ impl Store {
             .bind(serde_json::to_string(s.pacing.document()).expect("a pacing document serializes"))
             .bind(cells.map(|c| serde_json::to_string(&c).expect("strings serialize")))
             .bind(s.area.polygon_corners().map(|c| serde_json::to_string(&c).expect("numbers serialize")))
+            .bind(i64::from(key.0))
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(keys)
     }
 
     pub async fn subscription(&self, id: Uuid) -> Result<Option<Subscription>> {
@@ -1254,6 +1276,18 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(SubscriptionRow::into_subscription).transpose()
+    }
+
+    /// The subscriptions with these keys that still exist, in no particular order: what the
+    /// matcher's answer stands for.
+    pub async fn subscriptions_by_key(&self, keys: &[SubscriptionKey]) -> Result<Vec<Subscription>> {
+        let keys: Vec<u32> = keys.iter().map(|k| k.0).collect();
+        let rows: Vec<SubscriptionRow> =
+            sqlx::query_as("SELECT * FROM subscriptions WHERE key IN (SELECT value FROM json_each(?))")
+                .bind(serde_json::to_string(&keys).expect("numbers serialize"))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(SubscriptionRow::into_subscription).collect()
     }
 
     /// The subscriptions with these ids that still exist, in no particular order.
@@ -1267,19 +1301,20 @@ impl Store {
         rows.into_iter().map(SubscriptionRow::into_subscription).collect()
     }
 
-    pub async fn subscriptions(&self) -> Result<Vec<Subscription>> {
+    /// Every subscription with its key: what the matcher loads at start.
+    pub async fn subscriptions(&self) -> Result<Vec<(SubscriptionKey, Subscription)>> {
         let rows: Vec<SubscriptionRow> =
             sqlx::query_as("SELECT * FROM subscriptions").fetch_all(&self.pool).await?;
-        rows.into_iter().map(SubscriptionRow::into_subscription).collect()
+        rows.into_iter().map(|row| Ok((row.key()?, row.into_subscription()?))).collect()
     }
 
-    /// Delete a subscription and its alerts. Returns whether it existed.
-    pub async fn delete_subscription(&self, id: Uuid) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM subscriptions WHERE id = ?")
+    /// Delete a subscription and its alerts. Returns its key if it existed.
+    pub async fn delete_subscription(&self, id: Uuid) -> Result<Option<SubscriptionKey>> {
+        let key: Option<(i64,)> = sqlx::query_as("DELETE FROM subscriptions WHERE id = ? RETURNING key")
             .bind(id.to_string())
-            .execute(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
-        Ok(done.rows_affected() > 0)
+        key.map(|(k,)| subscription_key(k)).transpose()
     }
 
     /// A subscription's alerts, oldest first: those created at or after `since`, and with an id

@@ -28,7 +28,7 @@ use porchlight_core::{
     category::{Category, Severity},
     geo::Point,
     matcher::SubscriptionIndex,
-    subscription::Subscription,
+    subscription::{Subscription, SubscriptionKey},
 };
 use rstar::{AABB, RTree, RTreeObject};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -118,14 +118,14 @@ trait Method: Sync {
 
 struct Porchlight {
     index: SubscriptionIndex,
-    ids: std::collections::HashMap<uuid::Uuid, u32>,
 }
 
 const CATEGORY: Category = Category::Violent;
 
 impl Method for Porchlight {
     fn matches(&self, at: Point) -> Vec<u32> {
-        let mut m: Vec<u32> = self.index.matches(CATEGORY, at).into_iter().map(|id| self.ids[&id]).collect();
+        // Keys are the circles' numbers, as the other methods answer.
+        let mut m: Vec<u32> = self.index.matches(CATEGORY, at).into_iter().map(|key| key.0).collect();
         m.sort_unstable();
         m
     }
@@ -345,7 +345,8 @@ impl Method for PostGis {
 
 /// What `porchlight serve` does at start-up: read every subscription from the store (SQLite,
 /// in a temporary folder, filled beforehand) and load the index.
-fn start_up_from_store(subscriptions: &[Subscription]) {
+fn start_up_from_store(subscriptions: &[(SubscriptionKey, Subscription)]) {
+    let subscriptions: Vec<Subscription> = subscriptions.iter().map(|(_, s)| s.clone()).collect();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("a temporary folder");
@@ -386,8 +387,8 @@ struct Churn {
 /// threads query.
 fn churn(
     index: &tokio::sync::RwLock<SubscriptionIndex>,
-    old: &[Subscription],
-    new: &[Subscription],
+    old: &[(SubscriptionKey, Subscription)],
+    new: &[(SubscriptionKey, Subscription)],
     readers: usize,
     calls: &[Point],
     rate: Option<f64>,
@@ -424,8 +425,8 @@ fn churn(
             let mut index = index.blocking_write();
             let held = Instant::now();
             for (old, new) in old.iter().zip(new) {
-                index.remove(old.id);
-                index.insert(new);
+                index.remove(old.0);
+                index.insert(new.0, &new.1);
             }
             longest_hold = longest_hold.max(held.elapsed());
         }
@@ -467,12 +468,15 @@ fn main() {
     // Porchlight's index, loaded as the service loads it at start-up from the stored
     // subscriptions (made beforehand, as the store would hand them over).
     let everything = || (BTreeSet::new(), Severity::Low);
-    let subscriptions: Vec<Subscription> = circles
+    // Each keyed by its circle's number, as the store keys them by the order they came in.
+    let subscriptions: Vec<(SubscriptionKey, Subscription)> = circles
         .iter()
-        .map(|c| Subscription::new(c.point, c.radius_m, everything(), chrono::Utc::now()).expect("valid"))
+        .enumerate()
+        .map(|(i, c)| {
+            let s = Subscription::new(c.point, c.radius_m, everything(), chrono::Utc::now()).expect("valid");
+            (SubscriptionKey(i as u32), s)
+        })
         .collect();
-    let ids: std::collections::HashMap<uuid::Uuid, u32> =
-        subscriptions.iter().enumerate().map(|(i, s)| (s.id, i as u32)).collect();
     let region = Region::new(GLOBAL);
     let start = Instant::now();
     let mut index = SubscriptionIndex::new();
@@ -485,7 +489,7 @@ fn main() {
         bytes as f64 / a.subscriptions as f64,
         index.circle_bytes() as f64 / a.subscriptions as f64
     );
-    let porchlight = Porchlight { index, ids };
+    let porchlight = Porchlight { index };
     if a.from_store {
         start_up_from_store(&subscriptions);
     }
@@ -600,18 +604,20 @@ fn main() {
     // side starves (std's lets a busy reader keep a writer out for a second).
     let index = tokio::sync::RwLock::new(porchlight.index);
     let updates = a.updates.min(a.subscriptions);
-    let fresh: Vec<Subscription> = subscriptions
+    let fresh: Vec<(SubscriptionKey, Subscription)> = subscriptions
         .iter()
         .take(updates)
         .enumerate()
-        .map(|(i, s)| {
-            Subscription::new(
+        .map(|(i, (_, s))| {
+            let moved = Subscription::new(
                 brute.circles[a.subscriptions - 1 - i].point,
                 s_radius(s),
                 everything(),
                 s.created_at,
             )
-            .expect("valid")
+            .expect("valid");
+            // A new subscription gets a key never given before.
+            (SubscriptionKey((a.subscriptions + i) as u32), moved)
         })
         .collect();
     let half = updates / 2;
