@@ -587,8 +587,8 @@ impl CircleGrid {
         self.slot_of.contains_key(&id)
     }
 
-    /// Enter a circle under `id` (the subscription's key) with a tag (a bit set queries filter by), replacing any
-    /// circle already under that id.
+    /// Enter a circle under `id` (the subscription's key) with a tag (a bit set queries filter
+    /// by), replacing any circle already under that id.
     pub fn insert(&mut self, id: SubscriptionKey, centre: Point, radius_m: f64, tag: u32) {
         let key = self.enter(id, centre, radius_m, tag);
         let tile = self.tiles.get_mut(&key).expect("just entered");
