@@ -863,15 +863,23 @@ impl CircleGrid {
         // Every line first, then the work: the fetches overlap instead of each stretch waiting
         // for its own.
         std::hint::black_box(jobs.iter().fold(0u32, |acc, job| acc ^ job.touch()));
-        out.reserve(jobs.iter().map(|j| (j.to - j.from) as usize).sum());
+        // Room for every candidate (and one block's worth past them: a block writes each of
+        // its lanes and counts only the hits), cut back to the hits at the end.
+        let start = out.len();
+        let candidates: usize = jobs.iter().map(|j| (j.to - j.from) as usize).sum();
+        out.resize(start + candidates + LANES, SubscriptionKey::default());
+        let mut n = start;
         for job in &jobs {
+            let (from, to) = (job.from as usize, job.to as usize);
             if job.copy {
-                out.extend_from_slice(&job.columns.id[job.from as usize..job.to as usize]);
+                out[n..n + to - from].copy_from_slice(&job.columns.id[from..to]);
+                n += to - from;
             } else {
                 let probe = Probe { at, q: job.q, mask };
-                self.scan(job.columns, job.from as usize..job.to as usize, probe, job.band, out);
+                n = self.scan(job.columns, from..to, probe, job.band, out, n);
             }
         }
+        out.truncate(n);
     }
 
     /// Each tile that may hold a circle of the plan, with its row and column of tiles.
@@ -924,19 +932,21 @@ impl CircleGrid {
     }
 
     /// Test a run of circles against the point, a block of eight at a time in vector
-    /// registers: the sure hits and those too close to call come out as bit sets; then one
-    /// step per hit, and the exact distance for the rare circle whose edge passes within
-    /// centimetres.
+    /// registers: the sure hits and those too close to call come out as bit sets; then each
+    /// lane's key is written at `out[n]` and `n` moved on by the hits alone (whether a lane
+    /// hits is a coin toss, which a branch per hit would mispredict), and the exact distance
+    /// decides the rare circle whose edge passes within 30 cm. Returns the new `n`.
     fn scan(
         &self,
         columns: &Columns,
         range: std::ops::Range<usize>,
         probe: Probe,
         band: f32,
-        out: &mut Vec<SubscriptionKey>,
-    ) {
+        out: &mut [SubscriptionKey],
+        mut n: usize,
+    ) -> usize {
         if range.is_empty() {
-            return;
+            return n;
         }
         let (qx, qy, qz) = (f32x8::splat(probe.q[0]), f32x8::splat(probe.q[1]), f32x8::splat(probe.q[2]));
         let (mask, band) = (u32x8::splat(probe.mask), f32x8::splat(band));
@@ -954,19 +964,31 @@ impl CircleGrid {
             let wanted = lanes & !unwanted;
             let mut hits = d2.simd_le(inside).to_bitmask() & wanted;
             let mut close = d2.simd_le(inside + band).to_bitmask() & wanted & !hits;
-            while hits != 0 {
-                out.push(columns.id[base + hits.trailing_zeros() as usize]);
-                hits &= hits - 1;
+            if let Some(keys) = columns.id.get(base..base + LANES) {
+                // Every lane written, the count moved on by the hits only: no branch to mispredict.
+                for (lane, key) in keys.iter().enumerate() {
+                    out[n] = *key;
+                    n += (hits >> lane) as usize & 1;
+                }
+            } else {
+                // The last block of the columns, not full.
+                while hits != 0 {
+                    out[n] = columns.id[base + hits.trailing_zeros() as usize];
+                    n += 1;
+                    hits &= hits - 1;
+                }
             }
             while close != 0 {
                 let lane = close.trailing_zeros() as usize;
                 let circle = self.circles[columns.slot[base + lane] as usize];
                 if circle.centre.distance_m(probe.at) <= circle.radius_m {
-                    out.push(columns.id[base + lane]);
+                    out[n] = columns.id[base + lane];
+                    n += 1;
                 }
                 close &= close - 1;
             }
         }
+        n
     }
 
     /// Every circle that holds `at` and whose tag shares a bit with `mask`, by key.
