@@ -247,7 +247,12 @@ impl SubscriptionIndex {
 mod tests {
     use std::collections::BTreeSet;
 
-    use crate::category::Severity;
+    use proptest::prelude::*;
+
+    use crate::{
+        category::Severity,
+        subscription::{MAX_RADIUS_M, MIN_RADIUS_M},
+    };
 
     use chrono::Utc;
 
@@ -428,5 +433,124 @@ mod tests {
         index.remove(id);
         assert!(index.matches(Category::Fire, at).is_empty());
         assert!(index.is_empty());
+    }
+
+    /// A neighbourhood whose ring passes twice through its middle: two triangles touching at
+    /// one corner (a shape a hand-drawn area can take), `size` degrees across.
+    fn touching_triangles(lat: f64, lon: f64, size: f64) -> Area {
+        let (h, s) = (size / 2.0, size);
+        Area::polygon(&[
+            [lon, lat],
+            [lon + s, lat],
+            [lon + h, lat + h],
+            [lon + s, lat + s],
+            [lon, lat + s],
+            [lon + h, lat + h],
+            [lon, lat],
+        ])
+        .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// The whole index against a linear scan of `Subscription::wants`: circles from the
+        /// smallest to the largest radius a subscriber may choose (some across the antimeridian),
+        /// self-touching and plain neighbourhoods, private-mode cells, mixed category filters,
+        /// some removed again; points anywhere near, on polygon corners (the touching one
+        /// included) and on circle centres.
+        #[test]
+        fn agrees_with_a_linear_scan_everywhere(
+            circles in proptest::collection::vec(
+                (prop_oneof![32.7f64..32.9, 10.0f64..10.1],
+                 prop_oneof![-96.9f64..-96.7, 179.95f64..=180.0, -180.0f64..-179.95],
+                 prop_oneof![Just(MIN_RADIUS_M), Just(MAX_RADIUS_M), MIN_RADIUS_M..MAX_RADIUS_M],
+                 0u8..3),
+                0..40),
+            polygons in proptest::collection::vec((32.7f64..32.9, -96.9f64..-96.7, 0.001f64..0.2, proptest::bool::ANY), 0..6),
+            cells in proptest::collection::vec((32.7f64..32.9, -96.9f64..-96.7, 5u8..=7), 0..6),
+            removed in proptest::collection::vec(0usize..60, 0..10),
+            points in proptest::collection::vec(
+                (prop_oneof![32.6f64..33.0, 9.9f64..10.2],
+                 prop_oneof![-97.0f64..-96.6, 179.5f64..=180.0, -180.0f64..-179.5]),
+                1..30),
+        ) {
+            let filters = [
+                (BTreeSet::new(), Severity::Low),
+                ([Category::Violent].into(), Severity::Low),
+                ([Category::Property, Category::Traffic].into(), Severity::Low),
+            ];
+            let mut all = Vec::new();
+            for (lat, lon, r, f) in &circles {
+                let s = Subscription::new(Point::new(*lat, *lon).unwrap(), *r, filters[*f as usize].clone(), Utc::now());
+                all.push(keyed(s.unwrap()));
+            }
+            let mut corners = Vec::new();
+            for (lat, lon, size, touching) in &polygons {
+                let area = if *touching {
+                    corners.push(Point::new(lat + size / 2.0, lon + size / 2.0).unwrap());
+                    touching_triangles(*lat, *lon, *size)
+                } else {
+                    Area::polygon(&[[*lon, *lat], [lon + size, *lat], [lon + size / 3.0, lat + size], [*lon, *lat]]).unwrap()
+                };
+                corners.push(Point::new(*lat, *lon).unwrap());
+                all.push(keyed(Subscription::in_area(area, filters[0].clone(), Utc::now()).unwrap()));
+            }
+            for (lat, lon, res) in &cells {
+                let cell = Point::new(*lat, *lon).unwrap().cell(h3o::Resolution::try_from(*res).unwrap());
+                all.push(keyed(Subscription::in_area(Area::cells([cell]).unwrap(), filters[1].clone(), Utc::now()).unwrap()));
+            }
+            // Half loaded at once, half one by one; then some removed.
+            let mut index = SubscriptionIndex::new();
+            let half = all.len() / 2;
+            index.load(&all[..half]);
+            for (key, s) in &all[half..] {
+                index.insert(*key, s);
+            }
+            for i in removed {
+                if i < all.len() {
+                    let (key, _) = all.remove(i);
+                    index.remove(key);
+                }
+            }
+            let mut at: Vec<Point> = points.into_iter().map(|(lat, lon)| Point::new(lat, lon).unwrap()).collect();
+            at.extend(corners);
+            at.extend(circles.iter().map(|(lat, lon, _, _)| Point::new(*lat, *lon).unwrap()));
+            for at in at {
+                for category in [Category::Property, Category::Violent] {
+                    let mut got = index.matches(category, at);
+                    let mut want: Vec<SubscriptionKey> =
+                        all.iter().filter(|(_, s)| s.wants(category, at)).map(|(key, _)| *key).collect();
+                    got.sort();
+                    want.sort();
+                    prop_assert_eq!(got, want, "at {:?}, {:?}", at, category);
+                }
+            }
+        }
+    }
+
+    /// The touching corner of a self-touching neighbourhood belongs to it, and points in either
+    /// triangle match while the notches between them do not.
+    #[test]
+    fn a_self_touching_neighbourhood() {
+        let mut index = SubscriptionIndex::new();
+        let (key, s) = keyed(
+            Subscription::in_area(
+                touching_triangles(32.8, -96.8, 0.02),
+                (BTreeSet::new(), Severity::Low),
+                Utc::now(),
+            )
+            .unwrap(),
+        );
+        index.insert(key, &s);
+        let at = |lat: f64, lon: f64| Point::new(lat, lon).unwrap();
+        for (p, inside) in [
+            (at(32.8 + 0.01, -96.8 + 0.01), true), // the touching corner, exactly as the ring has it
+            (at(32.802, -96.79), true),            // the southern triangle
+            (at(32.818, -96.79), true),            // the northern one
+            (at(32.81, -96.798), false),           // the western notch
+            (at(32.81, -96.782), false),           // the eastern notch
+        ] {
+            assert_eq!(index.matches(Category::Fire, p) == vec![key], inside, "at {p:?}");
+        }
     }
 }
