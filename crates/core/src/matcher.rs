@@ -365,11 +365,7 @@ mod tests {
             )
             .unwrap();
             for category in [Category::Property, Category::Violent] {
-                let mut got = index.matches(category, at);
-                let mut want: Vec<SubscriptionKey> =
-                    all.iter().filter(|(_, s)| s.wants(category, at)).map(|(key, _)| *key).collect();
-                got.sort();
-                want.sort();
+                let (got, want) = index_and_scan(&index, &all, category, at);
                 assert_eq!(got, want);
             }
         }
@@ -433,6 +429,21 @@ mod tests {
         index.remove(id);
         assert!(index.matches(Category::Fire, at).is_empty());
         assert!(index.is_empty());
+    }
+
+    /// The index's answer and a linear scan's over `all`, both sorted.
+    fn index_and_scan(
+        index: &SubscriptionIndex,
+        all: &[(SubscriptionKey, Subscription)],
+        category: Category,
+        at: Point,
+    ) -> (Vec<SubscriptionKey>, Vec<SubscriptionKey>) {
+        let mut got = index.matches(category, at);
+        let mut want: Vec<SubscriptionKey> =
+            all.iter().filter(|(_, s)| s.wants(category, at)).map(|(key, _)| *key).collect();
+        got.sort();
+        want.sort();
+        (got, want)
     }
 
     /// A neighbourhood whose ring passes twice through its middle: two triangles touching at
@@ -517,11 +528,7 @@ mod tests {
             at.extend(circles.iter().map(|(lat, lon, _, _)| Point::new(*lat, *lon).unwrap()));
             for at in at {
                 for category in [Category::Property, Category::Violent] {
-                    let mut got = index.matches(category, at);
-                    let mut want: Vec<SubscriptionKey> =
-                        all.iter().filter(|(_, s)| s.wants(category, at)).map(|(key, _)| *key).collect();
-                    got.sort();
-                    want.sort();
+                    let (got, want) = index_and_scan(&index, &all, category, at);
                     prop_assert_eq!(got, want, "at {:?}, {:?}", at, category);
                 }
             }
