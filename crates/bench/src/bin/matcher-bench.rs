@@ -345,7 +345,8 @@ impl Method for PostGis {
 
 /// What `porchlight serve` does at start-up: read every subscription from the store (SQLite,
 /// in a temporary folder, filled beforehand) and load the index.
-fn start_up_from_store(subscriptions: &[(SubscriptionKey, Subscription)]) {
+/// Then what the alert worker reads for each call: the matches' subscriptions, by key.
+fn start_up_from_store(subscriptions: &[(SubscriptionKey, Subscription)], calls: &[Point]) {
     let subscriptions: Vec<Subscription> = subscriptions.iter().map(|(_, s)| s.clone()).collect();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async {
@@ -371,6 +372,21 @@ fn start_up_from_store(subscriptions: &[(SubscriptionKey, Subscription)]) {
             loading.as_secs_f64(),
             (reading + loading).as_secs_f64(),
             filled.as_secs_f64()
+        );
+        let (mut read, mut found) = (Duration::ZERO, 0);
+        let calls = &calls[..calls.len().min(200)];
+        for at in calls {
+            let keys = index.matches(CATEGORY, *at);
+            let start = Instant::now();
+            found += store.subscriptions_by_key(&keys).await.expect("read by key").len();
+            read += start.elapsed();
+        }
+        println!(
+            "the alert worker's read of each call's matches by key: {:.1} ms a call ({} calls, {:.0} subscriptions a call, {:.0} a second)",
+            read.as_secs_f64() * 1e3 / calls.len() as f64,
+            calls.len(),
+            found as f64 / calls.len() as f64,
+            found as f64 / read.as_secs_f64()
         );
     });
 }
@@ -491,7 +507,7 @@ fn main() {
     );
     let porchlight = Porchlight { index };
     if a.from_store {
-        start_up_from_store(&subscriptions);
+        start_up_from_store(&subscriptions, &calls);
     }
 
     let region = Region::new(GLOBAL);
