@@ -11,7 +11,8 @@
 //!  [--update-readers N] [--postgis postgres://...] [--from-store]`
 //!
 //! With `--from-store` it also stores the subscriptions in SQLite and times what `porchlight
-//! serve` does at start-up: read them all back and load the index.
+//! serve` does at start-up: read them all back and load the index; then what the alert worker
+//! reads for each call, the matches' subscriptions by key.
 //!
 //! With `--postgis URL` the same workload also runs against PostgreSQL + PostGIS (bounding-box
 //! GiST index, exact `ST_DWithin` on the sphere) for up to 1,000 calls.
