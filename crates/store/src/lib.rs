@@ -401,7 +401,11 @@ impl Store {
             // A batch's multi-row statements keep a statement journal: in memory, not a temp
             // file. A larger page cache keeps the incidents' indexes in memory during an import.
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-32768");
+            .pragma("cache_size", "-32768")
+            // Pages beyond the cache are read through a memory map shared by the connections
+            // rather than a system call each: the alert worker reads thousands of
+            // subscriptions scattered over the table for each call.
+            .pragma("mmap_size", "2147418112");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let incident_key = Self::incident_key(&pool).await?;
