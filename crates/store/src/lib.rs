@@ -1650,3 +1650,52 @@ async fn update_incident(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made before migration 0016 keeps its subscriptions, each keyed by its row
+    /// (gaps left by deletions stay gaps), and the next subscription made gets a key after
+    /// every key given, not one a deleted subscription had.
+    #[tokio::test]
+    async fn subscriptions_stored_before_keys_get_their_rows() {
+        let dir = std::env::temp_dir().join(format!("porchlight-keys-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let options = SqliteConnectOptions::new().filename(dir.join(DATABASE_FILE)).create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        sqlx::migrate!("./migrations").run_to(15, &pool).await.unwrap();
+        let ids: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at)
+                 VALUES (?, ?, -87.95, 500.0, '[]', '2026-11-29T08:00:00.000Z')",
+            )
+            .bind(id.to_string())
+            .bind(43.0 + i as f64 * 0.01)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        // The second and the newest go before the upgrade.
+        for gone in [ids[1], ids[3]] {
+            sqlx::query("DELETE FROM subscriptions WHERE id = ?")
+                .bind(gone.to_string())
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+        let store = Store::open(&dir).await.unwrap();
+        let mut keyed: Vec<(SubscriptionKey, Uuid)> =
+            store.subscriptions().await.unwrap().into_iter().map(|(k, s)| (k, s.id)).collect();
+        keyed.sort();
+        assert_eq!(keyed, [(SubscriptionKey(1), ids[0]), (SubscriptionKey(3), ids[2])]);
+        let point = Point::new(43.5, -87.95).unwrap();
+        let new = Subscription::new(point, 500.0, Default::default(), chrono::Utc::now()).unwrap();
+        assert_eq!(store.insert_subscription(&new).await.unwrap(), SubscriptionKey(4));
+        assert_eq!(store.delete_subscription(ids[2]).await.unwrap(), Some(SubscriptionKey(3)));
+        store.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
