@@ -374,7 +374,8 @@ impl Job<'_> {
                 acc = acc.wrapping_add(b.x[0] as u32 ^ b.inside[4].to_bits() ^ b.tag[7]);
             }
         }
-        for i in (from..to).step_by(16) {
+        // One key of each 64-byte line.
+        for i in (from..to).step_by(64 / std::mem::size_of::<SubscriptionKey>()) {
             acc ^= self.columns.id[i].0;
         }
         acc

@@ -345,7 +345,7 @@ struct SubscriptionRow {
 fn subscription_key(k: i64) -> Result<SubscriptionKey> {
     u32::try_from(k)
         .map(SubscriptionKey)
-        .map_err(|_| StoreError::Corrupt(format!("subscription key {k} is outside 1 to 4,294,967,295")))
+        .map_err(|_| StoreError::Corrupt(format!("subscription key {k} does not fit the matcher's 32 bits")))
 }
 
 impl SubscriptionRow {
