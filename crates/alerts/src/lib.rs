@@ -250,15 +250,19 @@ mod tests {
         subscription::SubscriptionKey,
     };
 
+    use porchlight_db::{Backend, testing::TestLocation};
+
     use super::*;
 
-    /// A fresh store with the Testville agency, and its alert worker.
-    async fn testville() -> (tempfile::TempDir, Store, Alerts) {
+    /// A fresh store on `backend` with the Testville agency, and its alert worker; the store's
+    /// folder and database last as long as the first value.
+    async fn testville(backend: Backend) -> ((tempfile::TempDir, TestLocation), Store, Alerts) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
+        let location = TestLocation::new(backend, dir.path()).await;
+        let store = Store::connect(&location.location).await.unwrap();
         store.upsert_agency(&AgencyId::parse("testville").unwrap(), "Testville", "UTC").await.unwrap();
         let alerts = Alerts::load(store.clone()).await.unwrap();
-        (dir, store, alerts)
+        ((dir, location), store, alerts)
     }
 
     fn call(id: &str, status: &str, lat: f64) -> CadRecord {
@@ -276,181 +280,189 @@ mod tests {
         )
     }
 
-    /// Each subscriber's base rate counts the calls of the category in its own area only: the
-    /// calls are read once for all matches, so a wide area must not lend its calls to a small one.
-    #[tokio::test]
-    async fn each_base_rate_counts_its_own_area() {
-        let (_dir, store, alerts) = testville().await;
-        let circle = |radius_m: f64| {
-            Subscription::new(Point::new(43.0, -87.95).unwrap(), radius_m, Default::default(), Utc::now())
-                .unwrap()
-        };
-        let (small, wide) = (circle(300.0), circle(2_000.0));
-        for s in [&small, &wide] {
-            alerts.subscribe(s.clone()).await.unwrap();
-        }
-        let policy = Policy::default();
-        // Thefts: three near the centre, two about 1.1 km north, one 5.5 km north; and a
-        // disorder call at the centre, of another category.
-        let before = [
-            call("1", "Dispatched", 43.0005),
-            call("2", "Dispatched", 43.0005),
-            call("3", "Dispatched", 43.0005),
-            call("4", "Dispatched", 43.01),
-            call("5", "Dispatched", 43.01),
-            call("6", "Dispatched", 43.05),
-            typed_call("7", "TRBL W/SUBJ", Category::Disorder, "Dispatched", 43.0005),
-        ];
-        for c in before {
-            store.apply(&[policy.apply(c)]).await.unwrap();
-            alerts.drain().await.unwrap();
-        }
-        store.apply(&[policy.apply(call("8", "Dispatched", 43.0002))]).await.unwrap();
-        alerts.drain().await.unwrap();
-        let last_rate = |id: Uuid| {
-            let store = store.clone();
-            async move {
-                let listed = store.alerts(id, None, None, 100).await.unwrap();
-                listed.iter().max_by_key(|a| a.id).and_then(|a| a.base_rate).map(|b| b.last_30_days)
+    porchlight_db::test_on_both! {
+        #[tokio::test]
+        /// Each subscriber's base rate counts the calls of the category in its own area only: the
+        /// calls are read once for all matches, so a wide area must not lend its calls to a small one.
+        async fn each_base_rate_counts_its_own_area(backend) {
+            let (_db, store, alerts) = testville(backend).await;
+            let circle = |radius_m: f64| {
+                Subscription::new(Point::new(43.0, -87.95).unwrap(), radius_m, Default::default(), Utc::now())
+                    .unwrap()
+            };
+            let (small, wide) = (circle(300.0), circle(2_000.0));
+            for s in [&small, &wide] {
+                alerts.subscribe(s.clone()).await.unwrap();
             }
-        };
-        // The call itself and those before it in the area.
-        assert_eq!(last_rate(small.id).await, Some(4));
-        assert_eq!(last_rate(wide.id).await, Some(6));
-    }
-
-    /// A reclassified call updates whoever was told and is new to whoever it now concerns; a
-    /// status alone is no news; closing it as unfounded retracts it for everyone told, and only
-    /// for them.
-    #[tokio::test]
-    async fn updates_and_retractions_go_to_those_told_and_only_them() {
-        let (_dir, store, alerts) = testville().await;
-        let here = Point::new(43.0, -87.95).unwrap();
-        let subscribe = |categories: Vec<Category>, lat: f64| {
-            let point = Point::new(lat, -87.95).unwrap();
-            Subscription::new(
-                point,
-                1000.0,
-                (categories.into_iter().collect(), Default::default()),
-                Utc::now(),
-            )
-            .unwrap()
-        };
-        let everything = subscribe(vec![], 43.0);
-        let weapons_only = subscribe(vec![Category::Weapons], 43.0);
-        let far = subscribe(vec![], 44.0);
-        for s in [&everything, &weapons_only, &far] {
-            alerts.subscribe(s.clone()).await.unwrap();
-        }
-        let policy = Policy::default();
-        let at = here.lat() + 0.001;
-        let versions = [
-            typed_call("9", "TRBL W/SUBJ", Category::Disorder, "Dispatched", at),
-            typed_call("9", "TRBL W/SUBJ", Category::Disorder, "On scene", at),
-            typed_call("9", "SHOTS FIRED", Category::Weapons, "On scene", at),
-            typed_call("9", "SHOTS FIRED", Category::Weapons, "UNFOUNDED", at),
-        ];
-        let mut got = Vec::new();
-        for v in versions {
-            store.apply(&[policy.apply(v)]).await.unwrap();
+            let policy = Policy::default();
+            // Thefts: three near the centre, two about 1.1 km north, one 5.5 km north; and a
+            // disorder call at the centre, of another category.
+            let before = [
+                call("1", "Dispatched", 43.0005),
+                call("2", "Dispatched", 43.0005),
+                call("3", "Dispatched", 43.0005),
+                call("4", "Dispatched", 43.01),
+                call("5", "Dispatched", 43.01),
+                call("6", "Dispatched", 43.05),
+                typed_call("7", "TRBL W/SUBJ", Category::Disorder, "Dispatched", 43.0005),
+            ];
+            for c in before {
+                store.apply(&[policy.apply(c)]).await.unwrap();
+                alerts.drain().await.unwrap();
+            }
+            store.apply(&[policy.apply(call("8", "Dispatched", 43.0002))]).await.unwrap();
             alerts.drain().await.unwrap();
+            let last_rate = |id: Uuid| {
+                let store = store.clone();
+                async move {
+                    let listed = store.alerts(id, None, None, 100).await.unwrap();
+                    listed.iter().max_by_key(|a| a.id).and_then(|a| a.base_rate).map(|b| b.last_30_days)
+                }
+            };
+            // The call itself and those before it in the area.
+            assert_eq!(last_rate(small.id).await, Some(4));
+            assert_eq!(last_rate(wide.id).await, Some(6));
         }
-        for s in [&everything, &weapons_only, &far] {
-            let listed = store.alerts(s.id, None, None, 10).await.unwrap();
-            got.push(listed.iter().map(|a| (a.kind, a.incident.version, a.refers_to)).collect::<Vec<_>>());
-        }
-        let first_alert = &store.alerts(everything.id, None, None, 1).await.unwrap()[0];
-        assert_eq!(first_alert.base_rate.map(|b| b.last_30_days), Some(1), "{first_alert:?}");
-        let first = first_alert.id;
-        let first_weapons = store.alerts(weapons_only.id, None, None, 1).await.unwrap()[0].id;
-        assert_eq!(
-            got,
-            vec![
+    }
+
+    porchlight_db::test_on_both! {
+        #[tokio::test]
+        /// A reclassified call updates whoever was told and is new to whoever it now concerns; a
+        /// status alone is no news; closing it as unfounded retracts it for everyone told, and only
+        /// for them.
+        async fn updates_and_retractions_go_to_those_told_and_only_them(backend) {
+            let (_db, store, alerts) = testville(backend).await;
+            let here = Point::new(43.0, -87.95).unwrap();
+            let subscribe = |categories: Vec<Category>, lat: f64| {
+                let point = Point::new(lat, -87.95).unwrap();
+                Subscription::new(
+                    point,
+                    1000.0,
+                    (categories.into_iter().collect(), Default::default()),
+                    Utc::now(),
+                )
+                .unwrap()
+            };
+            let everything = subscribe(vec![], 43.0);
+            let weapons_only = subscribe(vec![Category::Weapons], 43.0);
+            let far = subscribe(vec![], 44.0);
+            for s in [&everything, &weapons_only, &far] {
+                alerts.subscribe(s.clone()).await.unwrap();
+            }
+            let policy = Policy::default();
+            let at = here.lat() + 0.001;
+            let versions = [
+                typed_call("9", "TRBL W/SUBJ", Category::Disorder, "Dispatched", at),
+                typed_call("9", "TRBL W/SUBJ", Category::Disorder, "On scene", at),
+                typed_call("9", "SHOTS FIRED", Category::Weapons, "On scene", at),
+                typed_call("9", "SHOTS FIRED", Category::Weapons, "UNFOUNDED", at),
+            ];
+            let mut got = Vec::new();
+            for v in versions {
+                store.apply(&[policy.apply(v)]).await.unwrap();
+                alerts.drain().await.unwrap();
+            }
+            for s in [&everything, &weapons_only, &far] {
+                let listed = store.alerts(s.id, None, None, 10).await.unwrap();
+                got.push(listed.iter().map(|a| (a.kind, a.incident.version, a.refers_to)).collect::<Vec<_>>());
+            }
+            let first_alert = &store.alerts(everything.id, None, None, 1).await.unwrap()[0];
+            assert_eq!(first_alert.base_rate.map(|b| b.last_30_days), Some(1), "{first_alert:?}");
+            let first = first_alert.id;
+            let first_weapons = store.alerts(weapons_only.id, None, None, 1).await.unwrap()[0].id;
+            assert_eq!(
+                got,
                 vec![
-                    (AlertKind::New, 1, None),
-                    (AlertKind::Update, 3, Some(first)),
-                    (AlertKind::Retraction, 4, Some(first))
-                ],
-                vec![(AlertKind::New, 3, None), (AlertKind::Retraction, 4, Some(first_weapons))],
-                vec![],
-            ]
-        );
-        // A call that arrives already closed as unfounded is alerted to nobody.
-        store
-            .apply(&[policy.apply(typed_call("10", "SHOTS FIRED", Category::Weapons, "UNFOUNDED", at))])
-            .await
-            .unwrap();
-        assert_eq!(alerts.drain().await.unwrap(), 0);
-    }
-
-    #[tokio::test]
-    async fn one_alert_per_version_and_only_inside_the_circle() {
-        let (_dir, store, alerts) = testville().await;
-        let sub =
-            Subscription::new(Point::new(43.0, -87.95).unwrap(), 1000.0, Default::default(), Utc::now())
-                .unwrap();
-        alerts.subscribe(sub.clone()).await.unwrap();
-        let mut live = alerts.live(sub.id).await;
-        let made = alerts.live_made();
-        let policy = Policy::default();
-        let decisions = vec![policy.apply(call("1", "open", 43.001)), policy.apply(call("2", "open", 43.2))];
-        store.apply(&decisions).await.unwrap();
-        assert_eq!(alerts.drain().await.unwrap(), 1);
-        // Whatever sends live alerts on (the delivery sender) is told at once.
-        assert_eq!((made.has_changed().unwrap(), *made.borrow()), (true, 1));
-        // The same record again changes nothing; a new status is a new version but no news.
-        store.apply(&[policy.apply(call("1", "open", 43.001))]).await.unwrap();
-        assert_eq!(alerts.drain().await.unwrap(), 0);
-        store.apply(&[policy.apply(call("1", "closed", 43.001))]).await.unwrap();
-        assert_eq!(alerts.drain().await.unwrap(), 0);
-        assert_eq!(
+                    vec![
+                        (AlertKind::New, 1, None),
+                        (AlertKind::Update, 3, Some(first)),
+                        (AlertKind::Retraction, 4, Some(first))
+                    ],
+                    vec![(AlertKind::New, 3, None), (AlertKind::Retraction, 4, Some(first_weapons))],
+                    vec![],
+                ]
+            );
+            // A call that arrives already closed as unfounded is alerted to nobody.
             store
-                .incident(store.alerts(sub.id, None, None, 1).await.unwrap()[0].incident.id)
+                .apply(&[policy.apply(typed_call("10", "SHOTS FIRED", Category::Weapons, "UNFOUNDED", at))])
                 .await
-                .unwrap()
-                .unwrap()
-                .version,
-            2
-        );
-        let first = live.recv().await.unwrap();
-        assert_eq!((first.incident.version, first.kind), (1, AlertKind::New));
-        assert_eq!(first.incident.location, "5200 block of N 35th St");
-        let listed = store.alerts(sub.id, None, None, 10).await.unwrap();
-        assert_eq!(listed, vec![first]);
+                .unwrap();
+            assert_eq!(alerts.drain().await.unwrap(), 0);
+        }
     }
 
-    /// The index answers with the store's keys. A deleted subscription's key is never given
-    /// again (an index that has not heard of the deletion could otherwise alert a newcomer to
-    /// the old area's calls), and a worker started afresh loads each subscription under the
-    /// same key, so it alerts the same people.
-    #[tokio::test]
-    async fn keys_are_never_given_twice_and_survive_a_restart() {
-        let (_dir, store, alerts) = testville().await;
-        let at = |lat: f64| Point::new(lat, -87.95).unwrap();
-        let circle = |lat: f64| Subscription::new(at(lat), 500.0, Default::default(), Utc::now()).unwrap();
-        let (north, south, newcomer) = (circle(43.05), circle(43.0), circle(43.0));
-        let north_key = store.insert_subscription(&north).await.unwrap();
-        alerts.subscribe(south.clone()).await.unwrap();
-        // The newest subscription goes; the next one made must not take its key.
-        assert_eq!(store.delete_subscription(north.id).await.unwrap(), Some(north_key));
-        assert_eq!(store.delete_subscription(north.id).await.unwrap(), None);
-        alerts.subscribe(newcomer.clone()).await.unwrap();
-        let keys: Vec<(SubscriptionKey, Uuid)> =
-            store.subscriptions().await.unwrap().into_iter().map(|(k, s)| (k, s.id)).collect();
-        assert_eq!(keys.len(), 2);
-        assert!(keys.iter().all(|(k, _)| *k != north_key), "{keys:?}");
-        let policy = Policy::default();
-        store.apply(&[policy.apply(call("1", "open", 43.0005))]).await.unwrap();
-        // A worker that loads the store afresh finds the same two by their keys.
-        let restarted = Alerts::load(store.clone()).await.unwrap();
-        assert_eq!(restarted.drain().await.unwrap(), 2);
-        for s in [&south, &newcomer] {
-            assert_eq!(store.alerts(s.id, None, None, 10).await.unwrap().len(), 1);
+    porchlight_db::test_on_both! {
+        #[tokio::test]
+        async fn one_alert_per_version_and_only_inside_the_circle(backend) {
+            let (_db, store, alerts) = testville(backend).await;
+            let sub =
+                Subscription::new(Point::new(43.0, -87.95).unwrap(), 1000.0, Default::default(), Utc::now())
+                    .unwrap();
+            alerts.subscribe(sub.clone()).await.unwrap();
+            let mut live = alerts.live(sub.id).await;
+            let made = alerts.live_made();
+            let policy = Policy::default();
+            let decisions = vec![policy.apply(call("1", "open", 43.001)), policy.apply(call("2", "open", 43.2))];
+            store.apply(&decisions).await.unwrap();
+            assert_eq!(alerts.drain().await.unwrap(), 1);
+            // Whatever sends live alerts on (the delivery sender) is told at once.
+            assert_eq!((made.has_changed().unwrap(), *made.borrow()), (true, 1));
+            // The same record again changes nothing; a new status is a new version but no news.
+            store.apply(&[policy.apply(call("1", "open", 43.001))]).await.unwrap();
+            assert_eq!(alerts.drain().await.unwrap(), 0);
+            store.apply(&[policy.apply(call("1", "closed", 43.001))]).await.unwrap();
+            assert_eq!(alerts.drain().await.unwrap(), 0);
+            assert_eq!(
+                store
+                    .incident(store.alerts(sub.id, None, None, 1).await.unwrap()[0].incident.id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .version,
+                2
+            );
+            let first = live.recv().await.unwrap();
+            assert_eq!((first.incident.version, first.kind), (1, AlertKind::New));
+            assert_eq!(first.incident.location, "5200 block of N 35th St");
+            let listed = store.alerts(sub.id, None, None, 10).await.unwrap();
+            assert_eq!(listed, vec![first]);
         }
-        // Unsubscribing through the worker takes the key out of its index at once.
-        assert!(restarted.unsubscribe(south.id).await.unwrap());
-        store.apply(&[policy.apply(call("2", "open", 43.0005))]).await.unwrap();
-        assert_eq!(restarted.drain().await.unwrap(), 1);
-        assert_eq!(store.alerts(newcomer.id, None, None, 10).await.unwrap().len(), 2);
+    }
+
+    porchlight_db::test_on_both! {
+        #[tokio::test]
+        /// The index answers with the store's keys. A deleted subscription's key is never given
+        /// again (an index that has not heard of the deletion could otherwise alert a newcomer to
+        /// the old area's calls), and a worker started afresh loads each subscription under the
+        /// same key, so it alerts the same people.
+        async fn keys_are_never_given_twice_and_survive_a_restart(backend) {
+            let (_db, store, alerts) = testville(backend).await;
+            let at = |lat: f64| Point::new(lat, -87.95).unwrap();
+            let circle = |lat: f64| Subscription::new(at(lat), 500.0, Default::default(), Utc::now()).unwrap();
+            let (north, south, newcomer) = (circle(43.05), circle(43.0), circle(43.0));
+            let north_key = store.insert_subscription(&north).await.unwrap();
+            alerts.subscribe(south.clone()).await.unwrap();
+            // The newest subscription goes; the next one made must not take its key.
+            assert_eq!(store.delete_subscription(north.id).await.unwrap(), Some(north_key));
+            assert_eq!(store.delete_subscription(north.id).await.unwrap(), None);
+            alerts.subscribe(newcomer.clone()).await.unwrap();
+            let keys: Vec<(SubscriptionKey, Uuid)> =
+                store.subscriptions().await.unwrap().into_iter().map(|(k, s)| (k, s.id)).collect();
+            assert_eq!(keys.len(), 2);
+            assert!(keys.iter().all(|(k, _)| *k != north_key), "{keys:?}");
+            let policy = Policy::default();
+            store.apply(&[policy.apply(call("1", "open", 43.0005))]).await.unwrap();
+            // A worker that loads the store afresh finds the same two by their keys.
+            let restarted = Alerts::load(store.clone()).await.unwrap();
+            assert_eq!(restarted.drain().await.unwrap(), 2);
+            for s in [&south, &newcomer] {
+                assert_eq!(store.alerts(s.id, None, None, 10).await.unwrap().len(), 1);
+            }
+            // Unsubscribing through the worker takes the key out of its index at once.
+            assert!(restarted.unsubscribe(south.id).await.unwrap());
+            store.apply(&[policy.apply(call("2", "open", 43.0005))]).await.unwrap();
+            assert_eq!(restarted.drain().await.unwrap(), 1);
+            assert_eq!(store.alerts(newcomer.id, None, None, 10).await.unwrap().len(), 2);
+        }
     }
 }

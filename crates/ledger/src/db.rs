@@ -10,10 +10,9 @@ use std::sync::{Arc, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use porchlight_db::{Backend, Db, Location, Part};
 use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::migrate::Migrator;
 
 use crate::entry::{Entry, time};
 use crate::head::{SignedHead, Signer, TreeHead};
@@ -26,6 +25,8 @@ pub const DATABASE_FILE: &str = "ledger.db";
 pub enum LedgerError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Db(#[from] porchlight_db::DbError),
     #[error("migrating the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the stored log fails its check, so it appends and signs nothing: {0}")]
@@ -39,7 +40,7 @@ pub type Result<T> = std::result::Result<T, LedgerError>;
 /// The log. Cheap to clone; one appender at a time.
 #[derive(Clone)]
 pub struct Ledger {
-    pool: SqlitePool,
+    db: Db,
     tree: Arc<RwLock<Leaves>>,
     append: Arc<tokio::sync::Mutex<()>>,
     signer: Option<Arc<Signer>>,
@@ -56,19 +57,26 @@ impl Ledger {
     /// Open (creating if needed) the log in `data_dir`, signing with `signer`. If the key is
     /// not the one the log last signed with, the change is the log's next entry.
     pub async fn open(data_dir: &Path, signer: Option<Signer>) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(sqlx::Error::Io)?;
-        let options = SqliteConnectOptions::new()
-            .filename(data_dir.join(DATABASE_FILE))
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        let (tree, broken) = check(&pool).await?;
+        Self::connect(&Location::Dir(data_dir.to_path_buf()), signer).await
+    }
+
+    /// Open the log where `location` says: its own SQLite file, or its own schema of a
+    /// PostgreSQL database.
+    pub async fn connect(location: &Location, signer: Option<Signer>) -> Result<Self> {
+        static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+        static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+        let part = Part {
+            file: DATABASE_FILE,
+            schema: "ledger",
+            pragmas: &[],
+            sqlite_migrations: &SQLITE,
+            postgres_migrations: &POSTGRES,
+        };
+        let db = Db::open(location, &part).await?;
+        let (tree, broken) = check(&db).await?;
         let tree = Leaves::from(tree);
         let ledger = Self {
-            pool,
+            db,
             tree: Arc::new(RwLock::new(tree)),
             append: Arc::new(tokio::sync::Mutex::new(())),
             signer: signer.map(Arc::new),
@@ -78,7 +86,7 @@ impl Ledger {
             let key = signer.public_key().to_base64();
             let known: Option<String> =
                 sqlx::query_scalar("SELECT value FROM settings WHERE key = 'public_key'")
-                    .fetch_optional(&ledger.pool)
+                    .fetch_optional(ledger.db.pool())
                     .await?;
             if known.as_deref() != Some(key.as_str()) {
                 let entry = Entry::Key {
@@ -122,17 +130,26 @@ impl Ledger {
         let _one = self.append.lock().await;
         let start = self.len();
         let leaves: Vec<Hash> = entries.iter().map(|e| leaf_hash(e.as_bytes())).collect();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.write().await?;
         if !entries.is_empty() {
-            sqlx::query(
-                "INSERT INTO entries (idx, leaf, body)
-                 SELECT ?1 + key, substr(?2, key * 32 + 1, 32), value FROM json_each(?3)",
-            )
-            .bind(i64::try_from(start).expect("log sizes fit i64"))
-            .bind(leaves.concat())
-            .bind(serde_json::to_string(entries).expect("strings serialize"))
-            .execute(&mut *tx)
-            .await?;
+            // The entries as one JSON array, and their leaf hashes as one blob, 32 bytes each.
+            let sql = match self.db.backend() {
+                Backend::Sqlite => {
+                    "INSERT INTO entries (idx, leaf, body)
+                     SELECT ?1 + key, substr(?2, key * 32 + 1, 32), value FROM json_each(?3)"
+                }
+                Backend::Postgres => {
+                    "INSERT INTO entries (idx, leaf, body)
+                     SELECT $1 + e.n - 1, substr($2, CAST((e.n - 1) * 32 + 1 AS INTEGER), 32), e.value
+                     FROM json_array_elements_text($3::json) WITH ORDINALITY AS e(value, n)"
+                }
+            };
+            sqlx::query(sql)
+                .bind(i64::try_from(start).expect("log sizes fit i64"))
+                .bind(leaves.concat())
+                .bind(serde_json::to_string(entries).expect("strings serialize"))
+                .execute(&mut *tx)
+                .await?;
         }
         for (source, value) in cursors {
             let sql = if source == "public_key" {
@@ -140,7 +157,7 @@ impl Ledger {
             } else {
                 "INSERT INTO cursors (source, value) VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET value = excluded.value"
             };
-            sqlx::query(sql).bind(source).bind(value).execute(&mut *tx).await?;
+            sqlx::query(self.db.sql(sql)).bind(source).bind(value).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         let mut tree = self.tree.write().expect("tree lock");
@@ -152,18 +169,20 @@ impl Ledger {
 
     /// Where a source was last copied up to.
     pub async fn cursor(&self, source: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM cursors WHERE source = ?")
+        Ok(sqlx::query_scalar(self.db.sql("SELECT value FROM cursors WHERE source = ?"))
             .bind(source)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.pool())
             .await?)
     }
 
     /// Every cursor whose name starts with `prefix`.
     pub async fn cursors(&self, prefix: &str) -> Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as("SELECT source, value FROM cursors WHERE substr(source, 1, length(?1)) = ?1")
-            .bind(prefix)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            self.db.sql("SELECT source, value FROM cursors WHERE substr(source, 1, length(?1)) = ?1"),
+        )
+        .bind(prefix)
+        .fetch_all(self.db.pool())
+        .await?)
     }
 
     /// Sign a head for the log as it is now, if it grew since the last head or the last head
@@ -188,13 +207,15 @@ impl Ledger {
         }
         let timestamp = now_ms.max(last.map_or(0, |l| l.timestamp + 1));
         let signed = signer.sign(&TreeHead { size, timestamp, root });
-        sqlx::query("INSERT INTO heads (tree_size, timestamp, root, signature) VALUES (?, ?, ?, ?)")
-            .bind(i64::try_from(size).expect("log sizes fit i64"))
-            .bind(i64::try_from(timestamp).expect("times fit i64"))
-            .bind(root.to_vec())
-            .bind(B64.decode(&signed.tree_head_signature).expect("we wrote it"))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            self.db.sql("INSERT INTO heads (tree_size, timestamp, root, signature) VALUES (?, ?, ?, ?)"),
+        )
+        .bind(i64::try_from(size).expect("log sizes fit i64"))
+        .bind(i64::try_from(timestamp).expect("times fit i64"))
+        .bind(root.to_vec())
+        .bind(B64.decode(&signed.tree_head_signature).expect("we wrote it"))
+        .execute(self.db.pool())
+        .await?;
         Ok(Some(signed))
     }
 
@@ -203,7 +224,7 @@ impl Ledger {
         let row = sqlx::query(
             "SELECT tree_size, timestamp, root, signature FROM heads ORDER BY tree_size DESC, timestamp DESC LIMIT 1",
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.pool())
         .await?;
         Ok(row.map(|row| SignedHead {
             tree_size: row.get::<i64, _>(0) as u64,
@@ -215,11 +236,13 @@ impl Ledger {
 
     /// Entries `start..end` (end exclusive) as stored.
     pub async fn entries(&self, start: u64, end: u64) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx")
-            .bind(start as i64)
-            .bind(end as i64)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(
+            self.db.sql("SELECT body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx"),
+        )
+        .bind(start as i64)
+        .bind(end as i64)
+        .fetch_all(self.db.pool())
+        .await?)
     }
 
     /// The index of the first entry whose leaf hash is `leaf`.
@@ -290,20 +313,20 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Rebuild the tree from the stored bodies and check it against the stored leaf hashes and
 /// every signed head. Returns the tree and, if the check failed, why.
-async fn check(pool: &SqlitePool) -> Result<(Tree, Option<String>)> {
+async fn check(db: &Db) -> Result<(Tree, Option<String>)> {
     let mut tree = Tree::new();
     let mut broken = None;
     // Read in chunks, each chunk one row of JSON: sqlx's cost per row would be most of the
     // time at a million entries.
     let mut after = -1i64;
     loop {
-        let chunk: Option<String> = sqlx::query_scalar(
-            "SELECT json_group_array(json_array(idx, hex(leaf), body)) FROM
-               (SELECT idx, leaf, body FROM entries WHERE idx > ? ORDER BY idx LIMIT 20000)
+        let chunk: Option<String> = sqlx::query_scalar(db.sql(
+            "SELECT agg_json(json_arr(idx, hex(leaf), body)) FROM
+               (SELECT idx, leaf, body FROM entries WHERE idx > ? ORDER BY idx LIMIT 20000) AS chunk
              HAVING count(*) > 0",
-        )
+        ))
         .bind(after)
-        .fetch_optional(pool)
+        .fetch_optional(db.pool())
         .await?;
         let Some(chunk) = chunk else { break };
         let rows: Vec<(i64, String, String)> = serde_json::from_str(&chunk)
@@ -323,7 +346,7 @@ async fn check(pool: &SqlitePool) -> Result<(Tree, Option<String>)> {
     }
     let heads: Vec<(i64, i64, Vec<u8>)> =
         sqlx::query_as("SELECT tree_size, timestamp, root FROM heads ORDER BY tree_size")
-            .fetch_all(pool)
+            .fetch_all(db.pool())
             .await?;
     for (size, timestamp, root) in heads {
         if broken.is_some() {

@@ -65,7 +65,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     store.set_agency_mapping(mapping.agency(), MAPPING).await?;
     let portal = porchlight_portal::Portal::open(&data_dir).await.context("opening the portal's database")?;
 
-    let ledger = crate::transparency::open(&data_dir, None).await?;
+    let ledger =
+        crate::transparency::open(&data_dir, &porchlight_store::Location::Dir(data_dir.clone()), None)
+            .await?;
     let web = porchlight_web::WebConfig::default();
     let server = server::start(
         store.clone(),

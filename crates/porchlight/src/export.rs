@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use porchlight_core::agency::AgencyId;
-use porchlight_store::{IncidentQuery, Store};
+use porchlight_store::IncidentQuery;
 
 use crate::DataDir;
 
@@ -239,9 +239,7 @@ impl Sink {
 }
 
 pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
-    let store = Store::open(&args.data.path)
-        .await
-        .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
+    let store = args.data.store().await?;
     let agency = args.agency.as_deref().map(AgencyId::parse).transpose()?;
     let mut sink = Sink::open(args.format, &args.out)?;
     let mut query = IncidentQuery {

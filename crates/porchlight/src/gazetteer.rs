@@ -17,7 +17,6 @@ use porchlight_core::{
     gazetteer::{self, Gazetteer, Segment},
     geo::Point,
 };
-use porchlight_store::Store;
 use serde::Deserialize;
 
 use crate::{DataDir, ingest::EXAMPLE_LINES};
@@ -60,9 +59,7 @@ pub struct ImportArgs {
 pub async fn run(command: GazetteerCommand) -> anyhow::Result<()> {
     let GazetteerCommand::Import(args) = command;
     let agency = AgencyId::parse(&args.agency)?;
-    let store = Store::open(&args.data.path)
-        .await
-        .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
+    let store = args.data.store().await?;
     if store.agency(&agency).await?.is_none() {
         bail!("no agency {agency} in {}: add it first (porchlight agency add)", args.data.path.display());
     }

@@ -324,14 +324,12 @@ pub fn read_mapping_file(path: &Path) -> anyhow::Result<(String, Mapping)> {
 /// Open the data folder and put the agency in it: its name and time zone, its mapping text
 /// (which pushes and pollers read), and a policy to put in force if one is given.
 pub async fn register_agency(
-    data_dir: &Path,
+    data: &DataDir,
     text: &str,
     mapping: &Mapping,
     policy: Option<(&PolicyDocument, &str)>,
 ) -> anyhow::Result<Store> {
-    let store = Store::open(data_dir)
-        .await
-        .with_context(|| format!("opening the data folder {}", data_dir.display()))?;
+    let store = data.store().await?;
     store.upsert_agency(mapping.agency(), mapping.agency_name(), mapping.time_zone().name()).await?;
     store.set_agency_mapping(mapping.agency(), text).await?;
     if let Some((document, approved_by)) = policy {
@@ -356,7 +354,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
             .expect("valid template"),
     );
     let store = register_agency(
-        &args.data.path,
+        &args.data,
         &text,
         &mapping,
         policy_document.as_ref().map(|d| (d, args.approved_by.as_str())),

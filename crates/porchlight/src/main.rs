@@ -72,6 +72,25 @@ struct DataDir {
     /// The data folder (created if missing).
     #[arg(long = "data-dir", env = "PORCHLIGHT_DATA_DIR", default_value = "porchlight-data")]
     path: PathBuf,
+    /// Keep the store in this PostgreSQL database (postgres://user@host/db) instead of SQLite
+    /// in the data folder, so that several processes can share it.
+    #[arg(long = "database-url", env = "PORCHLIGHT_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl DataDir {
+    fn location(&self) -> anyhow::Result<porchlight_store::Location> {
+        Ok(porchlight_store::Location::new(&self.path, self.database_url.as_deref())?)
+    }
+
+    /// Open the store: its SQLite file in the data folder, or the PostgreSQL database.
+    async fn store(&self) -> anyhow::Result<porchlight_store::Store> {
+        let location = self.location()?;
+        porchlight_store::Store::connect(&location).await.with_context(|| match &location {
+            porchlight_store::Location::Dir(dir) => format!("opening the data folder {}", dir.display()),
+            porchlight_store::Location::Postgres(_) => "opening the PostgreSQL database".to_owned(),
+        })
+    }
 }
 
 #[derive(Args)]
@@ -120,10 +139,8 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Demo(args) => demo::run(args).await,
         Command::Serve(args) => {
-            let store = porchlight_store::Store::open(&args.data.path)
-                .await
-                .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
-            let mut portal = porchlight_portal::Portal::open(&args.data.path)
+            let store = args.data.store().await?;
+            let mut portal = porchlight_portal::Portal::connect(&args.data.path, &args.data.location()?)
                 .await
                 .context("opening the portal's database")?;
             if let Some(url) = &args.clip_store {
@@ -132,7 +149,8 @@ async fn main() -> anyhow::Result<()> {
                     .map(|(k, v)| (k.to_lowercase(), v));
                 portal = portal.with_clip_store_url(url, aws).context("the clip store")?;
             }
-            let ledger = transparency::open(&args.data.path, args.log_key.as_deref()).await?;
+            let ledger =
+                transparency::open(&args.data.path, &args.data.location()?, args.log_key.as_deref()).await?;
             let web = porchlight_web::WebConfig { tiles: args.map_tiles, attribution: args.map_attribution };
             let server = server::start(
                 store,

@@ -81,9 +81,7 @@ pub async fn policy_in_force(store: &Store, agency: &AgencyId) -> anyhow::Result
 
 async fn known_agency(data: &DataDir, agency: &str) -> anyhow::Result<(Store, AgencyId)> {
     let agency = AgencyId::parse(agency)?;
-    let store = Store::open(&data.path)
-        .await
-        .with_context(|| format!("opening the data folder {}", data.path.display()))?;
+    let store = data.store().await?;
     if store.agency(&agency).await?.is_none() {
         bail!("no agency {agency} in {}: import its data first", data.path.display());
     }

@@ -40,7 +40,7 @@ pub async fn run(command: PortalCommand) -> anyhow::Result<()> {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            let portal = porchlight_portal::Portal::open(&args.data.path)
+            let portal = porchlight_portal::Portal::connect(&args.data.path, &args.data.location()?)
                 .await
                 .with_context(|| format!("opening the portal in {}", args.data.path.display()))?;
             portal.make_platform_admin(&args.email, &args.name, &password).await?;

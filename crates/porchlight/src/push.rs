@@ -1,7 +1,6 @@
 //! Pushed records from a dispatch centre: the agency's stored mapping, its privacy policy and
 //! the store, for the HTTP layer's push endpoint; and `porchlight agency key`.
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use porchlight_alerts::Alerts;
 use porchlight_core::agency::AgencyId;
@@ -147,9 +146,7 @@ pub async fn run(command: AgencyCommand) -> anyhow::Result<()> {
         AgencyCommand::Key(args) => args,
     };
     let agency = AgencyId::parse(&args.agency)?;
-    let store = Store::open(&args.data.path)
-        .await
-        .with_context(|| format!("opening the data folder {}", args.data.path.display()))?;
+    let store = args.data.store().await?;
     if store.agency(&agency).await?.is_none() {
         anyhow::bail!("no agency {agency} in {}: import its data first", args.data.path.display());
     }
@@ -167,7 +164,7 @@ async fn add(args: AddArgs) -> anyhow::Result<()> {
     let (text, mapping) = crate::ingest::read_mapping_file(&args.mapping)?;
     let policy = args.policy.as_deref().map(crate::policy::read_policy_file).transpose()?;
     let store = crate::ingest::register_agency(
-        &args.data.path,
+        &args.data,
         &text,
         &mapping,
         policy.as_ref().map(|d| (d, args.approved_by.as_str())),

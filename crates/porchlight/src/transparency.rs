@@ -63,10 +63,15 @@ pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Open the log in the data folder, saying loudly if its stored entries fail their check.
-pub async fn open(data_dir: &Path, key_file: Option<&Path>) -> anyhow::Result<Ledger> {
+/// Open the log where `location` says (its signing key in the data folder unless `key_file`
+/// names one), saying loudly if its stored entries fail their check.
+pub async fn open(
+    data_dir: &Path,
+    location: &porchlight_store::Location,
+    key_file: Option<&Path>,
+) -> anyhow::Result<Ledger> {
     let signer = signing_key(data_dir, key_file)?;
-    let ledger = Ledger::open(data_dir, Some(signer)).await.context("opening the transparency log")?;
+    let ledger = Ledger::connect(location, Some(signer)).await.context("opening the transparency log")?;
     if let Some(why) = ledger.broken() {
         tracing::error!(problem = %why, "the transparency log's stored entries fail their check: it serves what it has and logs nothing more");
     }

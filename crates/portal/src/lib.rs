@@ -20,9 +20,8 @@ pub mod requests_api;
 
 use std::path::Path;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use porchlight_db::{Db, Location, Part};
+use sqlx::migrate::Migrator;
 
 pub use api::router;
 pub use notices::Notifier;
@@ -35,6 +34,8 @@ pub const DATABASE_FILE: &str = "portal.db";
 pub enum PortalError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Db(#[from] porchlight_db::DbError),
     #[error("migrating the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
@@ -51,7 +52,7 @@ pub enum PortalError {
 /// links.
 #[derive(Clone)]
 pub struct Portal {
-    pool: SqlitePool,
+    pool: Db,
     clips: std::sync::Arc<dyn object_store::ObjectStore>,
     link_key: std::sync::Arc<Vec<u8>>,
     link_lifetime: chrono::Duration,
@@ -67,16 +68,23 @@ impl std::fmt::Debug for Portal {
 impl Portal {
     /// Open (creating if needed) the portal's database in `data_dir`.
     pub async fn open(data_dir: &Path) -> Result<Self, PortalError> {
-        std::fs::create_dir_all(data_dir).map_err(sqlx::Error::Io)?;
-        let options = SqliteConnectOptions::new()
-            .filename(data_dir.join(DATABASE_FILE))
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        Self::connect(data_dir, &Location::Dir(data_dir.to_path_buf())).await
+    }
+
+    /// Open the portal's tables where `location` says (its own SQLite file, or its own
+    /// schema of a PostgreSQL database), its clips in `data_dir/clips` unless
+    /// [`Portal::with_clip_store_url`] says otherwise.
+    pub async fn connect(data_dir: &Path, location: &Location) -> Result<Self, PortalError> {
+        static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+        static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+        let part = Part {
+            file: DATABASE_FILE,
+            schema: "portal",
+            pragmas: &[],
+            sqlite_migrations: &SQLITE,
+            postgres_migrations: &POSTGRES,
+        };
+        let pool = Db::open(location, &part).await?;
         let folder = data_dir.join("clips");
         std::fs::create_dir_all(&folder).map_err(sqlx::Error::Io)?;
         let clips = object_store::local::LocalFileSystem::new_with_prefix(&folder)

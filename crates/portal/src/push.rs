@@ -36,7 +36,7 @@ pub(crate) struct Vapid {
 }
 
 impl Vapid {
-    pub(crate) async fn load(pool: &sqlx::SqlitePool) -> Result<Self, PortalError> {
+    pub(crate) async fn load(pool: &porchlight_db::Db) -> Result<Self, PortalError> {
         let bytes = db::setting_or_insert(pool, "vapid_key", ES256KeyPair::generate().to_bytes()).await?;
         let key =
             ES256KeyPair::from_bytes(&bytes).map_err(|e| PortalError::Mail(format!("the VAPID key: {e}")))?;

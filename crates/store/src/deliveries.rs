@@ -163,7 +163,8 @@ const REASON_GONE: &str = "the push subscription is gone";
 /// channels; a paused channel's copy goes straight to the dead letters. Runs inside the
 /// alerts' own transaction, as one statement.
 pub(crate) async fn enqueue(
-    tx: &mut SqliteConnection,
+    db: &Db,
+    tx: &mut AnyConnection,
     alerts: &[(i64, Uuid)],
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -172,12 +173,12 @@ pub(crate) async fn enqueue(
     }
     let alerts: Vec<(i64, String)> = alerts.iter().map(|(a, s)| (*a, s.to_string())).collect();
     sqlx::query(
-        "INSERT INTO deliveries (channel_id, alert_id, state, since, due_at, done_at, reason)
-         SELECT c.id, j.value->>0, CASE c.state WHEN 'active' THEN 'pending' ELSE 'dead' END, ?2, ?2,
+        db.sql("INSERT INTO deliveries (channel_id, alert_id, state, since, due_at, done_at, reason)
+         SELECT c.id, CAST(j.value->>0 AS BIGINT), CASE c.state WHEN 'active' THEN 'pending' ELSE 'dead' END, ?2, ?2,
              CASE c.state WHEN 'active' THEN NULL ELSE ?2 END,
              CASE c.state WHEN 'active' THEN NULL ELSE ?3 END
-         FROM json_each(?1) j JOIN channels c ON c.subscription_id = j.value->>1 AND c.state != 'gone'
-         ON CONFLICT DO NOTHING",
+         FROM each_row(?1, j) JOIN channels c ON c.subscription_id = j.value->>1 AND c.state != 'gone'
+         ON CONFLICT DO NOTHING"),
     )
     .bind(serde_json::to_string(&alerts).expect("pairs serialize"))
     .bind(ts(now))
@@ -219,8 +220,8 @@ impl Store {
         };
         let secret = random_bytes(2);
         let done = sqlx::query(
-            "INSERT INTO channels (id, subscription_id, kind, target, secret, state, created_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, 'active', ?6 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?2)",
+            self.db.sql("INSERT INTO channels (id, subscription_id, kind, target, secret, state, created_at)
+             SELECT ?1, ?2, ?3, ?4, ?5, 'active', ?6 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?2)"),
         )
         .bind(channel.id.to_string())
         .bind(subscription_id.to_string())
@@ -228,38 +229,38 @@ impl Store {
         .bind(serde_json::to_string(target).expect("a target serializes"))
         .bind(&secret)
         .bind(ts(channel.created_at))
-        .execute(&self.pool)
+        .execute(self.db.pool())
         .await?;
         Ok((done.rows_affected() == 1).then_some((channel, secret)))
     }
 
     pub async fn channels(&self, subscription_id: Uuid) -> Result<Vec<Channel>> {
-        let rows: Vec<ChannelRow> = sqlx::query_as(AssertSqlSafe(format!(
+        let rows: Vec<ChannelRow> = sqlx::query_as(self.db.sql(&format!(
             "SELECT {CHANNEL_COLUMNS} FROM channels c WHERE c.subscription_id = ? ORDER BY c.created_at, c.id"
         )))
         .bind(subscription_id.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.pool())
         .await?;
         rows.into_iter().map(ChannelRow::into_channel).collect()
     }
 
     /// The channel whose secret this is: an e-mail's unsubscribe link carries it.
     pub async fn channel_by_secret(&self, secret: &[u8]) -> Result<Option<Channel>> {
-        let row: Option<ChannelRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {CHANNEL_COLUMNS} FROM channels c WHERE c.secret = ?"
-        )))
+        let row: Option<ChannelRow> = sqlx::query_as(
+            self.db.sql(&format!("SELECT {CHANNEL_COLUMNS} FROM channels c WHERE c.secret = ?")),
+        )
         .bind(secret)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.pool())
         .await?;
         row.map(ChannelRow::into_channel).transpose()
     }
 
     /// Delete a channel with its deliveries and their log. Returns whether it existed.
     pub async fn delete_channel(&self, subscription_id: Uuid, channel_id: Uuid) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM channels WHERE id = ? AND subscription_id = ?")
+        let done = sqlx::query(self.db.sql("DELETE FROM channels WHERE id = ? AND subscription_id = ?"))
             .bind(channel_id.to_string())
             .bind(subscription_id.to_string())
-            .execute(&self.pool)
+            .execute(self.db.pool())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -267,13 +268,13 @@ impl Store {
     /// Take a paused channel back into service, its failure count cleared. Returns the channel,
     /// or `None` if there is no such channel; a gone channel stays gone.
     pub async fn resume_channel(&self, subscription_id: Uuid, channel_id: Uuid) -> Result<Option<Channel>> {
-        sqlx::query(
+        sqlx::query(self.db.sql(
             "UPDATE channels SET state = 'active', failures = 0, failing_since = NULL
              WHERE id = ? AND subscription_id = ? AND state = 'paused'",
-        )
+        ))
         .bind(channel_id.to_string())
         .bind(subscription_id.to_string())
-        .execute(&self.pool)
+        .execute(self.db.pool())
         .await?;
         Ok(self.channels(subscription_id).await?.into_iter().find(|c| c.id == channel_id))
     }
@@ -311,24 +312,26 @@ impl Store {
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let mut tx = self.write().await?;
         let (ids,): (String,) = sqlx::query_as(
-            "SELECT json_group_array(id) FROM (
-                 SELECT id FROM deliveries WHERE state = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?)",
+            self.db.sql("SELECT agg_json(id) FROM (
+                 SELECT id FROM deliveries WHERE state = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?) AS due"),
         )
         .bind(ts(now))
-        .bind(limit)
+        .bind(i64::from(limit))
         .fetch_one(&mut *tx)
         .await?;
         if ids == "[]" {
             return Ok(Vec::new());
         }
-        sqlx::query("UPDATE deliveries SET due_at = ? WHERE id IN (SELECT value FROM json_each(?))")
-            .bind(ts(until))
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            self.db.sql("UPDATE deliveries SET due_at = ? WHERE id IN (SELECT value FROM each_int(?, d))"),
+        )
+        .bind(ts(until))
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        let (due,): (String,) = sqlx::query_as(
-            "SELECT json_group_array(json_object(
+        let (due,): (String,) = sqlx::query_as(self.db.sql(
+            "SELECT agg_json(json_obj(
                  'delivery_id', d.id, 'attempts', d.attempts, 'since', d.since, 'secret', hex(c.secret),
                  'channel_id', c.id, 'channel_subscription_id', c.subscription_id, 'channel_target', c.target,
                  'channel_state', c.state, 'channel_failures', c.failures,
@@ -340,10 +343,10 @@ impl Store {
              FROM deliveries d
              JOIN channels c ON c.id = d.channel_id
              JOIN alerts a ON a.id = d.alert_id
-             WHERE d.id IN (SELECT value FROM json_each(?))",
-        )
+             WHERE d.id IN (SELECT value FROM each_int(?, due))",
+        ))
         .bind(&ids)
-        .fetch_one(&self.pool)
+        .fetch_one(self.db.pool())
         .await?;
         let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("a due delivery: {e}"));
         let due: Vec<DueJson> = serde_json::from_str(&due).map_err(corrupt)?;
@@ -351,8 +354,8 @@ impl Store {
         let versions: BTreeSet<(&str, i64)> =
             due.iter().map(|d| (d.incident_id.as_str(), d.version)).collect();
         let versions: Vec<(&str, i64)> = versions.into_iter().collect();
-        let (incidents,): (String,) = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT json_group_array(json_object(
+        let (incidents,): (String,) = sqlx::query_as(self.db.sql(&format!(
+            "SELECT agg_json(json_obj(
                  'id', q.id, 'agency_id', q.agency_id, 'version', q.version, 'received_at', q.received_at,
                  'updated_at', q.updated_at, 'call_type', q.call_type, 'category', q.category,
                  'priority', q.priority, 'status', q.status, 'location_kind', q.location_kind,
@@ -362,10 +365,10 @@ impl Store {
                  'narrative', q.narrative, 'units', q.units, 'closure', q.closure,
                  'initial_call_type', q.initial_call_type))
              FROM ({INCIDENT_AT_VERSION}) q
-             WHERE (q.id, q.version) IN (SELECT value->>0, value->>1 FROM json_each(?))"
+             WHERE (q.id, q.version) IN (SELECT v.value->>0, CAST(v.value->>1 AS BIGINT) FROM each_row(?, v))"
         )))
         .bind(serde_json::to_string(&versions).expect("pairs serialize"))
-        .fetch_one(&self.pool)
+        .fetch_one(self.db.pool())
         .await?;
         let incidents: Vec<IncidentRow> = serde_json::from_str(&incidents).map_err(corrupt)?;
         let mut by_version = HashMap::new();
@@ -425,13 +428,13 @@ impl Store {
             #[sqlx(flatten)]
             channel: ChannelRow,
         }
-        let rows: Vec<DigestRow> = sqlx::query_as(AssertSqlSafe(format!(
+        let rows: Vec<DigestRow> = sqlx::query_as(self.db.sql(&format!(
             "SELECT d.id AS delivery_id, d.attempts, d.since, c.secret, d.digest_from, d.digest_to, {CHANNEL_COLUMNS}
              FROM deliveries d JOIN channels c ON c.id = d.channel_id
-             WHERE d.id IN (SELECT value FROM json_each(?)) AND d.digest_to IS NOT NULL"
+             WHERE d.id IN (SELECT value FROM each_int(?, due)) AND d.digest_to IS NOT NULL"
         )))
         .bind(ids)
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.pool())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -460,7 +463,7 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Alert>> {
-        let rows: Vec<AlertRow> = sqlx::query_as(AssertSqlSafe(format!(
+        let rows: Vec<AlertRow> = sqlx::query_as(self.db.sql(&format!(
             "SELECT {ALERT_COLUMNS}, q.* FROM alerts a
              JOIN ({INCIDENT_AT_VERSION}) q ON q.id = a.incident_id AND q.version = a.version
              WHERE a.subscription_id = ? AND a.delivery = 'digest' AND a.created_at >= ? AND a.created_at < ?
@@ -469,7 +472,7 @@ impl Store {
         .bind(subscription_id.to_string())
         .bind(ts(from))
         .bind(ts(to))
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.pool())
         .await?;
         rows.into_iter().map(|r| r.into_alert(subscription_id)).collect()
     }
@@ -483,11 +486,11 @@ impl Store {
             #[sqlx(flatten)]
             channel: ChannelRow,
         }
-        let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(format!(
+        let rows: Vec<Row> = sqlx::query_as(self.db.sql(&format!(
             "SELECT s.pacing, {CHANNEL_COLUMNS} FROM channels c JOIN subscriptions s ON s.id = c.subscription_id
              WHERE c.kind = 'email' AND c.state = 'active'"
         )))
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.pool())
         .await?;
         rows.into_iter().map(|r| Ok((r.channel.into_channel()?, parse_pacing(r.pacing)?))).collect()
     }
@@ -501,19 +504,19 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<bool> {
         let now = ts(now());
-        let done = sqlx::query(
+        let done = sqlx::query(self.db.sql(
             "INSERT INTO deliveries (channel_id, digest_from, digest_to, state, since, due_at)
              SELECT c.id, ?2, ?3, 'pending', ?4, ?4 FROM channels c
              WHERE c.id = ?1 AND c.state = 'active' AND c.created_at < ?3
                  AND EXISTS (SELECT 1 FROM alerts a WHERE a.subscription_id = c.subscription_id
                      AND a.delivery = 'digest' AND a.created_at >= ?2 AND a.created_at < ?3)
              ON CONFLICT DO NOTHING",
-        )
+        ))
         .bind(channel_id.to_string())
         .bind(ts(from))
         .bind(ts(to))
         .bind(&now)
-        .execute(&self.pool)
+        .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -541,8 +544,10 @@ impl Store {
             })
             .collect();
         sqlx::query(
-            "INSERT INTO delivery_attempts (delivery_id, at, outcome, status, error, duration_ms)
-             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM json_each(?)",
+            self.db.sql("INSERT INTO delivery_attempts (delivery_id, at, outcome, status, error, duration_ms)
+             SELECT CAST(a.value->>0 AS BIGINT), a.value->>1, a.value->>2, CAST(a.value->>3 AS BIGINT), a.value->>4,
+                 CAST(a.value->>5 AS BIGINT)
+             FROM each_row(?, a)"),
         )
         .bind(serde_json::Value::Array(log).to_string())
         .execute(&mut *tx)
@@ -559,9 +564,9 @@ impl Store {
             .collect();
         // Only a pending delivery moves: one made dead meanwhile (its channel paused) stays so.
         sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + 1, state = n.value->>1,
-                 due_at = COALESCE(n.value->>2, due_at), done_at = n.value->>3, reason = n.value->>4
-             FROM json_each(?) n WHERE deliveries.id = n.value->>0 AND deliveries.state = 'pending'",
+            self.db.sql("UPDATE deliveries SET attempts = attempts + 1, state = n.value->>1,
+                 due_at = COALESCE(n.value->>2, deliveries.due_at), done_at = n.value->>3, reason = n.value->>4
+             FROM each_row(?, n) WHERE deliveries.id = CAST(n.value->>0 AS BIGINT) AND deliveries.state = 'pending'"),
         )
         .bind(serde_json::Value::Array(next).to_string())
         .execute(&mut *tx)
@@ -587,35 +592,41 @@ impl Store {
         }
         let runs: Vec<serde_json::Value> = runs
             .into_iter()
-            .map(|(id, (reset, n, first))| serde_json::json!([id.to_string(), reset, n, first.map(ts)]))
+            .map(|(id, (reset, n, first))| {
+                serde_json::json!([id.to_string(), i64::from(reset), n, first.map(ts)])
+            })
             .collect();
         let touched: Vec<&str> = runs.iter().filter_map(|r| r[0].as_str()).collect();
-        sqlx::query(
+        sqlx::query(self.db.sql(
             "UPDATE channels SET
-                 failures = CASE WHEN r.value->>1 THEN r.value->>2 ELSE failures + (r.value->>2) END,
-                 failing_since = CASE WHEN r.value->>2 = 0 THEN NULL
-                     WHEN r.value->>1 THEN r.value->>3 ELSE COALESCE(failing_since, r.value->>3) END
-             FROM json_each(?) r WHERE channels.id = r.value->>0",
-        )
+                 failures = CASE WHEN CAST(r.value->>1 AS BIGINT) = 1 THEN CAST(r.value->>2 AS BIGINT)
+                     ELSE channels.failures + CAST(r.value->>2 AS BIGINT) END,
+                 failing_since = CASE WHEN CAST(r.value->>2 AS BIGINT) = 0 THEN NULL
+                     WHEN CAST(r.value->>1 AS BIGINT) = 1 THEN r.value->>3
+                     ELSE COALESCE(channels.failing_since, r.value->>3) END
+             FROM each_row(?, r) WHERE channels.id = r.value->>0",
+        ))
         .bind(serde_json::Value::Array(runs.clone()).to_string())
         .execute(&mut *tx)
         .await?;
-        let paused: Vec<(String,)> = sqlx::query_as(
+        let paused: Vec<(String,)> = sqlx::query_as(self.db.sql(
             "UPDATE channels SET state = 'paused'
-             WHERE id IN (SELECT value FROM json_each(?1)) AND state = 'active' AND failures >= ?2
+             WHERE id IN (SELECT value FROM each_text(?1, t)) AND state = 'active' AND failures >= ?2
                  AND failing_since <= ?3
              RETURNING id",
-        )
+        ))
         .bind(serde_json::to_string(&touched).expect("strings serialize"))
-        .bind(pause.failures)
+        .bind(i64::from(pause.failures))
         .bind(ts(now - pause.after))
         .fetch_all(&mut *tx)
         .await?;
         let gone: Vec<&String> = gone.iter().collect();
-        sqlx::query("UPDATE channels SET state = 'gone' WHERE id IN (SELECT value FROM json_each(?))")
-            .bind(serde_json::to_string(&gone).expect("strings serialize"))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            self.db.sql("UPDATE channels SET state = 'gone' WHERE id IN (SELECT value FROM each_text(?, g))"),
+        )
+        .bind(serde_json::to_string(&gone).expect("strings serialize"))
+        .execute(&mut *tx)
+        .await?;
 
         for (ids, reason) in [
             (paused.iter().map(|(id,)| id.as_str()).collect::<Vec<_>>(), REASON_PAUSED),
@@ -625,10 +636,10 @@ impl Store {
                 continue;
             }
             tracing::info!(channels = ids.len(), reason, "channels closed to deliveries");
-            sqlx::query(
+            sqlx::query(self.db.sql(
                 "UPDATE deliveries SET state = 'dead', done_at = ?1, reason = ?2
-                 WHERE channel_id IN (SELECT value FROM json_each(?3)) AND state = 'pending'",
-            )
+                 WHERE channel_id IN (SELECT value FROM each_text(?3, c)) AND state = 'pending'",
+            ))
             .bind(ts(now))
             .bind(reason)
             .bind(serde_json::to_string(&ids).expect("strings serialize"))
@@ -663,26 +674,26 @@ impl Store {
             reason: Option<String>,
         }
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT d.id, d.channel_id, c.kind, d.alert_id, d.digest_from, d.digest_to, d.state, d.since, d.due_at,
+            self.db.sql("SELECT d.id, d.channel_id, c.kind, d.alert_id, d.digest_from, d.digest_to, d.state, d.since, d.due_at,
                  d.done_at, d.reason
              FROM deliveries d JOIN channels c ON c.id = d.channel_id
              WHERE c.subscription_id = ?1 AND (?2 IS NULL OR d.state = ?2) AND d.id > ?3
-             ORDER BY d.id LIMIT ?4",
+             ORDER BY d.id LIMIT ?4"),
         )
         .bind(subscription_id.to_string())
         .bind(state)
         .bind(after.unwrap_or(0))
-        .bind(limit)
-        .fetch_all(&self.pool)
+        .bind(i64::from(limit))
+        .fetch_all(self.db.pool())
         .await?;
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         type AttemptRow = (i64, String, String, Option<i64>, Option<String>, i64);
-        let attempts: Vec<AttemptRow> = sqlx::query_as(
+        let attempts: Vec<AttemptRow> = sqlx::query_as(self.db.sql(
             "SELECT delivery_id, at, outcome, status, error, duration_ms FROM delivery_attempts
-             WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY id",
-        )
+             WHERE delivery_id IN (SELECT value FROM each_int(?, d)) ORDER BY id",
+        ))
         .bind(serde_json::to_string(&ids).expect("numbers serialize"))
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.pool())
         .await?;
         let mut by_delivery: HashMap<i64, Vec<AttemptLog>> = HashMap::new();
         for (id, at, outcome, status, error, duration_ms) in attempts {
@@ -728,16 +739,16 @@ impl Store {
     /// many were queued.
     pub async fn redeliver(&self, subscription_id: Uuid, ids: Option<&[i64]>) -> Result<u64> {
         let now = ts(now());
-        let done = sqlx::query(
+        let done = sqlx::query(self.db.sql(
             "UPDATE deliveries SET state = 'pending', since = ?1, due_at = ?1, done_at = NULL, reason = NULL
              WHERE state = 'dead'
                  AND channel_id IN (SELECT id FROM channels WHERE subscription_id = ?2 AND state = 'active')
-                 AND (?3 IS NULL OR id IN (SELECT value FROM json_each(?3)))",
-        )
+                 AND (?3 IS NULL OR id IN (SELECT value FROM each_int(?3, d)))",
+        ))
         .bind(&now)
         .bind(subscription_id.to_string())
         .bind(ids.map(|ids| serde_json::to_string(ids).expect("numbers serialize")))
-        .execute(&self.pool)
+        .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected())
     }
@@ -745,22 +756,22 @@ impl Store {
     /// How many deliveries are in each state (pending, delivered, dead), over all channels.
     pub async fn delivery_counts(&self) -> Result<BTreeMap<String, u64>> {
         let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT state, count(*) FROM deliveries GROUP BY state")
-                .fetch_all(&self.pool)
+            sqlx::query_as(self.db.sql("SELECT state, count(*) FROM deliveries GROUP BY state"))
+                .fetch_all(self.db.pool())
                 .await?;
         Ok(rows.into_iter().map(|(state, n)| (state, u64::try_from(n).unwrap_or(0))).collect())
     }
 
     /// A value kept across restarts (the Web Push signing key); made by `make` the first time.
     pub async fn setting_or_insert(&self, key: &str, make: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>> {
-        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        sqlx::query(self.db.sql("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING"))
             .bind(key)
             .bind(make())
-            .execute(&self.pool)
+            .execute(self.db.pool())
             .await?;
-        let (value,): (Vec<u8>,) = sqlx::query_as("SELECT value FROM settings WHERE key = ?")
+        let (value,): (Vec<u8>,) = sqlx::query_as(self.db.sql("SELECT value FROM settings WHERE key = ?"))
             .bind(key)
-            .fetch_one(&self.pool)
+            .fetch_one(self.db.pool())
             .await?;
         Ok(value)
     }

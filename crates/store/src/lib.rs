@@ -26,12 +26,11 @@ use porchlight_core::{
     privacy::{Decision, Policy, PolicyDocument},
     subscription::{Area, Subscription, SubscriptionKey},
 };
+use porchlight_db::{Any, AnyConnection, Db, DbError, Part, Real, Transaction};
+pub use porchlight_db::{Backend, Location};
 use porchlight_ledger::entry::{Entry, time as entry_time};
 use sha2::Sha256;
-use sqlx::{
-    AssertSqlSafe, FromRow, SqliteConnection, SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-};
+use sqlx::{FromRow, migrate::Migrator};
 use uuid::Uuid;
 
 mod deliveries;
@@ -42,8 +41,8 @@ pub const DATABASE_FILE: &str = "porchlight.db";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot create the data folder {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Db(#[from] DbError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -130,7 +129,7 @@ pub struct PolicyVersion {
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    db: Db,
     incident_key: Vec<u8>,
     gazetteers: Gazetteers,
 }
@@ -387,41 +386,58 @@ impl SubscriptionRow {
 }
 
 impl Store {
-    /// Open (creating if needed) the database in `data_dir` and bring its schema up to date.
+    /// Open (creating if needed) the SQLite database in `data_dir` and bring its schema up to
+    /// date.
     pub async fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| StoreError::DataDir { path: data_dir.display().to_string(), source })?;
-        let options = SqliteConnectOptions::new()
-            .filename(data_dir.join(DATABASE_FILE))
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            // A batch's multi-row statements keep a statement journal: in memory, not a temp
-            // file. A larger page cache keeps the incidents' indexes in memory during an import.
-            .pragma("temp_store", "memory")
-            .pragma("cache_size", "-32768")
-            // Pages beyond the cache are read through a memory map shared by the connections
-            // rather than a system call each: the alert worker reads thousands of
-            // subscriptions scattered over the table for each call.
-            .pragma("mmap_size", "2147418112");
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        let incident_key = Self::incident_key(&pool).await?;
-        Ok(Self { pool, incident_key, gazetteers: Arc::default() })
+        Self::connect(&Location::Dir(data_dir.to_path_buf())).await
+    }
+
+    /// Open the store where `location` says: its SQLite file in a data folder, or its schema
+    /// in a PostgreSQL database.
+    pub async fn connect(location: &Location) -> Result<Self> {
+        static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+        static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+        let part = Part {
+            file: DATABASE_FILE,
+            schema: "store",
+            pragmas: &[
+                // A batch's multi-row statements keep a statement journal: in memory, not a
+                // temp file. A larger page cache keeps the incidents' indexes in memory during
+                // an import.
+                ("temp_store", "memory"),
+                ("cache_size", "-32768"),
+                // Pages beyond the cache are read through a memory map shared by the
+                // connections rather than a system call each: the alert worker reads thousands
+                // of subscriptions scattered over the table for each call.
+                ("mmap_size", "2147418112"),
+            ],
+            sqlite_migrations: &SQLITE,
+            postgres_migrations: &POSTGRES,
+        };
+        let db = Db::open(location, &part).await?;
+        let incident_key = Self::incident_key(&db).await?;
+        Ok(Self { db, incident_key, gazetteers: Arc::default() })
+    }
+
+    /// Which database the store is in.
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
     }
 
     /// The secret for hashing incident numbers, made on first use from the operating system's
     /// random source (through UUID v4, which draws 122 random bits each).
-    async fn incident_key(pool: &SqlitePool) -> Result<Vec<u8>> {
+    async fn incident_key(db: &Db) -> Result<Vec<u8>> {
         let fresh = random_bytes(3);
-        sqlx::query("INSERT INTO settings (key, value) VALUES ('incident_key', ?) ON CONFLICT DO NOTHING")
-            .bind(fresh)
-            .execute(pool)
-            .await?;
+        sqlx::query(
+            db.sql("INSERT INTO settings (key, value) VALUES ('incident_key', ?) ON CONFLICT DO NOTHING"),
+        )
+        .bind(fresh)
+        .execute(db.pool())
+        .await?;
         let (key,): (Vec<u8>,) =
-            sqlx::query_as("SELECT value FROM settings WHERE key = 'incident_key'").fetch_one(pool).await?;
+            sqlx::query_as(db.sql("SELECT value FROM settings WHERE key = 'incident_key'"))
+                .fetch_one(db.pool())
+                .await?;
         Ok(key)
     }
 
@@ -433,46 +449,45 @@ impl Store {
         mac.finalize().into_bytes().to_vec()
     }
 
-    /// A transaction that takes SQLite's write lock at once. A deferred transaction that reads
-    /// and then writes fails with "database is locked" when another connection wrote in between,
-    /// without waiting; an immediate one waits its turn (up to the busy timeout).
-    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// A transaction for writing: one writer at a time (see [`Db::write`]).
+    async fn write(&self) -> Result<Transaction<'static, Any>> {
+        Ok(self.db.write().await?)
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.db.close().await;
     }
 
     pub async fn upsert_agency(&self, id: &AgencyId, name: &str, time_zone: &str) -> Result<()> {
-        sqlx::query(
+        sqlx::query(self.db.sql(
             "INSERT INTO agencies (id, name, time_zone, created_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, time_zone = excluded.time_zone",
-        )
+        ))
         .bind(id.as_str())
         .bind(name)
         .bind(time_zone)
         .bind(ts(now()))
-        .execute(&self.pool)
+        .execute(self.db.pool())
         .await?;
         Ok(())
     }
 
     /// Keep the agency's mapping file (TOML), for reading its pushed records.
     pub async fn set_agency_mapping(&self, id: &AgencyId, mapping: &str) -> Result<()> {
-        sqlx::query("UPDATE agencies SET mapping = ? WHERE id = ?")
+        sqlx::query(self.db.sql("UPDATE agencies SET mapping = ? WHERE id = ?"))
             .bind(mapping)
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(self.db.pool())
             .await?;
         Ok(())
     }
 
     pub async fn agency_mapping(&self, id: &AgencyId) -> Result<Option<String>> {
-        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT mapping FROM agencies WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as(self.db.sql("SELECT mapping FROM agencies WHERE id = ?"))
+                .bind(id.as_str())
+                .fetch_optional(self.db.pool())
+                .await?;
         Ok(row.and_then(|(m,)| m))
     }
 
@@ -499,9 +514,9 @@ impl Store {
         sql: &'static str,
     ) -> Result<()> {
         let mut tx = self.write().await?;
-        bump_gazetteer(&mut tx, id).await?;
+        bump_gazetteer(&self.db, &mut tx, id).await?;
         for (key, point) in points {
-            sqlx::query(sql)
+            sqlx::query(self.db.sql(sql))
                 .bind(id.as_str())
                 .bind(key)
                 .bind(point.lat())
@@ -524,10 +539,10 @@ impl Store {
             points,
             "INSERT INTO gazetteer (agency_id, key, lat, lon, samples) VALUES (?, ?, ?, ?, 1)
              ON CONFLICT (agency_id, key) DO UPDATE SET
-                lat = (lat * samples + excluded.lat) / (samples + 1),
-                lon = (lon * samples + excluded.lon) / (samples + 1),
-                samples = samples + 1
-             WHERE samples > 0",
+                lat = (gazetteer.lat * gazetteer.samples + excluded.lat) / (gazetteer.samples + 1),
+                lon = (gazetteer.lon * gazetteer.samples + excluded.lon) / (gazetteer.samples + 1),
+                samples = gazetteer.samples + 1
+             WHERE gazetteer.samples > 0",
         )
         .await
     }
@@ -536,9 +551,9 @@ impl Store {
     /// found nothing.
     pub async fn geocoded(&self, query: &str) -> Result<Option<Option<Point>>> {
         let row: Option<(Option<f64>, Option<f64>)> =
-            sqlx::query_as("SELECT lat, lon FROM geocoded WHERE query = ?")
+            sqlx::query_as(self.db.sql("SELECT lat, lon FROM geocoded WHERE query = ?"))
                 .bind(query)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.db.pool())
                 .await?;
         row.map(|(lat, lon)| match (lat, lon) {
             (Some(lat), Some(lon)) => {
@@ -553,12 +568,12 @@ impl Store {
     pub async fn save_geocoded(&self, query: &str, point: Option<Point>) -> Result<()> {
         let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO geocoded (query, lat, lon, asked_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (query) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, asked_at = excluded.asked_at",
+            self.db.sql("INSERT INTO geocoded (query, lat, lon, asked_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (query) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, asked_at = excluded.asked_at"),
         )
         .bind(query)
-        .bind(point.map(Point::lat))
-        .bind(point.map(Point::lon))
+        .bind(Real(point.map(Point::lat)))
+        .bind(Real(point.map(Point::lon)))
         .bind(ts(now()))
         .execute(&mut *tx)
         .await?;
@@ -570,24 +585,24 @@ impl Store {
     /// the file writes it); returns how many were entered.
     pub async fn put_centrelines(&self, id: &AgencyId, segments: &[(String, Segment)]) -> Result<usize> {
         let mut tx = self.write().await?;
-        bump_gazetteer(&mut tx, id).await?;
-        sqlx::query("DELETE FROM centrelines WHERE agency_id = ?")
+        bump_gazetteer(&self.db, &mut tx, id).await?;
+        sqlx::query(self.db.sql("DELETE FROM centrelines WHERE agency_id = ?"))
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
         for (street, segment) in segments {
             let line: Vec<[f64; 2]> = segment.line().iter().map(|p| [p.lon(), p.lat()]).collect();
-            sqlx::query(
+            sqlx::query(self.db.sql(
                 "INSERT INTO centrelines (agency_id, street, line, left_from, left_to, right_from, right_to)
                  VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
+            ))
             .bind(id.as_str())
             .bind(street)
             .bind(serde_json::to_string(&line).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-            .bind(segment.left().map(|r| r.0))
-            .bind(segment.left().map(|r| r.1))
-            .bind(segment.right().map(|r| r.0))
-            .bind(segment.right().map(|r| r.1))
+            .bind(segment.left().map(|r| i64::from(r.0)))
+            .bind(segment.left().map(|r| i64::from(r.1)))
+            .bind(segment.right().map(|r| i64::from(r.0)))
+            .bind(segment.right().map(|r| i64::from(r.1)))
             .execute(&mut *tx)
             .await?;
         }
@@ -600,9 +615,9 @@ impl Store {
     /// process or another.
     pub async fn gazetteer(&self, id: &AgencyId) -> Result<Arc<Gazetteer>> {
         let revision: Option<(i64,)> =
-            sqlx::query_as("SELECT revision FROM gazetteer_revisions WHERE agency_id = ?")
+            sqlx::query_as(self.db.sql("SELECT revision FROM gazetteer_revisions WHERE agency_id = ?"))
                 .bind(id.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.db.pool())
                 .await?;
         let revision = revision.map_or(0, |(r,)| r);
         if let Some((at, g)) = self.gazetteers.lock().expect("not poisoned").get(id.as_str())
@@ -619,25 +634,28 @@ impl Store {
     }
 
     async fn read_gazetteer(&self, id: &AgencyId) -> Result<Gazetteer> {
-        let rows: Vec<(String, f64, f64, u32)> =
-            sqlx::query_as("SELECT key, lat, lon, samples FROM gazetteer WHERE agency_id = ?")
+        let rows: Vec<(String, f64, f64, i64)> =
+            sqlx::query_as(self.db.sql("SELECT key, lat, lon, samples FROM gazetteer WHERE agency_id = ?"))
                 .bind(id.as_str())
-                .fetch_all(&self.pool)
+                .fetch_all(self.db.pool())
                 .await?;
         let mut gazetteer = Gazetteer::new();
         for (key, lat, lon, samples) in rows {
             let point = Point::new(lat, lon).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            gazetteer.insert_learned(key, point, samples);
+            gazetteer.insert_learned(key, point, u32::try_from(samples).unwrap_or(u32::MAX));
         }
-        type Range = (Option<u32>, Option<u32>);
-        type Row = (String, String, Option<u32>, Option<u32>, Option<u32>, Option<u32>);
+        type Range = (Option<i64>, Option<i64>);
+        type Row = (String, String, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT street, line, left_from, left_to, right_from, right_to FROM centrelines WHERE agency_id = ?",
+            self.db.sql("SELECT street, line, left_from, left_to, right_from, right_to FROM centrelines WHERE agency_id = ?"),
         )
         .bind(id.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.pool())
         .await?;
-        let range = |r: Range| r.0.zip(r.1);
+        let number = |n: i64| u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("house number {n}")));
+        let range = |r: Range| -> Result<Option<(u32, u32)>> {
+            r.0.zip(r.1).map(|(a, b)| Ok((number(a)?, number(b)?))).transpose()
+        };
         for (street, line, lf, lt, rf, rt) in rows {
             let line: Vec<[f64; 2]> =
                 serde_json::from_str(&line).map_err(|e| StoreError::Corrupt(format!("centreline: {e}")))?;
@@ -646,7 +664,7 @@ impl Store {
                 .map(|[lon, lat]| Point::new(lat, lon))
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| StoreError::Corrupt(format!("centreline: {e}")))?;
-            let segment = Segment::new(line, range((lf, lt)), range((rf, rt)))
+            let segment = Segment::new(line, range((lf, lt))?, range((rf, rt))?)
                 .ok_or_else(|| StoreError::Corrupt("centreline of one point".into()))?;
             gazetteer.add_segment(&street, segment);
         }
@@ -656,20 +674,20 @@ impl Store {
     /// A polled feed's checkpoint and state (both JSON, as the poller wrote them), if the
     /// agency's feed has been polled.
     pub async fn feed(&self, id: &AgencyId) -> Result<Option<(String, String)>> {
-        Ok(sqlx::query_as("SELECT checkpoint, state FROM feeds WHERE agency_id = ?")
+        Ok(sqlx::query_as(self.db.sql("SELECT checkpoint, state FROM feeds WHERE agency_id = ?"))
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.pool())
             .await?)
     }
 
     /// Save where a poller is and how its last poll went.
     pub async fn save_feed(&self, id: &AgencyId, checkpoint: &str, state: &str) -> Result<()> {
         let mut tx = self.write().await?;
-        sqlx::query(
+        sqlx::query(self.db.sql(
             "INSERT INTO feeds (agency_id, checkpoint, state, updated_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (agency_id) DO UPDATE SET checkpoint = excluded.checkpoint, state = excluded.state,
                updated_at = excluded.updated_at",
-        )
+        ))
         .bind(id.as_str())
         .bind(checkpoint)
         .bind(state)
@@ -686,12 +704,12 @@ impl Store {
         let secret = random_bytes(2);
         let key_id: String = random_bytes(1).iter().take(4).map(|b| format!("{b:02x}")).collect();
         let mut tx = self.write().await?;
-        let revoked: Vec<String> = sqlx::query_scalar(
+        let revoked: Vec<String> = sqlx::query_scalar(self.db.sql(
             "UPDATE push_keys SET revoked_at = ?1 WHERE agency_id = ?2 AND revoked_at IS NULL
                AND key_id NOT IN (SELECT key_id FROM push_keys WHERE agency_id = ?2 AND revoked_at IS NULL
                                   ORDER BY created_at DESC, rowid DESC LIMIT 1)
              RETURNING key_id",
-        )
+        ))
         .bind(ts(now()))
         .bind(agency.as_str())
         .fetch_all(&mut *tx)
@@ -704,40 +722,44 @@ impl Store {
                 agency: Some(agency.as_str().to_string()),
                 key: key.clone(),
             };
-            log(&mut tx, &entry).await?;
+            log(&self.db, &mut tx, &entry).await?;
         }
-        sqlx::query("INSERT INTO push_keys (agency_id, key_id, secret, created_at) VALUES (?, ?, ?, ?)")
-            .bind(agency.as_str())
-            .bind(&key_id)
-            .bind(&secret)
-            .bind(ts(now()))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            self.db.sql("INSERT INTO push_keys (agency_id, key_id, secret, created_at) VALUES (?, ?, ?, ?)"),
+        )
+        .bind(agency.as_str())
+        .bind(&key_id)
+        .bind(&secret)
+        .bind(ts(now()))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok((key_id, secret))
     }
 
     /// The agency's live signing keys: (key id, secret).
     pub async fn push_keys(&self, agency: &AgencyId) -> Result<Vec<(String, Vec<u8>)>> {
-        Ok(sqlx::query_as("SELECT key_id, secret FROM push_keys WHERE agency_id = ? AND revoked_at IS NULL")
-            .bind(agency.as_str())
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            self.db.sql("SELECT key_id, secret FROM push_keys WHERE agency_id = ? AND revoked_at IS NULL"),
+        )
+        .bind(agency.as_str())
+        .fetch_all(self.db.pool())
+        .await?)
     }
 
     pub async fn agencies(&self) -> Result<Vec<Agency>> {
         let rows: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT id, name, time_zone FROM agencies ORDER BY id")
-                .fetch_all(&self.pool)
+            sqlx::query_as(self.db.sql("SELECT id, name, time_zone FROM agencies ORDER BY id"))
+                .fetch_all(self.db.pool())
                 .await?;
         Ok(rows.into_iter().map(|(id, name, time_zone)| Agency { id, name, time_zone }).collect())
     }
 
     pub async fn agency(&self, id: &AgencyId) -> Result<Option<Agency>> {
         let row: Option<(String, String, String)> =
-            sqlx::query_as("SELECT id, name, time_zone FROM agencies WHERE id = ?")
+            sqlx::query_as(self.db.sql("SELECT id, name, time_zone FROM agencies WHERE id = ?"))
                 .bind(id.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.db.pool())
                 .await?;
         Ok(row.map(|(id, name, time_zone)| Agency { id, name, time_zone }))
     }
@@ -753,20 +775,21 @@ impl Store {
         approved_by: &str,
     ) -> Result<u32> {
         let mut tx = self.write().await?;
-        let current: Option<(i64, String)> = sqlx::query_as(
-            "SELECT version, document FROM policies WHERE agency_id = ? ORDER BY version DESC LIMIT 1",
-        )
-        .bind(agency.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let current: Option<(i64, String)> =
+            sqlx::query_as(self.db.sql(
+                "SELECT version, document FROM policies WHERE agency_id = ? ORDER BY version DESC LIMIT 1",
+            ))
+            .bind(agency.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
         let version = match current {
             Some((version, text)) if parse_policy(&text)? == *document => version,
             Some((version, _)) => version + 1,
             None => 1,
         };
         let added = sqlx::query(
-            "INSERT INTO policies (agency_id, version, document, created_at, approved_by) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT DO NOTHING",
+            self.db.sql("INSERT INTO policies (agency_id, version, document, created_at, approved_by) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT DO NOTHING"),
         )
         .bind(agency.as_str())
         .bind(version)
@@ -783,7 +806,7 @@ impl Store {
                 approved_by: approved_by.to_string(),
                 policy: serde_json::to_value(document).expect("policy documents serialize"),
             };
-            log(&mut tx, &entry).await?;
+            log(&self.db, &mut tx, &entry).await?;
         }
         tx.commit().await?;
         u32::try_from(version).map_err(|_| StoreError::Corrupt("policy version".into()))
@@ -796,12 +819,13 @@ impl Store {
 
     /// Every version of the agency's policy, oldest first.
     pub async fn policy_history(&self, agency: &AgencyId) -> Result<Vec<PolicyVersion>> {
-        let rows: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT version, document, created_at FROM policies WHERE agency_id = ? ORDER BY version",
-        )
-        .bind(agency.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(i64, String, String)> =
+            sqlx::query_as(self.db.sql(
+                "SELECT version, document, created_at FROM policies WHERE agency_id = ? ORDER BY version",
+            ))
+            .bind(agency.as_str())
+            .fetch_all(self.db.pool())
+            .await?;
         rows.into_iter()
             .map(|(version, text, created_at)| {
                 let version =
@@ -829,7 +853,7 @@ impl Store {
                 Decision::Withhold(_) => None,
             })
             .collect();
-        let mut current = existing_incidents(&mut tx, decisions, &keys).await?;
+        let mut current = existing_incidents(&self.db, &mut tx, decisions, &keys).await?;
 
         // Decide record by record, in order: a record may repeat or update one earlier in the
         // same batch.
@@ -915,7 +939,8 @@ impl Store {
             if c.new {
                 inserts.push((agency.as_str(), key.as_slice(), c, p));
             } else {
-                update_incident(&mut tx, c.id, c.version, p, c.content.units.as_deref(), now).await?;
+                update_incident(&self.db, &mut tx, c.id, c.version, p, c.content.units.as_deref(), now)
+                    .await?;
             }
         }
         // Each table is written with one statement and one bound value: the batch's rows as a
@@ -939,13 +964,14 @@ impl Store {
                 })
                 .collect();
             sqlx::query(
-                "INSERT INTO incidents (id, agency_id, source_key, version, received_at, visible_at, updated_at,
+                self.db.sql("INSERT INTO incidents (id, agency_id, source_key, version, received_at, visible_at, updated_at,
                     call_type, category, priority, status, location_kind, location, lat, lon, policy_version,
                     narrative, units, closure, placed_by, place_confidence)
-                 SELECT r->>0, r->>1, unhex(r->>2), r->>3, r->>4, r->>5, r->>6, r->>'$[7][0]', r->>'$[7][1]',
-                    r->>'$[7][2]', r->>'$[7][3]', r->>'$[7][4]', r->>'$[7][5]', r->>'$[7][6]', r->>'$[7][7]',
-                    r->>'$[7][8]', r->>'$[7][9]', r->>'$[7][10]', r->>'$[7][11]', r->>'$[7][12]', r->>'$[7][13]'
-                 FROM (SELECT value AS r FROM jsonb_each(?))",
+                 SELECT r->>0, r->>1, unhex(r->>2), CAST(r->>3 AS BIGINT), r->>4, r->>5, r->>6, r->7->>0,
+                    r->7->>1, r->7->>2, r->7->>3, r->7->>4, r->7->>5, CAST(r->7->>6 AS DOUBLE PRECISION),
+                    CAST(r->7->>7 AS DOUBLE PRECISION), CAST(r->7->>8 AS BIGINT), r->7->>9, r->7->>10, r->7->>11,
+                    r->7->>12, r->7->>13
+                 FROM (SELECT value AS r FROM each_rowb(?, rows)) AS batch"),
             )
             .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?)
             .execute(&mut *tx)
@@ -962,22 +988,22 @@ impl Store {
                 .collect();
             let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             sqlx::query(
-                "INSERT INTO incident_versions (incident_id, version, updated_at, call_type, category, priority,
+                self.db.sql("INSERT INTO incident_versions (incident_id, version, updated_at, call_type, category, priority,
                     status, location_kind, location, lat, lon, policy_version, narrative, units, closure, placed_by,
                     place_confidence)
-                 SELECT r->>0, r->>1, ?1, r->>'$[2][0]', r->>'$[2][1]', r->>'$[2][2]', r->>'$[2][3]',
-                    r->>'$[2][4]', r->>'$[2][5]', r->>'$[2][6]', r->>'$[2][7]', r->>'$[2][8]', r->>'$[2][9]',
-                    r->>'$[2][10]', r->>'$[2][11]', r->>'$[2][12]', r->>'$[2][13]'
-                 FROM (SELECT value AS r FROM jsonb_each(?2))",
+                 SELECT r->>0, CAST(r->>1 AS BIGINT), ?1, r->2->>0, r->2->>1, r->2->>2, r->2->>3,
+                    r->2->>4, r->2->>5, CAST(r->2->>6 AS DOUBLE PRECISION), CAST(r->2->>7 AS DOUBLE PRECISION),
+                    CAST(r->2->>8 AS BIGINT), r->2->>9, r->2->>10, r->2->>11, r->2->>12, r->2->>13
+                 FROM (SELECT value AS r FROM each_rowb(?2, rows)) AS batch"),
             )
             .bind(ts(now))
             .bind(&rows)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
+            sqlx::query(self.db.sql(
                 "INSERT INTO outbox (incident_id, version, created_at)
-                 SELECT value->>0, value->>1, ?1 FROM jsonb_each(?2)",
-            )
+                 SELECT value->>0, CAST(value->>1 AS BIGINT), ?1 FROM each_rowb(?2, rows)",
+            ))
             .bind(ts(now))
             .bind(&rows)
             .execute(&mut *tx)
@@ -985,7 +1011,7 @@ impl Store {
         }
 
         for ((agency, day, category, reason), n) in withheld {
-            record_withheld(&mut tx, &agency, &day, &category, &reason, n).await?;
+            record_withheld(&self.db, &mut tx, &agency, &day, &category, &reason, n).await?;
         }
         tx.commit().await?;
         Ok(applied)
@@ -997,28 +1023,29 @@ impl Store {
         let mut tx = self.write().await?;
         let old = "SELECT id FROM incidents WHERE agency_id = ?1 AND received_at < ?2";
         for table in ["alerts", "outbox", "incident_versions"] {
-            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE incident_id IN ({old})")))
+            sqlx::query(self.db.sql(&format!("DELETE FROM {table} WHERE incident_id IN ({old})")))
                 .bind(agency.as_str())
                 .bind(ts(cutoff))
                 .execute(&mut *tx)
                 .await?;
         }
-        let done = sqlx::query("DELETE FROM incidents WHERE agency_id = ?1 AND received_at < ?2")
-            .bind(agency.as_str())
-            .bind(ts(cutoff))
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query(self.db.sql("DELETE FROM incidents WHERE agency_id = ?1 AND received_at < ?2"))
+                .bind(agency.as_str())
+                .bind(ts(cutoff))
+                .execute(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
     }
 
     /// One incident at its latest version, if its publication delay has passed.
     pub async fn incident(&self, id: Uuid) -> Result<Option<Incident>> {
-        let row: Option<IncidentRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "{INCIDENT_AT_VERSION} WHERE i.id = ? AND v.version = i.version"
-        )))
+        let row: Option<IncidentRow> = sqlx::query_as(
+            self.db.sql(&format!("{INCIDENT_AT_VERSION} WHERE i.id = ? AND v.version = i.version")),
+        )
         .bind(id.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.pool())
         .await?;
         row.map(IncidentRow::into_incident).transpose()
     }
@@ -1026,10 +1053,10 @@ impl Store {
     /// An incident as it was at one of its versions.
     pub async fn incident_at_version(&self, id: Uuid, version: u32) -> Result<Option<Incident>> {
         let row: Option<IncidentRow> =
-            sqlx::query_as(AssertSqlSafe(format!("{INCIDENT_AT_VERSION} WHERE i.id = ? AND v.version = ?")))
+            sqlx::query_as(self.db.sql(&format!("{INCIDENT_AT_VERSION} WHERE i.id = ? AND v.version = ?")))
                 .bind(id.to_string())
-                .bind(version)
-                .fetch_optional(&self.pool)
+                .bind(i64::from(version))
+                .fetch_optional(self.db.pool())
                 .await?;
         row.map(IncidentRow::into_incident).transpose()
     }
@@ -1044,11 +1071,11 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Vec<(Uuid, Point, DateTime<Utc>)>> {
         let ([min_lon, min_lat], [max_lon, max_lat]) = center.bounding_box(radius_m);
-        let rows: Vec<(String, f64, f64, String)> = sqlx::query_as(
+        let rows: Vec<(String, f64, f64, String)> = sqlx::query_as(self.db.sql(
             "SELECT id, lat, lon, received_at FROM incidents
              WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ? AND category = ?
                AND received_at > ? AND received_at <= ? AND visible_at <= ?",
-        )
+        ))
         .bind(min_lat)
         .bind(max_lat)
         .bind(min_lon)
@@ -1057,7 +1084,7 @@ impl Store {
         .bind(ts(at - chrono::Duration::days(365)))
         .bind(ts(at))
         .bind(ts(now()))
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.pool())
         .await?;
         let mut times = Vec::new();
         for (id, lat, lon, received_at) in rows {
@@ -1078,13 +1105,13 @@ impl Store {
     ) -> Result<HashMap<Uuid, Vec<DateTime<Utc>>>> {
         let ids: Vec<String> = subscriptions.iter().map(Uuid::to_string).collect();
         let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT subscription_id, created_at FROM alerts
-             WHERE subscription_id IN (SELECT value FROM json_each(?)) AND kind = 'new' AND delivery = 'live'
-               AND created_at >= ?",
+            self.db.sql("SELECT subscription_id, created_at FROM alerts
+             WHERE subscription_id IN (SELECT value FROM each_text(?, s)) AND kind = 'new' AND delivery = 'live'
+               AND created_at >= ?"),
         )
         .bind(serde_json::to_string(&ids).expect("strings serialize"))
         .bind(ts(since))
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.pool())
         .await?;
         let mut times: HashMap<Uuid, Vec<DateTime<Utc>>> = HashMap::new();
         for (id, at) in rows {
@@ -1095,11 +1122,11 @@ impl Store {
 
     /// The subscribers who have been alerted of an incident, each with their first alert's id.
     pub async fn recipients(&self, incident: Uuid) -> Result<HashMap<Uuid, i64>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
+        let rows: Vec<(String, i64)> = sqlx::query_as(self.db.sql(
             "SELECT subscription_id, MIN(id) FROM alerts WHERE incident_id = ? GROUP BY subscription_id",
-        )
+        ))
         .bind(incident.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.pool())
         .await?;
         rows.into_iter().map(|(s, id)| Ok((parse_uuid(&s)?, id))).collect()
     }
@@ -1120,13 +1147,13 @@ impl Store {
             sql.push_str(" AND i.agency_id = ?");
         }
         if !q.categories.is_empty() {
-            sql.push_str(" AND v.category IN (SELECT value FROM json_each(?))");
+            sql.push_str(" AND v.category IN (SELECT value FROM each_text(?, c))");
         }
         if q.after.is_some() {
             sql.push_str(" AND (i.received_at < ? OR (i.received_at = ? AND i.id > ?))");
         }
         sql.push_str(" ORDER BY i.received_at DESC, i.id LIMIT ?");
-        let mut query = sqlx::query_as::<_, IncidentRow>(AssertSqlSafe(sql)).bind(ts(now()));
+        let mut query = sqlx::query_as::<_, IncidentRow>(self.db.sql(&sql)).bind(ts(now()));
         if let Some(b) = q.bbox {
             query = query.bind(b[0]).bind(b[1]).bind(b[2]).bind(b[3]);
         }
@@ -1146,7 +1173,7 @@ impl Store {
         if let Some((at, id)) = q.after {
             query = query.bind(ts(at)).bind(ts(at)).bind(id.to_string());
         }
-        let rows = query.bind(q.limit).fetch_all(&self.pool).await?;
+        let rows = query.bind(i64::from(q.limit)).fetch_all(self.db.pool()).await?;
         rows.into_iter().map(IncidentRow::into_incident).collect()
     }
 
@@ -1159,15 +1186,15 @@ impl Store {
             #[sqlx(flatten)]
             incident: IncidentRow,
         }
-        let rows: Vec<Pending> = sqlx::query_as(AssertSqlSafe(format!(
+        let rows: Vec<Pending> = sqlx::query_as(self.db.sql(&format!(
             "SELECT o.id AS outbox_id, q.* FROM outbox o JOIN ({INCIDENT_AT_VERSION}) q
                 ON q.id = o.incident_id AND q.version = o.version
              JOIN incidents i ON i.id = o.incident_id
              WHERE o.done_at IS NULL AND i.visible_at <= ? ORDER BY o.id LIMIT ?"
         )))
         .bind(ts(now()))
-        .bind(limit)
-        .fetch_all(&self.pool)
+        .bind(i64::from(limit))
+        .fetch_all(self.db.pool())
         .await?;
         rows.into_iter().map(|r| Ok((r.outbox_id, r.incident.into_incident()?))).collect()
     }
@@ -1186,19 +1213,19 @@ impl Store {
         let mut alerts = Vec::new();
         for d in deliveries {
             let id: Option<(i64,)> = sqlx::query_as(
-                "INSERT INTO alerts (subscription_id, incident_id, version, created_at, kind, refers_to,
+                self.db.sql("INSERT INTO alerts (subscription_id, incident_id, version, created_at, kind, refers_to,
                     last_30_days, monthly_average, delivery)
                  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?1)
-                 ON CONFLICT DO NOTHING RETURNING id",
+                 ON CONFLICT DO NOTHING RETURNING id"),
             )
             .bind(d.subscription_id.to_string())
             .bind(incident.id.to_string())
-            .bind(incident.version)
+            .bind(i64::from(incident.version))
             .bind(ts(now))
             .bind(d.kind.as_str())
             .bind(d.refers_to)
             .bind(d.base_rate.map(|b| b.last_30_days as i64))
-            .bind(d.base_rate.map(|b| b.monthly_average))
+            .bind(Real(d.base_rate.map(|b| b.monthly_average)))
             .bind(if d.live { "live" } else { "digest" })
             .fetch_optional(&mut *tx)
             .await?;
@@ -1217,8 +1244,8 @@ impl Store {
         }
         let live: Vec<(i64, Uuid)> =
             alerts.iter().filter(|a| a.live).map(|a| (a.id, a.subscription_id)).collect();
-        deliveries::enqueue(&mut tx, &live, now).await?;
-        sqlx::query("UPDATE outbox SET done_at = ? WHERE id = ?")
+        deliveries::enqueue(&self.db, &mut tx, &live, now).await?;
+        sqlx::query(self.db.sql("UPDATE outbox SET done_at = ? WHERE id = ?"))
             .bind(ts(now))
             .bind(outbox_id)
             .execute(&mut *tx)
@@ -1237,10 +1264,11 @@ impl Store {
     pub async fn insert_subscriptions(&self, subscriptions: &[Subscription]) -> Result<Vec<SubscriptionKey>> {
         let mut tx = self.write().await?;
         // Keys are never given twice: the counter only grows.
-        let (last,): (i64,) = sqlx::query_as("UPDATE subscription_keys SET last = last + ? RETURNING last")
-            .bind(subscriptions.len() as i64)
-            .fetch_one(&mut *tx)
-            .await?;
+        let (last,): (i64,) =
+            sqlx::query_as(self.db.sql("UPDATE subscription_keys SET last = last + ? RETURNING last"))
+                .bind(subscriptions.len() as i64)
+                .fetch_one(&mut *tx)
+                .await?;
         let first = last - subscriptions.len() as i64 + 1;
         let keys = (first..=last).map(subscription_key).collect::<Result<Vec<_>>>()?;
         for (s, key) in subscriptions.iter().zip(&keys) {
@@ -1252,9 +1280,9 @@ impl Store {
             let cells = s.area.cell_names();
             let categories: Vec<&str> = s.categories.iter().map(|c| c.as_str()).collect();
             sqlx::query(
-                "INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at, min_severity, pacing, cells,
+                self.db.sql("INSERT INTO subscriptions (id, lat, lon, radius_m, categories, created_at, min_severity, pacing, cells,
                     polygon, key)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
             )
             .bind(s.id.to_string())
             .bind(circle.map_or(0.0, |(p, _)| p.lat()))
@@ -1275,10 +1303,11 @@ impl Store {
     }
 
     pub async fn subscription(&self, id: Uuid) -> Result<Option<Subscription>> {
-        let row: Option<SubscriptionRow> = sqlx::query_as("SELECT * FROM subscriptions WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<SubscriptionRow> =
+            sqlx::query_as(self.db.sql("SELECT * FROM subscriptions WHERE id = ?"))
+                .bind(id.to_string())
+                .fetch_optional(self.db.pool())
+                .await?;
         row.map(SubscriptionRow::into_subscription).transpose()
     }
 
@@ -1286,38 +1315,41 @@ impl Store {
     /// matcher's answer stands for.
     pub async fn subscriptions_by_key(&self, keys: &[SubscriptionKey]) -> Result<Vec<Subscription>> {
         let keys: Vec<u32> = keys.iter().map(|k| k.0).collect();
-        let rows: Vec<SubscriptionRow> =
-            sqlx::query_as("SELECT * FROM subscriptions WHERE key IN (SELECT value FROM json_each(?))")
-                .bind(serde_json::to_string(&keys).expect("numbers serialize"))
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<SubscriptionRow> = sqlx::query_as(
+            self.db.sql("SELECT * FROM subscriptions WHERE key IN (SELECT value FROM each_int(?, k))"),
+        )
+        .bind(serde_json::to_string(&keys).expect("numbers serialize"))
+        .fetch_all(self.db.pool())
+        .await?;
         rows.into_iter().map(SubscriptionRow::into_subscription).collect()
     }
 
     /// The subscriptions with these ids that still exist, in no particular order.
     pub async fn subscriptions_by_id(&self, ids: &[Uuid]) -> Result<Vec<Subscription>> {
         let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-        let rows: Vec<SubscriptionRow> =
-            sqlx::query_as("SELECT * FROM subscriptions WHERE id IN (SELECT value FROM json_each(?))")
-                .bind(serde_json::to_string(&ids).expect("strings serialize"))
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<SubscriptionRow> = sqlx::query_as(
+            self.db.sql("SELECT * FROM subscriptions WHERE id IN (SELECT value FROM each_text(?, i))"),
+        )
+        .bind(serde_json::to_string(&ids).expect("strings serialize"))
+        .fetch_all(self.db.pool())
+        .await?;
         rows.into_iter().map(SubscriptionRow::into_subscription).collect()
     }
 
     /// Every subscription with its key: what the matcher loads at start.
     pub async fn subscriptions(&self) -> Result<Vec<(SubscriptionKey, Subscription)>> {
         let rows: Vec<SubscriptionRow> =
-            sqlx::query_as("SELECT * FROM subscriptions").fetch_all(&self.pool).await?;
+            sqlx::query_as(self.db.sql("SELECT * FROM subscriptions")).fetch_all(self.db.pool()).await?;
         rows.into_iter().map(|row| Ok((row.key()?, row.into_subscription()?))).collect()
     }
 
     /// Delete a subscription and its alerts. Returns its key if it existed.
     pub async fn delete_subscription(&self, id: Uuid) -> Result<Option<SubscriptionKey>> {
-        let key: Option<(i64,)> = sqlx::query_as("DELETE FROM subscriptions WHERE id = ? RETURNING key")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let key: Option<(i64,)> =
+            sqlx::query_as(self.db.sql("DELETE FROM subscriptions WHERE id = ? RETURNING key"))
+                .bind(id.to_string())
+                .fetch_optional(self.db.pool())
+                .await?;
         key.map(|(k,)| subscription_key(k)).transpose()
     }
 
@@ -1330,7 +1362,7 @@ impl Store {
         after: Option<i64>,
         limit: u32,
     ) -> Result<Vec<Alert>> {
-        let rows: Vec<AlertRow> = sqlx::query_as(AssertSqlSafe(format!(
+        let rows: Vec<AlertRow> = sqlx::query_as(self.db.sql(&format!(
             "SELECT {ALERT_COLUMNS}, q.* FROM alerts a
              JOIN ({INCIDENT_AT_VERSION}) q ON q.id = a.incident_id AND q.version = a.version
              WHERE a.subscription_id = ? AND a.created_at >= ? AND a.id > ?
@@ -1339,8 +1371,8 @@ impl Store {
         .bind(subscription_id.to_string())
         .bind(since.map(ts).unwrap_or_default())
         .bind(after.unwrap_or(0))
-        .bind(limit)
-        .fetch_all(&self.pool)
+        .bind(i64::from(limit))
+        .fetch_all(self.db.pool())
         .await?;
         rows.into_iter().map(|r| r.into_alert(subscription_id)).collect()
     }
@@ -1348,11 +1380,11 @@ impl Store {
     /// How many outbox rows wait for the alert worker, and how many deliveries wait to be sent
     /// (or retried): the queues' depths for /metrics.
     pub async fn queue_depths(&self) -> Result<(u64, u64)> {
-        let (outbox, deliveries): (i64, i64) = sqlx::query_as(
+        let (outbox, deliveries): (i64, i64) = sqlx::query_as(self.db.sql(
             "SELECT (SELECT count(*) FROM outbox WHERE done_at IS NULL),
                     (SELECT count(*) FROM deliveries WHERE state = 'pending')",
-        )
-        .fetch_one(&self.pool)
+        ))
+        .fetch_one(self.db.pool())
         .await?;
         Ok((outbox.max(0) as u64, deliveries.max(0) as u64))
     }
@@ -1360,22 +1392,24 @@ impl Store {
     /// The transparency log's entries written after `seq` (at most `limit`, oldest first),
     /// with their sequence numbers: what the binary copies into the log.
     pub async fn transparency_after(&self, seq: i64, limit: u32) -> Result<Vec<(i64, String)>> {
-        Ok(sqlx::query_as("SELECT seq, entry FROM transparency_outbox WHERE seq > ? ORDER BY seq LIMIT ?")
-            .bind(seq)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            self.db.sql("SELECT seq, entry FROM transparency_outbox WHERE seq > ? ORDER BY seq LIMIT ?"),
+        )
+        .bind(seq)
+        .bind(i64::from(limit))
+        .fetch_all(self.db.pool())
+        .await?)
     }
 
     /// An agency's published incidents counted by the hour (UTC) they were received and
     /// their category: the caller groups the hours into the agency's days.
     pub async fn published_by_hour(&self, agency: &AgencyId) -> Result<Vec<(DateTime<Utc>, String, u64)>> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(self.db.sql(
             "SELECT substr(received_at, 1, 13), category, count(*) FROM incidents
              WHERE agency_id = ? GROUP BY 1, 2 ORDER BY 1, 2",
-        )
+        ))
         .bind(agency.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.pool())
         .await?;
         rows.into_iter()
             .map(|(hour, category, n)| {
@@ -1387,12 +1421,12 @@ impl Store {
     }
 
     pub async fn withheld_counts(&self, agency: Option<&AgencyId>) -> Result<Vec<WithheldCount>> {
-        let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+        let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(self.db.sql(
             "SELECT agency_id, day, category, reason, count FROM withheld_counts
              WHERE ?1 IS NULL OR agency_id = ?1 ORDER BY agency_id, day, category, reason",
-        )
+        ))
         .bind(agency.map(AgencyId::as_str))
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.pool())
         .await?;
         rows.into_iter()
             .map(|(agency, day, category, reason, count)| {
@@ -1410,8 +1444,8 @@ impl Store {
 }
 
 /// Write an entry of the transparency log, in the caller's transaction.
-async fn log(conn: &mut SqliteConnection, entry: &Entry) -> Result<()> {
-    sqlx::query("INSERT INTO transparency_outbox (entry) VALUES (?)")
+async fn log(db: &Db, conn: &mut AnyConnection, entry: &Entry) -> Result<()> {
+    sqlx::query(db.sql("INSERT INTO transparency_outbox (entry) VALUES (?)"))
         .bind(entry.to_canonical())
         .execute(conn)
         .await?;
@@ -1423,7 +1457,8 @@ fn parse_policy(text: &str) -> Result<PolicyDocument> {
 }
 
 async fn record_withheld(
-    conn: &mut SqliteConnection,
+    db: &Db,
+    conn: &mut AnyConnection,
     agency: &str,
     day: &str,
     category: &str,
@@ -1431,8 +1466,8 @@ async fn record_withheld(
     n: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO withheld_counts (agency_id, day, category, reason, count) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (agency_id, day, category, reason) DO UPDATE SET count = count + excluded.count",
+        db.sql("INSERT INTO withheld_counts (agency_id, day, category, reason, count) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (agency_id, day, category, reason) DO UPDATE SET count = withheld_counts.count + excluded.count"),
     )
     .bind(agency)
     .bind(day)
@@ -1484,11 +1519,11 @@ fn published_values<'a>(p: &'a PublicIncident, units: Option<&'a str>) -> Publis
 }
 
 /// Mark the agency's gazetteer changed, in the transaction that changes it.
-async fn bump_gazetteer(conn: &mut SqliteConnection, id: &AgencyId) -> Result<()> {
-    sqlx::query(
+async fn bump_gazetteer(db: &Db, conn: &mut AnyConnection, id: &AgencyId) -> Result<()> {
+    sqlx::query(db.sql(
         "INSERT INTO gazetteer_revisions (agency_id, revision) VALUES (?, 1)
-         ON CONFLICT (agency_id) DO UPDATE SET revision = revision + 1",
-    )
+         ON CONFLICT (agency_id) DO UPDATE SET revision = gazetteer_revisions.revision + 1",
+    ))
     .bind(id.as_str())
     .execute(conn)
     .await?;
@@ -1561,7 +1596,8 @@ struct Current<'a> {
 
 /// The stored incidents that the batch's published records name, by (agency, key).
 async fn existing_incidents<'a>(
-    conn: &mut SqliteConnection,
+    db: &Db,
+    conn: &mut AnyConnection,
     decisions: &'a [Decision],
     keys: &[Option<Vec<u8>>],
 ) -> Result<HashMap<(String, Vec<u8>), Current<'a>>> {
@@ -1592,9 +1628,9 @@ async fn existing_incidents<'a>(
         let agency = group[0].0;
         let keys: Vec<String> = group.iter().map(|(_, k)| hex(k)).collect();
         let q = sqlx::query_as(
-            "SELECT agency_id, source_key, id, version, call_type, category, priority, status, location, lat, lon,
+            db.sql("SELECT agency_id, source_key, id, version, call_type, category, priority, status, location, lat, lon,
                 narrative, units FROM incidents
-             WHERE agency_id = ? AND source_key IN (SELECT unhex(value) FROM json_each(?))",
+             WHERE agency_id = ? AND source_key IN (SELECT unhex(value) FROM each_text(?, k))"),
         )
         .bind(agency)
         .bind(serde_json::to_string(&keys).map_err(|e| StoreError::Corrupt(e.to_string()))?);
@@ -1616,7 +1652,8 @@ async fn existing_incidents<'a>(
 
 /// Bring a stored incident to the state the batch leaves it in.
 async fn update_incident(
-    conn: &mut SqliteConnection,
+    db: &Db,
+    conn: &mut AnyConnection,
     id: Uuid,
     version: i64,
     p: &PublicIncident,
@@ -1624,10 +1661,10 @@ async fn update_incident(
     now: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE incidents SET version = ?, updated_at = ?, call_type = ?, category = ?, priority = ?, status = ?,
+        db.sql("UPDATE incidents SET version = ?, updated_at = ?, call_type = ?, category = ?, priority = ?, status = ?,
             location_kind = ?, location = ?, lat = ?, lon = ?, policy_version = ?, narrative = ?, units = ?,
             closure = ?, placed_by = ?, place_confidence = ?
-         WHERE id = ?",
+         WHERE id = ?"),
     )
     .bind(version)
     .bind(ts(now))
@@ -1637,9 +1674,9 @@ async fn update_incident(
     .bind(p.status())
     .bind(p.location().kind().as_str())
     .bind(p.location().text())
-    .bind(p.point().map(Point::lat))
-    .bind(p.point().map(Point::lon))
-    .bind(p.policy_version())
+    .bind(Real(p.point().map(Point::lat)))
+    .bind(Real(p.point().map(Point::lon)))
+    .bind(i64::from(p.policy_version()))
     .bind(p.narrative())
     .bind(units)
     .bind(p.closure().map(Closure::as_str))
@@ -1662,9 +1699,11 @@ mod tests {
     async fn subscriptions_stored_before_keys_get_their_rows() {
         let dir = std::env::temp_dir().join(format!("porchlight-keys-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        let options = SqliteConnectOptions::new().filename(dir.join(DATABASE_FILE)).create_if_missing(true);
-        let pool = SqlitePool::connect_with(options).await.unwrap();
-        sqlx::migrate!("./migrations").run_to(15, &pool).await.unwrap();
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.join(DATABASE_FILE))
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        sqlx::migrate!("./migrations/sqlite").run_to(15, &pool).await.unwrap();
         let ids: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
         for (i, id) in ids.iter().enumerate() {
             sqlx::query(

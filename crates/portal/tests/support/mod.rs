@@ -9,6 +9,8 @@ use std::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 
+pub use porchlight_db::Backend;
+use porchlight_db::testing::TestLocation;
 use porchlight_portal::Portal;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -17,7 +19,7 @@ pub struct Site {
     pub url: String,
     pub portal: Portal,
     pub http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _data: (tempfile::TempDir, TestLocation),
 }
 
 /// Who makes a request.
@@ -29,19 +31,21 @@ pub enum As {
 }
 
 impl Site {
-    pub async fn start() -> Self {
-        Self::start_with(|p| p).await
+    /// A portal with its tables on `backend`.
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |p| p).await
     }
 
     /// Start with the portal adjusted by `adjust` (shorter link lifetimes, say).
-    pub async fn start_with(adjust: impl FnOnce(Portal) -> Portal) -> Self {
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(Portal) -> Portal) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let portal = adjust(Portal::open(dir.path()).await.unwrap());
+        let location = TestLocation::new(backend, dir.path()).await;
+        let portal = adjust(Portal::connect(dir.path(), &location.location).await.unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let app: axum::Router = porchlight_portal::router(portal.clone()).into();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url, portal, http: reqwest::Client::new(), _dir: dir }
+        Self { url, portal, http: reqwest::Client::new(), _data: (dir, location) }
     }
 
     pub async fn send(
