@@ -18,6 +18,8 @@ use axum::{
     http::{HeaderMap, StatusCode},
     routing::post,
 };
+pub use porchlight_db::Backend;
+use porchlight_db::testing::TestLocation;
 use serde_json::Value;
 
 pub fn repo() -> PathBuf {
@@ -26,7 +28,65 @@ pub fn repo() -> PathBuf {
 
 pub fn porchlight() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_porchlight"));
-    cmd.env_remove("PORCHLIGHT_DATA_DIR").env("PORCHLIGHT_LOG", "info");
+    cmd.env_remove("PORCHLIGHT_DATA_DIR").env_remove("PORCHLIGHT_DATABASE_URL").env("PORCHLIGHT_LOG", "info");
+    cmd
+}
+
+/// The PostgreSQL database each data folder's tables are in, for the tests that run on both
+/// backends (a folder not named here keeps SQLite files).
+static DATABASES: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+
+/// Where a test's data folder keeps its tables: on `backend`, for as long as this lives.
+pub struct Database {
+    data: PathBuf,
+    _at: TestLocation,
+}
+
+/// Keep the tables of the data folder `data` on `backend`: with PostgreSQL, every command run
+/// through [`porchlight_at`] (and the helpers here) gets `--database-url` to a fresh database.
+pub async fn database(backend: Backend, data: &Path) -> Database {
+    let at = TestLocation::new(backend, data).await;
+    if let Some(url) = at.database_url() {
+        DATABASES.lock().unwrap().push((data.to_path_buf(), url.to_owned()));
+    }
+    Database { data: data.to_path_buf(), _at: at }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        DATABASES.lock().unwrap().retain(|(d, _)| *d != self.data);
+    }
+}
+
+/// The database URL of the data folder `data`, if its tables are in PostgreSQL.
+pub fn database_url(data: &Path) -> Option<String> {
+    DATABASES.lock().unwrap().iter().find(|(d, _)| d == data).map(|(_, url)| url.clone())
+}
+
+/// A connection to the store's tables of the data folder `data` (its SQLite file, or its
+/// schema in PostgreSQL), for tests that look at what is stored.
+pub async fn store_connection(data: &Path) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    match database_url(data) {
+        Some(url) => {
+            let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+            sqlx::query("SET search_path TO store").execute(&mut conn).await.unwrap();
+            conn
+        }
+        None => {
+            let url = format!("sqlite://{}?mode=ro", data.join("porchlight.db").display());
+            sqlx::AnyConnection::connect(&url).await.unwrap()
+        }
+    }
+}
+
+/// `porchlight` for commands on the data folder `data`: with its database, if it has one.
+pub fn porchlight_at(data: &Path) -> Command {
+    let mut cmd = porchlight();
+    if let Some(url) = database_url(data) {
+        cmd.env("PORCHLIGHT_DATABASE_URL", url);
+    }
     cmd
 }
 
@@ -36,7 +96,7 @@ pub const SEATTLE_CSV: &str =
 pub const SLO_CSV: &str = "examples/data/slo-pd-log/SLOPD_report.csv";
 
 pub fn import(data: &Path, agency: &str, mapping: &str, file: &Path) -> Output {
-    let out = porchlight()
+    let out = porchlight_at(data)
         .args(["import", "--format", "json", "--agency", agency, "--mapping"])
         .arg(repo().join(mapping))
         .arg("--data-dir")
@@ -66,7 +126,7 @@ impl Server {
 
     /// Start with extra environment variables.
     pub fn start_with_env(data: &Path, env: &[(&str, &str)]) -> Self {
-        let mut child = porchlight()
+        let mut child = porchlight_at(data)
             .args(["serve", "--port", "0", "--data-dir"])
             .arg(data)
             .envs(env.iter().copied())
@@ -101,28 +161,40 @@ pub async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> Val
     http.get(url).send().await.unwrap().json().await.unwrap()
 }
 
-/// Every text value of every column of every table, one per line: what the database holds,
-/// and how many values were read. (Reading the file's bytes instead mistakes SQLite's record
-/// headers and random keys for digits next to street names.)
+/// Every text value of every column of every table of the store, one per line: what the
+/// database holds, and how many values were read. `path` is the SQLite file, unless its data
+/// folder's tables are in PostgreSQL, where every table of the store's schema is read.
+/// (Reading the file's bytes instead mistakes SQLite's record headers and random keys for
+/// digits next to street names.)
 pub async fn stored_text(path: &Path) -> (String, usize) {
     use sqlx::{Column, Connection, Row, TypeInfo};
-    let url = format!("sqlite://{}?mode=ro", path.display());
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let tables: Vec<(String,)> = sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+    sqlx::any::install_default_drivers();
+    let postgres = path.parent().and_then(database_url);
+    let (url, list) = match &postgres {
+        Some(url) => (
+            url.clone(),
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_schema = 'store'",
+        ),
+        None => (
+            format!("sqlite://{}?mode=ro", path.display()),
+            "SELECT name FROM sqlite_master WHERE type = 'table'",
+        ),
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let tables: Vec<(String,)> = sqlx::query_as(list).fetch_all(&mut conn).await.unwrap();
+    assert!(tables.len() > 10, "{tables:?}");
     let mut out = String::new();
     let mut values = 0;
-    for (table,) in tables {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM \"{table}\"")))
+    // The migrations' own bookkeeping holds no data.
+    for (table,) in tables.into_iter().filter(|(t,)| !t.ends_with("_sqlx_migrations")) {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
             .fetch_all(&mut conn)
             .await
             .unwrap();
         for row in rows {
             for (i, column) in row.columns().iter().enumerate() {
-                // Keys and hashes are BLOBs of random bytes: no text in them.
-                if column.type_info().name() == "BLOB" {
+                // Keys and hashes are blobs of random bytes: no text in them.
+                if matches!(column.type_info().name(), "BLOB" | "BYTEA") {
                     continue;
                 }
                 let text = row
@@ -142,17 +214,19 @@ pub async fn stored_text(path: &Path) -> (String, usize) {
     (out, values)
 }
 
-pub fn milwaukee_without_calls() -> (tempfile::TempDir, PathBuf) {
+/// A data folder (its tables on `backend`) with Milwaukee's agency and no calls.
+pub async fn milwaukee_without_calls(backend: Backend) -> (tempfile::TempDir, PathBuf, Database) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    let db = database(backend, &data).await;
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "id,time,location,latitude,longitude,district,nature,status\n").unwrap();
     import(&data, "milwaukee", "examples/milwaukee.toml", &empty);
-    (dir, data)
+    (dir, data, db)
 }
 
 pub fn new_push_key(data: &Path) -> Vec<u8> {
-    let out = porchlight()
+    let out = porchlight_at(data)
         .args(["agency", "key", "--agency", "milwaukee", "--data-dir"])
         .arg(data)
         .output()

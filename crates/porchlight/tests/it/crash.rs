@@ -12,6 +12,7 @@ use std::{
 
 use serde_json::{Value, json};
 
+use crate::common::{Backend, Database};
 use crate::common::{
     Receiver, Server, eventually, get_json, milwaukee_without_calls, new_push_key, signed_request, subscribe,
 };
@@ -73,10 +74,10 @@ async fn push(url: &str, secret: &[u8], body: &str) -> Result<reqwest::Response,
 }
 
 /// A fresh data folder with the Milwaukee agency, and its push secret.
-fn agency() -> (tempfile::TempDir, PathBuf, Vec<u8>) {
-    let (dir, data) = milwaukee_without_calls();
+async fn agency(backend: Backend) -> (tempfile::TempDir, PathBuf, Vec<u8>, Database) {
+    let (dir, data, db) = milwaukee_without_calls(backend).await;
     let secret = new_push_key(&data);
-    (dir, data, secret)
+    (dir, data, secret, db)
 }
 
 async fn subscribe_all(url: &str) -> Vec<String> {
@@ -136,134 +137,136 @@ async fn settled(url: &str, subscriptions: &[String]) -> Vec<Vec<(String, String
     last
 }
 
-#[tokio::test]
-async fn sigkill_at_any_moment_loses_and_repeats_no_alert() {
-    let bodies = pushes();
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    async fn sigkill_at_any_moment_loses_and_repeats_no_alert(backend) {
+        let bodies = pushes();
 
-    // The same stream to a server that never crashes.
-    let (_calm, data, secret) = agency();
-    let server = Server::start(&data);
-    let subscriptions = subscribe_all(&server.url).await;
-    for body in &bodies {
-        assert_eq!(push(&server.url, &secret, body).await.unwrap().status(), 200);
-    }
-    let expected = settled(&server.url, &subscriptions).await;
-    drop(server);
-    assert!(expected.iter().all(|a| !a.is_empty()), "every subscriber hears of something");
-    assert!(
-        expected.iter().flatten().any(|a| a.0 == "update")
-            && expected.iter().flatten().any(|a| a.0 == "retraction"),
-        "the stream has updates and retractions: {expected:?}"
-    );
-
-    let (_stormy, data, secret) = agency();
-    // Attempts time out fast, so one cut short by a kill is leased again within a second or two.
-    let start = |data: &Path| {
-        Server::start_with_env(
-            data,
-            &[
-                ("PORCHLIGHT_DELIVERY_TIMEOUT_SECS", "0.5"),
-                ("PORCHLIGHT_RETRY_FIRST_SECS", "0.1"),
-                ("PORCHLIGHT_RETRY_MAX_SECS", "0.2"),
-            ],
-        )
-    };
-    let mut server = start(&data);
-    let subscriptions = subscribe_all(&server.url).await;
-    let (webhooks, addr) = Receiver::start(&[], 200).await;
-    let http = reqwest::Client::new();
-    for (n, id) in subscriptions.iter().enumerate() {
-        let made = http
-            .post(format!("{}/v1/subscriptions/{id}/channels", server.url))
-            .json(&json!({"kind": "webhook", "url": format!("http://{addr}/subscriber/{n}")}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(made.status(), 201);
-    }
-    let mut kills = 0;
-    for (i, body) in bodies.iter().enumerate() {
-        let Some(k) = KILLS.iter().position(|k| *k == i) else {
-            assert_eq!(push(&server.url, &secret, body).await.unwrap().status(), 200);
-            continue;
-        };
-        let answered = if k % 2 == 1 {
-            // Kill while the push is being handled: whether it was stored is unknown, so the
-            // dispatch centre sends it again (a repeat is stored once).
-            let url = server.url.clone();
-            let (secret, body) = (secret.clone(), body.clone());
-            let pushing = tokio::spawn(async move { push(&url, &secret, &body).await });
-            tokio::time::sleep(Duration::from_millis(3 * k as u64)).await;
-            server.child.kill().unwrap();
-            matches!(pushing.await.unwrap(), Ok(r) if r.status() == 200)
-        } else {
-            let ok = push(&server.url, &secret, body).await.unwrap().status() == 200;
-            // Then kill while the alert worker is at work on it.
-            tokio::time::sleep(Duration::from_millis(5 * k as u64)).await;
-            server.child.kill().unwrap();
-            ok
-        };
-        server.child.wait().unwrap();
-        kills += 1;
-        server = start(&data);
-        if !answered {
+        // The same stream to a server that never crashes.
+        let (_calm, data, secret, _calm_db) = agency(backend).await;
+        let server = Server::start(&data);
+        let subscriptions = subscribe_all(&server.url).await;
+        for body in &bodies {
             assert_eq!(push(&server.url, &secret, body).await.unwrap().status(), 200);
         }
-    }
-    let got = settled(&server.url, &subscriptions).await;
-    let deliveries: usize = got.iter().map(Vec::len).sum();
-    // Every alert reached its subscriber's webhook, and nothing else did.
-    let mut alert_ids = Vec::new();
-    for id in &subscriptions {
-        let listed = get_json(&http, format!("{}/v1/subscriptions/{id}/alerts?limit=1000", server.url)).await;
-        let ids: BTreeSet<String> =
-            listed["alerts"].as_array().unwrap().iter().map(|a| format!("alert_{}", a["id"])).collect();
-        alert_ids.push(ids);
-    }
-    let received = |n: usize| -> Vec<String> {
-        webhooks
-            .got()
-            .iter()
-            .filter(|r| r.path == format!("subscriber/{n}"))
-            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
-            .collect()
-    };
-    eventually(60, "every alert at its webhook", || {
-        let all_in = alert_ids.iter().enumerate().all(|(n, ids)| {
-            let got: BTreeSet<String> = received(n).into_iter().collect();
-            ids.is_subset(&got)
-        });
-        async move { all_in.then_some(()) }
-    })
-    .await;
-    let mut repeats = 0;
-    for (n, ids) in alert_ids.iter().enumerate() {
-        let got = received(n);
-        let distinct: BTreeSet<String> = got.iter().cloned().collect();
-        assert_eq!(&distinct, ids, "subscriber {n}'s webhook got alerts that are not theirs");
-        repeats += got.len() - distinct.len();
-        let log = get_json(
-            &http,
-            format!("{}/v1/subscriptions/{}/deliveries?limit=1000", server.url, subscriptions[n]),
-        )
+        let expected = settled(&server.url, &subscriptions).await;
+        drop(server);
+        assert!(expected.iter().all(|a| !a.is_empty()), "every subscriber hears of something");
+        assert!(
+            expected.iter().flatten().any(|a| a.0 == "update")
+                && expected.iter().flatten().any(|a| a.0 == "retraction"),
+            "the stream has updates and retractions: {expected:?}"
+        );
+
+        let (_stormy, data, secret, _stormy_db) = agency(backend).await;
+        // Attempts time out fast, so one cut short by a kill is leased again within a second or two.
+        let start = |data: &Path| {
+            Server::start_with_env(
+                data,
+                &[
+                    ("PORCHLIGHT_DELIVERY_TIMEOUT_SECS", "0.5"),
+                    ("PORCHLIGHT_RETRY_FIRST_SECS", "0.1"),
+                    ("PORCHLIGHT_RETRY_MAX_SECS", "0.2"),
+                ],
+            )
+        };
+        let mut server = start(&data);
+        let subscriptions = subscribe_all(&server.url).await;
+        let (webhooks, addr) = Receiver::start(&[], 200).await;
+        let http = reqwest::Client::new();
+        for (n, id) in subscriptions.iter().enumerate() {
+            let made = http
+                .post(format!("{}/v1/subscriptions/{id}/channels", server.url))
+                .json(&json!({"kind": "webhook", "url": format!("http://{addr}/subscriber/{n}")}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(made.status(), 201);
+        }
+        let mut kills = 0;
+        for (i, body) in bodies.iter().enumerate() {
+            let Some(k) = KILLS.iter().position(|k| *k == i) else {
+                assert_eq!(push(&server.url, &secret, body).await.unwrap().status(), 200);
+                continue;
+            };
+            let answered = if k % 2 == 1 {
+                // Kill while the push is being handled: whether it was stored is unknown, so the
+                // dispatch centre sends it again (a repeat is stored once).
+                let url = server.url.clone();
+                let (secret, body) = (secret.clone(), body.clone());
+                let pushing = tokio::spawn(async move { push(&url, &secret, &body).await });
+                tokio::time::sleep(Duration::from_millis(3 * k as u64)).await;
+                server.child.kill().unwrap();
+                matches!(pushing.await.unwrap(), Ok(r) if r.status() == 200)
+            } else {
+                let ok = push(&server.url, &secret, body).await.unwrap().status() == 200;
+                // Then kill while the alert worker is at work on it.
+                tokio::time::sleep(Duration::from_millis(5 * k as u64)).await;
+                server.child.kill().unwrap();
+                ok
+            };
+            server.child.wait().unwrap();
+            kills += 1;
+            server = start(&data);
+            if !answered {
+                assert_eq!(push(&server.url, &secret, body).await.unwrap().status(), 200);
+            }
+        }
+        let got = settled(&server.url, &subscriptions).await;
+        let deliveries: usize = got.iter().map(Vec::len).sum();
+        // Every alert reached its subscriber's webhook, and nothing else did.
+        let mut alert_ids = Vec::new();
+        for id in &subscriptions {
+            let listed = get_json(&http, format!("{}/v1/subscriptions/{id}/alerts?limit=1000", server.url)).await;
+            let ids: BTreeSet<String> =
+                listed["alerts"].as_array().unwrap().iter().map(|a| format!("alert_{}", a["id"])).collect();
+            alert_ids.push(ids);
+        }
+        let received = |n: usize| -> Vec<String> {
+            webhooks
+                .got()
+                .iter()
+                .filter(|r| r.path == format!("subscriber/{n}"))
+                .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
+                .collect()
+        };
+        eventually(60, "every alert at its webhook", || {
+            let all_in = alert_ids.iter().enumerate().all(|(n, ids)| {
+                let got: BTreeSet<String> = received(n).into_iter().collect();
+                ids.is_subset(&got)
+            });
+            async move { all_in.then_some(()) }
+        })
         .await;
-        let log = log["deliveries"].as_array().unwrap();
-        assert_eq!(log.len(), ids.len());
-        assert!(log.iter().all(|d| d["state"] == "delivered"), "{log:?}");
-    }
-    println!(
-        "crash test: {kills} kills, {deliveries} alerts checked for {} subscribers; every one at its webhook, \
-         {repeats} sent again after a kill cut its attempt short",
-        subscriptions.len()
-    );
-    assert_eq!(kills, KILLS.len());
-    for (s, (got, want)) in got.iter().zip(&expected).enumerate() {
-        assert_eq!(got, want, "subscriber {s}");
-        // Once each: no version of an incident reaches a subscriber twice.
-        let mut seen = BTreeMap::new();
-        for a in got {
-            *seen.entry((&a.1, a.4)).or_insert(0) += 1;
+        let mut repeats = 0;
+        for (n, ids) in alert_ids.iter().enumerate() {
+            let got = received(n);
+            let distinct: BTreeSet<String> = got.iter().cloned().collect();
+            assert_eq!(&distinct, ids, "subscriber {n}'s webhook got alerts that are not theirs");
+            repeats += got.len() - distinct.len();
+            let log = get_json(
+                &http,
+                format!("{}/v1/subscriptions/{}/deliveries?limit=1000", server.url, subscriptions[n]),
+            )
+            .await;
+            let log = log["deliveries"].as_array().unwrap();
+            assert_eq!(log.len(), ids.len());
+            assert!(log.iter().all(|d| d["state"] == "delivered"), "{log:?}");
         }
-        assert!(seen.values().all(|n| *n == 1), "subscriber {s} has a repeat: {got:?}");
+        println!(
+            "crash test: {kills} kills, {deliveries} alerts checked for {} subscribers; every one at its webhook, \
+             {repeats} sent again after a kill cut its attempt short",
+            subscriptions.len()
+        );
+        assert_eq!(kills, KILLS.len());
+        for (s, (got, want)) in got.iter().zip(&expected).enumerate() {
+            assert_eq!(got, want, "subscriber {s}");
+            // Once each: no version of an incident reaches a subscriber twice.
+            let mut seen = BTreeMap::new();
+            for a in got {
+                *seen.entry((&a.1, a.4)).or_insert(0) += 1;
+            }
+            assert!(seen.values().all(|n| *n == 1), "subscriber {s} has a repeat: {got:?}");
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::common::{Server, get_json, import, porchlight, repo, summary};
+use crate::common::{database, porchlight_at};
 
 const CALLS: &str = "examples/data/stlouis-cfs/cfsraw.csv";
 const BLOCKS: &str = "examples/data/stlouis-cfs/location.csv";
@@ -17,7 +18,7 @@ fn add_agency(data: &Path) {
 
 /// `porchlight agency add` with a mapping (relative to the repository, or absolute).
 fn add_agency_of(data: &Path, mapping: &str) {
-    let out = porchlight()
+    let out = porchlight_at(data)
         .args(["agency", "add", "--mapping"])
         .arg(repo().join(mapping))
         .arg("--data-dir")
@@ -28,7 +29,7 @@ fn add_agency_of(data: &Path, mapping: &str) {
 }
 
 fn import_gazetteer(data: &Path, file: &Path) -> std::process::Output {
-    porchlight()
+    porchlight_at(data)
         .args(["gazetteer", "import", "--agency", "st-louis", "--data-dir"])
         .arg(data)
         .arg(file)
@@ -53,63 +54,66 @@ fn metres((a_lat, a_lon): (f64, f64), (b_lat, b_lon): (f64, f64)) -> f64 {
     (dx * dx + dy * dy).sqrt()
 }
 
-#[tokio::test]
-async fn calls_without_coordinates_are_placed_by_the_imported_blocks() {
-    // Without a gazetteer no St. Louis call has a point.
-    let dir = tempfile::tempdir().unwrap();
-    let bare = dir.path().join("bare");
-    let out = import(&bare, "st-louis", "examples/st-louis.toml", &repo().join(CALLS));
-    let before = summary(&out);
-    assert_eq!(before["placed"]["none"], before["published"], "{before}");
-    assert!(before["placed"].get("gazetteer").is_none(), "{before}");
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    async fn calls_without_coordinates_are_placed_by_the_imported_blocks(backend) {
+        // Without a gazetteer no St. Louis call has a point.
+        let dir = tempfile::tempdir().unwrap();
+        let bare = dir.path().join("bare");
+        let out = import(&bare, "st-louis", "examples/st-louis.toml", &repo().join(CALLS));
+        let before = summary(&out);
+        assert_eq!(before["placed"]["none"], before["published"], "{before}");
+        assert!(before["placed"].get("gazetteer").is_none(), "{before}");
 
-    // The table, with two rows spoiled: each is named by line and column, the rest goes in.
-    let data = dir.path().join("data");
-    add_agency(&data);
-    let text = std::fs::read_to_string(repo().join(BLOCKS)).unwrap();
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    lines[3] = lines[3].replacen(",38.", ",north of 38.", 1);
-    lines[5] = "NOT A PLACE,38.6,-90.2,Ward 1,Nowhere,63101".to_owned();
-    let spoiled = dir.path().join("blocks.csv");
-    std::fs::write(&spoiled, lines.join("\n")).unwrap();
-    let out = import_gazetteer(&data, &spoiled);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let said = String::from_utf8(out.stdout).unwrap();
-    assert!(said.contains("lat/lng: not_a_number (lines 4)"), "{said}");
-    assert!(said.contains("location: not_a_block_or_intersection (lines 6, "), "{said}");
-    let entered: usize = said.split("st-louis: ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
-    assert!(entered >= 50, "{said}");
-    assert!(!said.contains("BATES"), "locations are not echoed: {said}");
+        // The table, with two rows spoiled: each is named by line and column, the rest goes in.
+        let data = dir.path().join("data");
+        let _db = database(backend, &data).await;
+        add_agency(&data);
+        let text = std::fs::read_to_string(repo().join(BLOCKS)).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines[3] = lines[3].replacen(",38.", ",north of 38.", 1);
+        lines[5] = "NOT A PLACE,38.6,-90.2,Ward 1,Nowhere,63101".to_owned();
+        let spoiled = dir.path().join("blocks.csv");
+        std::fs::write(&spoiled, lines.join("\n")).unwrap();
+        let out = import_gazetteer(&data, &spoiled);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let said = String::from_utf8(out.stdout).unwrap();
+        assert!(said.contains("lat/lng: not_a_number (lines 4)"), "{said}");
+        assert!(said.contains("location: not_a_block_or_intersection (lines 6, "), "{said}");
+        let entered: usize = said.split("st-louis: ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+        assert!(entered >= 50, "{said}");
+        assert!(!said.contains("BATES"), "locations are not echoed: {said}");
 
-    // The same calls are now placed by the gazetteer, each near its block's point.
-    let out = import(&data, "st-louis", "examples/st-louis.toml", &repo().join(CALLS));
-    let after = summary(&out);
-    assert_eq!(after["published"], before["published"]);
-    // 32 of the 48 published calls are on a block or at a corner the table holds (it was made
-    // on another day); two of those rows were spoiled above.
-    let placed = after["placed"]["gazetteer"].as_u64().unwrap();
-    assert_eq!((placed, after["placed"]["none"].as_u64().unwrap()), (30, 18), "{after}");
-    let server = Server::start(&data);
-    let http = reqwest::Client::new();
-    let listed = get_json(&http, format!("{}/v1/incidents?agency=st-louis&limit=1000", server.url)).await;
-    let table = table_points();
-    let with_points: Vec<&Value> =
-        listed["incidents"].as_array().unwrap().iter().filter(|i| !i["point"].is_null()).collect();
-    assert_eq!(with_points.len() as u64, placed);
-    for incident in listed["incidents"].as_array().unwrap() {
-        let expected = if incident["point"].is_null() { Value::Null } else { "gazetteer".into() };
-        assert_eq!(incident["placed_by"], expected, "{incident}");
-    }
-    for incident in with_points {
-        let p = (incident["point"]["lat"].as_f64().unwrap(), incident["point"]["lon"].as_f64().unwrap());
-        let nearest = table.iter().map(|t| metres(p, *t)).fold(f64::MAX, f64::min);
-        assert!(
-            nearest < 100.0,
-            "{} is {nearest:.0} m from any block of the table",
-            incident["location"]["text"]
-        );
-        // Snapped by the policy: not the table's own point.
-        assert!(nearest > 0.01, "{}", incident["location"]["text"]);
+        // The same calls are now placed by the gazetteer, each near its block's point.
+        let out = import(&data, "st-louis", "examples/st-louis.toml", &repo().join(CALLS));
+        let after = summary(&out);
+        assert_eq!(after["published"], before["published"]);
+        // 32 of the 48 published calls are on a block or at a corner the table holds (it was made
+        // on another day); two of those rows were spoiled above.
+        let placed = after["placed"]["gazetteer"].as_u64().unwrap();
+        assert_eq!((placed, after["placed"]["none"].as_u64().unwrap()), (30, 18), "{after}");
+        let server = Server::start(&data);
+        let http = reqwest::Client::new();
+        let listed = get_json(&http, format!("{}/v1/incidents?agency=st-louis&limit=1000", server.url)).await;
+        let table = table_points();
+        let with_points: Vec<&Value> =
+            listed["incidents"].as_array().unwrap().iter().filter(|i| !i["point"].is_null()).collect();
+        assert_eq!(with_points.len() as u64, placed);
+        for incident in listed["incidents"].as_array().unwrap() {
+            let expected = if incident["point"].is_null() { Value::Null } else { "gazetteer".into() };
+            assert_eq!(incident["placed_by"], expected, "{incident}");
+        }
+        for incident in with_points {
+            let p = (incident["point"]["lat"].as_f64().unwrap(), incident["point"]["lon"].as_f64().unwrap());
+            let nearest = table.iter().map(|t| metres(p, *t)).fold(f64::MAX, f64::min);
+            assert!(
+                nearest < 100.0,
+                "{} is {nearest:.0} m from any block of the table",
+                incident["location"]["text"]
+            );
+            // Snapped by the policy: not the table's own point.
+            assert!(nearest > 0.01, "{}", incident["location"]["text"]);
+        }
     }
 }
 
@@ -189,99 +193,104 @@ async fn nominatim(street: &'static str) -> (std::sync::Arc<std::sync::Mutex<Vec
     (asked, url)
 }
 
-#[tokio::test]
-async fn a_geocoder_is_asked_only_for_published_blocks_and_corners_and_only_once() {
-    let (asked, url) = nominatim("Wyoming St").await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    add_agency(&data);
-    assert!(import_gazetteer(&data, &repo().join(BLOCKS)).status.success());
-    let run = {
-        let (data, url) = (data.clone(), url.clone());
-        move || {
-            let out = porchlight()
-                .args(["import", "--format", "json", "--agency", "st-louis", "--geocoder", &url])
-                .args(["--geocoder-interval-ms", "0", "--mapping"])
-                .arg(repo().join("examples/st-louis.toml"))
-                .arg("--data-dir")
-                .arg(&data)
-                .arg(repo().join(CALLS))
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            summary(&out)
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    async fn a_geocoder_is_asked_only_for_published_blocks_and_corners_and_only_once(backend) {
+        let (asked, url) = nominatim("Wyoming St").await;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let _db = database(backend, &data).await;
+        add_agency(&data);
+        assert!(import_gazetteer(&data, &repo().join(BLOCKS)).status.success());
+        let run = {
+            let (data, url) = (data.clone(), url.clone());
+            move || {
+                let out = porchlight_at(&data)
+                    .args(["import", "--format", "json", "--agency", "st-louis", "--geocoder", &url])
+                    .args(["--geocoder-interval-ms", "0", "--mapping"])
+                    .arg(repo().join("examples/st-louis.toml"))
+                    .arg("--data-dir")
+                    .arg(&data)
+                    .arg(repo().join(CALLS))
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                summary(&out)
+            }
+        };
+        let first = tokio::task::spawn_blocking(run.clone()).await.unwrap();
+        // The table places 32; of the 16 others the geocoder knows the one on Wyoming St (the
+        // other call there is withheld: a domestic disturbance).
+        assert_eq!(first["placed"], serde_json::json!({"gazetteer": 32, "geocoder": 1, "none": 15}), "{first}");
+        let questions = asked.lock().unwrap().clone();
+        assert_eq!(questions.len(), 16, "{questions:?}");
+        for q in &questions {
+            // A hundred block or two streets, in St. Louis: never a house number.
+            let place = q.strip_suffix(", St. Louis, MO").unwrap_or_else(|| panic!("{q}"));
+            let first_word = place.split(' ').next().unwrap();
+            assert!(place.contains(" & ") || first_word.ends_with("00") || first_word == "0", "{q}");
         }
-    };
-    let first = tokio::task::spawn_blocking(run.clone()).await.unwrap();
-    // The table places 32; of the 16 others the geocoder knows the one on Wyoming St (the
-    // other call there is withheld: a domestic disturbance).
-    assert_eq!(first["placed"], serde_json::json!({"gazetteer": 32, "geocoder": 1, "none": 15}), "{first}");
-    let questions = asked.lock().unwrap().clone();
-    assert_eq!(questions.len(), 16, "{questions:?}");
-    for q in &questions {
-        // A hundred block or two streets, in St. Louis: never a house number.
-        let place = q.strip_suffix(", St. Louis, MO").unwrap_or_else(|| panic!("{q}"));
-        let first_word = place.split(' ').next().unwrap();
-        assert!(place.contains(" & ") || first_word.ends_with("00") || first_word == "0", "{q}");
-    }
-    // Asked again, nothing is asked: every answer, found or not, was kept.
-    let again = tokio::task::spawn_blocking(run).await.unwrap();
-    assert_eq!(again["placed"], first["placed"], "{again}");
-    assert_eq!(asked.lock().unwrap().len(), 16);
-    let server = Server::start(&data);
-    let http = reqwest::Client::new();
-    let listed = get_json(&http, format!("{}/v1/incidents?agency=st-louis&limit=1000", server.url)).await;
-    let geocoded: Vec<&Value> =
-        listed["incidents"].as_array().unwrap().iter().filter(|i| i["placed_by"] == "geocoder").collect();
-    assert_eq!(geocoded.len(), 1);
-    for i in geocoded {
-        assert!(i["location"]["text"].as_str().unwrap().contains("Wyoming St"), "{i}");
-        let p = (i["point"]["lat"].as_f64().unwrap(), i["point"]["lon"].as_f64().unwrap());
-        let d = metres(p, (38.5942, -90.2301));
-        assert!(d > 0.01 && d < 100.0, "snapped near the answer: {d:.1} m");
+        // Asked again, nothing is asked: every answer, found or not, was kept.
+        let again = tokio::task::spawn_blocking(run).await.unwrap();
+        assert_eq!(again["placed"], first["placed"], "{again}");
+        assert_eq!(asked.lock().unwrap().len(), 16);
+        let server = Server::start(&data);
+        let http = reqwest::Client::new();
+        let listed = get_json(&http, format!("{}/v1/incidents?agency=st-louis&limit=1000", server.url)).await;
+        let geocoded: Vec<&Value> =
+            listed["incidents"].as_array().unwrap().iter().filter(|i| i["placed_by"] == "geocoder").collect();
+        assert_eq!(geocoded.len(), 1);
+        for i in geocoded {
+            assert!(i["location"]["text"].as_str().unwrap().contains("Wyoming St"), "{i}");
+            let p = (i["point"]["lat"].as_f64().unwrap(), i["point"]["lon"].as_f64().unwrap());
+            let d = metres(p, (38.5942, -90.2301));
+            assert!(d > 0.01 && d < 100.0, "snapped near the answer: {d:.1} m");
+        }
     }
 }
 
-#[tokio::test]
-async fn calls_pushed_without_coordinates_are_placed_by_the_servers_geocoder() {
-    let (asked, url) = nominatim("N 35th St").await;
-    let (_dir, data) = crate::common::milwaukee_without_calls();
-    let secret = crate::common::new_push_key(&data);
-    let server = Server::start_with_env(
-        &data,
-        &[("PORCHLIGHT_GEOCODER", url.as_str()), ("PORCHLIGHT_GEOCODER_INTERVAL_MS", "0")],
-    );
-    let body = serde_json::json!({"records": [
-        {"incident_id": "9000001", "received_at": "2018-05-01T00:10:28-05:00", "call_type": "TRBL W/SUBJ",
-         "address": "5237 N 35TH ST,MKE"},
-        {"incident_id": "9000002", "received_at": "2018-05-01T00:12:00-05:00", "call_type": "TRBL W/SUBJ",
-         "address": "5300 N 38TH ST,MKE"}
-    ]})
-    .to_string();
-    let endpoint = format!("{}/v1/agencies/milwaukee/calls", server.url);
-    let now = chrono::Utc::now().timestamp();
-    let answer = crate::common::signed_push_as(&endpoint, "application/json", &secret, now, &body).await;
-    assert_eq!(answer.status(), 200);
-    let answer: Value = answer.json().await.unwrap();
-    let http = reqwest::Client::new();
-    let mut placed = Vec::new();
-    for record in answer["records"].as_array().unwrap() {
-        let id = record["incident_id"].as_str().unwrap();
-        let incident = get_json(&http, format!("{}/v1/incidents/{id}", server.url)).await;
-        placed.push((incident["location"]["text"].clone(), incident["placed_by"].clone()));
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    async fn calls_pushed_without_coordinates_are_placed_by_the_servers_geocoder(backend) {
+        let (asked, url) = nominatim("N 35th St").await;
+        let (_dir, data, _db) = crate::common::milwaukee_without_calls(backend).await;
+        let secret = crate::common::new_push_key(&data);
+        let server = Server::start_with_env(
+            &data,
+            &[("PORCHLIGHT_GEOCODER", url.as_str()), ("PORCHLIGHT_GEOCODER_INTERVAL_MS", "0")],
+        );
+        let body = serde_json::json!({"records": [
+            {"incident_id": "9000001", "received_at": "2018-05-01T00:10:28-05:00", "call_type": "TRBL W/SUBJ",
+             "address": "5237 N 35TH ST,MKE"},
+            {"incident_id": "9000002", "received_at": "2018-05-01T00:12:00-05:00", "call_type": "TRBL W/SUBJ",
+             "address": "5300 N 38TH ST,MKE"}
+        ]})
+        .to_string();
+        let endpoint = format!("{}/v1/agencies/milwaukee/calls", server.url);
+        let now = chrono::Utc::now().timestamp();
+        let answer = crate::common::signed_push_as(&endpoint, "application/json", &secret, now, &body).await;
+        assert_eq!(answer.status(), 200);
+        let answer: Value = answer.json().await.unwrap();
+        let http = reqwest::Client::new();
+        let mut placed = Vec::new();
+        for record in answer["records"].as_array().unwrap() {
+            let id = record["incident_id"].as_str().unwrap();
+            let incident = get_json(&http, format!("{}/v1/incidents/{id}", server.url)).await;
+            placed.push((incident["location"]["text"].clone(), incident["placed_by"].clone()));
+        }
+        assert_eq!(
+            placed,
+            vec![
+                ("5200 block of N 35th St".into(), "geocoder".into()),
+                ("5300 block of N 38th St".into(), Value::Null)
+            ]
+        );
+        // Asked about the blocks alone, in the mapping's place.
+        assert_eq!(
+            *asked.lock().unwrap(),
+            vec!["5200 N 35th St, Milwaukee, WI".to_owned(), "5300 N 38th St, Milwaukee, WI".to_owned()]
+        );
     }
-    assert_eq!(
-        placed,
-        vec![
-            ("5200 block of N 35th St".into(), "geocoder".into()),
-            ("5300 block of N 38th St".into(), Value::Null)
-        ]
-    );
-    // Asked about the blocks alone, in the mapping's place.
-    assert_eq!(
-        *asked.lock().unwrap(),
-        vec!["5200 N 35th St, Milwaukee, WI".to_owned(), "5300 N 38th St, Milwaukee, WI".to_owned()]
-    );
 }
 
 const CENTRELINES: &str = "examples/data/milwaukee-centreline/centreline.geojson";
@@ -315,7 +324,7 @@ fn held_out_week(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::pa
 /// `porchlight export` of a data folder: the rows by (received, call type, location), those
 /// seen once only.
 fn exported(data: &Path) -> std::collections::HashMap<(String, String, String), csv::StringRecord> {
-    let out = porchlight().args(["export", "--data-dir"]).arg(data).output().unwrap();
+    let out = porchlight_at(data).args(["export", "--data-dir"]).arg(data).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut reader = csv::Reader::from_reader(&out.stdout[..]);
     let headers = reader.headers().unwrap().clone();
@@ -349,7 +358,7 @@ fn centrelines_place_a_held_out_week_of_calls_near_where_their_feed_put_them() {
     // The same week without coordinates, placed by the centrelines alone.
     let data = dir.path().join("data");
     add_agency_of(&data, mapping.to_str().unwrap());
-    let out = porchlight()
+    let out = porchlight_at(&data)
         .args(["gazetteer", "import", "--agency", "milwaukee", "--data-dir"])
         .arg(&data)
         .arg(repo().join(CENTRELINES))
@@ -493,7 +502,7 @@ fn a_citys_own_centreline_layout_is_described_by_a_layout_file() {
     let file = dir.path().join("district-4.csv");
     std::fs::write(&file, lines.join("\n")).unwrap();
     let import = |layout: Option<&str>| {
-        let mut cmd = porchlight();
+        let mut cmd = porchlight_at(&data);
         cmd.args(["gazetteer", "import", "--agency", "milwaukee", "--data-dir"]).arg(&data);
         if let Some(l) = layout {
             cmd.arg("--layout").arg(repo().join(l));
@@ -524,47 +533,51 @@ fn a_citys_own_centreline_layout_is_described_by_a_layout_file() {
     assert_eq!(s["placed"], serde_json::json!({"centreline": 1}), "{s}");
 }
 
-#[tokio::test]
-async fn the_store_reads_a_gazetteer_again_only_when_it_changed() {
-    use std::sync::Arc;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    add_agency_of(&data, "examples/milwaukee.toml");
-    let store = porchlight_store::Store::open(&data).await.unwrap();
-    let agency = porchlight_core::agency::AgencyId::parse("milwaukee").unwrap();
-    let first = store.gazetteer(&agency).await.unwrap();
-    assert!(first.is_empty());
-    assert!(Arc::ptr_eq(&first, &store.gazetteer(&agency).await.unwrap()), "kept while unchanged");
-    // Another process imports centrelines: this one reads them at its next call.
-    let out = porchlight()
-        .args(["gazetteer", "import", "--agency", "milwaukee", "--data-dir"])
-        .arg(&data)
-        .args(["--layout"])
-        .arg(repo().join("examples/centreline-layouts/milwaukee-district-4.toml"))
-        .arg(repo().join("examples/data/milwaukee-centreline/district-4.csv"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let after = store.gazetteer(&agency).await.unwrap();
-    assert_eq!(after.segments(), 1135);
-    assert!(Arc::ptr_eq(&after, &store.gazetteer(&agency).await.unwrap()));
-    // And a block learned or a table imported changes it again.
-    let p = porchlight_core::geo::Point::new(43.1, -88.0).unwrap();
-    store.put_gazetteer(&agency, &[("3600 N 100TH ST".to_owned(), p)]).await.unwrap();
-    let table = store.gazetteer(&agency).await.unwrap();
-    assert!(!Arc::ptr_eq(&after, &table));
-    assert_eq!((table.len(), table.segments()), (1, 1135));
-    // A block the feed taught by one row is placed less surely than one the operator imported.
-    store.learn_gazetteer(&agency, &[("4100 N 100TH ST", p)]).await.unwrap();
-    let learned = store.gazetteer(&agency).await.unwrap();
-    let at = |s: &str| learned.locate(&porchlight_core::address::parse(s)).unwrap();
-    use porchlight_core::{gazetteer::Confidence, incident::PlacedBy};
-    assert_eq!(
-        (at("4110 N 100TH ST").by, at("4110 N 100TH ST").confidence),
-        (PlacedBy::Gazetteer, Confidence::Medium)
-    );
-    assert_eq!(
-        (at("3610 N 100TH ST").by, at("3610 N 100TH ST").confidence),
-        (PlacedBy::Gazetteer, Confidence::High)
-    );
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    async fn the_store_reads_a_gazetteer_again_only_when_it_changed(backend) {
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let _db = database(backend, &data).await;
+        add_agency_of(&data, "examples/milwaukee.toml");
+        let location = porchlight_store::Location::new(&data, crate::common::database_url(&data).as_deref()).unwrap();
+        let store = porchlight_store::Store::connect(&location).await.unwrap();
+        let agency = porchlight_core::agency::AgencyId::parse("milwaukee").unwrap();
+        let first = store.gazetteer(&agency).await.unwrap();
+        assert!(first.is_empty());
+        assert!(Arc::ptr_eq(&first, &store.gazetteer(&agency).await.unwrap()), "kept while unchanged");
+        // Another process imports centrelines: this one reads them at its next call.
+        let out = porchlight_at(&data)
+            .args(["gazetteer", "import", "--agency", "milwaukee", "--data-dir"])
+            .arg(&data)
+            .args(["--layout"])
+            .arg(repo().join("examples/centreline-layouts/milwaukee-district-4.toml"))
+            .arg(repo().join("examples/data/milwaukee-centreline/district-4.csv"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let after = store.gazetteer(&agency).await.unwrap();
+        assert_eq!(after.segments(), 1135);
+        assert!(Arc::ptr_eq(&after, &store.gazetteer(&agency).await.unwrap()));
+        // And a block learned or a table imported changes it again.
+        let p = porchlight_core::geo::Point::new(43.1, -88.0).unwrap();
+        store.put_gazetteer(&agency, &[("3600 N 100TH ST".to_owned(), p)]).await.unwrap();
+        let table = store.gazetteer(&agency).await.unwrap();
+        assert!(!Arc::ptr_eq(&after, &table));
+        assert_eq!((table.len(), table.segments()), (1, 1135));
+        // A block the feed taught by one row is placed less surely than one the operator imported.
+        store.learn_gazetteer(&agency, &[("4100 N 100TH ST", p)]).await.unwrap();
+        let learned = store.gazetteer(&agency).await.unwrap();
+        let at = |s: &str| learned.locate(&porchlight_core::address::parse(s)).unwrap();
+        use porchlight_core::{gazetteer::Confidence, incident::PlacedBy};
+        assert_eq!(
+            (at("4110 N 100TH ST").by, at("4110 N 100TH ST").confidence),
+            (PlacedBy::Gazetteer, Confidence::Medium)
+        );
+        assert_eq!(
+            (at("3610 N 100TH ST").by, at("3610 N 100TH ST").confidence),
+            (PlacedBy::Gazetteer, Confidence::High)
+        );
+    }
 }

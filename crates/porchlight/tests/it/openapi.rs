@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use crate::common::Backend;
 use crate::common::{Server, milwaukee_without_calls, repo};
 
 /// A path with each `{parameter}` written `{}`, so that the README's `{id}` and the code's
@@ -61,7 +62,7 @@ fn routes_in(dir: &std::path::Path, found: &mut Vec<(String, Option<String>)>) {
 
 #[tokio::test]
 async fn the_openapi_document_describes_every_route_and_every_operation_is_routed() {
-    let (_dir, data) = milwaukee_without_calls();
+    let (_dir, data, _db) = milwaukee_without_calls(Backend::Sqlite).await;
     let server = Server::start(&data);
     let http = reqwest::Client::new();
     let response = http.get(format!("{}/openapi.json", server.url)).send().await.unwrap();

@@ -10,7 +10,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::common::{MILWAUKEE_CSV, Server, get_json, import, porchlight, repo, stored_text, summary};
+use crate::common::{MILWAUKEE_CSV, Server, get_json, import, repo, stored_text, summary};
+use crate::common::{database, porchlight_at};
 use axum::{
     Json, Router,
     extract::{Query, State},
@@ -219,7 +220,7 @@ fn mapping_for(dir: &Path, text: &str, url: &str) -> std::path::PathBuf {
 }
 
 fn agency_add(data: &Path, mapping: &Path) {
-    let out = porchlight()
+    let out = porchlight_at(data)
         .args(["agency", "add", "--mapping"])
         .arg(mapping)
         .arg("--data-dir")
@@ -273,67 +274,70 @@ async fn incident_count(http: &reqwest::Client, url: &str, agency: &str) -> usiz
     list["incidents"].as_array().unwrap().len()
 }
 
-#[tokio::test]
-async fn a_socrata_dataset_is_polled_in_pages_through_429_and_a_restart() {
-    let portal: Shared = Arc::default();
-    {
-        let mut p = portal.lock().unwrap();
-        // All 63 rows of the snapshot share one :updated_at: paging must not rely on it alone.
-        p.rows = socrata_rows(DALLAS_SNAPSHOT, 0, "2018-01-09T15:26:30.000Z");
-        p.failures.push((429, json!({"message": "Too many requests"})));
-    }
-    let portal_url = start_portal(portal.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let text = std::fs::read_to_string(repo().join("examples/dallas.toml"))
-        .unwrap()
-        .replace("page_size = 1000", "page_size = 10");
-    let mapping = mapping_for(dir.path(), &text, &format!("{portal_url}/resource/are8-xahz.json"));
-    agency_add(&data, &mapping);
-    let http = reqwest::Client::new();
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    async fn a_socrata_dataset_is_polled_in_pages_through_429_and_a_restart(backend) {
+        let portal: Shared = Arc::default();
+        {
+            let mut p = portal.lock().unwrap();
+            // All 63 rows of the snapshot share one :updated_at: paging must not rely on it alone.
+            p.rows = socrata_rows(DALLAS_SNAPSHOT, 0, "2018-01-09T15:26:30.000Z");
+            p.failures.push((429, json!({"message": "Too many requests"})));
+        }
+        let portal_url = start_portal(portal.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let _db = database(backend, &data).await;
+        let text = std::fs::read_to_string(repo().join("examples/dallas.toml"))
+            .unwrap()
+            .replace("page_size = 1000", "page_size = 10");
+        let mapping = mapping_for(dir.path(), &text, &format!("{portal_url}/resource/are8-xahz.json"));
+        agency_add(&data, &mapping);
+        let http = reqwest::Client::new();
 
-    let first = imported(&[DALLAS_SNAPSHOT], "dallas", "examples/dallas.toml");
-    let server = Server::start_with_env(&data, &[("DALLAS_APP_TOKEN", "test-token")]);
-    let feed = wait_for_feed(&http, &server.url, "dallas", |f| {
-        f["state"]["totals"]["rows"] == first.0 && f["state"]["status"] == "ok"
-    })
-    .await;
-    assert_eq!(totals(&feed), first, "the poller stored what an import of the same rows stores: {feed:#}");
-    assert_eq!(feed["kind"], "socrata");
-    assert_eq!(feed["checkpoint"]["since"], "2018-01-09T15:26:30.000Z");
-    assert_eq!(feed["checkpoint"]["offset"], 63);
-    assert_eq!(feed["state"]["last_error"], "rate limited (HTTP 429)");
-    assert_eq!(incident_count(&http, &server.url, "dallas").await as u64, first.1);
-    {
+        let first = imported(&[DALLAS_SNAPSHOT], "dallas", "examples/dallas.toml");
+        let server = Server::start_with_env(&data, &[("DALLAS_APP_TOKEN", "test-token")]);
+        let feed = wait_for_feed(&http, &server.url, "dallas", |f| {
+            f["state"]["totals"]["rows"] == first.0 && f["state"]["status"] == "ok"
+        })
+        .await;
+        assert_eq!(totals(&feed), first, "the poller stored what an import of the same rows stores: {feed:#}");
+        assert_eq!(feed["kind"], "socrata");
+        assert_eq!(feed["checkpoint"]["since"], "2018-01-09T15:26:30.000Z");
+        assert_eq!(feed["checkpoint"]["offset"], 63);
+        assert_eq!(feed["state"]["last_error"], "rate limited (HTTP 429)");
+        assert_eq!(incident_count(&http, &server.url, "dallas").await as u64, first.1);
+        {
+            let p = portal.lock().unwrap();
+            // The 429 asked for a second's pause, and it was given.
+            assert!(p.requests[1].0 - p.requests[0].0 >= Duration::from_millis(900));
+            assert!(p.requests.iter().all(|(_, _, token)| token.as_deref() == Some("test-token")));
+            // Seven pages of ten, the first one twice (the 429).
+            assert!(p.requests.len() >= 8, "{}", p.requests.len());
+        }
+        drop(server);
+
+        // While Porchlight is down, the portal gets the earlier snapshot's rows as new changes.
+        let asked_before = {
+            let mut p = portal.lock().unwrap();
+            let more = socrata_rows(DALLAS_EARLIER, 63, "2018-01-09T15:40:00.000Z");
+            p.rows.extend(more);
+            p.requests.len()
+        };
+        let both = imported(&[DALLAS_SNAPSHOT, DALLAS_EARLIER], "dallas", "examples/dallas.toml");
+        let server = Server::start(&data);
+        let feed = wait_for_feed(&http, &server.url, "dallas", |f| {
+            f["state"]["totals"]["rows"] == both.0 && f["state"]["status"] == "ok"
+        })
+        .await;
+        assert_eq!(totals(&feed), both, "{feed:#}");
+        assert_eq!(incident_count(&http, &server.url, "dallas").await as u64, both.1);
         let p = portal.lock().unwrap();
-        // The 429 asked for a second's pause, and it was given.
-        assert!(p.requests[1].0 - p.requests[0].0 >= Duration::from_millis(900));
-        assert!(p.requests.iter().all(|(_, _, token)| token.as_deref() == Some("test-token")));
-        // Seven pages of ten, the first one twice (the 429).
-        assert!(p.requests.len() >= 8, "{}", p.requests.len());
+        // After the restart the poller resumed from its checkpoint, not from the beginning.
+        let resumed = &p.requests[asked_before].1;
+        assert_eq!(resumed.get("$where").map(String::as_str), Some(":updated_at >= '2018-01-09T15:26:30.000Z'"));
+        assert_eq!(resumed.get("$offset").map(String::as_str), Some("63"));
     }
-    drop(server);
-
-    // While Porchlight is down, the portal gets the earlier snapshot's rows as new changes.
-    let asked_before = {
-        let mut p = portal.lock().unwrap();
-        let more = socrata_rows(DALLAS_EARLIER, 63, "2018-01-09T15:40:00.000Z");
-        p.rows.extend(more);
-        p.requests.len()
-    };
-    let both = imported(&[DALLAS_SNAPSHOT, DALLAS_EARLIER], "dallas", "examples/dallas.toml");
-    let server = Server::start(&data);
-    let feed = wait_for_feed(&http, &server.url, "dallas", |f| {
-        f["state"]["totals"]["rows"] == both.0 && f["state"]["status"] == "ok"
-    })
-    .await;
-    assert_eq!(totals(&feed), both, "{feed:#}");
-    assert_eq!(incident_count(&http, &server.url, "dallas").await as u64, both.1);
-    let p = portal.lock().unwrap();
-    // After the restart the poller resumed from its checkpoint, not from the beginning.
-    let resumed = &p.requests[asked_before].1;
-    assert_eq!(resumed.get("$where").map(String::as_str), Some(":updated_at >= '2018-01-09T15:26:30.000Z'"));
-    assert_eq!(resumed.get("$offset").map(String::as_str), Some("63"));
 }
 
 /// Milwaukee's rows as an ArcGIS layer's features: the call time as epoch milliseconds.
@@ -395,132 +399,138 @@ every_seconds = 1
     )
 }
 
-#[tokio::test]
-async fn an_arcgis_layer_is_polled_past_its_record_limit_in_both_formats() {
-    let (features, csv_text) = arcgis_features(350);
-    let dir = tempfile::tempdir().unwrap();
-    let csv_path = dir.path().join("first-350.csv");
-    std::fs::write(&csv_path, csv_text).unwrap();
-    let expected = imported(&[csv_path.to_str().unwrap()], "milwaukee", "examples/milwaukee.toml");
-    let http = reqwest::Client::new();
-    for format in ["json", "geojson"] {
-        let portal: Shared = Arc::default();
-        {
-            let mut p = portal.lock().unwrap();
-            p.rows = features.clone();
-            // ArcGIS reports a failed query in a 200 answer.
-            p.failures.push((
-                200,
-                json!({"error": {"code": 500, "message": "Error performing query operation", "details": []}}),
-            ));
-        }
-        let portal_url = start_portal(portal.clone()).await;
-        let run = tempfile::tempdir().unwrap();
-        let mapping = mapping_for(
-            run.path(),
-            &milwaukee_arcgis_mapping(format),
-            &format!("{portal_url}/arcgis/rest/services/CFS/FeatureServer/0"),
-        );
-        let data = run.path().join("data");
-        agency_add(&data, &mapping);
-        let server = Server::start(&data);
-        let feed = wait_for_feed(&http, &server.url, "milwaukee", |f| {
-            f["state"]["totals"]["rows"] == expected.0 && f["state"]["status"] == "ok"
-        })
-        .await;
-        assert_eq!(totals(&feed), expected, "{format}: {feed:#}");
-        assert_eq!(
-            feed["state"]["last_error"],
-            "the portal answered with an error: Error performing query operation [500]"
-        );
-        let stored =
-            get_json(&http, format!("{}/v1/incidents?agency=milwaukee&limit=1000", server.url)).await;
-        let incidents = stored["incidents"].as_array().unwrap();
-        assert_eq!(incidents.len() as u64, expected.1);
-        // Coordinates came through the geometry and were snapped; addresses were generalized.
-        assert!(incidents.iter().all(|i| {
-            i["location"]["text"]
-                .as_str()
-                .is_some_and(|t| !t.chars().next().unwrap().is_ascii_digit() || t.contains(" block of "))
-        }));
-        assert!(incidents.iter().any(|i| i["point"].is_object()), "{}", incidents[0]);
-        // The layer's full addresses ("5237 N 35TH ST,MKE") reach neither the API nor the database.
-        let raw: Vec<String> = features
-            .iter()
-            .map(|f| f["attributes"]["Location"].as_str().unwrap().split(',').next().unwrap().to_owned())
-            .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
-            .collect();
-        assert!(raw.len() > 200);
-        let feed = get_json(&http, format!("{}/v1/agencies/milwaukee/feed", server.url)).await.to_string();
-        let served = stored.to_string() + &feed;
-        drop(server);
-        let (database, _) = stored_text(&data.join("porchlight.db")).await;
-        for address in &raw {
-            assert!(
-                !served.contains(address.as_str()) && !database.contains(address.as_str()),
-                "{address} leaked"
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    async fn an_arcgis_layer_is_polled_past_its_record_limit_in_both_formats(backend) {
+        let (features, csv_text) = arcgis_features(350);
+        let dir = tempfile::tempdir().unwrap();
+        let csv_path = dir.path().join("first-350.csv");
+        std::fs::write(&csv_path, csv_text).unwrap();
+        let expected = imported(&[csv_path.to_str().unwrap()], "milwaukee", "examples/milwaukee.toml");
+        let http = reqwest::Client::new();
+        for format in ["json", "geojson"] {
+            let portal: Shared = Arc::default();
+            {
+                let mut p = portal.lock().unwrap();
+                p.rows = features.clone();
+                // ArcGIS reports a failed query in a 200 answer.
+                p.failures.push((
+                    200,
+                    json!({"error": {"code": 500, "message": "Error performing query operation", "details": []}}),
+                ));
+            }
+            let portal_url = start_portal(portal.clone()).await;
+            let run = tempfile::tempdir().unwrap();
+            let mapping = mapping_for(
+                run.path(),
+                &milwaukee_arcgis_mapping(format),
+                &format!("{portal_url}/arcgis/rest/services/CFS/FeatureServer/0"),
             );
+            let data = run.path().join("data");
+            let _db = database(backend, &data).await;
+            agency_add(&data, &mapping);
+            let server = Server::start(&data);
+            let feed = wait_for_feed(&http, &server.url, "milwaukee", |f| {
+                f["state"]["totals"]["rows"] == expected.0 && f["state"]["status"] == "ok"
+            })
+            .await;
+            assert_eq!(totals(&feed), expected, "{format}: {feed:#}");
+            assert_eq!(
+                feed["state"]["last_error"],
+                "the portal answered with an error: Error performing query operation [500]"
+            );
+            let stored =
+                get_json(&http, format!("{}/v1/incidents?agency=milwaukee&limit=1000", server.url)).await;
+            let incidents = stored["incidents"].as_array().unwrap();
+            assert_eq!(incidents.len() as u64, expected.1);
+            // Coordinates came through the geometry and were snapped; addresses were generalized.
+            assert!(incidents.iter().all(|i| {
+                i["location"]["text"]
+                    .as_str()
+                    .is_some_and(|t| !t.chars().next().unwrap().is_ascii_digit() || t.contains(" block of "))
+            }));
+            assert!(incidents.iter().any(|i| i["point"].is_object()), "{}", incidents[0]);
+            // The layer's full addresses ("5237 N 35TH ST,MKE") reach neither the API nor the database.
+            let raw: Vec<String> = features
+                .iter()
+                .map(|f| f["attributes"]["Location"].as_str().unwrap().split(',').next().unwrap().to_owned())
+                .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+                .collect();
+            assert!(raw.len() > 200);
+            let feed = get_json(&http, format!("{}/v1/agencies/milwaukee/feed", server.url)).await.to_string();
+            let served = stored.to_string() + &feed;
+            drop(server);
+            let (database, _) = stored_text(&data.join("porchlight.db")).await;
+            for address in &raw {
+                assert!(
+                    !served.contains(address.as_str()) && !database.contains(address.as_str()),
+                    "{address} leaked"
+                );
+            }
+            let p = portal.lock().unwrap();
+            // The layer gives at most 100 features a request: the poller followed exceededTransferLimit.
+            assert!(p.requests.len() >= 5, "{format}: {} requests", p.requests.len());
+            assert!(p.requests.iter().all(|(_, q, _)| q.get("f").map(String::as_str) == Some(format)));
         }
-        let p = portal.lock().unwrap();
-        // The layer gives at most 100 features a request: the poller followed exceededTransferLimit.
-        assert!(p.requests.len() >= 5, "{format}: {} requests", p.requests.len());
-        assert!(p.requests.iter().all(|(_, q, _)| q.get("f").map(String::as_str) == Some(format)));
     }
 }
 
-#[tokio::test]
-async fn a_csv_file_at_a_url_is_read_again_only_when_it_changes() {
-    let milwaukee = std::fs::read_to_string(repo().join(MILWAUKEE_CSV)).unwrap();
-    let first_lines = |n: usize| milwaukee.lines().take(n + 1).collect::<Vec<_>>().join("\n") + "\n";
-    let dir = tempfile::tempdir().unwrap();
-    let (small, large) = (dir.path().join("500.csv"), dir.path().join("800.csv"));
-    std::fs::write(&small, first_lines(500)).unwrap();
-    // The larger file ends with a row whose time column holds an address: rejected, and never
-    // quoted in the public feed state.
-    let bad_row = "1299999,5237 N 35TH ST,\"5237 N 35TH ST,MKE\",43.11,-87.95,4,THEFT,Open\n";
-    let large_text = first_lines(800) + bad_row;
-    std::fs::write(&large, &large_text).unwrap();
-    let expected_small = imported(&[small.to_str().unwrap()], "milwaukee", "examples/milwaukee.toml");
-    let expected_large = imported(&[large.to_str().unwrap()], "milwaukee", "examples/milwaukee.toml");
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    async fn a_csv_file_at_a_url_is_read_again_only_when_it_changes(backend) {
+        let milwaukee = std::fs::read_to_string(repo().join(MILWAUKEE_CSV)).unwrap();
+        let first_lines = |n: usize| milwaukee.lines().take(n + 1).collect::<Vec<_>>().join("\n") + "\n";
+        let dir = tempfile::tempdir().unwrap();
+        let (small, large) = (dir.path().join("500.csv"), dir.path().join("800.csv"));
+        std::fs::write(&small, first_lines(500)).unwrap();
+        // The larger file ends with a row whose time column holds an address: rejected, and never
+        // quoted in the public feed state.
+        let bad_row = "1299999,5237 N 35TH ST,\"5237 N 35TH ST,MKE\",43.11,-87.95,4,THEFT,Open\n";
+        let large_text = first_lines(800) + bad_row;
+        std::fs::write(&large, &large_text).unwrap();
+        let expected_small = imported(&[small.to_str().unwrap()], "milwaukee", "examples/milwaukee.toml");
+        let expected_large = imported(&[large.to_str().unwrap()], "milwaukee", "examples/milwaukee.toml");
 
-    let portal: Shared = Arc::default();
-    portal.lock().unwrap().csv = Some(("\"v1\"".into(), first_lines(500)));
-    let portal_url = start_portal(portal.clone()).await;
-    let mapping = std::fs::read_to_string(repo().join("examples/milwaukee.toml")).unwrap()
-        + "\n[source]\nkind = \"csv\"\nurl = \"http://127.0.0.1:1/calls.csv\"\nevery_seconds = 1\n";
-    let mapping = mapping_for(dir.path(), &mapping, &format!("{portal_url}/calls.csv"));
-    let data = dir.path().join("data");
-    agency_add(&data, &mapping);
-    let http = reqwest::Client::new();
-    let server = Server::start(&data);
-    let feed = wait_for_feed(&http, &server.url, "milwaukee", |f| f["state"]["totals"]["rows"] == 500).await;
-    assert_eq!(totals(&feed), expected_small);
-    assert_eq!(feed["checkpoint"]["etag"], "\"v1\"");
-    // Unchanged: asked again with If-None-Match, answered 304, nothing read.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while portal.lock().unwrap().not_modified < 2 {
-        assert!(Instant::now() < deadline, "never asked again");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let portal: Shared = Arc::default();
+        portal.lock().unwrap().csv = Some(("\"v1\"".into(), first_lines(500)));
+        let portal_url = start_portal(portal.clone()).await;
+        let mapping = std::fs::read_to_string(repo().join("examples/milwaukee.toml")).unwrap()
+            + "\n[source]\nkind = \"csv\"\nurl = \"http://127.0.0.1:1/calls.csv\"\nevery_seconds = 1\n";
+        let mapping = mapping_for(dir.path(), &mapping, &format!("{portal_url}/calls.csv"));
+        let data = dir.path().join("data");
+        let _db = database(backend, &data).await;
+        agency_add(&data, &mapping);
+        let http = reqwest::Client::new();
+        let server = Server::start(&data);
+        let feed = wait_for_feed(&http, &server.url, "milwaukee", |f| f["state"]["totals"]["rows"] == 500).await;
+        assert_eq!(totals(&feed), expected_small);
+        assert_eq!(feed["checkpoint"]["etag"], "\"v1\"");
+        // Unchanged: asked again with If-None-Match, answered 304, nothing read.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while portal.lock().unwrap().not_modified < 2 {
+            assert!(Instant::now() < deadline, "never asked again");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let feed = get_json(&http, format!("{}/v1/agencies/milwaukee/feed", server.url)).await;
+        assert_eq!(feed["state"]["totals"]["rows"], 500);
+        // The file grows: it is read whole again; its first 500 rows are repeats.
+        portal.lock().unwrap().csv = Some(("\"v2\"".into(), large_text));
+        let feed = wait_for_feed(&http, &server.url, "milwaukee", |f| f["state"]["totals"]["rows"] == 1301).await;
+        assert_eq!(feed["state"]["totals"]["rejected"], 1);
+        // Row 802 of its page (the file's line), on whichever poll read the new version.
+        let problems = feed["state"]["recent_problems"].as_array().unwrap();
+        assert_eq!(problems.len(), 1);
+        let problem = problems[0].as_str().unwrap();
+        assert!(
+            problem.starts_with("row 802 of page ") && problem.ends_with(": field `time`: bad_time"),
+            "{problem}"
+        );
+        assert!(!feed.to_string().contains("5237"), "{feed}");
+        assert_eq!(feed["state"]["totals"]["published"].as_u64(), Some(expected_large.1));
+        assert_eq!(
+            feed["state"]["totals"]["unchanged"].as_u64(),
+            Some(500 - expected_small.2 - expected_small.3)
+        );
+        assert_eq!(incident_count(&http, &server.url, "milwaukee").await as u64, expected_large.1);
     }
-    let feed = get_json(&http, format!("{}/v1/agencies/milwaukee/feed", server.url)).await;
-    assert_eq!(feed["state"]["totals"]["rows"], 500);
-    // The file grows: it is read whole again; its first 500 rows are repeats.
-    portal.lock().unwrap().csv = Some(("\"v2\"".into(), large_text));
-    let feed = wait_for_feed(&http, &server.url, "milwaukee", |f| f["state"]["totals"]["rows"] == 1301).await;
-    assert_eq!(feed["state"]["totals"]["rejected"], 1);
-    // Row 802 of its page (the file's line), on whichever poll read the new version.
-    let problems = feed["state"]["recent_problems"].as_array().unwrap();
-    assert_eq!(problems.len(), 1);
-    let problem = problems[0].as_str().unwrap();
-    assert!(
-        problem.starts_with("row 802 of page ") && problem.ends_with(": field `time`: bad_time"),
-        "{problem}"
-    );
-    assert!(!feed.to_string().contains("5237"), "{feed}");
-    assert_eq!(feed["state"]["totals"]["published"].as_u64(), Some(expected_large.1));
-    assert_eq!(
-        feed["state"]["totals"]["unchanged"].as_u64(),
-        Some(500 - expected_small.2 - expected_small.3)
-    );
-    assert_eq!(incident_count(&http, &server.url, "milwaukee").await as u64, expected_large.1);
 }

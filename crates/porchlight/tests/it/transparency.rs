@@ -13,6 +13,7 @@ use porchlight_ledger::{Tree, leaf_hash, verify_inclusion};
 use serde_json::Value;
 use sqlx::Connection;
 
+use crate::common::{Backend, Database, database, porchlight_at};
 use crate::common::{SEATTLE_CSV, Server, browser_dom, eventually, get_json, import, porchlight, repo};
 
 fn audit(url: &str, state: &Path) -> Output {
@@ -24,7 +25,7 @@ fn stdout(out: &Output) -> String {
 }
 
 fn policy_set(data: &Path, approved_by: &str, file: &Path) {
-    let out = porchlight()
+    let out = porchlight_at(data)
         .args(["policy", "set", "--agency", "seattle", "--approved-by", approved_by, "--data-dir"])
         .arg(data)
         .arg(file)
@@ -66,119 +67,122 @@ async fn entries(http: &reqwest::Client, url: &str, size: u64) -> Vec<String> {
 
 /// A data folder with Seattle's calls imported under two policy versions, and a portal
 /// administrator: the log gets policy versions, daily counts and an account event.
-fn seattle(dir: &Path) -> PathBuf {
+async fn seattle(backend: Backend, dir: &Path) -> (PathBuf, Database) {
     let data = dir.join("data");
+    let db = database(backend, &data).await;
     import(&data, "seattle", "examples/seattle.toml", &repo().join(SEATTLE_CSV));
     let stricter = dir.join("stricter.toml");
     let default = std::fs::read_to_string(repo().join("examples/policies/default.toml")).unwrap();
     std::fs::write(&stricter, default.replace("block_size = 100 ", "block_size = 1000")).unwrap();
     policy_set(&data, "Chief of Police", &stricter);
-    let out = porchlight()
+    let out = porchlight_at(&data)
         .args(["portal", "admin", "--email", "ops@city.example", "--data-dir"])
         .arg(&data)
         .env("PORCHLIGHT_ADMIN_PASSWORD", "a long operator passphrase")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    data
+    (data, db)
 }
 
-#[tokio::test]
-async fn both_worlds_are_logged_proved_reported_and_verified_from_outside() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = seattle(dir.path());
-    let state = dir.path().join("audit.json");
-    let server = Server::start(&data);
-    let http = reqwest::Client::new();
-    let head = settled_head(&http, &server.url, 4).await;
-    let size = head["tree_size"].as_u64().unwrap();
-    let log = entries(&http, &server.url, size).await;
-    assert_eq!(log.len() as u64, size);
-    let parsed: Vec<Value> = log.iter().map(|e| serde_json::from_str(e).unwrap()).collect();
-    let kinds: Vec<&str> = parsed.iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    for kind in ["key", "policy.version", "calls.daily", "account"] {
-        assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
-    }
-    let versions: Vec<&Value> = parsed.iter().filter(|e| e["kind"] == "policy.version").collect();
-    assert_eq!(versions.len(), 2, "{versions:?}");
-    assert_eq!(versions[1]["approved_by"], "Chief of Police");
-    assert_eq!(versions[1]["policy"]["location"]["block_size"], 1000);
-    assert!(versions[0]["approved_by"].as_str().unwrap().contains("default"));
-    let admin = parsed.iter().find(|e| e["kind"] == "account").unwrap();
-    assert_eq!(admin["event"], "platform_admin.appointed");
-    // No personal data: the administrator is an id, never an address.
-    assert!(!log.iter().any(|e| e.contains("ops@city.example")));
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    async fn both_worlds_are_logged_proved_reported_and_verified_from_outside(backend) {
+        let dir = tempfile::tempdir().unwrap();
+        let (data, _db) = seattle(backend, dir.path()).await;
+        let state = dir.path().join("audit.json");
+        let server = Server::start(&data);
+        let http = reqwest::Client::new();
+        let head = settled_head(&http, &server.url, 4).await;
+        let size = head["tree_size"].as_u64().unwrap();
+        let log = entries(&http, &server.url, size).await;
+        assert_eq!(log.len() as u64, size);
+        let parsed: Vec<Value> = log.iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+        let kinds: Vec<&str> = parsed.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        for kind in ["key", "policy.version", "calls.daily", "account"] {
+            assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
+        }
+        let versions: Vec<&Value> = parsed.iter().filter(|e| e["kind"] == "policy.version").collect();
+        assert_eq!(versions.len(), 2, "{versions:?}");
+        assert_eq!(versions[1]["approved_by"], "Chief of Police");
+        assert_eq!(versions[1]["policy"]["location"]["block_size"], 1000);
+        assert!(versions[0]["approved_by"].as_str().unwrap().contains("default"));
+        let admin = parsed.iter().find(|e| e["kind"] == "account").unwrap();
+        assert_eq!(admin["event"], "platform_admin.appointed");
+        // No personal data: the administrator is an id, never an address.
+        assert!(!log.iter().any(|e| e.contains("ops@city.example")));
 
-    // An inclusion proof for each entry verifies against the signed root.
-    let root: [u8; 32] = B64.decode(head["sha256_root_hash"].as_str().unwrap()).unwrap().try_into().unwrap();
-    for (i, entry) in log.iter().enumerate() {
-        let leaf = leaf_hash(entry.as_bytes());
-        let hash = B64.encode(leaf).replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
-        let proof =
-            get_json(&http, format!("{}/v1/log/get-proof-by-hash?hash={hash}&tree_size={size}", server.url))
-                .await;
-        let path: Vec<[u8; 32]> = proof["audit_path"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
-            .collect();
-        let index = proof["leaf_index"].as_u64().unwrap();
-        assert_eq!(index, i as u64);
-        assert!(verify_inclusion(&leaf, index, size, &path, &root), "entry {i}");
-    }
+        // An inclusion proof for each entry verifies against the signed root.
+        let root: [u8; 32] = B64.decode(head["sha256_root_hash"].as_str().unwrap()).unwrap().try_into().unwrap();
+        for (i, entry) in log.iter().enumerate() {
+            let leaf = leaf_hash(entry.as_bytes());
+            let hash = B64.encode(leaf).replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
+            let proof =
+                get_json(&http, format!("{}/v1/log/get-proof-by-hash?hash={hash}&tree_size={size}", server.url))
+                    .await;
+            let path: Vec<[u8; 32]> = proof["audit_path"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
+                .collect();
+            let index = proof["leaf_index"].as_u64().unwrap();
+            assert_eq!(index, i as u64);
+            assert!(verify_inclusion(&leaf, index, size, &path, &root), "entry {i}");
+        }
 
-    // The report sums the day counts into months: Seattle's sample is March 2016.
-    let report = get_json(&http, format!("{}/v1/transparency/report", server.url)).await;
-    let month = &report["agencies"]["seattle"]["2016-03"];
-    let published: u64 =
-        month["calls_published"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
-    assert!(published > 100, "{month}");
-    // The page, as a browser renders it: a table per agency, a row per month.
-    let url = format!("{}/v1/transparency/report.html", server.url);
-    let dom = tokio::task::spawn_blocking(move || browser_dom(&url)).await.unwrap();
-    assert!(dom.contains("<h2>seattle</h2>") && dom.contains("<td>2016-03</td>"), "{dom}");
-    assert!(dom.contains(&format!("Computed from the {size} entries of the public log")), "{dom}");
+        // The report sums the day counts into months: Seattle's sample is March 2016.
+        let report = get_json(&http, format!("{}/v1/transparency/report", server.url)).await;
+        let month = &report["agencies"]["seattle"]["2016-03"];
+        let published: u64 =
+            month["calls_published"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        assert!(published > 100, "{month}");
+        // The page, as a browser renders it: a table per agency, a row per month.
+        let url = format!("{}/v1/transparency/report.html", server.url);
+        let dom = tokio::task::spawn_blocking(move || browser_dom(&url)).await.unwrap();
+        assert!(dom.contains("<h2>seattle</h2>") && dom.contains("<td>2016-03</td>"), "{dom}");
+        assert!(dom.contains(&format!("Computed from the {size} entries of the public log")), "{dom}");
 
-    let out = audit(&server.url, &state);
-    assert!(out.status.success(), "{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
-    assert!(stdout(&out).contains(&format!("ok: {size} entries")), "{}", stdout(&out));
+        let out = audit(&server.url, &state);
+        assert!(out.status.success(), "{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert!(stdout(&out).contains(&format!("ok: {size} entries")), "{}", stdout(&out));
 
-    // A new policy version, set beside the running server, is logged, and the log is
-    // consistent with the head verified before.
-    let again = dir.path().join("again.toml");
-    let default = std::fs::read_to_string(repo().join("examples/policies/default.toml")).unwrap();
-    std::fs::write(
-        &again,
-        default
-            .replace("block_size = 100 ", "block_size = 1000")
-            .replace("snap_resolution = 10", "snap_resolution = 8"),
-    )
-    .unwrap();
-    policy_set(&data, "City Council resolution 2026-114", &again);
-    let grown = settled_head(&http, &server.url, size + 1).await;
-    let out = audit(&server.url, &state);
-    assert!(out.status.success(), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains(&format!("ok: {} entries", grown["tree_size"]))
-            && stdout(&out).contains(&format!("consistent with the {size} entries you verified before")),
-        "{}",
-        stdout(&out)
-    );
-    // `watch` says the same, round after round.
-    let mut watch = porchlight()
-        .args(["audit", "watch", "--every", "1", "--url", &server.url, "--state"])
-        .arg(&state)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
+        // A new policy version, set beside the running server, is logged, and the log is
+        // consistent with the head verified before.
+        let again = dir.path().join("again.toml");
+        let default = std::fs::read_to_string(repo().join("examples/policies/default.toml")).unwrap();
+        std::fs::write(
+            &again,
+            default
+                .replace("block_size = 100 ", "block_size = 1000")
+                .replace("snap_resolution = 10", "snap_resolution = 8"),
+        )
         .unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(watch.stdout.take().unwrap()));
-    for _ in 0..2 {
-        let line = lines.next().unwrap().unwrap();
-        assert!(line.starts_with(&format!("ok: {} entries", grown["tree_size"])), "{line}");
+        policy_set(&data, "City Council resolution 2026-114", &again);
+        let grown = settled_head(&http, &server.url, size + 1).await;
+        let out = audit(&server.url, &state);
+        assert!(out.status.success(), "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains(&format!("ok: {} entries", grown["tree_size"]))
+                && stdout(&out).contains(&format!("consistent with the {size} entries you verified before")),
+            "{}",
+            stdout(&out)
+        );
+        // `watch` says the same, round after round.
+        let mut watch = porchlight_at(&data)
+            .args(["audit", "watch", "--every", "1", "--url", &server.url, "--state"])
+            .arg(&state)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(watch.stdout.take().unwrap()));
+        for _ in 0..2 {
+            let line = lines.next().unwrap().unwrap();
+            assert!(line.starts_with(&format!("ok: {} entries", grown["tree_size"])), "{line}");
+        }
+        watch.kill().unwrap();
+        watch.wait().unwrap();
     }
-    watch.kill().unwrap();
-    watch.wait().unwrap();
 }
 
 /// Flush the log's write-ahead file into the database, so it can be copied whole.
@@ -197,10 +201,12 @@ async fn tamper(db: &Path, sql: &[&str]) {
     conn.close().await.unwrap();
 }
 
+/// The auditor works on a copy of the log's SQLite file, tampered with behind its back.
 #[tokio::test]
 async fn the_auditor_reports_edits_removals_reorders_and_forks() {
+    let backend = Backend::Sqlite;
     let dir = tempfile::tempdir().unwrap();
-    let data = seattle(dir.path());
+    let (data, _db) = seattle(backend, dir.path()).await;
     let state = dir.path().join("audit.json");
     let http = reqwest::Client::new();
     let size = {

@@ -6,11 +6,12 @@
 
 use std::io::Write;
 
+use crate::common::Backend;
 use crate::common::{MILWAUKEE_CSV, Server, import, milwaukee_without_calls, new_push_key, porchlight, repo};
 
 #[tokio::test]
 async fn residents_see_the_map_subscribe_get_a_live_alert_and_read_the_transparency_page() {
-    let (dir, data) = milwaukee_without_calls();
+    let (dir, data, _db) = milwaukee_without_calls(Backend::Sqlite).await;
     // Three hundred real calls for the map.
     let sample = dir.path().join("sample.csv");
     let text = std::fs::read_to_string(repo().join(MILWAUKEE_CSV)).unwrap();
@@ -81,7 +82,7 @@ async fn maps_use_a_configured_tile_server() {
     let tiles = format!("http://{}/{{z}}/{{x}}/{{y}}.png", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let (dir, data) = milwaukee_without_calls();
+    let (dir, data, _db) = milwaukee_without_calls(Backend::Sqlite).await;
     let sample = dir.path().join("sample.csv");
     let text = std::fs::read_to_string(repo().join(MILWAUKEE_CSV)).unwrap();
     std::fs::write(&sample, text.lines().take(101).collect::<Vec<_>>().join("\n")).unwrap();
