@@ -1,8 +1,11 @@
 //! Alerts: from stored incident versions to the residents whose area they fall in.
 //!
-//! The worker reads the store's outbox, finds matching subscriptions in the in-memory index,
-//! records the alerts and marks the outbox row done in one transaction, then hands each new
-//! alert to the live streams of connected subscribers. An alert is recorded whether or not
+//! The worker claims rows of the store's outbox, finds matching subscriptions in the in-memory
+//! index, records the alerts and marks the outbox row done in one transaction, then hands each
+//! new alert to the live streams of connected subscribers. Several workers (in several
+//! processes sharing a PostgreSQL store) share the outbox: each claims its own rows for a
+//! lease, and before each claim takes the subscriptions made since it last looked (by key, which
+//! only grows), wherever they were made. An alert is recorded whether or not
 //! anyone is connected, so it can be listed later; the database's unique key on (subscription,
 //! incident, version) means a retry after a crash never makes a second alert.
 
@@ -13,14 +16,16 @@ use porchlight_core::{
     incident::Incident,
     matcher::SubscriptionIndex,
     pacing::{Pacing, Route},
-    subscription::Subscription,
+    subscription::{Subscription, SubscriptionKey},
 };
 use porchlight_store::{Delivery, Store, StoreError};
 use tokio::sync::{Mutex, Notify, RwLock, broadcast, watch};
 use uuid::Uuid;
 
-/// How many outbox rows the worker takes at a time.
-const BATCH: u32 = 256;
+/// How many outbox rows the worker claims at a time.
+const BATCH: u32 = 64;
+/// How long a claim on outbox rows lasts unless set: a worker that dies holds its rows this long.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 /// How long the worker sleeps when nothing woke it: picks up rows written by another process,
 /// such as `porchlight import` beside a running server.
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -35,6 +40,9 @@ pub struct Alerts {
 struct Inner {
     store: Store,
     index: RwLock<SubscriptionIndex>,
+    /// The largest key the index has taken from the store.
+    known: Mutex<SubscriptionKey>,
+    lease: Duration,
     live: Mutex<HashMap<Uuid, broadcast::Sender<Alert>>>,
     wake: Notify,
     /// How many live alerts have been made: watched by whatever sends them on (the delivery
@@ -51,13 +59,23 @@ impl std::fmt::Debug for Alerts {
 impl Alerts {
     /// Load every subscription into the index.
     pub async fn load(store: Store) -> Result<Self, StoreError> {
+        Self::load_with_lease(store, DEFAULT_LEASE).await
+    }
+
+    /// Load every subscription into the index; claims on outbox rows last `lease`.
+    pub async fn load_with_lease(store: Store, lease: Duration) -> Result<Self, StoreError> {
         let mut index = SubscriptionIndex::new();
-        index.load(&store.subscriptions().await?);
+        let subscriptions = store.subscriptions().await?;
+        let known = subscriptions.iter().map(|(k, _)| *k).max().unwrap_or_default();
+        index.load(&subscriptions);
+        drop(subscriptions);
         tracing::info!(subscriptions = index.len(), "subscription index loaded");
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 index: RwLock::new(index),
+                known: Mutex::new(known),
+                lease,
                 live: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
                 made: watch::Sender::new(0),
@@ -97,11 +115,29 @@ impl Alerts {
         live.entry(id).or_insert_with(|| broadcast::channel(LIVE_BUFFER).0).subscribe()
     }
 
-    /// Handle waiting outbox rows until none are left; returns how many alerts were made.
+    /// Take into the index the subscriptions made since it last looked, by this process or
+    /// another. (One deleted elsewhere stays in the index until the next start, but matches
+    /// nobody: a match is read back from the store, and keys are never given twice.)
+    async fn catch_up(&self) -> Result<(), StoreError> {
+        let mut known = self.inner.known.lock().await;
+        let new = self.inner.store.subscriptions_after(*known).await?;
+        if let Some((last, _)) = new.last() {
+            *known = *last;
+            let mut index = self.inner.index.write().await;
+            for (key, subscription) in &new {
+                index.insert(*key, subscription);
+            }
+            tracing::debug!(subscriptions = new.len(), "subscriptions made elsewhere taken into the index");
+        }
+        Ok(())
+    }
+
+    /// Handle claimable outbox rows until none are left; returns how many alerts were made.
     pub async fn drain(&self) -> Result<usize, StoreError> {
         let mut made = 0;
         loop {
-            let pending = self.inner.store.pending_outbox(BATCH).await?;
+            self.catch_up().await?;
+            let pending = self.inner.store.claim_outbox(BATCH, self.inner.lease).await?;
             if pending.is_empty() {
                 return Ok(made);
             }
@@ -426,6 +462,52 @@ mod tests {
             assert_eq!(first.incident.location, "5200 block of N 35th St");
             let listed = store.alerts(sub.id, None, None, 10).await.unwrap();
             assert_eq!(listed, vec![first]);
+        }
+    }
+
+    porchlight_db::test_on_both! {
+        #[tokio::test]
+        /// Workers that share a store (as processes sharing PostgreSQL do) take each other's
+        /// subscriptions, never handle a row another holds, take up the rows of a worker whose
+        /// claim ran out, and handle an incident's versions in order: the second word of it is
+        /// an update, however the rows were claimed.
+        async fn workers_share_the_outbox_and_each_others_subscriptions(backend) {
+            let (_db, store, a) = testville(backend).await;
+            // Loaded before the subscription is made by the other worker.
+            let b = Alerts::load(store.clone()).await.unwrap();
+            let near = Subscription::new(Point::new(43.0, -87.95).unwrap(), 1000.0, Default::default(), Utc::now())
+                .unwrap();
+            a.subscribe(near.clone()).await.unwrap();
+            let policy = Policy::default();
+            let at = 43.0005;
+            store
+                .apply(&[policy.apply(typed_call("1", "TRBL W/SUBJ", Category::Disorder, "Dispatched", at))])
+                .await
+                .unwrap();
+            // A third worker claims the first version, and dies.
+            let lease = Duration::from_secs(2);
+            let held = store.claim_outbox(10, lease).await.unwrap();
+            assert_eq!(held.len(), 1);
+            let claimed_at = std::time::Instant::now();
+            store
+                .apply(&[policy.apply(typed_call("1", "SHOTS FIRED", Category::Weapons, "Dispatched", at))])
+                .await
+                .unwrap();
+            // The second version waits behind the first; the first is held.
+            assert!(store.claim_outbox(10, lease).await.unwrap().is_empty());
+            assert_eq!(b.drain().await.unwrap(), 0);
+            tokio::time::sleep(lease.saturating_sub(claimed_at.elapsed()) + Duration::from_millis(50)).await;
+            // The claim ran out: the worker that never saw the subscription made takes both.
+            assert_eq!(b.drain().await.unwrap(), 2);
+            assert_eq!(a.drain().await.unwrap(), 0);
+            let told: Vec<(AlertKind, u32)> = store
+                .alerts(near.id, None, None, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|a| (a.kind, a.incident.version))
+                .collect();
+            assert_eq!(told, [(AlertKind::New, 1), (AlertKind::Update, 2)]);
         }
     }
 

@@ -45,6 +45,11 @@ pub struct DeliveryArgs {
     /// Delivery attempts under way at once.
     #[arg(long, env = "PORCHLIGHT_DELIVERY_CONCURRENCY", default_value_t = 256)]
     delivery_concurrency: usize,
+    /// Seconds an alert worker's claim on stored incidents lasts: when several processes share
+    /// a PostgreSQL store, the incidents a killed process had claimed are taken up by another
+    /// (or by it, restarted) after this long.
+    #[arg(long, env = "PORCHLIGHT_OUTBOX_LEASE_SECS", default_value_t = 60.0)]
+    outbox_lease_secs: f64,
 }
 
 fn secs(name: &str, value: f64) -> anyhow::Result<Duration> {
@@ -53,6 +58,11 @@ fn secs(name: &str, value: f64) -> anyhow::Result<Duration> {
 }
 
 impl DeliveryArgs {
+    /// How long the alert worker's claims last.
+    pub fn outbox_lease(&self) -> anyhow::Result<Duration> {
+        secs("outbox-lease-secs", self.outbox_lease_secs)
+    }
+
     /// The sender's settings; `listening` is the server's own URL.
     pub fn config(&self, listening: &str) -> anyhow::Result<Config> {
         Ok(Config {
@@ -105,6 +115,7 @@ impl Default for DeliveryArgs {
             pause_after_secs: defaults.pause.after.num_seconds() as f64,
             delivery_timeout_secs: defaults.timeout.as_secs_f64(),
             delivery_concurrency: defaults.concurrency,
+            outbox_lease_secs: porchlight_alerts::DEFAULT_LEASE.as_secs_f64(),
         }
     }
 }

@@ -75,7 +75,9 @@ pub async fn start(
     geocoder: Option<std::sync::Arc<crate::geocoder::Geocoder>>,
 ) -> anyhow::Result<Server> {
     crate::metrics::install();
-    let alerts = Alerts::load(store.clone()).await.context("loading subscriptions")?;
+    let alerts = Alerts::load_with_lease(store.clone(), delivery.outbox_lease()?)
+        .await
+        .context("loading subscriptions")?;
     let worker = tokio::spawn(alerts.clone().run());
     let sweeper = tokio::spawn(sweep_expired(store.clone()));
     let pollers = crate::poll::start_all(&store, &alerts, geocoder.clone())

@@ -1177,23 +1177,55 @@ impl Store {
         rows.into_iter().map(IncidentRow::into_incident).collect()
     }
 
-    /// Outbox rows not yet handled whose incident's publication delay has passed, oldest first,
-    /// each with the incident version it announces.
-    pub async fn pending_outbox(&self, limit: u32) -> Result<Vec<(i64, Incident)>> {
+    /// Claim up to `limit` outbox rows for this worker for `lease`, oldest first, each with the
+    /// incident version it announces: rows not yet handled whose incident's publication delay
+    /// has passed, not claimed by another worker (or whose claim ran out: that worker died), and
+    /// not waiting behind an earlier version of the same incident (versions are handled in
+    /// order, so the second word of an incident is an update, never a second first word).
+    ///
+    /// Several workers, in several processes, can claim at once: in PostgreSQL a claim skips
+    /// rows another is claiming (`FOR UPDATE SKIP LOCKED`) rather than waiting for it; in SQLite
+    /// the claim is one statement under the write lock. Handling a row twice (a claim that ran
+    /// out while its worker was still at it) makes no second alert: see
+    /// [`Store::complete_outbox`].
+    pub async fn claim_outbox(&self, limit: u32, lease: Duration) -> Result<Vec<(i64, Incident)>> {
         #[derive(FromRow)]
         struct Pending {
             outbox_id: i64,
             #[sqlx(flatten)]
             incident: IncidentRow,
         }
+        let now = now();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let skip_locked = match self.db.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE OF o SKIP LOCKED",
+        };
+        let claimed: Vec<(i64,)> = sqlx::query_as(self.db.sql(&format!(
+            "UPDATE outbox SET claimed_until = ?1 WHERE id IN (
+                 SELECT o.id FROM outbox o JOIN incidents i ON i.id = o.incident_id
+                 WHERE o.done_at IS NULL AND i.visible_at <= ?2
+                     AND (o.claimed_until IS NULL OR o.claimed_until <= ?2)
+                     AND NOT EXISTS (SELECT 1 FROM outbox e
+                                     WHERE e.incident_id = o.incident_id AND e.id < o.id AND e.done_at IS NULL)
+                 ORDER BY o.id LIMIT ?3 {skip_locked})
+             RETURNING id"
+        )))
+        .bind(ts(until))
+        .bind(ts(now))
+        .bind(i64::from(limit))
+        .fetch_all(self.db.pool())
+        .await?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = claimed.into_iter().map(|(id,)| id).collect();
         let rows: Vec<Pending> = sqlx::query_as(self.db.sql(&format!(
             "SELECT o.id AS outbox_id, q.* FROM outbox o JOIN ({INCIDENT_AT_VERSION}) q
                 ON q.id = o.incident_id AND q.version = o.version
-             JOIN incidents i ON i.id = o.incident_id
-             WHERE o.done_at IS NULL AND i.visible_at <= ? ORDER BY o.id LIMIT ?"
+             WHERE o.id IN (SELECT value FROM each_int(?, c)) ORDER BY o.id"
         )))
-        .bind(ts(now()))
-        .bind(i64::from(limit))
+        .bind(serde_json::to_string(&ids).expect("numbers serialize"))
         .fetch_all(self.db.pool())
         .await?;
         rows.into_iter().map(|r| Ok((r.outbox_id, r.incident.into_incident()?))).collect()
@@ -1334,6 +1366,20 @@ impl Store {
         .fetch_all(self.db.pool())
         .await?;
         rows.into_iter().map(SubscriptionRow::into_subscription).collect()
+    }
+
+    /// The subscriptions with keys above `after`, by key: those made since a worker last looked
+    /// (keys only grow, and a subscription and its key are committed together, in key order).
+    pub async fn subscriptions_after(
+        &self,
+        after: SubscriptionKey,
+    ) -> Result<Vec<(SubscriptionKey, Subscription)>> {
+        let rows: Vec<SubscriptionRow> =
+            sqlx::query_as(self.db.sql("SELECT * FROM subscriptions WHERE key > ? ORDER BY key"))
+                .bind(i64::from(after.0))
+                .fetch_all(self.db.pool())
+                .await?;
+        rows.into_iter().map(|row| Ok((row.key()?, row.into_subscription()?))).collect()
     }
 
     /// Every subscription with its key: what the matcher loads at start.
