@@ -22,10 +22,12 @@ use porchlight_store::{Delivery, Store, StoreError};
 use tokio::sync::{Mutex, Notify, RwLock, broadcast, watch};
 use uuid::Uuid;
 
-/// How many outbox rows the worker claims at a time.
-const BATCH: u32 = 64;
-/// How long a claim on outbox rows lasts unless set: a worker that dies holds its rows this long.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+/// How many outbox rows the worker claims at a time: few, so that a claim is done well within
+/// its lease even when every row matches thousands of subscribers.
+const BATCH: u32 = 16;
+/// How long a claim on outbox rows lasts unless set: a worker that dies holds its rows this long
+/// (in a store only one process works from, a restarted worker takes them at once).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 /// How long the worker sleeps when nothing woke it: picks up rows written by another process,
 /// such as `porchlight import` beside a running server.
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -264,6 +266,16 @@ impl Alerts {
 
     /// Run the worker until the task is dropped.
     pub async fn run(self) {
+        // In SQLite one server works from the store: the claims of the process before this one
+        // (killed, or stopped mid-batch) are its own, taken back at once rather than after
+        // their lease.
+        if self.inner.store.backend() == porchlight_store::Backend::Sqlite {
+            match self.inner.store.release_outbox_claims().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "claims of an earlier run taken back"),
+                Err(e) => tracing::error!(error = %e, "could not take back earlier claims"),
+            }
+        }
         loop {
             match self.drain().await {
                 Ok(n) if n > 0 => tracing::debug!(alerts = n, "alerts made"),

@@ -85,6 +85,8 @@ fn hashes(proof: &[Hash]) -> Vec<String> {
 /// The size a proof is asked for: at most the latest signed head's, so proofs always match
 /// a head an auditor can fetch.
 async fn signed_size(ledger: &Ledger) -> Result<u64, ApiError> {
+    // Another process may feed the log.
+    ledger.catch_up().await?;
     Ok(ledger.latest_head().await?.map_or(0, |h| h.tree_size))
 }
 

@@ -128,9 +128,11 @@ impl Ledger {
             return Err(LedgerError::Broken(why.clone()));
         }
         let _one = self.append.lock().await;
-        let start = self.len();
         let leaves: Vec<Hash> = entries.iter().map(|e| leaf_hash(e.as_bytes())).collect();
         let mut tx = self.db.write().await?;
+        // Entries another process appended (its key, at its start) come first.
+        self.catch_up_in(&mut tx).await?;
+        let start = self.len();
         if !entries.is_empty() {
             // The entries as one JSON array, and their leaf hashes as one blob, 32 bytes each.
             let sql = match self.db.backend() {
@@ -165,6 +167,33 @@ impl Ledger {
             tree.push(leaf);
         }
         Ok(tree.tree.len())
+    }
+
+    /// Take into the tree the entries another process sharing the database appended since this
+    /// one last looked: a process that serves the log's routes but does not feed it answers
+    /// with proofs of the log as it is now.
+    pub async fn catch_up(&self) -> Result<()> {
+        let mut conn = self.db.pool().acquire().await?;
+        self.catch_up_in(&mut conn).await
+    }
+
+    async fn catch_up_in(&self, conn: &mut porchlight_db::AnyConnection) -> Result<()> {
+        let len = i64::try_from(self.len()).expect("log sizes fit i64");
+        let bodies: Vec<(i64, String)> =
+            sqlx::query_as(self.db.sql("SELECT idx, body FROM entries WHERE idx >= ? ORDER BY idx"))
+                .bind(len)
+                .fetch_all(&mut *conn)
+                .await?;
+        if bodies.is_empty() {
+            return Ok(());
+        }
+        let mut tree = self.tree.write().expect("tree lock");
+        for (idx, body) in bodies {
+            if u64::try_from(idx).ok() == Some(tree.tree.len()) {
+                tree.push(leaf_hash(body.as_bytes()));
+            }
+        }
+        Ok(())
     }
 
     /// Where a source was last copied up to.

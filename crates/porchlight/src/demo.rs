@@ -70,13 +70,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .await?;
     let web = porchlight_web::WebConfig::default();
     let server = server::start(
-        store.clone(),
-        portal,
-        ledger,
+        server::Parts { store: store.clone(), portal, ledger },
         web,
         ([127, 0, 0, 1], args.port).into(),
         &Default::default(),
         None,
+        &server::Role::ALL,
     )
     .await?;
     let subscriber = Subscription::new(

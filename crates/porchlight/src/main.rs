@@ -125,6 +125,17 @@ struct ServeArgs {
     /// The attribution the tile server asks for, shown on the maps.
     #[arg(long, env = "PORCHLIGHT_MAP_ATTRIBUTION", requires = "map_tiles")]
     map_attribution: Option<String>,
+    /// What this process does, comma-separated: api, ingest, matcher, delivery (all by
+    /// default). Several processes sharing a PostgreSQL store (--database-url) split them;
+    /// exactly one should have ingest.
+    #[arg(
+        long,
+        env = "PORCHLIGHT_ROLES",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "api,ingest,matcher,delivery"
+    )]
+    roles: Vec<server::Role>,
 }
 
 #[tokio::main]
@@ -153,13 +164,12 @@ async fn main() -> anyhow::Result<()> {
                 transparency::open(&args.data.path, &args.data.location()?, args.log_key.as_deref()).await?;
             let web = porchlight_web::WebConfig { tiles: args.map_tiles, attribution: args.map_attribution };
             let server = server::start(
-                store,
-                portal,
-                ledger,
+                server::Parts { store, portal, ledger },
                 web,
                 (args.host, args.port).into(),
                 &args.delivery,
                 args.geocoder.build()?,
+                &args.roles,
             )
             .await?;
             println!("listening on {}", server.url);

@@ -15,12 +15,29 @@ pub struct Server {
     pub url: String,
     pub alerts: Alerts,
     http: JoinHandle<std::io::Result<()>>,
-    worker: JoinHandle<()>,
-    sender: JoinHandle<()>,
-    sweeper: JoinHandle<()>,
-    clip_sweeper: JoinHandle<()>,
-    ledger: JoinHandle<()>,
-    pollers: Vec<JoinHandle<()>>,
+    /// The background tasks of its roles.
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// What a `serve` process does. One process does everything by default; a deployment of
+/// several processes sharing a PostgreSQL store gives each its share (see DEPLOYMENT.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// The HTTP API, pushes from dispatch centres, the portal, the web app and the log's
+    /// routes. Without it a process serves only /metrics.
+    Api,
+    /// The duties done once for the whole deployment: polling the agencies' feeds, deleting
+    /// what retention says to, the portal's notices and sweeps, and feeding the transparency
+    /// log. Exactly one process should have it.
+    Ingest,
+    /// The alert worker: claims stored incidents and makes the alerts they are due.
+    Matcher,
+    /// Sending alerts to webhooks, browsers' push services and e-mail.
+    Delivery,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Api, Role::Ingest, Role::Matcher, Role::Delivery];
 }
 
 /// How often incidents past their agency's retention are deleted.
@@ -65,24 +82,38 @@ async fn expire_once(store: &Store) -> anyhow::Result<u64> {
     Ok(deleted)
 }
 
+/// What a server keeps its data in: the store, the portal and the transparency log.
+pub struct Parts {
+    pub store: Store,
+    pub portal: porchlight_portal::Portal,
+    pub ledger: porchlight_ledger::Ledger,
+}
+
 pub async fn start(
-    store: Store,
-    portal: porchlight_portal::Portal,
-    ledger: porchlight_ledger::Ledger,
+    Parts { store, portal, ledger }: Parts,
     web: porchlight_web::WebConfig,
     addr: SocketAddr,
     delivery: &DeliveryArgs,
     geocoder: Option<std::sync::Arc<crate::geocoder::Geocoder>>,
+    roles: &[Role],
 ) -> anyhow::Result<Server> {
     crate::metrics::install();
+    let has = |role| roles.contains(&role);
     let alerts = Alerts::load_with_lease(store.clone(), delivery.outbox_lease()?)
         .await
         .context("loading subscriptions")?;
-    let worker = tokio::spawn(alerts.clone().run());
-    let sweeper = tokio::spawn(sweep_expired(store.clone()));
-    let pollers = crate::poll::start_all(&store, &alerts, geocoder.clone())
-        .await
-        .context("starting the feed pollers")?;
+    let mut tasks = Vec::new();
+    if has(Role::Matcher) {
+        tasks.push(tokio::spawn(alerts.clone().run()));
+    }
+    if has(Role::Ingest) {
+        tasks.push(tokio::spawn(sweep_expired(store.clone())));
+        tasks.extend(
+            crate::poll::start_all(&store, &alerts, geocoder.clone())
+                .await
+                .context("starting the feed pollers")?,
+        );
+    }
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -93,24 +124,26 @@ pub async fn start(
     // New live alerts wake the sender at once instead of at its next poll.
     let mut made = alerts.live_made();
     let waker = sender.clone();
-    let sender = tokio::spawn(async move {
-        let wake_on_alerts = async {
-            while made.changed().await.is_ok() {
-                waker.wake();
+    if has(Role::Delivery) {
+        tasks.push(tokio::spawn(async move {
+            let wake_on_alerts = async {
+                while made.changed().await.is_ok() {
+                    waker.wake();
+                }
+                std::future::pending::<()>().await;
+            };
+            tokio::select! {
+                () = sender.run() => {}
+                () = wake_on_alerts => {}
             }
-            std::future::pending::<()>().await;
-        };
-        tokio::select! {
-            () = sender.run() => {}
-            () = wake_on_alerts => {}
-        }
-    });
+        }));
+    }
     let ingestor = crate::push::PushIngestor { store: store.clone(), alerts: alerts.clone(), geocoder };
     let state =
         AppState { store, alerts: alerts.clone(), ingestor: Some(std::sync::Arc::new(ingestor)), push_key };
     let notifier = delivery.portal_notifier(&url)?;
     let push = delivery.portal_push_sender()?;
-    let clip_sweeper = tokio::spawn({
+    let portal_duties = tokio::spawn({
         let portal = portal.clone();
         async move {
             // Notices of approved requests go out by Web Push, and by e-mail when there is an
@@ -126,13 +159,30 @@ pub async fn start(
             }
         }
     });
-    let feeder = tokio::spawn(crate::transparency::run(ledger.clone(), state.store.clone(), portal.clone()));
-    let beside = crate::metrics::router(state.store.clone())
-        .merge(porchlight_portal::router(portal))
-        .merge(porchlight_ledger::api::router(ledger))
-        .merge(porchlight_web::router(web).into());
-    let http = tokio::spawn(porchlight_http::serve(listener, state, beside, shutdown_signal()));
-    Ok(Server { url, alerts, http, worker, sender, sweeper, clip_sweeper, ledger: feeder, pollers })
+    if has(Role::Ingest) {
+        tasks.push(portal_duties);
+        tasks.push(tokio::spawn(crate::transparency::run(
+            ledger.clone(),
+            state.store.clone(),
+            portal.clone(),
+        )));
+    } else {
+        portal_duties.abort();
+    }
+    let metrics = crate::metrics::router(state.store.clone());
+    let http = if has(Role::Api) {
+        let beside = metrics
+            .merge(porchlight_portal::router(portal))
+            .merge(porchlight_ledger::api::router(ledger))
+            .merge(porchlight_web::router(web).into());
+        tokio::spawn(porchlight_http::serve(listener, state, beside, shutdown_signal()))
+    } else {
+        let (router, _) = metrics.split_for_parts();
+        tokio::spawn(
+            async move { axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await },
+        )
+    };
+    Ok(Server { url, alerts, http, tasks })
 }
 
 /// Ctrl-C or SIGTERM. Live streams never end by themselves, so after the signal the server
@@ -167,13 +217,8 @@ impl Server {
     /// Run until the server stops.
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.http.await.context("server task")?;
-        self.worker.abort();
-        self.sender.abort();
-        self.sweeper.abort();
-        self.clip_sweeper.abort();
-        self.ledger.abort();
-        for poller in &self.pollers {
-            poller.abort();
+        for task in &self.tasks {
+            task.abort();
         }
         result.context("serving HTTP")
     }

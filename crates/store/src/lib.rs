@@ -1231,6 +1231,17 @@ impl Store {
         rows.into_iter().map(|r| Ok((r.outbox_id, r.incident.into_incident()?))).collect()
     }
 
+    /// Drop every claim on outbox rows not yet done: for a store that only one process works
+    /// from, at its start. Returns how many were dropped.
+    pub async fn release_outbox_claims(&self) -> Result<u64> {
+        let done = sqlx::query(self.db.sql(
+            "UPDATE outbox SET claimed_until = NULL WHERE done_at IS NULL AND claimed_until IS NOT NULL",
+        ))
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Record the alerts an outbox row produced and mark the row done, in one transaction. An
     /// alert that already exists (a retry after a crash) is not made twice; only new alerts are
     /// returned.

@@ -14,6 +14,7 @@ mod gazetteer;
 mod openapi;
 mod poll;
 mod portal;
+mod processes;
 mod snapshots;
 mod transparency;
 mod web;

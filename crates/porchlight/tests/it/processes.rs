@@ -1,0 +1,138 @@
+//! Several processes sharing one PostgreSQL store (issue 12): two API processes (one of them
+//! also doing the deployment's one-off duties), two alert workers and two delivery workers,
+//! each a `porchlight serve --roles ...` of its own on loopback. A stream of pushed calls goes
+//! to both API processes; one alert worker and one delivery worker are killed with SIGKILL in
+//! the middle of it and started again. At the end every subscriber has exactly the alerts that
+//! the same stream gives a single process on SQLite, each once, and its webhook has received
+//! every one of them.
+
+use std::{collections::BTreeSet, path::Path, time::Duration};
+
+use serde_json::json;
+
+use crate::common::{Backend, Receiver, Server, eventually, get_json};
+use crate::crash::{agency, push, pushes, settled, subscribe_all};
+
+/// Pushes after which the first alert worker, then the first delivery worker, is killed.
+const KILL_MATCHER: [usize; 2] = [6, 20];
+const KILL_SENDER: [usize; 2] = [12, 27];
+
+fn start(data: &Path, roles: &str) -> Server {
+    Server::start_with_env(
+        data,
+        &[
+            ("PORCHLIGHT_ROLES", roles),
+            // A killed worker's claims run out fast, and an attempt cut short by a kill is
+            // made again within a second or two.
+            ("PORCHLIGHT_OUTBOX_LEASE_SECS", "1"),
+            ("PORCHLIGHT_DELIVERY_TIMEOUT_SECS", "0.5"),
+            ("PORCHLIGHT_RETRY_FIRST_SECS", "0.1"),
+            ("PORCHLIGHT_RETRY_MAX_SECS", "0.2"),
+        ],
+    )
+}
+
+fn kill_and_restart(server: &mut Server, data: &Path, roles: &str) {
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    *server = start(data, roles);
+}
+
+#[tokio::test]
+async fn processes_sharing_postgresql_give_every_subscriber_exactly_the_alerts_due() {
+    let bodies = pushes();
+
+    // The same stream to one process on SQLite, never killed.
+    let (_calm, data, secret, _calm_db) = agency(Backend::Sqlite).await;
+    let server = Server::start(&data);
+    let subscriptions = subscribe_all(&server.url).await;
+    for body in &bodies {
+        assert_eq!(push(&server.url, &secret, body).await.unwrap().status(), 200);
+    }
+    let expected = settled(&server.url, &subscriptions).await;
+    drop(server);
+
+    let (_dir, data, secret, _db) = agency(Backend::Postgres).await;
+    let front = start(&data, "api,ingest");
+    let side = start(&data, "api");
+    let mut matchers = [start(&data, "matcher"), start(&data, "matcher")];
+    let mut senders = [start(&data, "delivery"), start(&data, "delivery")];
+    // Subscribers arrive through either API process.
+    let mut subscriptions = subscribe_all(&front.url).await;
+    subscriptions.truncate(3);
+    subscriptions.extend(subscribe_all(&side.url).await.into_iter().skip(3));
+    let (webhooks, addr) = Receiver::start(&[], 200).await;
+    let http = reqwest::Client::new();
+    for (n, id) in subscriptions.iter().enumerate() {
+        let api = if n % 2 == 0 { &front.url } else { &side.url };
+        let made = http
+            .post(format!("{api}/v1/subscriptions/{id}/channels"))
+            .json(&json!({"kind": "webhook", "url": format!("http://{addr}/subscriber/{n}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(made.status(), 201);
+    }
+    for (i, body) in bodies.iter().enumerate() {
+        let api = if i % 2 == 0 { &front.url } else { &side.url };
+        assert_eq!(push(api, &secret, body).await.unwrap().status(), 200);
+        if KILL_MATCHER.contains(&i) {
+            // While it is at work on the push just stored.
+            tokio::time::sleep(Duration::from_millis(20 * i as u64)).await;
+            kill_and_restart(&mut matchers[0], &data, "matcher");
+        }
+        if KILL_SENDER.contains(&i) {
+            tokio::time::sleep(Duration::from_millis(20 * i as u64)).await;
+            kill_and_restart(&mut senders[0], &data, "delivery");
+        }
+    }
+    let got = settled(&front.url, &subscriptions).await;
+    assert_eq!(got, expected, "the processes sharing PostgreSQL alerted otherwise than one process");
+    assert_eq!(settled(&side.url, &subscriptions).await, expected, "the API processes disagree");
+
+    // Every alert reached its subscriber's webhook, and nothing else did.
+    let mut alert_ids = Vec::new();
+    for id in &subscriptions {
+        let listed = get_json(&http, format!("{}/v1/subscriptions/{id}/alerts?limit=1000", front.url)).await;
+        let ids: BTreeSet<String> =
+            listed["alerts"].as_array().unwrap().iter().map(|a| format!("alert_{}", a["id"])).collect();
+        alert_ids.push(ids);
+    }
+    let received = |n: usize| -> Vec<String> {
+        webhooks
+            .got()
+            .iter()
+            .filter(|r| r.path == format!("subscriber/{n}"))
+            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
+            .collect()
+    };
+    eventually(60, "every alert at its webhook", || {
+        let all_in = alert_ids.iter().enumerate().all(|(n, ids)| {
+            let got: BTreeSet<String> = received(n).into_iter().collect();
+            ids.is_subset(&got)
+        });
+        async move { all_in.then_some(()) }
+    })
+    .await;
+    let mut repeats = 0;
+    for (n, ids) in alert_ids.iter().enumerate() {
+        let got = received(n);
+        let distinct: BTreeSet<String> = got.iter().cloned().collect();
+        assert_eq!(&distinct, ids, "subscriber {n}'s webhook got alerts that are not theirs");
+        repeats += got.len() - distinct.len();
+        let log = get_json(
+            &http,
+            format!("{}/v1/subscriptions/{}/deliveries?limit=1000", front.url, subscriptions[n]),
+        )
+        .await;
+        let log = log["deliveries"].as_array().unwrap();
+        assert_eq!(log.len(), ids.len());
+        assert!(log.iter().all(|d| d["state"] == "delivered"), "{log:?}");
+    }
+    let alerts: usize = got.iter().map(Vec::len).sum();
+    println!(
+        "processes test: 2 API, 2 alert and 2 delivery processes on one PostgreSQL database; {} kills; \
+         {alerts} alerts as one process makes them, every one at its webhook ({repeats} sent again after a kill)",
+        KILL_MATCHER.len() + KILL_SENDER.len()
+    );
+}
