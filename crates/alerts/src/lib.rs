@@ -33,6 +33,11 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// Alerts buffered for a slow live listener before it starts missing some (it can list them).
 const LIVE_BUFFER: usize = 256;
+/// How often the relay looks for live alerts made by another process.
+const RELAY_EVERY: Duration = Duration::from_millis(500);
+/// How far back the relay looks, and how long an alert sent to live streams is remembered so
+/// that it is not sent twice.
+const RELAY_WINDOW: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct Alerts {
@@ -45,11 +50,38 @@ struct Inner {
     /// The largest key the index has taken from the store.
     known: Mutex<SubscriptionKey>,
     lease: Duration,
-    live: Mutex<HashMap<Uuid, broadcast::Sender<Alert>>>,
+    live: Mutex<Live>,
     wake: Notify,
     /// How many live alerts have been made: watched by whatever sends them on (the delivery
     /// sender), so it need not wait for its next poll.
     made: watch::Sender<u64>,
+}
+
+/// The live streams this process serves, and the alerts already sent to them.
+#[derive(Default)]
+struct Live {
+    streams: HashMap<Uuid, broadcast::Sender<Alert>>,
+    /// Alerts sent to live streams, by id, with when: an alert made here and also found by the
+    /// relay goes out once.
+    sent: HashMap<i64, std::time::Instant>,
+}
+
+impl Live {
+    /// Send an alert to its subscriber's live streams here, if any, unless it was sent already.
+    fn send(&mut self, alert: Alert) {
+        let Some(tx) = self.streams.get(&alert.subscription_id) else { return };
+        if self.sent.insert(alert.id, std::time::Instant::now()).is_some() {
+            return;
+        }
+        if tx.send(alert).is_err() {
+            // Nobody is listening any more.
+            self.streams.retain(|_, tx| tx.receiver_count() > 0);
+        }
+        if self.sent.len() > 100_000 {
+            // Without a relay nothing else forgets them.
+            self.sent.retain(|_, at| at.elapsed() < RELAY_WINDOW * 2);
+        }
+    }
 }
 
 impl std::fmt::Debug for Alerts {
@@ -78,7 +110,7 @@ impl Alerts {
                 index: RwLock::new(index),
                 known: Mutex::new(known),
                 lease,
-                live: Mutex::new(HashMap::new()),
+                live: Mutex::new(Live::default()),
                 wake: Notify::new(),
                 made: watch::Sender::new(0),
             }),
@@ -102,7 +134,7 @@ impl Alerts {
         if let Some(key) = key {
             self.inner.index.write().await.remove(key);
         }
-        self.inner.live.lock().await.remove(&id);
+        self.inner.live.lock().await.streams.remove(&id);
         Ok(key.is_some())
     }
 
@@ -114,7 +146,7 @@ impl Alerts {
     /// A receiver of this subscription's new alerts from now on.
     pub async fn live(&self, id: Uuid) -> broadcast::Receiver<Alert> {
         let mut live = self.inner.live.lock().await;
-        live.entry(id).or_insert_with(|| broadcast::channel(LIVE_BUFFER).0).subscribe()
+        live.streams.entry(id).or_insert_with(|| broadcast::channel(LIVE_BUFFER).0).subscribe()
     }
 
     /// Take into the index the subscriptions made since it last looked, by this process or
@@ -154,12 +186,7 @@ impl Alerts {
                 let mut live = self.inner.live.lock().await;
                 // Only live alerts reach live streams; the rest wait for the digest.
                 for alert in alerts.into_iter().filter(|a| a.live) {
-                    if let Some(tx) = live.get(&alert.subscription_id)
-                        && tx.send(alert).is_err()
-                    {
-                        // Nobody is listening any more.
-                        live.retain(|_, tx| tx.receiver_count() > 0);
-                    }
+                    live.send(alert);
                 }
             }
         }
@@ -262,6 +289,38 @@ impl Alerts {
             }
         }
         Ok(deliveries)
+    }
+
+    /// Send to the live streams this process serves the live alerts another process made for
+    /// them (an alert worker of a deployment of several processes), every [`RELAY_EVERY`], until
+    /// the task is dropped.
+    pub async fn relay(self) {
+        loop {
+            tokio::time::sleep(RELAY_EVERY).await;
+            if let Err(e) = self.relay_once().await {
+                tracing::error!(error = %e, "relaying live alerts failed; retrying");
+            }
+        }
+    }
+
+    async fn relay_once(&self) -> Result<(), StoreError> {
+        let listening: Vec<Uuid> = {
+            let mut live = self.inner.live.lock().await;
+            let window = RELAY_WINDOW * 2;
+            live.sent.retain(|_, at| at.elapsed() < window);
+            live.streams.retain(|_, tx| tx.receiver_count() > 0);
+            live.streams.keys().copied().collect()
+        };
+        if listening.is_empty() {
+            return Ok(());
+        }
+        let since = chrono::Utc::now() - chrono::Duration::from_std(RELAY_WINDOW).expect("small");
+        let made = self.inner.store.live_alerts_since(&listening, since).await?;
+        let mut live = self.inner.live.lock().await;
+        for alert in made {
+            live.send(alert);
+        }
+        Ok(())
     }
 
     /// Run the worker until the task is dropped.

@@ -169,6 +169,11 @@ pub async fn start(
     } else {
         portal_duties.abort();
     }
+    // Live streams served here hear of alerts another process's worker made.
+    if has(Role::Api) && (!has(Role::Matcher) || state.store.backend() == porchlight_store::Backend::Postgres)
+    {
+        tasks.push(tokio::spawn(alerts.clone().relay()));
+    }
     let metrics = crate::metrics::router(state.store.clone());
     let http = if has(Role::Api) {
         let beside = metrics

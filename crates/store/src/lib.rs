@@ -1434,6 +1434,34 @@ impl Store {
         rows.into_iter().map(|r| r.into_alert(subscription_id)).collect()
     }
 
+    /// The live alerts made at or after `since` for any of these subscriptions, oldest first:
+    /// what a process relays to the live streams it serves when another process made them.
+    pub async fn live_alerts_since(
+        &self,
+        subscriptions: &[Uuid],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Alert>> {
+        #[derive(FromRow)]
+        struct Row {
+            subscription_id: String,
+            #[sqlx(flatten)]
+            alert: AlertRow,
+        }
+        let ids: Vec<String> = subscriptions.iter().map(Uuid::to_string).collect();
+        let rows: Vec<Row> = sqlx::query_as(self.db.sql(&format!(
+            "SELECT a.subscription_id, {ALERT_COLUMNS}, q.* FROM alerts a
+             JOIN ({INCIDENT_AT_VERSION}) q ON q.id = a.incident_id AND q.version = a.version
+             WHERE a.subscription_id IN (SELECT value FROM each_text(?, s)) AND a.delivery = 'live'
+                 AND a.created_at >= ?
+             ORDER BY a.id"
+        )))
+        .bind(serde_json::to_string(&ids).expect("strings serialize"))
+        .bind(ts(since))
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.into_iter().map(|r| r.alert.into_alert(parse_uuid(&r.subscription_id)?)).collect()
+    }
+
     /// How many outbox rows wait for the alert worker, and how many deliveries wait to be sent
     /// (or retried): the queues' depths for /metrics.
     pub async fn queue_depths(&self) -> Result<(u64, u64)> {

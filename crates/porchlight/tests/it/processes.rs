@@ -4,11 +4,18 @@
 //! to both API processes; one alert worker and one delivery worker are killed with SIGKILL in
 //! the middle of it and started again. At the end every subscriber has exactly the alerts that
 //! the same stream gives a single process on SQLite, each once, and its webhook has received
-//! every one of them.
+//! every one of them; and a live stream served by an API process, which makes no alerts
+//! itself, has carried each of its subscriber's alerts once.
 
-use std::{collections::BTreeSet, path::Path, time::Duration};
+use std::{
+    collections::BTreeSet,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
-use serde_json::json;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
 
 use crate::common::{Backend, Receiver, Server, eventually, get_json};
 use crate::crash::{agency, push, pushes, settled, subscribe_all};
@@ -73,6 +80,31 @@ async fn processes_sharing_postgresql_give_every_subscriber_exactly_the_alerts_d
             .unwrap();
         assert_eq!(made.status(), 201);
     }
+    // A live stream from the API process that makes no alerts of its own.
+    let streamed: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let response = http
+        .get(format!("{}/v1/subscriptions/{}/alerts/stream", side.url, subscriptions[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let reader = tokio::spawn({
+        let streamed = streamed.clone();
+        async move {
+            let mut body = response.bytes_stream();
+            let mut buffer = String::new();
+            while let Some(Ok(chunk)) = body.next().await {
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    for data in block.lines().filter_map(|l| l.strip_prefix("data:")) {
+                        let alert: Value = serde_json::from_str(data.trim_start()).unwrap();
+                        streamed.lock().unwrap().push(alert["id"].as_u64().unwrap());
+                    }
+                }
+            }
+        }
+    });
     for (i, body) in bodies.iter().enumerate() {
         let api = if i % 2 == 0 { &front.url } else { &side.url };
         assert_eq!(push(api, &secret, body).await.unwrap().status(), 200);
@@ -129,6 +161,21 @@ async fn processes_sharing_postgresql_give_every_subscriber_exactly_the_alerts_d
         assert_eq!(log.len(), ids.len());
         assert!(log.iter().all(|d| d["state"] == "delivered"), "{log:?}");
     }
+    // The live stream carried each of its subscriber's alerts, once.
+    let listed =
+        get_json(&http, format!("{}/v1/subscriptions/{}/alerts?limit=1000", front.url, subscriptions[0]))
+            .await;
+    let due: BTreeSet<u64> =
+        listed["alerts"].as_array().unwrap().iter().map(|a| a["id"].as_u64().unwrap()).collect();
+    eventually(30, "every alert on the live stream", || {
+        let all_in = streamed.lock().unwrap().len() >= due.len();
+        async move { all_in.then_some(()) }
+    })
+    .await;
+    reader.abort();
+    let streamed = streamed.lock().unwrap().clone();
+    assert_eq!(streamed.len(), due.len(), "an alert came twice on the live stream");
+    assert_eq!(streamed.iter().copied().collect::<BTreeSet<_>>(), due);
     let alerts: usize = got.iter().map(Vec::len).sum();
     println!(
         "processes test: 2 API, 2 alert and 2 delivery processes on one PostgreSQL database; {} kills; \
