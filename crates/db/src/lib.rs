@@ -15,6 +15,12 @@
 //! | `agg_json(x)` | `json_group_array(x)` | `coalesce(json_agg(x), '[]')::text` |
 //! | `json_obj(...)` | `json_object(...)` | `json_build_object(...)` |
 //! | `json_arr(...)` | `json_array(...)` | `json_build_array(...)` |
+//! | `any_text(c, ?1)` | `c IN (SELECT value FROM json_each(?1))` | `c = ANY(ARRAY(SELECT json_array_elements_text($1::json)))` |
+//! | `any_int(c, ?1)` | as `any_text` | the elements as `bigint` |
+//!
+//! (PostgreSQL plans `= ANY(ARRAY(...))` as an index scan however little it knows of the
+//! table; `IN (SELECT ... FROM json_array_elements_text(...))` on a table not yet analyzed
+//! became a scan of the whole table for each element.)
 //!
 //! Each table is a JSON array bound as one text value: one bound value for a whole batch,
 //! which in SQLite costs far less than a value bound per row. `->>` answers text in
@@ -158,7 +164,13 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(move |conn, _| {
                         Box::pin(async move {
-                            conn.execute(AssertSqlSafe(format!("SET search_path TO {schema}"))).await?;
+                            // Plan each statement for its values: a plan made once for a prepared
+                            // statement while a table was small (a new deployment, a fresh
+                            // test) keeps scanning it whole after it has grown.
+                            conn.execute(AssertSqlSafe(format!(
+                                "SET search_path TO {schema}; SET plan_cache_mode = force_custom_plan"
+                            )))
+                            .await?;
                             Ok(())
                         })
                     })
@@ -234,8 +246,17 @@ impl sqlx::Encode<'_, Any> for Real {
 }
 
 /// The markers [`translate`] turns, each followed by `(`.
-const MARKERS: [&str; 7] =
-    ["each_text", "each_int", "each_rowb", "each_row", "agg_json", "json_obj", "json_arr"];
+const MARKERS: [&str; 9] = [
+    "each_text",
+    "each_int",
+    "each_rowb",
+    "each_row",
+    "agg_json",
+    "json_obj",
+    "json_arr",
+    "any_text",
+    "any_int",
+];
 
 /// `sql` in `backend`'s dialect.
 pub fn translate(backend: Backend, sql: &str) -> String {
@@ -317,9 +338,8 @@ fn expand_markers(backend: Backend, sql: &str) -> String {
 
 fn marker_sql(backend: Backend, marker: &str, inner: &str) -> String {
     let table = || {
-        let (arg, alias) = inner
-            .rsplit_once(',')
-            .unwrap_or_else(|| panic!("{marker}(value, alias) needs an alias: {inner}"));
+        let (arg, alias) =
+            inner.rsplit_once(',').unwrap_or_else(|| panic!("{marker}(a, b) needs two arguments: {inner}"));
         (arg.trim().to_owned(), alias.trim().to_owned())
     };
     match (backend, marker) {
@@ -349,6 +369,18 @@ fn marker_sql(backend: Backend, marker: &str, inner: &str) -> String {
         (Backend::Postgres, "agg_json") => format!("coalesce(json_agg({inner}), '[]'::json)::text"),
         (Backend::Sqlite, "json_obj") => format!("json_object({inner})"),
         (Backend::Postgres, "json_obj") => format!("json_build_object({inner})"),
+        (Backend::Sqlite, "any_text" | "any_int") => {
+            let (column, arg) = table();
+            format!("{column} IN (SELECT value FROM json_each({arg}))")
+        }
+        (Backend::Postgres, "any_text") => {
+            let (column, arg) = table();
+            format!("{column} = ANY(ARRAY(SELECT json_array_elements_text({arg}::json)))")
+        }
+        (Backend::Postgres, "any_int") => {
+            let (column, arg) = table();
+            format!("{column} = ANY(ARRAY(SELECT CAST(json_array_elements_text({arg}::json) AS BIGINT)))")
+        }
         (Backend::Sqlite, "json_arr") => format!("json_array({inner})"),
         (Backend::Postgres, "json_arr") => format!("json_build_array({inner})"),
         _ => unreachable!("a marker of MARKERS"),
@@ -415,6 +447,20 @@ mod tests {
             "SELECT coalesce(json_agg(json_build_object('a', x.value->>0)), '[]'::json)::text FROM \
              json_array_elements($1::json) AS x(value) WHERE y IN (SELECT value FROM (SELECT CAST(e.v AS BIGINT) \
              AS value FROM json_array_elements_text($2::json) AS e(v)) AS k) AND 'each_text(' = z"
+        );
+    }
+
+    #[test]
+    fn lists_to_look_up_become_an_array_in_postgresql() {
+        let sql = "DELETE FROM t WHERE any_int(t.id, ?1) AND any_text(name, ?2)";
+        assert_eq!(
+            translate(Backend::Sqlite, sql),
+            "DELETE FROM t WHERE t.id IN (SELECT value FROM json_each(?1)) AND name IN (SELECT value FROM json_each(?2))"
+        );
+        assert_eq!(
+            translate(Backend::Postgres, sql),
+            "DELETE FROM t WHERE t.id = ANY(ARRAY(SELECT CAST(json_array_elements_text($1::json) AS BIGINT))) \
+             AND name = ANY(ARRAY(SELECT json_array_elements_text($2::json)))"
         );
     }
 

@@ -630,7 +630,7 @@ pub(crate) async fn request(db: &Db, id: Uuid) -> sqlx::Result<Option<Request>> 
 pub(crate) async fn requests(db: &Db, agency: Option<&str>, states: &[&str]) -> sqlx::Result<Vec<Request>> {
     let rows: Vec<RequestRow> = sqlx::query_as(db.sql(&format!(
         "SELECT {REQUEST_COLUMNS} FROM requests
-         WHERE (?1 IS NULL OR agency_id = ?1) AND state IN (SELECT value FROM each_text(?2, s))
+         WHERE (?1 IS NULL OR agency_id = ?1) AND any_text(state, ?2)
          ORDER BY created_at DESC, id"
     )))
     .bind(agency)
@@ -1008,7 +1008,7 @@ pub(crate) async fn approve(db: &Db, request: &Request, by: Uuid) -> sqlx::Resul
     sqlx::query(db.sql(
         "INSERT INTO push_notices (request_id, subscription_id, state, due_at)
          SELECT ?1, p.id, 'pending', ?2 FROM push_subscriptions p
-         WHERE p.account_id IN (SELECT value FROM each_text(?3, o)) ON CONFLICT DO NOTHING",
+         WHERE any_text(p.account_id, ?3) ON CONFLICT DO NOTHING",
     ))
     .bind(request.id.to_string())
     .bind(&now)

@@ -322,13 +322,11 @@ impl Store {
         if ids == "[]" {
             return Ok(Vec::new());
         }
-        sqlx::query(
-            self.db.sql("UPDATE deliveries SET due_at = ? WHERE id IN (SELECT value FROM each_int(?, d))"),
-        )
-        .bind(ts(until))
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(self.db.sql("UPDATE deliveries SET due_at = ? WHERE any_int(id, ?)"))
+            .bind(ts(until))
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         let (due,): (String,) = sqlx::query_as(self.db.sql(
             "SELECT agg_json(json_obj(
@@ -343,7 +341,7 @@ impl Store {
              FROM deliveries d
              JOIN channels c ON c.id = d.channel_id
              JOIN alerts a ON a.id = d.alert_id
-             WHERE d.id IN (SELECT value FROM each_int(?, due))",
+             WHERE any_int(d.id, ?)",
         ))
         .bind(&ids)
         .fetch_one(self.db.pool())
@@ -431,7 +429,7 @@ impl Store {
         let rows: Vec<DigestRow> = sqlx::query_as(self.db.sql(&format!(
             "SELECT d.id AS delivery_id, d.attempts, d.since, c.secret, d.digest_from, d.digest_to, {CHANNEL_COLUMNS}
              FROM deliveries d JOIN channels c ON c.id = d.channel_id
-             WHERE d.id IN (SELECT value FROM each_int(?, due)) AND d.digest_to IS NOT NULL"
+             WHERE any_int(d.id, ?) AND d.digest_to IS NOT NULL"
         )))
         .bind(ids)
         .fetch_all(self.db.pool())
@@ -611,7 +609,7 @@ impl Store {
         .await?;
         let paused: Vec<(String,)> = sqlx::query_as(self.db.sql(
             "UPDATE channels SET state = 'paused'
-             WHERE id IN (SELECT value FROM each_text(?1, t)) AND state = 'active' AND failures >= ?2
+             WHERE any_text(id, ?1) AND state = 'active' AND failures >= ?2
                  AND failing_since <= ?3
              RETURNING id",
         ))
@@ -621,12 +619,10 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let gone: Vec<&String> = gone.iter().collect();
-        sqlx::query(
-            self.db.sql("UPDATE channels SET state = 'gone' WHERE id IN (SELECT value FROM each_text(?, g))"),
-        )
-        .bind(serde_json::to_string(&gone).expect("strings serialize"))
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(self.db.sql("UPDATE channels SET state = 'gone' WHERE any_text(id, ?)"))
+            .bind(serde_json::to_string(&gone).expect("strings serialize"))
+            .execute(&mut *tx)
+            .await?;
 
         for (ids, reason) in [
             (paused.iter().map(|(id,)| id.as_str()).collect::<Vec<_>>(), REASON_PAUSED),
@@ -638,7 +634,7 @@ impl Store {
             tracing::info!(channels = ids.len(), reason, "channels closed to deliveries");
             sqlx::query(self.db.sql(
                 "UPDATE deliveries SET state = 'dead', done_at = ?1, reason = ?2
-                 WHERE channel_id IN (SELECT value FROM each_text(?3, c)) AND state = 'pending'",
+                 WHERE any_text(channel_id, ?3) AND state = 'pending'",
             ))
             .bind(ts(now))
             .bind(reason)
@@ -690,7 +686,7 @@ impl Store {
         type AttemptRow = (i64, String, String, Option<i64>, Option<String>, i64);
         let attempts: Vec<AttemptRow> = sqlx::query_as(self.db.sql(
             "SELECT delivery_id, at, outcome, status, error, duration_ms FROM delivery_attempts
-             WHERE delivery_id IN (SELECT value FROM each_int(?, d)) ORDER BY id",
+             WHERE any_int(delivery_id, ?) ORDER BY id",
         ))
         .bind(serde_json::to_string(&ids).expect("numbers serialize"))
         .fetch_all(self.db.pool())
@@ -743,7 +739,7 @@ impl Store {
             "UPDATE deliveries SET state = 'pending', since = ?1, due_at = ?1, done_at = NULL, reason = NULL
              WHERE state = 'dead'
                  AND channel_id IN (SELECT id FROM channels WHERE subscription_id = ?2 AND state = 'active')
-                 AND (?3 IS NULL OR id IN (SELECT value FROM each_int(?3, d)))",
+                 AND (?3 IS NULL OR any_int(id, ?3))",
         ))
         .bind(&now)
         .bind(subscription_id.to_string())

@@ -1104,11 +1104,11 @@ impl Store {
         since: DateTime<Utc>,
     ) -> Result<HashMap<Uuid, Vec<DateTime<Utc>>>> {
         let ids: Vec<String> = subscriptions.iter().map(Uuid::to_string).collect();
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            self.db.sql("SELECT subscription_id, created_at FROM alerts
-             WHERE subscription_id IN (SELECT value FROM each_text(?, s)) AND kind = 'new' AND delivery = 'live'
-               AND created_at >= ?"),
-        )
+        let rows: Vec<(String, String)> = sqlx::query_as(self.db.sql(
+            "SELECT subscription_id, created_at FROM alerts
+             WHERE any_text(subscription_id, ?) AND kind = 'new' AND delivery = 'live'
+               AND created_at >= ?",
+        ))
         .bind(serde_json::to_string(&ids).expect("strings serialize"))
         .bind(ts(since))
         .fetch_all(self.db.pool())
@@ -1118,6 +1118,17 @@ impl Store {
             times.entry(parse_uuid(&id)?).or_default().push(parse_ts(&at)?);
         }
         Ok(times)
+    }
+
+    /// When the first alert of an incident was made, if one was: what a call's time to its
+    /// alert is measured to.
+    pub async fn first_alerted_at(&self, incident: Uuid) -> Result<Option<DateTime<Utc>>> {
+        let first: Option<(Option<String>,)> =
+            sqlx::query_as(self.db.sql("SELECT min(created_at) FROM alerts WHERE incident_id = ?"))
+                .bind(incident.to_string())
+                .fetch_optional(self.db.pool())
+                .await?;
+        first.and_then(|(t,)| t).map(|t| parse_ts(&t)).transpose()
     }
 
     /// The subscribers who have been alerted of an incident, each with their first alert's id.
@@ -1147,7 +1158,7 @@ impl Store {
             sql.push_str(" AND i.agency_id = ?");
         }
         if !q.categories.is_empty() {
-            sql.push_str(" AND v.category IN (SELECT value FROM each_text(?, c))");
+            sql.push_str(" AND any_text(v.category, ?)");
         }
         if q.after.is_some() {
             sql.push_str(" AND (i.received_at < ? OR (i.received_at = ? AND i.id > ?))");
@@ -1223,7 +1234,7 @@ impl Store {
         let rows: Vec<Pending> = sqlx::query_as(self.db.sql(&format!(
             "SELECT o.id AS outbox_id, q.* FROM outbox o JOIN ({INCIDENT_AT_VERSION}) q
                 ON q.id = o.incident_id AND q.version = o.version
-             WHERE o.id IN (SELECT value FROM each_int(?, c)) ORDER BY o.id"
+             WHERE any_int(o.id, ?) ORDER BY o.id"
         )))
         .bind(serde_json::to_string(&ids).expect("numbers serialize"))
         .fetch_all(self.db.pool())
@@ -1253,38 +1264,57 @@ impl Store {
     ) -> Result<Vec<Alert>> {
         let mut tx = self.write().await?;
         let now = now();
-        let mut alerts = Vec::new();
-        for d in deliveries {
-            let id: Option<(i64,)> = sqlx::query_as(
-                self.db.sql("INSERT INTO alerts (subscription_id, incident_id, version, created_at, kind, refers_to,
+        // Every alert in one statement, the deliveries as one JSON value: a statement per alert
+        // costs a round trip each in PostgreSQL.
+        let rows: Vec<serde_json::Value> = deliveries
+            .iter()
+            .map(|d| {
+                serde_json::json!([
+                    d.subscription_id.to_string(),
+                    d.kind.as_str(),
+                    d.refers_to,
+                    d.base_rate.map(|b| b.last_30_days as i64),
+                    d.base_rate.map(|b| b.monthly_average),
+                    if d.live { "live" } else { "digest" },
+                ])
+            })
+            .collect();
+        let made: Vec<(i64, String)> = if rows.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(self.db.sql(
+                "INSERT INTO alerts (subscription_id, incident_id, version, created_at, kind, refers_to,
                     last_30_days, monthly_average, delivery)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?1)
-                 ON CONFLICT DO NOTHING RETURNING id"),
-            )
-            .bind(d.subscription_id.to_string())
+                 SELECT r.value->>0, ?1, ?2, ?3, r.value->>1, CAST(r.value->>2 AS BIGINT),
+                    CAST(r.value->>3 AS BIGINT), CAST(r.value->>4 AS DOUBLE PRECISION), r.value->>5
+                 FROM each_row(?4, r) WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = r.value->>0)
+                 ON CONFLICT DO NOTHING RETURNING id, subscription_id",
+            ))
             .bind(incident.id.to_string())
             .bind(i64::from(incident.version))
             .bind(ts(now))
-            .bind(d.kind.as_str())
-            .bind(d.refers_to)
-            .bind(d.base_rate.map(|b| b.last_30_days as i64))
-            .bind(Real(d.base_rate.map(|b| b.monthly_average)))
-            .bind(if d.live { "live" } else { "digest" })
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((id,)) = id {
-                alerts.push(Alert {
-                    id,
-                    subscription_id: d.subscription_id,
-                    created_at: now,
-                    kind: d.kind,
-                    refers_to: d.refers_to,
-                    base_rate: d.base_rate,
-                    live: d.live,
-                    incident: incident.clone(),
-                });
-            }
+            .bind(serde_json::Value::Array(rows).to_string())
+            .fetch_all(&mut *tx)
+            .await?
+        };
+        let by_subscriber: HashMap<Uuid, &Delivery> =
+            deliveries.iter().map(|d| (d.subscription_id, d)).collect();
+        let mut alerts = Vec::with_capacity(made.len());
+        for (id, subscription) in made {
+            let d = by_subscriber[&parse_uuid(&subscription)?];
+            alerts.push(Alert {
+                id,
+                subscription_id: d.subscription_id,
+                created_at: now,
+                kind: d.kind,
+                refers_to: d.refers_to,
+                base_rate: d.base_rate,
+                live: d.live,
+                incident: incident.clone(),
+            });
         }
+        // In the order of the alerts' ids, as they were made.
+        alerts.sort_by_key(|a| a.id);
         let live: Vec<(i64, Uuid)> =
             alerts.iter().filter(|a| a.live).map(|a| (a.id, a.subscription_id)).collect();
         deliveries::enqueue(&self.db, &mut tx, &live, now).await?;
@@ -1358,24 +1388,22 @@ impl Store {
     /// matcher's answer stands for.
     pub async fn subscriptions_by_key(&self, keys: &[SubscriptionKey]) -> Result<Vec<Subscription>> {
         let keys: Vec<u32> = keys.iter().map(|k| k.0).collect();
-        let rows: Vec<SubscriptionRow> = sqlx::query_as(
-            self.db.sql("SELECT * FROM subscriptions WHERE key IN (SELECT value FROM each_int(?, k))"),
-        )
-        .bind(serde_json::to_string(&keys).expect("numbers serialize"))
-        .fetch_all(self.db.pool())
-        .await?;
+        let rows: Vec<SubscriptionRow> =
+            sqlx::query_as(self.db.sql("SELECT * FROM subscriptions WHERE any_int(key, ?)"))
+                .bind(serde_json::to_string(&keys).expect("numbers serialize"))
+                .fetch_all(self.db.pool())
+                .await?;
         rows.into_iter().map(SubscriptionRow::into_subscription).collect()
     }
 
     /// The subscriptions with these ids that still exist, in no particular order.
     pub async fn subscriptions_by_id(&self, ids: &[Uuid]) -> Result<Vec<Subscription>> {
         let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-        let rows: Vec<SubscriptionRow> = sqlx::query_as(
-            self.db.sql("SELECT * FROM subscriptions WHERE id IN (SELECT value FROM each_text(?, i))"),
-        )
-        .bind(serde_json::to_string(&ids).expect("strings serialize"))
-        .fetch_all(self.db.pool())
-        .await?;
+        let rows: Vec<SubscriptionRow> =
+            sqlx::query_as(self.db.sql("SELECT * FROM subscriptions WHERE any_text(id, ?)"))
+                .bind(serde_json::to_string(&ids).expect("strings serialize"))
+                .fetch_all(self.db.pool())
+                .await?;
         rows.into_iter().map(SubscriptionRow::into_subscription).collect()
     }
 
@@ -1451,7 +1479,7 @@ impl Store {
         let rows: Vec<Row> = sqlx::query_as(self.db.sql(&format!(
             "SELECT a.subscription_id, {ALERT_COLUMNS}, q.* FROM alerts a
              JOIN ({INCIDENT_AT_VERSION}) q ON q.id = a.incident_id AND q.version = a.version
-             WHERE a.subscription_id IN (SELECT value FROM each_text(?, s)) AND a.delivery = 'live'
+             WHERE any_text(a.subscription_id, ?) AND a.delivery = 'live'
                  AND a.created_at >= ?
              ORDER BY a.id"
         )))
