@@ -143,6 +143,55 @@ pub(crate) async fn settled(
     last
 }
 
+/// Check that every alert of each subscriber (subscriber `n` has a webhook at
+/// `/subscriber/{n}`) reached its webhook and nothing else did, and that each delivery is
+/// logged as delivered; returns how many were received more than once (attempts cut short by
+/// a kill, made again with the same `webhook-id`).
+pub(crate) async fn every_alert_at_its_webhook(
+    url: &str,
+    subscriptions: &[String],
+    webhooks: &Receiver,
+) -> usize {
+    let http = reqwest::Client::new();
+    let mut alert_ids = Vec::new();
+    for id in subscriptions {
+        let listed = get_json(&http, format!("{url}/v1/subscriptions/{id}/alerts?limit=1000")).await;
+        let ids: BTreeSet<String> =
+            listed["alerts"].as_array().unwrap().iter().map(|a| format!("alert_{}", a["id"])).collect();
+        alert_ids.push(ids);
+    }
+    let received = |n: usize| -> Vec<String> {
+        webhooks
+            .got()
+            .iter()
+            .filter(|r| r.path == format!("subscriber/{n}"))
+            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
+            .collect()
+    };
+    eventually(60, "every alert at its webhook", || {
+        let all_in = alert_ids.iter().enumerate().all(|(n, ids)| {
+            let got: BTreeSet<String> = received(n).into_iter().collect();
+            ids.is_subset(&got)
+        });
+        async move { all_in.then_some(()) }
+    })
+    .await;
+    let mut repeats = 0;
+    for (n, ids) in alert_ids.iter().enumerate() {
+        let got = received(n);
+        let distinct: BTreeSet<String> = got.iter().cloned().collect();
+        assert_eq!(&distinct, ids, "subscriber {n}'s webhook got alerts that are not theirs");
+        repeats += got.len() - distinct.len();
+        let log =
+            get_json(&http, format!("{url}/v1/subscriptions/{}/deliveries?limit=1000", subscriptions[n]))
+                .await;
+        let log = log["deliveries"].as_array().unwrap();
+        assert_eq!(log.len(), ids.len());
+        assert!(log.iter().all(|d| d["state"] == "delivered"), "{log:?}");
+    }
+    repeats
+}
+
 porchlight_db::test_on_both! {
     #[tokio::test]
     async fn sigkill_at_any_moment_loses_and_repeats_no_alert(backend) {
@@ -224,45 +273,7 @@ porchlight_db::test_on_both! {
         }
         let got = settled(&server.url, &subscriptions).await;
         let deliveries: usize = got.iter().map(Vec::len).sum();
-        // Every alert reached its subscriber's webhook, and nothing else did.
-        let mut alert_ids = Vec::new();
-        for id in &subscriptions {
-            let listed = get_json(&http, format!("{}/v1/subscriptions/{id}/alerts?limit=1000", server.url)).await;
-            let ids: BTreeSet<String> =
-                listed["alerts"].as_array().unwrap().iter().map(|a| format!("alert_{}", a["id"])).collect();
-            alert_ids.push(ids);
-        }
-        let received = |n: usize| -> Vec<String> {
-            webhooks
-                .got()
-                .iter()
-                .filter(|r| r.path == format!("subscriber/{n}"))
-                .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
-                .collect()
-        };
-        eventually(60, "every alert at its webhook", || {
-            let all_in = alert_ids.iter().enumerate().all(|(n, ids)| {
-                let got: BTreeSet<String> = received(n).into_iter().collect();
-                ids.is_subset(&got)
-            });
-            async move { all_in.then_some(()) }
-        })
-        .await;
-        let mut repeats = 0;
-        for (n, ids) in alert_ids.iter().enumerate() {
-            let got = received(n);
-            let distinct: BTreeSet<String> = got.iter().cloned().collect();
-            assert_eq!(&distinct, ids, "subscriber {n}'s webhook got alerts that are not theirs");
-            repeats += got.len() - distinct.len();
-            let log = get_json(
-                &http,
-                format!("{}/v1/subscriptions/{}/deliveries?limit=1000", server.url, subscriptions[n]),
-            )
-            .await;
-            let log = log["deliveries"].as_array().unwrap();
-            assert_eq!(log.len(), ids.len());
-            assert!(log.iter().all(|d| d["state"] == "delivered"), "{log:?}");
-        }
+        let repeats = every_alert_at_its_webhook(&server.url, &subscriptions, &webhooks).await;
         println!(
             "crash test: {kills} kills, {deliveries} alerts checked for {} subscribers; every one at its webhook, \
              {repeats} sent again after a kill cut its attempt short",

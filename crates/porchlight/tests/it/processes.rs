@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::common::{Backend, Receiver, Server, eventually, get_json};
-use crate::crash::{agency, push, pushes, settled, subscribe_all};
+use crate::crash::{agency, every_alert_at_its_webhook, push, pushes, settled, subscribe_all};
 
 /// Pushes after which the first alert worker, then the first delivery worker, is killed.
 const KILL_MATCHER: [usize; 2] = [6, 20];
@@ -123,44 +123,7 @@ async fn processes_sharing_postgresql_give_every_subscriber_exactly_the_alerts_d
     assert_eq!(settled(&side.url, &subscriptions).await, expected, "the API processes disagree");
 
     // Every alert reached its subscriber's webhook, and nothing else did.
-    let mut alert_ids = Vec::new();
-    for id in &subscriptions {
-        let listed = get_json(&http, format!("{}/v1/subscriptions/{id}/alerts?limit=1000", front.url)).await;
-        let ids: BTreeSet<String> =
-            listed["alerts"].as_array().unwrap().iter().map(|a| format!("alert_{}", a["id"])).collect();
-        alert_ids.push(ids);
-    }
-    let received = |n: usize| -> Vec<String> {
-        webhooks
-            .got()
-            .iter()
-            .filter(|r| r.path == format!("subscriber/{n}"))
-            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
-            .collect()
-    };
-    eventually(60, "every alert at its webhook", || {
-        let all_in = alert_ids.iter().enumerate().all(|(n, ids)| {
-            let got: BTreeSet<String> = received(n).into_iter().collect();
-            ids.is_subset(&got)
-        });
-        async move { all_in.then_some(()) }
-    })
-    .await;
-    let mut repeats = 0;
-    for (n, ids) in alert_ids.iter().enumerate() {
-        let got = received(n);
-        let distinct: BTreeSet<String> = got.iter().cloned().collect();
-        assert_eq!(&distinct, ids, "subscriber {n}'s webhook got alerts that are not theirs");
-        repeats += got.len() - distinct.len();
-        let log = get_json(
-            &http,
-            format!("{}/v1/subscriptions/{}/deliveries?limit=1000", front.url, subscriptions[n]),
-        )
-        .await;
-        let log = log["deliveries"].as_array().unwrap();
-        assert_eq!(log.len(), ids.len());
-        assert!(log.iter().all(|d| d["state"] == "delivered"), "{log:?}");
-    }
+    let repeats = every_alert_at_its_webhook(&front.url, &subscriptions, &webhooks).await;
     // The live stream carried each of its subscriber's alerts, once.
     let listed =
         get_json(&http, format!("{}/v1/subscriptions/{}/alerts?limit=1000", front.url, subscriptions[0]))
