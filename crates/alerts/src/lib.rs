@@ -104,7 +104,18 @@ impl Alerts {
         index.load(&subscriptions);
         drop(subscriptions);
         tracing::info!(subscriptions = index.len(), "subscription index loaded");
-        Ok(Self {
+        Ok(Self::with_index(store, index, known, lease))
+    }
+
+    /// Without the index: for a process that serves subscriptions and their live streams but
+    /// runs no worker (another process's matches them), so it does not hold every subscription
+    /// in memory. Its [`Alerts::drain`] would match nobody until it has caught up.
+    pub fn without_index(store: Store) -> Self {
+        Self::with_index(store, SubscriptionIndex::new(), SubscriptionKey::default(), DEFAULT_LEASE)
+    }
+
+    fn with_index(store: Store, index: SubscriptionIndex, known: SubscriptionKey, lease: Duration) -> Self {
+        Self {
             inner: Arc::new(Inner {
                 store,
                 index: RwLock::new(index),
@@ -114,7 +125,7 @@ impl Alerts {
                 wake: Notify::new(),
                 made: watch::Sender::new(0),
             }),
-        })
+        }
     }
 
     /// Tell the worker that new outbox rows are waiting.

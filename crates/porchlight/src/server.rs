@@ -99,9 +99,14 @@ pub async fn start(
 ) -> anyhow::Result<Server> {
     crate::metrics::install();
     let has = |role| roles.contains(&role);
-    let alerts = Alerts::load_with_lease(store.clone(), delivery.outbox_lease()?)
-        .await
-        .context("loading subscriptions")?;
+    // Only an alert worker needs every subscription in memory.
+    let alerts = if has(Role::Matcher) {
+        Alerts::load_with_lease(store.clone(), delivery.outbox_lease()?)
+            .await
+            .context("loading subscriptions")?
+    } else {
+        Alerts::without_index(store.clone())
+    };
     let mut tasks = Vec::new();
     if has(Role::Matcher) {
         tasks.push(tokio::spawn(alerts.clone().run()));
