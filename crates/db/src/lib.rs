@@ -41,6 +41,7 @@ use sqlx::{
 
 pub use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
+#[cfg(feature = "testing")]
 pub mod testing;
 
 #[derive(Debug, thiserror::Error)]
