@@ -31,49 +31,88 @@ impl RTreeObject for Entry {
     }
 }
 
-/// One of `count` matchers that split the world between them by region: squares of one degree
-/// of latitude and longitude, dealt to shards by a fixed hash. The shard that owns an incident's
-/// region answers for it, so a shard keeps every subscription whose area reaches one of its
-/// regions (an area on a boundary is kept by each shard it touches).
+/// The share of the world one matcher answers for, of `count` shards that split it between them
+/// by region: squares of a tenth of a degree of latitude and longitude (about 11 km by 8 km in
+/// the middle latitudes), dealt to shards by a fixed hash, the same in every process and build.
+/// The shard that owns an incident's region answers for it, so a matcher keeps every
+/// subscription whose area reaches one of its shards' regions (an area on a boundary is kept by
+/// each shard it touches). One matcher may own several shards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
-    index: u32,
+    /// The shards owned, one bit each.
+    owned: u128,
     count: u32,
 }
 
+/// The most shards a deployment can be split into.
+pub const MAX_SHARDS: u32 = 128;
+/// Regions per degree of latitude and of longitude.
+const REGIONS_PER_DEG: f64 = 10.0;
 /// Degrees added around an area's box before finding the regions it reaches: the box is
 /// computed at the area's centre latitude, a hair narrower than the cap at its widest.
 const SHARD_MARGIN_DEG: f64 = 0.01;
 
 impl Shard {
-    /// Shard `index` of `count`; `None` unless `index < count`.
+    /// Shard `index` of `count`; `None` unless `index < count <= MAX_SHARDS`.
     pub fn new(index: u32, count: u32) -> Option<Self> {
-        (index < count).then_some(Self { index, count })
+        Self::set([index], count)
+    }
+
+    /// The shards `indexes` of `count`, owned together; `None` if there are none or one is not
+    /// below `count`, or `count` is above [`MAX_SHARDS`].
+    pub fn set(indexes: impl IntoIterator<Item = u32>, count: u32) -> Option<Self> {
+        if count > MAX_SHARDS {
+            return None;
+        }
+        let mut owned = 0u128;
+        for index in indexes {
+            if index >= count {
+                return None;
+            }
+            owned |= 1 << index;
+        }
+        (owned != 0).then_some(Self { owned, count })
+    }
+
+    /// How many shards the world is split into.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The shards owned, in order.
+    pub fn indexes(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.count).filter(|i| self.owns(*i))
+    }
+
+    pub fn owns(&self, index: u32) -> bool {
+        index < self.count && self.owned & (1 << index) != 0
+    }
+
+    /// The region of a latitude and longitude: whole numbers, latitude -900..900, longitude
+    /// wrapped to 0..3600.
+    fn region(lat: f64, lon: f64) -> (i32, i32) {
+        ((lat * REGIONS_PER_DEG).floor().clamp(-900.0, 899.0) as i32, (lon * REGIONS_PER_DEG).floor() as i32)
     }
 
     fn of_region(lat: i32, lon: i32, count: u32) -> u32 {
-        let region = ((lat + 90) as u64) * 360 + (lon.rem_euclid(360) as u64);
+        let region = ((lat + 900) as u64) * 3600 + (lon.rem_euclid(3600) as u64);
         // A fixed multiplicative hash, so neighbouring regions land on different shards.
         ((region.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % u64::from(count)) as u32
     }
 
     /// The shard, of `count`, that answers for an incident at `at`.
     pub fn owning(at: Point, count: u32) -> u32 {
-        Self::of_region(at.lat().floor().min(89.0) as i32, at.lon().floor() as i32, count.max(1))
+        let (lat, lon) = Self::region(at.lat(), at.lon());
+        Self::of_region(lat, lon, count.max(1))
     }
 
-    /// Whether this shard must hold a subscription with this area.
+    /// Whether this matcher must hold a subscription with this area.
     pub fn covers(&self, area: &Area) -> bool {
         let (lo, hi) = area.bounding_box();
-        let (south, north) = (
-            (lo[1] - SHARD_MARGIN_DEG).max(-90.0).floor() as i32,
-            (hi[1] + SHARD_MARGIN_DEG).min(90.0).floor().min(89.0) as i32,
-        );
-        let (west, east) =
-            ((lo[0] - SHARD_MARGIN_DEG).floor() as i32, (hi[0] + SHARD_MARGIN_DEG).floor() as i32);
-        let east = east.min(west + 359);
-        (south..=north)
-            .any(|lat| (west..=east).any(|lon| Self::of_region(lat, lon, self.count) == self.index))
+        let (south, west) = Self::region(lo[1] - SHARD_MARGIN_DEG, lo[0] - SHARD_MARGIN_DEG);
+        let (north, east) = Self::region(hi[1] + SHARD_MARGIN_DEG, hi[0] + SHARD_MARGIN_DEG);
+        let east = east.min(west + 3599);
+        (south..=north).any(|lat| (west..=east).any(|lon| self.owns(Self::of_region(lat, lon, self.count))))
     }
 }
 
@@ -381,7 +420,7 @@ mod tests {
             (0..count).map(|i| SubscriptionIndex::for_shard(Shard::new(i, count).unwrap())).collect();
         let mut subs = Vec::new();
         for i in 0..300u32 {
-            // Around the corner of four one-degree regions at 33 N, 97 W.
+            // Around the corner of four regions (and of four one-degree squares) at 33 N, 97 W.
             let (lat, lon) = (32.9 + f64::from(i % 17) * 0.013, -97.1 + f64::from(i / 17) * 0.011);
             subs.push(sub(lat, lon, 300.0 + f64::from(i % 11) * 900.0));
         }
@@ -416,6 +455,53 @@ mod tests {
             want.sort();
             got.sort();
             assert_eq!(got, want, "at {at:?}");
+        }
+    }
+
+    /// A city falls in several regions, dealt to more than one shard; owning several shards
+    /// is owning each.
+    #[test]
+    fn a_city_spreads_over_the_shards() {
+        let mut seen = BTreeSet::new();
+        for i in 0..20 {
+            for j in 0..20 {
+                // Milwaukee's 250 km² or so.
+                let p = Point::new(42.92 + 0.013 * f64::from(i), -88.06 + 0.01 * f64::from(j)).unwrap();
+                seen.insert(Shard::owning(p, 2));
+            }
+        }
+        assert_eq!(seen, BTreeSet::from([0, 1]));
+        let both = Shard::set([0, 2], 3).unwrap();
+        assert_eq!(both.indexes().collect::<Vec<_>>(), [0, 2]);
+        assert!(both.owns(2) && !both.owns(1) && !both.owns(3));
+        assert_eq!(Shard::set([], 3), None);
+        assert_eq!(Shard::set([3], 3), None);
+        assert_eq!(Shard::new(0, MAX_SHARDS + 1), None);
+    }
+
+    proptest! {
+        /// Wherever a circle is (near the poles, across the antimeridian) and wherever in it a
+        /// call falls, the shard answering for the call holds the circle.
+        #[test]
+        fn the_shard_of_any_point_inside_an_area_holds_it(
+            lat in -89.5f64..89.5,
+            lon in -180.0f64..180.0,
+            radius_m in 0.0f64..20_000.0,
+            bearing in 0.0f64..std::f64::consts::TAU,
+            fraction in 0.0f64..=1.0,
+            count in 2u32..=MAX_SHARDS,
+        ) {
+            let centre = Point::new(lat, lon).unwrap();
+            let area = Area::Circle { point: centre, radius_m };
+            // The point `fraction` of the radius away along `bearing`, on the sphere.
+            let d = fraction * radius_m / 6_371_008.8;
+            let (p1, l1) = (lat.to_radians(), lon.to_radians());
+            let p2 = (p1.sin() * d.cos() + p1.cos() * d.sin() * bearing.cos()).asin();
+            let l2 = l1 + (bearing.sin() * d.sin() * p1.cos()).atan2(d.cos() - p1.sin() * p2.sin());
+            let inside = Point::new(p2.to_degrees(), (l2.to_degrees() + 540.0).rem_euclid(360.0) - 180.0).unwrap();
+            prop_assume!(area.contains(inside));
+            let shard = Shard::new(Shard::owning(inside, count), count).unwrap();
+            prop_assert!(shard.covers(&area), "{inside:?} in {area:?}");
         }
     }
 
