@@ -286,6 +286,26 @@ impl Store {
     /// answering one row of JSON (rows one at a time through the driver cost more than the
     /// queries themselves).
     pub async fn take_due(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> Result<Vec<Due>> {
+        self.take_due_where(now, lease, limit, None).await
+    }
+
+    /// Lease, as [`Store::take_due`] does, the deliveries of these alerts that are due at `now`
+    /// (a delivery worker told of new alerts by the bus).
+    pub async fn take_due_of_alerts(&self, alerts: &[i64], now: DateTime<Utc>, lease: Duration) -> Result<Vec<Due>> {
+        if alerts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let limit = u32::try_from(alerts.len().saturating_mul(8)).unwrap_or(u32::MAX);
+        self.take_due_where(now, lease, limit, Some(alerts)).await
+    }
+
+    async fn take_due_where(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+        of_alerts: Option<&[i64]>,
+    ) -> Result<Vec<Due>> {
         #[derive(serde::Deserialize)]
         struct DueJson {
             delivery_id: i64,
@@ -311,14 +331,17 @@ impl Store {
         }
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let mut tx = self.write().await?;
-        let (ids,): (String,) = sqlx::query_as(
-            self.db.sql("SELECT agg_json(id) FROM (
-                 SELECT id FROM deliveries WHERE state = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?) AS due"),
-        )
-        .bind(ts(now))
-        .bind(i64::from(limit))
-        .fetch_one(&mut *tx)
-        .await?;
+        let of_alerts_sql = if of_alerts.is_some() { "AND any_int(alert_id, ?3)" } else { "" };
+        let sql = format!(
+            "SELECT agg_json(id) FROM (
+                 SELECT id FROM deliveries WHERE state = 'pending' AND due_at <= ?1 {of_alerts_sql}
+                 ORDER BY due_at LIMIT ?2) AS due"
+        );
+        let mut query = sqlx::query_as(self.db.sql(&sql)).bind(ts(now)).bind(i64::from(limit));
+        if let Some(alerts) = of_alerts {
+            query = query.bind(serde_json::to_string(alerts).expect("numbers serialize"));
+        }
+        let (ids,): (String,) = query.fetch_one(&mut *tx).await?;
         if ids == "[]" {
             return Ok(Vec::new());
         }

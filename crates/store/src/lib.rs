@@ -77,6 +77,17 @@ pub enum Applied {
     Withheld,
 }
 
+/// What became of a claim on one outbox row.
+#[derive(Debug)]
+pub enum OutboxClaim {
+    /// Claimed: make the alerts this incident version is due, then complete the row.
+    Claimed(Box<Incident>),
+    /// Another worker holds it, or an earlier version of its incident is not done yet.
+    NotYet,
+    /// Handled already, or its incident is gone.
+    Done,
+}
+
 /// An alert to record: for whom, and what kind of news.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Delivery {
@@ -1200,12 +1211,6 @@ impl Store {
     /// out while its worker was still at it) makes no second alert: see
     /// [`Store::complete_outbox`].
     pub async fn claim_outbox(&self, limit: u32, lease: Duration) -> Result<Vec<(i64, Incident)>> {
-        #[derive(FromRow)]
-        struct Pending {
-            outbox_id: i64,
-            #[sqlx(flatten)]
-            incident: IncidentRow,
-        }
         let now = now();
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let skip_locked = match self.db.backend() {
@@ -1227,19 +1232,96 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(self.db.pool())
         .await?;
-        if claimed.is_empty() {
+        let ids: Vec<i64> = claimed.into_iter().map(|(id,)| id).collect();
+        self.outbox_incidents(&ids).await
+    }
+
+    /// The incident versions outbox rows announce, by row, in the rows' order.
+    async fn outbox_incidents(&self, ids: &[i64]) -> Result<Vec<(i64, Incident)>> {
+        #[derive(FromRow)]
+        struct Pending {
+            outbox_id: i64,
+            #[sqlx(flatten)]
+            incident: IncidentRow,
+        }
+        if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<i64> = claimed.into_iter().map(|(id,)| id).collect();
         let rows: Vec<Pending> = sqlx::query_as(self.db.sql(&format!(
             "SELECT o.id AS outbox_id, q.* FROM outbox o JOIN ({INCIDENT_AT_VERSION}) q
                 ON q.id = o.incident_id AND q.version = o.version
              WHERE any_int(o.id, ?) ORDER BY o.id"
         )))
-        .bind(serde_json::to_string(&ids).expect("numbers serialize"))
+        .bind(serde_json::to_string(ids).expect("numbers serialize"))
         .fetch_all(self.db.pool())
         .await?;
         rows.into_iter().map(|r| Ok((r.outbox_id, r.incident.into_incident()?))).collect()
+    }
+
+    /// Claim one outbox row for `lease` (a worker told of it by the bus), on the terms of
+    /// [`Store::claim_outbox`]: it is [`OutboxClaim::Done`] if it was handled (or its incident
+    /// deleted since), and [`OutboxClaim::NotYet`] while another worker holds it or an earlier
+    /// version of its incident waits.
+    pub async fn claim_outbox_row(&self, id: i64, lease: Duration) -> Result<OutboxClaim> {
+        let now = now();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let claimed = sqlx::query(self.db.sql(
+            "UPDATE outbox SET claimed_until = ?1 WHERE id = ?3 AND done_at IS NULL
+                 AND (claimed_until IS NULL OR claimed_until <= ?2)
+                 AND NOT EXISTS (SELECT 1 FROM outbox e
+                                 WHERE e.incident_id = outbox.incident_id AND e.id < outbox.id AND e.done_at IS NULL)",
+        ))
+        .bind(ts(until))
+        .bind(ts(now))
+        .bind(id)
+        .execute(self.db.pool())
+        .await?;
+        if claimed.rows_affected() == 1 {
+            return Ok(match self.outbox_incidents(&[id]).await?.pop() {
+                Some((_, incident)) => OutboxClaim::Claimed(Box::new(incident)),
+                None => OutboxClaim::Done,
+            });
+        }
+        let pending: Option<(i64,)> =
+            sqlx::query_as(self.db.sql("SELECT id FROM outbox WHERE id = ? AND done_at IS NULL"))
+                .bind(id)
+                .fetch_optional(self.db.pool())
+                .await?;
+        Ok(if pending.is_some() { OutboxClaim::NotYet } else { OutboxClaim::Done })
+    }
+
+    /// Outbox rows not yet handled nor published to the bus whose incidents may now be seen,
+    /// oldest first, with the point of the version each announces (the bus's subject follows
+    /// it).
+    pub async fn unpublished_outbox(&self, limit: u32) -> Result<Vec<(i64, Option<Point>)>> {
+        let rows: Vec<(i64, Option<f64>, Option<f64>)> = sqlx::query_as(self.db.sql(
+            "SELECT o.id, v.lat, v.lon FROM outbox o
+             JOIN incidents i ON i.id = o.incident_id
+             JOIN incident_versions v ON v.incident_id = o.incident_id AND v.version = o.version
+             WHERE o.published_at IS NULL AND o.done_at IS NULL AND i.visible_at <= ?
+             ORDER BY o.id LIMIT ?",
+        ))
+        .bind(ts(now()))
+        .bind(i64::from(limit))
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, lat, lon)| (id, lat.zip(lon).and_then(|(lat, lon)| Point::new(lat, lon).ok())))
+            .collect())
+    }
+
+    /// Mark outbox rows as published to the bus.
+    pub async fn mark_outbox_published(&self, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(self.db.sql("UPDATE outbox SET published_at = ? WHERE any_int(id, ?)"))
+            .bind(ts(now()))
+            .bind(serde_json::to_string(ids).expect("numbers serialize"))
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
     }
 
     /// Drop every claim on outbox rows not yet done: for a store that only one process works
