@@ -22,6 +22,9 @@ use porchlight_store::{Delivery, Store, StoreError};
 use tokio::sync::{Mutex, Notify, RwLock, broadcast, watch};
 use uuid::Uuid;
 
+mod bus;
+pub use bus::Error;
+
 /// How many outbox rows the worker claims at a time: few, so that a claim is done well within
 /// its lease even when every row matches thousands of subscribers.
 const BATCH: u32 = 16;
@@ -46,6 +49,8 @@ pub struct Alerts {
 
 struct Inner {
     store: Store,
+    /// The bus between processes, when the deployment has one: see [`bus`].
+    bus: Option<porchlight_bus::Bus>,
     index: RwLock<SubscriptionIndex>,
     /// The largest key the index has taken from the store.
     known: Mutex<SubscriptionKey>,
@@ -55,6 +60,8 @@ struct Inner {
     /// How many live alerts have been made: watched by whatever sends them on (the delivery
     /// sender), so it need not wait for its next poll.
     made: watch::Sender<u64>,
+    /// The last subscription change on the bus taken into the index.
+    changes_applied: watch::Sender<u64>,
 }
 
 /// The live streams this process serves, and the alerts already sent to them.
@@ -104,31 +111,39 @@ impl Alerts {
         index.load(&subscriptions);
         drop(subscriptions);
         tracing::info!(subscriptions = index.len(), "subscription index loaded");
-        Ok(Self::with_index(store, index, known, lease))
+        Ok(Self::with_index(store, None, index, known, lease))
     }
 
     /// Without the index: for a process that serves subscriptions and their live streams but
     /// runs no worker (another process's matches them), so it does not hold every subscription
     /// in memory. Its [`Alerts::drain`] would match nobody until it has caught up.
     pub fn without_index(store: Store) -> Self {
-        Self::with_index(store, SubscriptionIndex::new(), SubscriptionKey::default(), DEFAULT_LEASE)
+        Self::with_index(store, None, SubscriptionIndex::new(), SubscriptionKey::default(), DEFAULT_LEASE)
     }
 
-    fn with_index(store: Store, index: SubscriptionIndex, known: SubscriptionKey, lease: Duration) -> Self {
+    fn with_index(
+        store: Store,
+        bus: Option<porchlight_bus::Bus>,
+        index: SubscriptionIndex,
+        known: SubscriptionKey,
+        lease: Duration,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
+                bus,
                 index: RwLock::new(index),
                 known: Mutex::new(known),
                 lease,
                 live: Mutex::new(Live::default()),
                 wake: Notify::new(),
                 made: watch::Sender::new(0),
+                changes_applied: watch::Sender::new(0),
             }),
         }
     }
 
-    /// Tell the worker that new outbox rows are waiting.
+    /// Tell the worker (or, on a bus, the publisher) that new outbox rows are waiting.
     pub fn wake(&self) {
         self.inner.wake.notify_one();
     }
@@ -136,6 +151,7 @@ impl Alerts {
     pub async fn subscribe(&self, subscription: Subscription) -> Result<(), StoreError> {
         let key = self.inner.store.insert_subscription(&subscription).await?;
         self.inner.index.write().await.insert(key, &subscription);
+        self.tell_matchers(porchlight_bus::SubscriptionChange::Made { key: i64::from(key.0) }).await;
         Ok(())
     }
 
@@ -144,6 +160,7 @@ impl Alerts {
         let key = self.inner.store.delete_subscription(id).await?;
         if let Some(key) = key {
             self.inner.index.write().await.remove(key);
+            self.tell_matchers(porchlight_bus::SubscriptionChange::Deleted { key: i64::from(key.0) }).await;
         }
         self.inner.live.lock().await.streams.remove(&id);
         Ok(key.is_some())
@@ -627,6 +644,77 @@ mod tests {
             store.apply(&[policy.apply(call("2", "open", 43.0005))]).await.unwrap();
             assert_eq!(restarted.drain().await.unwrap(), 1);
             assert_eq!(store.alerts(newcomer.id, None, None, 10).await.unwrap().len(), 2);
+        }
+    }
+
+    porchlight_db::test_on_both! {
+        #[tokio::test]
+        /// On a bus: an API process publishes what it stores and tells of subscriptions made and
+        /// deleted; each of two matchers holds only the subscriptions of its shard, hears of new
+        /// ones and deletions from the bus (well before any fallback to the store), and makes
+        /// the alerts of its shard's incidents. An incident is published once.
+        async fn matchers_on_a_bus_follow_subscriptions_and_take_their_shards_incidents(backend) {
+            use porchlight_core::matcher::Shard;
+            let (_db, store, _) = testville(backend).await;
+            let test = porchlight_bus::testing::TempBus::new(2).await;
+            let api = Alerts::without_index_on_bus(store.clone(), test.bus.clone());
+            let lease = Duration::from_secs(5);
+            let mut matchers = Vec::new();
+            for shard in 0..2 {
+                let shard = Shard::new(shard, 2).unwrap();
+                let matcher = Alerts::load_on_bus(store.clone(), lease, test.bus.clone(), shard).await.unwrap();
+                tokio::spawn(matcher.clone().run_on_bus(shard));
+                matchers.push(matcher);
+            }
+            // Two places a region apart, in different shards.
+            let (a, b) = (Point::new(43.0, -87.95).unwrap(), Point::new(43.0, -87.85).unwrap());
+            assert_ne!(Shard::owning(a, 2), Shard::owning(b, 2));
+            let circle = |at: Point| Subscription::new(at, 300.0, Default::default(), Utc::now()).unwrap();
+            let (near_a, near_b) = (circle(a), circle(b));
+            for s in [&near_a, &near_b] {
+                api.subscribe(s.clone()).await.unwrap();
+            }
+            let sizes = || async {
+                let mut sizes = Vec::new();
+                for m in &matchers {
+                    sizes.push(m.inner.index.read().await.len());
+                }
+                sizes
+            };
+            let mut waited = 0;
+            while sizes().await != [1, 1] {
+                assert!(waited < 40, "the matchers did not hear of the subscriptions: {:?}", sizes().await);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                waited += 1;
+            }
+            let policy = Policy::default();
+            let at = |p: Point, id: &str| {
+                porchlight_core::testing::call("testville", id, "THEFT", Category::Property, "open", p)
+            };
+            store.apply(&[policy.apply(at(a, "1")), policy.apply(at(b, "2"))]).await.unwrap();
+            assert_eq!(api.publish_once().await.unwrap(), 2);
+            assert_eq!(api.publish_once().await.unwrap(), 0, "published once");
+            let mut waited = 0;
+            loop {
+                let (x, y) = (
+                    store.alerts(near_a.id, None, None, 10).await.unwrap(),
+                    store.alerts(near_b.id, None, None, 10).await.unwrap(),
+                );
+                if x.len() == 1 && y.len() == 1 {
+                    break;
+                }
+                assert!(waited < 100, "alerts: {x:?} {y:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                waited += 1;
+            }
+            // A deletion reaches the matcher holding it.
+            assert!(api.unsubscribe(near_a.id).await.unwrap());
+            let mut waited = 0;
+            while sizes().await.iter().sum::<usize>() != 1 {
+                assert!(waited < 40, "the matchers did not hear of the deletion: {:?}", sizes().await);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                waited += 1;
+            }
         }
     }
 }

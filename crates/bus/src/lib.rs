@@ -308,13 +308,16 @@ impl Bus {
 
     /// Which subscribers have new live alerts, as other processes say it from now on.
     pub async fn live(&self) -> Result<Live, Error> {
-        let subscriber =
-            self.client.subscribe(format!("{}.live", self.name)).await.map_err(nats("listening for live alerts"))?;
+        let subscriber = self
+            .client
+            .subscribe(format!("{}.live", self.name))
+            .await
+            .map_err(nats("listening for live alerts"))?;
         Ok(Live { subscriber })
     }
 
-    /// How many published incidents wait in each shard (not yet acknowledged by a matcher),
-    /// and how many messages each shard's consumer has been given in all.
+    /// How many published incidents wait in a shard (not yet acknowledged by a matcher), and
+    /// how many times its consumer has given one (again after a kill too).
     pub async fn shard_counts(&self, shard: u32) -> Result<(u64, u64), Error> {
         let stream = self
             .js
@@ -325,7 +328,7 @@ impl Bus {
             .consumer_info(format!("matcher-{shard}"))
             .await
             .map_err(nats("reading a matcher's consumer"))?;
-        Ok((info.num_pending + info.num_ack_pending as u64, info.delivered.stream_sequence))
+        Ok((info.num_pending + info.num_ack_pending as u64, info.delivered.consumer_sequence))
     }
 
     /// Delete the deployment's streams (and so its consumers): for tests that share a server.
@@ -426,40 +429,54 @@ impl Live {
     }
 }
 
-/// The NATS server tests use: `PORCHLIGHT_TEST_NATS`, or the one on this machine.
-pub fn test_url() -> String {
-    std::env::var("PORCHLIGHT_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
-#[cfg(test)]
-mod tests {
+/// A bus of its own for each test on a shared NATS server.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
     use super::*;
 
-    /// A bus of its own on the test server, deleted after.
-    struct TestBus(Bus);
+    /// The NATS server tests use: `PORCHLIGHT_TEST_NATS`, or the one on this machine.
+    pub fn url() -> String {
+        std::env::var("PORCHLIGHT_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+    }
 
-    impl TestBus {
-        async fn new(shards: u32) -> Self {
+    /// A bus of a fresh name on the test server; its streams are deleted when it is dropped.
+    pub struct TempBus {
+        pub bus: Bus,
+    }
+
+    impl TempBus {
+        pub async fn new(shards: u32) -> Self {
             let name = format!("test-{}", Uuid::new_v4().simple());
-            Self(Bus::connect(&test_url(), &name, shards).await.unwrap())
+            Self { bus: Bus::connect(&url(), &name, shards).await.expect("the test NATS server") }
+        }
+
+        pub fn name(&self) -> &str {
+            &self.bus.name
         }
     }
 
-    impl Drop for TestBus {
+    impl Drop for TempBus {
         fn drop(&mut self) {
-            let (name, shards) = (self.0.name.clone(), self.0.shards);
+            let (name, shards) = (self.bus.name.clone(), self.bus.shards);
             // On a connection of its own: the test's runtime, which drives the bus's, is
             // blocked here. A stream left behind is harmless.
             let _ = std::thread::spawn(move || {
-                tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async move {
-                    if let Ok(bus) = Bus::connect(&test_url(), &name, shards).await {
-                        let _ = bus.delete().await;
-                    }
-                })
+                tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(
+                    async move {
+                        if let Ok(bus) = Bus::connect(&url(), &name, shards).await {
+                            let _ = bus.delete().await;
+                        }
+                    },
+                )
             })
             .join();
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{testing::TempBus, *};
 
     fn published(ids: &[(u32, i64)]) -> Vec<(u32, Published)> {
         ids.iter().map(|(shard, id)| (*shard, Published { outbox_id: *id })).collect()
@@ -467,8 +484,8 @@ mod tests {
 
     #[tokio::test]
     async fn each_shard_gets_its_incidents_once_and_again_when_not_acknowledged() {
-        let test = TestBus::new(2).await;
-        let bus = &test.0;
+        let test = TempBus::new(2).await;
+        let bus = &test.bus;
         bus.publish_incidents(&published(&[(0, 1), (1, 2), (0, 3)])).await.unwrap();
         // Published again (a publisher that died before marking them): not stored twice.
         bus.publish_incidents(&published(&[(0, 1), (1, 2)])).await.unwrap();
@@ -501,8 +518,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_deployment_agrees_on_its_shard_count() {
-        let test = TestBus::new(4).await;
-        let name = &test.0.name;
+        let test = TempBus::new(4).await;
+        let name = test.name();
+        let test_url = testing::url;
         assert!(Bus::connect(&test_url(), name, 4).await.is_ok());
         let err = Bus::connect(&test_url(), name, 2).await.unwrap_err();
         assert!(matches!(err, Error::Shards { said: 2, .. }), "{err}");
@@ -514,8 +532,8 @@ mod tests {
 
     #[tokio::test]
     async fn subscription_changes_are_followed_from_where_a_matcher_stood() {
-        let test = TestBus::new(1).await;
-        let bus = &test.0;
+        let test = TempBus::new(1).await;
+        let bus = &test.bus;
         bus.publish_subscription_change(SubscriptionChange::Made { key: 1 }).await.unwrap();
         let stood = bus.subscription_changes_last().await.unwrap();
         bus.publish_subscription_change(SubscriptionChange::Made { key: 2 }).await.unwrap();
@@ -537,8 +555,8 @@ mod tests {
 
     #[tokio::test]
     async fn matched_alerts_are_shared_by_the_delivery_workers_and_live_news_reaches_listeners() {
-        let test = TestBus::new(1).await;
-        let bus = &test.0;
+        let test = TempBus::new(1).await;
+        let bus = &test.bus;
         let mut live = bus.live().await.unwrap();
         let redeliver = Duration::from_secs(5);
         let (mut a, mut b) = (bus.matched(redeliver).await.unwrap(), bus.matched(redeliver).await.unwrap());

@@ -101,6 +101,8 @@ impl Default for Config {
 
 /// How long the sender waits for new deliveries when nothing wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(100);
+/// How often the store is polled when the bus tells of new deliveries.
+const BUS_POLL: Duration = Duration::from_secs(1);
 /// How often closed digest periods are looked for.
 const DIGEST_EVERY: Duration = Duration::from_secs(60);
 /// Deliveries leased at a time, and attempts recorded in one transaction.
@@ -204,6 +206,68 @@ impl Sender {
     /// Send until the task is dropped: lease due deliveries while fewer than `concurrency`
     /// attempts are under way, and record outcomes in batches as they come in.
     pub async fn run(self) {
+        self.run_polling(IDLE_POLL).await
+    }
+
+    /// Send as [`Sender::run`] does, and take at once the matched alerts the bus tells of
+    /// (the delivery workers of a deployment share them as one work queue); the store is then
+    /// polled only every [`BUS_POLL`], for retries, digests and deliveries whose word was lost.
+    pub async fn run_on_bus(self, bus: porchlight_bus::Bus) {
+        tokio::join!(self.clone().run_polling(BUS_POLL), self.take_from_bus(bus));
+    }
+
+    /// Lease the deliveries of each matched alert the bus tells of, attempt them, record the
+    /// outcomes and acknowledge, until the task is dropped. A worker killed mid-way leaves the
+    /// message to be given again (to this worker or another) and its deliveries leased until
+    /// their lease runs out, when the store's poll takes them.
+    async fn take_from_bus(self, bus: porchlight_bus::Bus) {
+        loop {
+            let mut work = match bus.matched(self.lease()).await {
+                Ok(work) => work,
+                Err(e) => {
+                    tracing::error!(error = %e, "taking matched alerts from the bus failed; retrying");
+                    tokio::time::sleep(BUS_POLL).await;
+                    continue;
+                }
+            };
+            while let Some(job) = work.next().await {
+                let job = match job {
+                    Ok(job) => job,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "taking matched alerts from the bus");
+                        continue;
+                    }
+                };
+                let sent = async {
+                    let due = self
+                        .inner
+                        .store
+                        .take_due_of_alerts(&job.value.alerts, Utc::now(), self.lease())
+                        .await?;
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for d in due {
+                        let me = self.clone();
+                        tasks.spawn(async move { me.attempt(d).await });
+                    }
+                    let attempts: Vec<Attempt> = tasks.join_all().await;
+                    self.inner.store.record_attempts(&attempts, self.inner.config.pause).await?;
+                    Ok::<_, Error>(())
+                };
+                match sent.await {
+                    Ok(()) => {
+                        if let Err(e) = job.done().await {
+                            tracing::warn!(error = %e, "acknowledging matched alerts");
+                        }
+                    }
+                    // Given again after the lease.
+                    Err(e) => tracing::error!(error = %e, "delivering matched alerts failed"),
+                }
+            }
+            tokio::time::sleep(BUS_POLL).await;
+        }
+    }
+
+    async fn run_polling(self, poll: Duration) {
         let concurrency = self.inner.config.concurrency.max(1);
         let (done, outcomes) = mpsc::channel::<Attempt>(concurrency * 2);
         let recorder = tokio::spawn(record(self.inner.store.clone(), self.inner.config.pause, outcomes));
@@ -211,7 +275,7 @@ impl Sender {
         // Batches are leased ahead, one waiting while one is being sent, so that the store's
         // query overlaps the attempts under way.
         let (leased, mut batches) = mpsc::channel::<Vec<Due>>(1);
-        let taker = tokio::spawn(self.clone().take(leased));
+        let taker = tokio::spawn(self.clone().take(leased, poll));
         let digests = tokio::spawn(self.clone().digests());
         while let Some(due) = batches.recv().await {
             for d in due {
@@ -265,7 +329,7 @@ impl Sender {
 
     /// Lease due deliveries a batch at a time and hand them on; wait for a wake-up or the next
     /// poll when none are due.
-    async fn take(self, leased: mpsc::Sender<Vec<Due>>) {
+    async fn take(self, leased: mpsc::Sender<Vec<Due>>, poll: Duration) {
         loop {
             match self.inner.store.take_due(Utc::now(), self.lease(), BATCH as u32).await {
                 Ok(due) if !due.is_empty() => {
@@ -276,7 +340,7 @@ impl Sender {
                 Ok(_) => {
                     tokio::select! {
                         () = self.inner.wake.notified() => {}
-                        () = tokio::time::sleep(IDLE_POLL) => {}
+                        () = tokio::time::sleep(poll) => {}
                     }
                 }
                 Err(e) => {

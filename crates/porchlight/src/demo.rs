@@ -75,7 +75,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ([127, 0, 0, 1], args.port).into(),
         &Default::default(),
         None,
-        &server::Role::ALL,
+        &server::Layout::default(),
     )
     .await?;
     let subscriber = Subscription::new(

@@ -36,7 +36,7 @@ enum Command {
     /// Run a demo: a fresh database, a real city's calls replayed live, and a demo subscriber.
     Demo(demo::DemoArgs),
     /// Serve the HTTP API and deliver alerts from an existing data folder.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Import a CSV file through an agency's mapping file, with a summary of every row's outcome.
     Import(ingest::ImportArgs),
     /// Check a feed's data against its mapping and a policy without storing anything.
@@ -136,6 +136,8 @@ struct ServeArgs {
         default_value = "api,ingest,matcher,delivery"
     )]
     roles: Vec<server::Role>,
+    #[command(flatten)]
+    bus: server::BusArgs,
 }
 
 #[tokio::main]
@@ -169,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
                 (args.host, args.port).into(),
                 &args.delivery,
                 args.geocoder.build()?,
-                &args.roles,
+                &server::Layout { roles: args.roles, bus: args.bus },
             )
             .await?;
             println!("listening on {}", server.url);

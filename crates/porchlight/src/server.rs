@@ -40,6 +40,56 @@ impl Role {
     pub const ALL: [Role; 4] = [Role::Api, Role::Ingest, Role::Matcher, Role::Delivery];
 }
 
+/// The deployment's bus between processes, when it has one (see DEPLOYMENT.md).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct BusArgs {
+    /// A NATS server with JetStream (`nats://host:4222`) to carry work between the processes
+    /// of a deployment: published incidents to the matchers of their shards, subscription
+    /// changes to every matcher, matched alerts to the delivery workers, live alerts to the
+    /// API processes. Without one, processes sharing a PostgreSQL store find work by polling
+    /// it.
+    #[arg(long = "bus", env = "PORCHLIGHT_BUS")]
+    pub url: Option<String>,
+    /// What the deployment's streams and subjects on the bus are named after.
+    #[arg(long, env = "PORCHLIGHT_BUS_NAME", default_value = "porchlight")]
+    pub bus_name: String,
+    /// How many shards the map is split into on the bus (at most 128); every process of a
+    /// deployment must say the same.
+    #[arg(long, env = "PORCHLIGHT_SHARD_COUNT", default_value_t = 1)]
+    pub shard_count: u32,
+    /// The shards a matcher process answers for, comma-separated (all by default).
+    #[arg(long, env = "PORCHLIGHT_SHARDS", value_delimiter = ',')]
+    pub shards: Vec<u32>,
+}
+
+impl BusArgs {
+    /// The shards this process's matcher answers for.
+    fn shard(&self) -> anyhow::Result<porchlight_core::matcher::Shard> {
+        let count = self.shard_count;
+        let owned: Vec<u32> = if self.shards.is_empty() { (0..count).collect() } else { self.shards.clone() };
+        porchlight_core::matcher::Shard::set(owned.iter().copied(), count).with_context(|| {
+            format!(
+                "--shards {owned:?} of --shard-count {count}: a shard count is 1 to {}, and each shard \
+                 below it",
+                porchlight_core::matcher::MAX_SHARDS
+            )
+        })
+    }
+}
+
+/// What a process does and how it reaches the others.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub roles: Vec<Role>,
+    pub bus: BusArgs,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Self { roles: Role::ALL.to_vec(), bus: BusArgs::default() }
+    }
+}
+
 /// How often incidents past their agency's retention are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -95,21 +145,44 @@ pub async fn start(
     addr: SocketAddr,
     delivery: &DeliveryArgs,
     geocoder: Option<std::sync::Arc<crate::geocoder::Geocoder>>,
-    roles: &[Role],
+    layout: &Layout,
 ) -> anyhow::Result<Server> {
     crate::metrics::install();
-    let has = |role| roles.contains(&role);
-    // Only an alert worker needs every subscription in memory.
-    let alerts = if has(Role::Matcher) {
-        Alerts::load_with_lease(store.clone(), delivery.outbox_lease()?)
+    let has = |role| layout.roles.contains(&role);
+    let shard = layout.bus.shard()?;
+    let bus = match &layout.bus.url {
+        Some(url) => Some(
+            porchlight_bus::Bus::connect(url, &layout.bus.bus_name, layout.bus.shard_count)
+                .await
+                .context("connecting to the bus")?,
+        ),
+        None => None,
+    };
+    let lease = delivery.outbox_lease()?;
+    // Only an alert worker needs the subscriptions in memory (on a bus, those of its shards).
+    let alerts = match (&bus, has(Role::Matcher)) {
+        (None, true) => {
+            Alerts::load_with_lease(store.clone(), lease).await.context("loading subscriptions")?
+        }
+        (None, false) => Alerts::without_index(store.clone()),
+        (Some(bus), true) => Alerts::load_on_bus(store.clone(), lease, bus.clone(), shard)
             .await
-            .context("loading subscriptions")?
-    } else {
-        Alerts::without_index(store.clone())
+            .context("loading subscriptions")?,
+        (Some(bus), false) => Alerts::without_index_on_bus(store.clone(), bus.clone()),
     };
     let mut tasks = Vec::new();
-    if has(Role::Matcher) {
-        tasks.push(tokio::spawn(alerts.clone().run()));
+    match &bus {
+        None if has(Role::Matcher) => tasks.push(tokio::spawn(alerts.clone().run())),
+        None => {}
+        Some(_) => {
+            if has(Role::Matcher) {
+                tasks.push(tokio::spawn(alerts.clone().run_on_bus(shard)));
+            }
+            // Whoever stores incidents publishes them.
+            if has(Role::Api) || has(Role::Ingest) {
+                tasks.push(tokio::spawn(alerts.clone().publish()));
+            }
+        }
     }
     if has(Role::Ingest) {
         tasks.push(tokio::spawn(sweep_expired(store.clone())));
@@ -130,6 +203,7 @@ pub async fn start(
     let mut made = alerts.live_made();
     let waker = sender.clone();
     if has(Role::Delivery) {
+        let bus = bus.clone();
         tasks.push(tokio::spawn(async move {
             let wake_on_alerts = async {
                 while made.changed().await.is_ok() {
@@ -137,8 +211,14 @@ pub async fn start(
                 }
                 std::future::pending::<()>().await;
             };
+            let run = async {
+                match bus {
+                    Some(bus) => sender.run_on_bus(bus).await,
+                    None => sender.run().await,
+                }
+            };
             tokio::select! {
-                () = sender.run() => {}
+                () = run => {}
                 () = wake_on_alerts => {}
             }
         }));
@@ -175,7 +255,10 @@ pub async fn start(
         portal_duties.abort();
     }
     // Live streams served here hear of alerts another process's worker made.
-    if has(Role::Api) && (!has(Role::Matcher) || state.store.backend() == porchlight_store::Backend::Postgres)
+    if has(Role::Api) && bus.is_some() {
+        tasks.push(tokio::spawn(alerts.clone().relay_on_bus()));
+    } else if has(Role::Api)
+        && (!has(Role::Matcher) || state.store.backend() == porchlight_store::Backend::Postgres)
     {
         tasks.push(tokio::spawn(alerts.clone().relay()));
     }

@@ -291,7 +291,12 @@ impl Store {
 
     /// Lease, as [`Store::take_due`] does, the deliveries of these alerts that are due at `now`
     /// (a delivery worker told of new alerts by the bus).
-    pub async fn take_due_of_alerts(&self, alerts: &[i64], now: DateTime<Utc>, lease: Duration) -> Result<Vec<Due>> {
+    pub async fn take_due_of_alerts(
+        &self,
+        alerts: &[i64],
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Vec<Due>> {
         if alerts.is_empty() {
             return Ok(Vec::new());
         }

@@ -1,11 +1,13 @@
 //! Several processes sharing one PostgreSQL store (issue 12): two API processes (one of them
 //! also doing the deployment's one-off duties), two alert workers and two delivery workers,
-//! each a `porchlight serve --roles ...` of its own on loopback. A stream of pushed calls goes
-//! to both API processes; one alert worker and one delivery worker are killed with SIGKILL in
-//! the middle of it and started again. At the end every subscriber has exactly the alerts that
-//! the same stream gives a single process on SQLite, each once, and its webhook has received
-//! every one of them; and a live stream served by an API process, which makes no alerts
-//! itself, has carried each of its subscriber's alerts once.
+//! each a `porchlight serve --roles ...` of its own on loopback; once finding work by polling
+//! the store, once told of it by a NATS JetStream bus, where the two alert workers answer for
+//! different shards of the map. A stream of pushed calls goes to both API processes; one alert
+//! worker and one delivery worker are killed with SIGKILL in the middle of it and started
+//! again. At the end every subscriber has exactly the alerts that the same stream gives a
+//! single process on SQLite, each once, and its webhook has received every one of them; and a
+//! live stream served by an API process, which makes no alerts itself, has carried each of its
+//! subscriber's alerts once.
 
 use std::{
     collections::BTreeSet,
@@ -24,29 +26,66 @@ use crate::crash::{agency, every_alert_at_its_webhook, push, pushes, settled, su
 const KILL_MATCHER: [usize; 2] = [6, 20];
 const KILL_SENDER: [usize; 2] = [12, 27];
 
-fn start(data: &Path, roles: &str) -> Server {
-    Server::start_with_env(
-        data,
-        &[
-            ("PORCHLIGHT_ROLES", roles),
-            // A killed worker's claims run out fast, and an attempt cut short by a kill is
-            // made again within a second or two.
-            ("PORCHLIGHT_OUTBOX_LEASE_SECS", "1"),
-            ("PORCHLIGHT_DELIVERY_TIMEOUT_SECS", "0.5"),
-            ("PORCHLIGHT_RETRY_FIRST_SECS", "0.1"),
-            ("PORCHLIGHT_RETRY_MAX_SECS", "0.2"),
-        ],
-    )
+/// How the processes find their work.
+#[derive(Clone, Copy)]
+enum Layout<'a> {
+    /// By polling the store.
+    Store,
+    /// Told by the bus of this name on the test NATS server, the map split into two shards.
+    Bus(&'a str),
 }
 
-fn kill_and_restart(server: &mut Server, data: &Path, roles: &str) {
+/// A process with `roles` (and, on a bus, answering for `shards`).
+fn start(data: &Path, roles: &str, layout: Layout, shards: &str) -> Server {
+    let url = porchlight_bus::testing::url();
+    let mut env = vec![
+        ("PORCHLIGHT_ROLES", roles),
+        // A killed worker's claims run out fast, and an attempt cut short by a kill is
+        // made again within a second or two.
+        ("PORCHLIGHT_OUTBOX_LEASE_SECS", "1"),
+        ("PORCHLIGHT_DELIVERY_TIMEOUT_SECS", "0.5"),
+        ("PORCHLIGHT_RETRY_FIRST_SECS", "0.1"),
+        ("PORCHLIGHT_RETRY_MAX_SECS", "0.2"),
+    ];
+    if let Layout::Bus(name) = layout {
+        env.extend([
+            ("PORCHLIGHT_BUS", url.as_str()),
+            ("PORCHLIGHT_BUS_NAME", name),
+            ("PORCHLIGHT_SHARD_COUNT", "2"),
+        ]);
+        if !shards.is_empty() {
+            env.push(("PORCHLIGHT_SHARDS", shards));
+        }
+    }
+    Server::start_with_env(data, &env)
+}
+
+fn kill_and_restart(server: &mut Server, restart: impl FnOnce() -> Server) {
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    *server = start(data, roles);
+    *server = restart();
 }
 
 #[tokio::test]
 async fn processes_sharing_postgresql_give_every_subscriber_exactly_the_alerts_due() {
+    every_subscriber_gets_exactly_the_alerts_due(Layout::Store).await;
+}
+
+#[tokio::test]
+async fn processes_on_a_nats_bus_with_two_matcher_shards_give_every_subscriber_exactly_the_alerts_due() {
+    let test = porchlight_bus::testing::TempBus::new(2).await;
+    let bus = &test.bus;
+    every_subscriber_gets_exactly_the_alerts_due(Layout::Bus(test.name())).await;
+    // Each matcher had its share of the calls, and nothing is left waiting.
+    for shard in 0..2 {
+        let (waiting, given) = bus.shard_counts(shard).await.unwrap();
+        assert_eq!(waiting, 0, "shard {shard} left incidents unacknowledged");
+        assert!(given > 0, "shard {shard} was given no incident: the test does not split the work");
+        println!("shard {shard}: published incidents given {given} times");
+    }
+}
+
+async fn every_subscriber_gets_exactly_the_alerts_due(layout: Layout<'_>) {
     let bodies = pushes();
 
     // The same stream to one process on SQLite, never killed.
@@ -60,10 +99,10 @@ async fn processes_sharing_postgresql_give_every_subscriber_exactly_the_alerts_d
     drop(server);
 
     let (_dir, data, secret, _db) = agency(Backend::Postgres).await;
-    let front = start(&data, "api,ingest");
-    let side = start(&data, "api");
-    let mut matchers = [start(&data, "matcher"), start(&data, "matcher")];
-    let mut senders = [start(&data, "delivery"), start(&data, "delivery")];
+    let front = start(&data, "api,ingest", layout, "");
+    let side = start(&data, "api", layout, "");
+    let mut matchers = [start(&data, "matcher", layout, "0"), start(&data, "matcher", layout, "1")];
+    let mut senders = [start(&data, "delivery", layout, ""), start(&data, "delivery", layout, "")];
     // Subscribers arrive through either API process.
     let mut subscriptions = subscribe_all(&front.url).await;
     subscriptions.truncate(3);
@@ -111,11 +150,11 @@ async fn processes_sharing_postgresql_give_every_subscriber_exactly_the_alerts_d
         if KILL_MATCHER.contains(&i) {
             // While it is at work on the push just stored.
             tokio::time::sleep(Duration::from_millis(20 * i as u64)).await;
-            kill_and_restart(&mut matchers[0], &data, "matcher");
+            kill_and_restart(&mut matchers[0], || start(&data, "matcher", layout, "0"));
         }
         if KILL_SENDER.contains(&i) {
             tokio::time::sleep(Duration::from_millis(20 * i as u64)).await;
-            kill_and_restart(&mut senders[0], &data, "delivery");
+            kill_and_restart(&mut senders[0], || start(&data, "delivery", layout, ""));
         }
     }
     let got = settled(&front.url, &subscriptions).await;
@@ -140,8 +179,12 @@ async fn processes_sharing_postgresql_give_every_subscriber_exactly_the_alerts_d
     assert_eq!(streamed.len(), due.len(), "an alert came twice on the live stream");
     assert_eq!(streamed.iter().copied().collect::<BTreeSet<_>>(), due);
     let alerts: usize = got.iter().map(Vec::len).sum();
+    let how = match layout {
+        Layout::Store => "polling the store",
+        Layout::Bus(_) => "on a NATS bus, the matchers on two shards",
+    };
     println!(
-        "processes test: 2 API, 2 alert and 2 delivery processes on one PostgreSQL database; {} kills; \
+        "processes test ({how}): 2 API, 2 alert and 2 delivery processes on one PostgreSQL database; {} kills; \
          {alerts} alerts as one process makes them, every one at its webhook ({repeats} sent again after a kill)",
         KILL_MATCHER.len() + KILL_SENDER.len()
     );
