@@ -37,6 +37,9 @@ pub enum Error {
 
 /// Outbox rows published at a time.
 const PUBLISH_BATCH: u32 = 256;
+/// A row published this long ago and still not done is published again, in case the bus lost
+/// it (a matcher given it twice finds it done, or waiting, in the store).
+const REPUBLISH_AFTER: Duration = Duration::from_secs(5 * 60);
 /// How long a matcher waits to have taken the subscription changes published before an
 /// incident, before it reads the store for them instead.
 const CHANGES_WAIT: Duration = Duration::from_secs(5);
@@ -114,7 +117,8 @@ impl Alerts {
     /// Publish the outbox rows waiting; returns how many.
     pub async fn publish_once(&self) -> Result<usize, Error> {
         let bus = self.bus();
-        let rows = self.inner.store.unpublished_outbox(PUBLISH_BATCH).await?;
+        let again_before = chrono::Utc::now() - chrono::Duration::from_std(REPUBLISH_AFTER).expect("small");
+        let rows = self.inner.store.unpublished_outbox(PUBLISH_BATCH, again_before).await?;
         if rows.is_empty() {
             return Ok(0);
         }

@@ -707,6 +707,9 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 waited += 1;
             }
+            // Done rows are not published again, however long ago they were published.
+            let later = Utc::now() + chrono::Duration::hours(1);
+            assert!(store.unpublished_outbox(10, later).await.unwrap().is_empty());
             // A deletion reaches the matcher holding it.
             assert!(api.unsubscribe(near_a.id).await.unwrap());
             let mut waited = 0;

@@ -96,8 +96,13 @@ impl Shard {
 
     fn of_region(lat: i32, lon: i32, count: u32) -> u32 {
         let region = ((lat + 900) as u64) * 3600 + (lon.rem_euclid(3600) as u64);
-        // A fixed multiplicative hash, so neighbouring regions land on different shards.
-        ((region.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % u64::from(count)) as u32
+        // SplitMix64's finalizer: every bit of the region stirs every bit of the hash, so
+        // neighbouring regions (in latitude as in longitude) scatter over the shards.
+        let mut z = region;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z % u64::from(count)) as u32
     }
 
     /// The shard, of `count`, that answers for an incident at `at`.

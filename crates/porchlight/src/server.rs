@@ -41,7 +41,7 @@ impl Role {
 }
 
 /// The deployment's bus between processes, when it has one (see DEPLOYMENT.md).
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct BusArgs {
     /// A NATS server with JetStream (`nats://host:4222`) to carry work between the processes
     /// of a deployment: published incidents to the matchers of their shards, subscription
@@ -60,6 +60,12 @@ pub struct BusArgs {
     /// The shards a matcher process answers for, comma-separated (all by default).
     #[arg(long, env = "PORCHLIGHT_SHARDS", value_delimiter = ',')]
     pub shards: Vec<u32>,
+}
+
+impl Default for BusArgs {
+    fn default() -> Self {
+        Self { url: None, bus_name: "porchlight".into(), shard_count: 1, shards: Vec::new() }
+    }
 }
 
 impl BusArgs {

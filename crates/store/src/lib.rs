@@ -1290,17 +1290,23 @@ impl Store {
         Ok(if pending.is_some() { OutboxClaim::NotYet } else { OutboxClaim::Done })
     }
 
-    /// Outbox rows not yet handled nor published to the bus whose incidents may now be seen,
-    /// oldest first, with the point of the version each announces (the bus's subject follows
-    /// it).
-    pub async fn unpublished_outbox(&self, limit: u32) -> Result<Vec<(i64, Option<Point>)>> {
+    /// Outbox rows not yet handled whose incidents may now be seen, and that were not
+    /// published to the bus or were published before `again_before` (the bus may have lost
+    /// them), oldest first, with the point of the version each announces (the bus's subject
+    /// follows it).
+    pub async fn unpublished_outbox(
+        &self,
+        limit: u32,
+        again_before: DateTime<Utc>,
+    ) -> Result<Vec<(i64, Option<Point>)>> {
         let rows: Vec<(i64, Option<f64>, Option<f64>)> = sqlx::query_as(self.db.sql(
             "SELECT o.id, v.lat, v.lon FROM outbox o
              JOIN incidents i ON i.id = o.incident_id
              JOIN incident_versions v ON v.incident_id = o.incident_id AND v.version = o.version
-             WHERE o.published_at IS NULL AND o.done_at IS NULL AND i.visible_at <= ?
-             ORDER BY o.id LIMIT ?",
+             WHERE o.done_at IS NULL AND (o.published_at IS NULL OR o.published_at < ?1) AND i.visible_at <= ?2
+             ORDER BY o.id LIMIT ?3",
         ))
+        .bind(ts(again_before))
         .bind(ts(now()))
         .bind(i64::from(limit))
         .fetch_all(self.db.pool())

@@ -1,7 +1,9 @@
 //! Calls to alerts, end to end through the store (issue 12): how many calls a second the
 //! pipeline turns into alerts, and how long a call waits for its first alert, for one process
-//! on SQLite, one process on PostgreSQL, and several processes sharing PostgreSQL (alert
-//! workers of their own, as `serve --roles matcher` runs them), printed side by side.
+//! on SQLite, one process on PostgreSQL, several processes sharing PostgreSQL (alert workers
+//! of their own, as `serve --roles matcher` runs them) finding work by polling it, and the same
+//! on a NATS JetStream bus with each alert worker answering for its own shard of the map (as
+//! `serve --roles matcher --bus ... --shards I` runs them), printed side by side.
 //!
 //! `cargo run --release -p porchlight-bench --bin pipeline-bench -- [--subscriptions 100000]
 //! [--calls 1000] [--paced 200] [--rate 10] [--workers 2]`
@@ -13,7 +15,9 @@
 //! is done (calls and alerts a second); then `--paced` calls stored one at a time at `--rate`
 //! a second, each timed from its commit to its first alert's `created_at` (p50, p99, max).
 //! PostgreSQL is the server at `PORCHLIGHT_TEST_POSTGRES` (default
-//! postgres://postgres@127.0.0.1:5432/test), where each run makes and drops a database.
+//! postgres://postgres@127.0.0.1:5432/test), where each run makes and drops a database; NATS
+//! the server at `PORCHLIGHT_TEST_NATS` (default nats://127.0.0.1:4222), where the bus layout
+//! makes and deletes streams of its own.
 
 use std::{
     process::{Child, Command},
@@ -54,6 +58,12 @@ struct Args {
     /// starts), until killed.
     #[arg(long, hide = true)]
     worker: Option<String>,
+    /// With --worker: on the bus of this name at PORCHLIGHT_TEST_NATS, answering for shard
+    /// `--shard` of `--workers`.
+    #[arg(long, hide = true)]
+    bus_name: Option<String>,
+    #[arg(long, hide = true, default_value_t = 0)]
+    shard: u32,
 }
 
 #[derive(Debug)]
@@ -196,38 +206,87 @@ impl Drop for Workers {
     }
 }
 
-async fn several_processes(location: &Location, url: &str, subs: &[Subscription], args: &Args) -> Figures {
+/// The main process stores calls; `--workers` alert-worker processes of this program make the
+/// alerts, finding work by polling the store or, with `bus`, told of it by the bus, each
+/// answering for its own shard.
+async fn several_processes(
+    location: &Location,
+    url: &str,
+    subs: &[Subscription],
+    args: &Args,
+    bus: Option<&porchlight_bus::testing::TempBus>,
+) -> Figures {
     let store = fill(location, subs).await;
     let exe = std::env::current_exe().expect("this program");
     let workers = Workers(
         (0..args.workers)
-            .map(|_| Command::new(&exe).arg("--worker").arg(url).spawn().expect("a worker process"))
+            .map(|i| {
+                let mut command = Command::new(&exe);
+                command.arg("--worker").arg(url).arg("--workers").arg(args.workers.to_string());
+                if let Some(bus) = bus {
+                    command.arg("--bus-name").arg(bus.name()).arg("--shard").arg(i.to_string());
+                }
+                command.spawn().expect("a worker process")
+            })
             .collect(),
     );
-    // Each worker loads the index before it claims anything: wait until both are up by
-    // storing one call and seeing it handled.
+    // On a bus, this process publishes what it stores, as an API process does.
+    let publisher = bus.map(|bus| Alerts::without_index_on_bus(store.clone(), bus.bus.clone()));
+    let publishing = publisher.clone().map(|p| tokio::spawn(p.publish()));
+    let wake = || {
+        if let Some(p) = &publisher {
+            p.wake();
+        }
+    };
+    // Each worker loads the index before it claims anything: wait until all are up by
+    // storing a call in each shard and seeing them handled.
     let policy = Policy::default();
-    store.apply(&[policy.apply(calls(3, 1, "warm-").remove(0))]).await.expect("stored");
+    let warm: Vec<_> = calls(3, 4 * args.workers, "warm-").into_iter().map(|c| policy.apply(c)).collect();
+    store.apply(&warm).await.expect("stored");
+    wake();
     wait_for_outbox(&store).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let layout = format!("{} processes on PostgreSQL ({} alert workers)", args.workers + 1, args.workers);
-    let figures = measure(&layout, &store, args, &|| {}).await;
+    let layout = match bus {
+        None => format!("{} processes on PostgreSQL ({} alert workers)", args.workers + 1, args.workers),
+        Some(_) => format!(
+            "{} processes on PostgreSQL and NATS ({} alert workers, a shard each)",
+            args.workers + 1,
+            args.workers
+        ),
+    };
+    let figures = measure(&layout, &store, args, &wake).await;
+    if let Some(p) = publishing {
+        p.abort();
+    }
     drop(workers);
     store.close().await;
     figures
 }
 
-async fn worker(url: &str) {
+async fn worker(url: &str, args: &Args) {
     let store = Store::connect(&Location::Postgres(url.to_owned())).await.expect("a store");
-    let alerts = Alerts::load(store).await.expect("index loaded");
-    alerts.run().await;
+    match &args.bus_name {
+        None => Alerts::load(store).await.expect("index loaded").run().await,
+        Some(name) => {
+            let count = u32::try_from(args.workers).expect("a few workers");
+            let bus = porchlight_bus::Bus::connect(&porchlight_bus::testing::url(), name, count)
+                .await
+                .expect("the bus");
+            let shard =
+                porchlight_core::matcher::Shard::new(args.shard, count).expect("a shard of the workers'");
+            let alerts = Alerts::load_on_bus(store, porchlight_alerts::DEFAULT_LEASE, bus, shard)
+                .await
+                .expect("index loaded");
+            alerts.run_on_bus(shard).await
+        }
+    }
 }
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
     if let Some(url) = &args.worker {
-        worker(url).await;
+        worker(url, &args).await;
         return;
     }
     let subs = subscriptions(args.subscriptions);
@@ -248,7 +307,15 @@ async fn main() {
     drop(database);
     let database = porchlight_db::testing::TempDatabase::new().await;
     let location = Location::Postgres(database.url().to_owned());
-    all.push(several_processes(&location, database.url(), &subs, &args).await);
+    all.push(several_processes(&location, database.url(), &subs, &args, None).await);
+    println!("{:?}", all.last().expect("one"));
+    drop(database);
+    let database = porchlight_db::testing::TempDatabase::new().await;
+    let location = Location::Postgres(database.url().to_owned());
+    let bus =
+        porchlight_bus::testing::TempBus::new(u32::try_from(args.workers).expect("a few workers")).await;
+    all.push(several_processes(&location, database.url(), &subs, &args, Some(&bus)).await);
+    drop(bus);
     drop(database);
 
     println!();

@@ -18,12 +18,14 @@ use crate::common::{
 };
 
 /// Subscriptions around N 35th St and W Villard Av, Milwaukee: (lat, lon, radius in metres).
-const AREAS: [(f64, f64, f64); 5] = [
+const AREAS: [(f64, f64, f64); 7] = [
     (43.1128, -87.9567, 900.0),
     (43.1128, -87.9567, 300.0),
     (43.1100, -87.9600, 600.0),
     (43.1150, -87.9530, 1_200.0),
     (43.1080, -87.9567, 500.0),
+    (43.0528, -88.0300, 900.0),
+    (43.0500, -88.0333, 600.0),
 ];
 
 /// Pushes after which the server is killed: right after the push is answered, or (odd ones)
@@ -43,8 +45,9 @@ pub(crate) fn pushes() -> Vec<String> {
             "call_type": call_type,
             "status": status,
             "address": format!("{} N 35TH ST,MKE", block + 37),
-            "latitude": 43.1080 + 0.0008 * (i % 6) as f64,
-            "longitude": -87.9567,
+            // Two neighbourhoods, in regions of different shards of two (for the bus test).
+            "latitude": if i % 2 == 0 { 43.1080 } else { 43.0480 } + 0.0008 * (i % 6) as f64,
+            "longitude": if i % 2 == 0 { -87.9567 } else { -88.0300 },
         })
     };
     (0..PUSHES)
