@@ -46,8 +46,8 @@ pub(crate) fn pushes() -> Vec<String> {
             "status": status,
             "address": format!("{} N 35TH ST,MKE", block + 37),
             // Two neighbourhoods, in regions of different shards of two (for the bus test).
-            "latitude": if i % 2 == 0 { 43.1080 } else { 43.0480 } + 0.0008 * (i % 6) as f64,
-            "longitude": if i % 2 == 0 { -87.9567 } else { -88.0300 },
+            "latitude": if i.is_multiple_of(2) { 43.1080 } else { 43.0480 } + 0.0008 * (i % 6) as f64,
+            "longitude": if i.is_multiple_of(2) { -87.9567 } else { -88.0300 },
         })
     };
     (0..PUSHES)
