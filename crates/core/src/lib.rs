@@ -19,6 +19,7 @@ pub mod pacing;
 pub mod privacy;
 pub mod record;
 pub mod scrub;
+pub mod signature;
 pub mod subscription;
 #[cfg(feature = "testing")]
 pub mod testing;

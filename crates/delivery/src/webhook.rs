@@ -9,11 +9,8 @@
 //!
 //! The secret is shown once, when the channel is made, as `whsec_` and its base64 (by the API).
 
-use base64::{Engine, engine::general_purpose::STANDARD};
-use hmac::{Hmac, KeyInit, Mac};
 use porchlight_core::alert::{Alert, AlertKind};
 use serde::Serialize;
-use sha2::Sha256;
 
 use crate::{Failure, Sent};
 
@@ -22,15 +19,7 @@ pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
 pub const SIGNATURE_HEADER: &str = "webhook-signature";
 
 /// The `webhook-signature` value for a message.
-pub fn signature(secret: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
-    mac.update(id.as_bytes());
-    mac.update(b".");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
-}
+pub use porchlight_core::signature::webhook::sign as signature;
 
 #[derive(Serialize)]
 struct Payload {
@@ -102,21 +91,5 @@ impl WithoutUrl for reqwest::Error {
             Some(url) => text.replace(url.as_str(), "the endpoint"),
             None => text,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The example of the Standard Webhooks specification's reference libraries.
-    #[test]
-    fn signs_as_the_standard_webhooks_libraries_do() {
-        let secret = STANDARD.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-        let body = br#"{"test": 2432232314}"#;
-        assert_eq!(
-            signature(&secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
-            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-        );
     }
 }

@@ -17,19 +17,15 @@ use axum::{
     http::HeaderMap,
 };
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
 use porchlight_core::agency::AgencyId;
 use porchlight_feeds::{Incoming, IncomingLocation};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{ApiError, AppState};
 
-/// How far a push's timestamp may be from the server's clock.
-pub const REPLAY_WINDOW_SECS: i64 = 300;
 /// Records in one push at most.
 pub const MAX_RECORDS: usize = 1000;
 
@@ -161,40 +157,31 @@ fn verify(
     keys: &[(String, Vec<u8>)],
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    use porchlight_core::signature::{SignatureError, push};
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let timestamp = header("x-porchlight-timestamp")
-        .ok_or_else(|| unauthorized("missing_signature", "X-Porchlight-Timestamp is required"))?;
-    let signature = header("x-porchlight-signature")
-        .and_then(|s| s.strip_prefix("v1="))
-        .ok_or_else(|| unauthorized("missing_signature", "X-Porchlight-Signature: v1=<hex> is required"))?;
-    let seconds: i64 = timestamp
-        .parse()
-        .map_err(|_| unauthorized("invalid_signature", "X-Porchlight-Timestamp must be Unix seconds"))?;
-    if (now.timestamp() - seconds).abs() > REPLAY_WINDOW_SECS {
-        return Err(unauthorized("stale_timestamp", "the timestamp is more than five minutes from now"));
-    }
-    let signature =
-        decode_hex(signature).ok_or_else(|| unauthorized("invalid_signature", "the signature is not hex"))?;
-    let signed_by_a_live_key = keys.iter().any(|(_, secret)| {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
-        mac.update(timestamp.as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        // verify_slice compares in constant time.
-        mac.verify_slice(&signature).is_ok()
-    });
-    if signed_by_a_live_key {
-        Ok(())
-    } else {
-        Err(unauthorized("invalid_signature", "the signature does not match"))
-    }
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    push::verify(
+        header("x-porchlight-timestamp"),
+        header("x-porchlight-signature"),
+        body,
+        keys.iter().map(|(_, secret)| secret.as_slice()),
+        now.timestamp(),
+    )
+    .map_err(|e| match e {
+        SignatureError::MissingTimestamp => {
+            unauthorized("missing_signature", "X-Porchlight-Timestamp is required")
+        }
+        SignatureError::MissingSignature => {
+            unauthorized("missing_signature", "X-Porchlight-Signature: v1=<hex> is required")
+        }
+        SignatureError::BadTimestamp => {
+            unauthorized("invalid_signature", "X-Porchlight-Timestamp must be Unix seconds")
+        }
+        SignatureError::Stale => {
+            unauthorized("stale_timestamp", "the timestamp is more than five minutes from now")
+        }
+        SignatureError::NotHex => unauthorized("invalid_signature", "the signature is not hex"),
+        SignatureError::Mismatch => unauthorized("invalid_signature", "the signature does not match"),
+    })
 }
 
 /// Why a record is not of Porchlight's form, without quoting what it held: serde's messages
@@ -351,6 +338,8 @@ async fn push(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmac::{Hmac, KeyInit, Mac};
+    use sha2::Sha256;
 
     fn signed(secret: &[u8], timestamp: i64, body: &[u8]) -> HeaderMap {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();

@@ -142,6 +142,16 @@ porchlight_db::test_on_both! {
                 format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
             };
             assert_eq!(header("webhook-signature"), expected);
+            // And as a receiver checks it, with the check Porchlight offers.
+            let checked = porchlight_core::signature::webhook::verify(
+                &secret,
+                &header("webhook-id"),
+                Some(&header("webhook-timestamp")),
+                Some(&header("webhook-signature")),
+                &r.body,
+                chrono::Utc::now().timestamp(),
+            );
+            assert_eq!(checked, Ok(()));
             assert_private(&String::from_utf8_lossy(&r.body));
             let body: Value = serde_json::from_slice(&r.body).unwrap();
             assert_eq!(body["type"], "alert.new");
