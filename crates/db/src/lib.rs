@@ -56,6 +56,8 @@ pub enum DbError {
         "unsupported database URL {0:?}: give postgres://... (or leave it out for SQLite in the data folder)"
     )]
     Url(String),
+    #[error("{0} copies SQLite databases only; back up PostgreSQL with pg_dump")]
+    NotSqlite(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +219,17 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Copy this SQLite database, as it stands at one moment, into a new file (`VACUUM INTO`:
+    /// online, while others read and write; the copy is compact and holds no write-ahead
+    /// log). The file must not exist.
+    pub async fn backup_into(&self, file: &Path) -> Result<(), DbError> {
+        if self.backend != Backend::Sqlite {
+            return Err(DbError::NotSqlite("a backup"));
+        }
+        sqlx::query("VACUUM INTO ?").bind(file.display().to_string()).execute(&self.pool).await?;
+        Ok(())
     }
 }
 

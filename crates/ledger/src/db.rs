@@ -56,6 +56,12 @@ impl std::fmt::Debug for Ledger {
 impl Ledger {
     /// Open (creating if needed) the log in `data_dir`, signing with `signer`. If the key is
     /// not the one the log last signed with, the change is the log's next entry.
+    /// Copy this part's SQLite database, as it stands at one moment, into `file` (which must
+    /// not exist), while the server runs: see `porchlight backup`.
+    pub async fn backup_into(&self, file: &std::path::Path) -> Result<()> {
+        Ok(self.db.backup_into(file).await?)
+    }
+
     pub async fn open(data_dir: &Path, signer: Option<Signer>) -> Result<Self> {
         Self::connect(&Location::Dir(data_dir.to_path_buf()), signer).await
     }

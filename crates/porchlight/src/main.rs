@@ -1,6 +1,7 @@
 //! `porchlight`: one binary that wires feeds, privacy, store, alerts and the HTTP API.
 
 mod audit;
+mod backup;
 mod check;
 mod delivery;
 mod demo;
@@ -64,6 +65,11 @@ enum Command {
     /// Check a Porchlight transparency log from the outside, or print this one's public key.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Copy a data folder (its databases, the log's signing key, the clips), consistent, while
+    /// the server runs.
+    Backup(backup::BackupArgs),
+    /// Make a fresh data folder from a backup, after checking every file against its manifest.
+    Restore(backup::RestoreArgs),
 }
 
 /// Where the database lives.
@@ -185,6 +191,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Portal(command) => portal::run(command).await,
         Command::Audit(command) => audit::run(command).await,
         Command::Export(args) => export::run(args).await,
+        Command::Backup(args) => backup::backup(args).await,
+        Command::Restore(args) => backup::restore(args).await,
         Command::Gazetteer(command) => gazetteer::run(command).await,
     }
 }

@@ -67,6 +67,12 @@ impl std::fmt::Debug for Portal {
 
 impl Portal {
     /// Open (creating if needed) the portal's database in `data_dir`.
+    /// Copy this part's SQLite database, as it stands at one moment, into `file` (which must
+    /// not exist), while the server runs: see `porchlight backup`.
+    pub async fn backup_into(&self, file: &std::path::Path) -> Result<(), PortalError> {
+        Ok(self.pool.backup_into(file).await?)
+    }
+
     pub async fn open(data_dir: &Path) -> Result<Self, PortalError> {
         Self::connect(data_dir, &Location::Dir(data_dir.to_path_buf())).await
     }

@@ -465,6 +465,12 @@ impl Store {
         Ok(self.db.write().await?)
     }
 
+    /// Copy this part's SQLite database, as it stands at one moment, into `file` (which must
+    /// not exist), while the server runs: see `porchlight backup`.
+    pub async fn backup_into(&self, file: &std::path::Path) -> Result<()> {
+        Ok(self.db.backup_into(file).await?)
+    }
+
     pub async fn close(&self) {
         self.db.close().await;
     }

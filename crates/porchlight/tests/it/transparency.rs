@@ -304,3 +304,86 @@ async fn the_auditor_reports_edits_removals_reorders_and_forks() {
     assert!(!out.status.success(), "{}", stdout(&out));
     assert!(stdout(&out).contains(&format!("fork: two heads signed for size {size}")), "{}", stdout(&out));
 }
+
+/// `porchlight backup` copies a data folder while its server runs, and `porchlight restore`
+/// makes a fresh folder from the copy (issue 13): a server started on it publishes the same
+/// incidents and the same log (an auditor who verified the original finds the restored one
+/// consistent with it), and keeps the clips; a backup altered since it was made, a folder
+/// that already holds data, and a store in PostgreSQL are refused.
+#[tokio::test]
+async fn a_backup_taken_while_serving_restores_to_the_same_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, _db) = seattle(Backend::Sqlite, dir.path()).await;
+    let clip = data.join("clips").join("requests").join("clip-1.mp4");
+    std::fs::create_dir_all(clip.parent().unwrap()).unwrap();
+    std::fs::write(&clip, b"not really a video, but bytes to keep").unwrap();
+    let server = Server::start(&data);
+    let http = reqwest::Client::new();
+    let head = settled_head(&http, &server.url, 4).await;
+    let size = head["tree_size"].as_u64().unwrap();
+    let state = dir.path().join("audit.json");
+    assert!(audit(&server.url, &state).status.success());
+    let incidents = |url: String| {
+        let http = http.clone();
+        async move { get_json(&http, format!("{url}/v1/incidents?limit=500")).await }
+    };
+    let published = incidents(server.url.clone()).await;
+    assert!(published["incidents"].as_array().unwrap().len() > 100);
+
+    // While the server runs.
+    let backup = dir.path().join("backup");
+    let out =
+        porchlight().args(["backup", "--data-dir"]).arg(&data).arg("--to").arg(&backup).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("MANIFEST.json"), "{}", stdout(&out));
+    drop(server);
+
+    let restored = dir.path().join("restored");
+    let restore = |to: &Path| {
+        porchlight().args(["restore", "--from"]).arg(&backup).arg("--data-dir").arg(to).output().unwrap()
+    };
+    let out = restore(&restored);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        std::fs::read(restored.join("clips/requests/clip-1.mp4")).unwrap(),
+        std::fs::read(&clip).unwrap()
+    );
+    // Not over data.
+    let again = restore(&restored);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
+
+    let server = Server::start(&restored);
+    assert_eq!(incidents(server.url.clone()).await, published);
+    let head_after = settled_head(&http, &server.url, size).await;
+    assert_eq!(head_after["tree_size"], head["tree_size"]);
+    assert_eq!(head_after["sha256_root_hash"], head["sha256_root_hash"]);
+    let out = audit(&server.url, &state);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("consistent with the {size} entries you verified before")),
+        "{}",
+        stdout(&out)
+    );
+    drop(server);
+
+    // A backup altered since it was made is refused before anything is written.
+    std::fs::write(backup.join("clips/requests/clip-1.mp4"), b"something else").unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    let out = restore(&elsewhere);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("clips/requests/clip-1.mp4") && err.contains("not as it was made"), "{err}");
+    assert!(!elsewhere.join("porchlight.db").exists());
+    // PostgreSQL has its own tools.
+    let out = porchlight()
+        .args(["backup", "--data-dir"])
+        .arg(&data)
+        .arg("--to")
+        .arg(dir.path().join("pg"))
+        .env("PORCHLIGHT_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
+}
