@@ -8,6 +8,7 @@ mod agencies;
 mod channels;
 mod error;
 mod incidents;
+pub mod limits;
 mod push;
 mod subscriptions;
 mod syndication;
@@ -84,7 +85,11 @@ fn describe(routes: OpenApiRouter) -> (Router, utoipa::openapi::OpenApi) {
 /// The whole server: the incident world's API, and `beside` it the routes this crate does not
 /// know (the portal's, the transparency log's, the web app's), with `GET /openapi.json`
 /// describing every documented route of both.
-pub fn router(state: AppState, beside: OpenApiRouter) -> Router {
+pub fn router(
+    state: AppState,
+    beside: OpenApiRouter,
+    limiter: std::sync::Arc<limits::RateLimiter>,
+) -> Router {
     let (router, doc) = describe(beside.merge(api(state)));
     let json = axum::body::Bytes::from(doc.to_json().expect("the OpenAPI document serializes"));
     router
@@ -95,6 +100,7 @@ pub fn router(state: AppState, beside: OpenApiRouter) -> Router {
             }),
         )
         .fallback(|| async { ApiError::not_found("route_not_found", "no such route") })
+        .layer(axum::middleware::from_fn_with_state(limiter, limits::limit))
         .layer(
             // Spans name the route template, never the URI: subscription ids are credentials
             // and query strings can hold a resident's coordinates.
@@ -111,7 +117,12 @@ pub async fn serve(
     listener: TcpListener,
     state: AppState,
     beside: OpenApiRouter,
+    limits: limits::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state, beside)).with_graceful_shutdown(shutdown).await
+    let app = router(state, beside, limits::RateLimiter::new(limits));
+    // The client's address, for the rate limits.
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -144,6 +144,8 @@ struct ServeArgs {
     roles: Vec<server::Role>,
     #[command(flatten)]
     bus: server::BusArgs,
+    #[command(flatten)]
+    limits: server::LimitArgs,
 }
 
 #[tokio::main]
@@ -177,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
                 (args.host, args.port).into(),
                 &args.delivery,
                 args.geocoder.build()?,
-                &server::Layout { roles: args.roles, bus: args.bus },
+                &server::Layout { roles: args.roles, bus: args.bus, limits: args.limits },
             )
             .await?;
             println!("listening on {}", server.url);

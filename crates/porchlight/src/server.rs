@@ -83,16 +83,55 @@ impl BusArgs {
     }
 }
 
-/// What a process does and how it reaches the others.
+/// How many requests a client may make (see `porchlight_http::limits`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// Requests a second each client address may make (bursts of twice that); 0 for no limit.
+    /// Over it the answer is 429 with Retry-After.
+    #[arg(long, env = "PORCHLIGHT_RATE_LIMIT_IP", default_value_t = 100)]
+    pub rate_limit_ip: u32,
+    /// Requests a second each API token (`Authorization: Bearer`) may make, wherever from;
+    /// 0 for no limit.
+    #[arg(long, env = "PORCHLIGHT_RATE_LIMIT_TOKEN", default_value_t = 50)]
+    pub rate_limit_token: u32,
+    /// Behind a reverse proxy: count requests by the address the proxy puts last in
+    /// X-Forwarded-For, not by the proxy's own.
+    #[arg(long, env = "PORCHLIGHT_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        let limits = porchlight_http::limits::Limits::default();
+        Self {
+            rate_limit_ip: limits.per_ip.map_or(0, |n| n.get()),
+            rate_limit_token: limits.per_token.map_or(0, |n| n.get()),
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl LimitArgs {
+    fn limits(&self) -> porchlight_http::limits::Limits {
+        porchlight_http::limits::Limits {
+            per_ip: std::num::NonZeroU32::new(self.rate_limit_ip),
+            per_token: std::num::NonZeroU32::new(self.rate_limit_token),
+            trust_forwarded_for: self.trust_forwarded_for,
+        }
+    }
+}
+
+/// What a process does, how it reaches the others, and what it lets clients do.
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub roles: Vec<Role>,
     pub bus: BusArgs,
+    pub limits: LimitArgs,
 }
 
 impl Default for Layout {
     fn default() -> Self {
-        Self { roles: Role::ALL.to_vec(), bus: BusArgs::default() }
+        Self { roles: Role::ALL.to_vec(), bus: BusArgs::default(), limits: LimitArgs::default() }
     }
 }
 
@@ -274,7 +313,13 @@ pub async fn start(
             .merge(porchlight_portal::router(portal))
             .merge(porchlight_ledger::api::router(ledger))
             .merge(porchlight_web::router(web).into());
-        tokio::spawn(porchlight_http::serve(listener, state, beside, shutdown_signal()))
+        tokio::spawn(porchlight_http::serve(
+            listener,
+            state,
+            beside,
+            layout.limits.limits(),
+            shutdown_signal(),
+        ))
     } else {
         let (router, _) = metrics.split_for_parts();
         tokio::spawn(

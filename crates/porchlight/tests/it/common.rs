@@ -368,3 +368,13 @@ pub fn browser_dom(url: &str) -> String {
     assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Whether `text` holds `number` as a number of its own, not as digits inside a longer one
+/// (a timestamp's nanoseconds can hold a house number's digits).
+pub fn holds_number(text: &str, number: &str) -> bool {
+    text.match_indices(number).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + number.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit())
+    })
+}

@@ -186,7 +186,7 @@ porchlight_db::test_on_both! {
             alert.contains("<event>BATTERY</event>")
                 && alert.contains("<areaDesc>5200 block of N 35th St</areaDesc>")
         );
-        assert!(!alert.contains("5237"), "no house number: {alert}");
+        assert!(!crate::common::holds_number(&alert, "5237"), "no house number: {alert}");
         let (_, original) = get(format!("/v1/incidents/{id}/cap?version=1")).await;
         validate(&original, "CAP-v1.2.xsd", dir.path(), "alert.xml");
         assert!(original.contains("<msgType>Alert</msgType>") && !original.contains("<references>"));
@@ -409,6 +409,6 @@ porchlight_db::test_on_both! {
                 assert!(allowed.contains(v) || v.parse::<f64>().is_ok(), "label {}={v:?} in {line}", &c[1]);
             }
         }
-        assert!(!text.contains("5237") && !text.contains("35TH"), "no address in metrics");
+        assert!(!crate::common::holds_number(&text, "5237") && !text.contains("35TH"), "no address in metrics");
     }
 }

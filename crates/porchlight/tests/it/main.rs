@@ -11,6 +11,7 @@ mod common;
 mod crash;
 mod formats;
 mod gazetteer;
+mod limits;
 mod openapi;
 mod poll;
 mod portal;

@@ -1,0 +1,143 @@
+//! Rate limits on every route: a request that carries an API token (`Authorization: Bearer`)
+//! counts against that token, any other against the client's address. Over the limit the
+//! answer is 429 with `Retry-After`, before any work is done. GCRA through `governor`, one
+//! bucket per key, forgotten when full again.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    num::NonZeroU32,
+    sync::Arc,
+    time::Duration,
+};
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderValue, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
+use sha2::{Digest, Sha256};
+
+use crate::ApiError;
+
+/// Requests a second allowed per client address and per API token; `None` for no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub per_ip: Option<NonZeroU32>,
+    pub per_token: Option<NonZeroU32>,
+    /// Take the client's address from the last `X-Forwarded-For` hop (the one the reverse
+    /// proxy in front added) instead of the connection's.
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for Limits {
+    /// 100 a second per address (a page of the web app makes a dozen requests), 50 per token,
+    /// each with a burst of twice that.
+    fn default() -> Self {
+        Self { per_ip: NonZeroU32::new(100), per_token: NonZeroU32::new(50), trust_forwarded_for: false }
+    }
+}
+
+/// The buckets of every address and token seen lately.
+pub struct RateLimiter {
+    limits: Limits,
+    by_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    by_token: Option<DefaultKeyedRateLimiter<[u8; 32]>>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+fn quota(per_second: NonZeroU32) -> Quota {
+    Quota::per_second(per_second).allow_burst(per_second.saturating_mul(NonZeroU32::new(2).expect("two")))
+}
+
+/// How often buckets that are full again are dropped, so memory follows the clients of the
+/// last minute, not of all time.
+const FORGET_EVERY: Duration = Duration::from_secs(60);
+
+impl RateLimiter {
+    pub fn new(limits: Limits) -> Arc<Self> {
+        let limiter = Arc::new(Self {
+            limits,
+            by_ip: limits.per_ip.map(|n| governor::RateLimiter::keyed(quota(n))),
+            by_token: limits.per_token.map(|n| governor::RateLimiter::keyed(quota(n))),
+        });
+        let weak = Arc::downgrade(&limiter);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(FORGET_EVERY).await;
+                    let Some(limiter) = weak.upgrade() else { return };
+                    if let Some(l) = &limiter.by_ip {
+                        l.retain_recent();
+                    }
+                    if let Some(l) = &limiter.by_token {
+                        l.retain_recent();
+                    }
+                }
+            });
+        }
+        limiter
+    }
+
+    /// Who a request counts against: its token, or its client's address.
+    fn client_ip(&self, req: &Request) -> Option<IpAddr> {
+        if self.limits.trust_forwarded_for
+            && let Some(last) = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+            && let Ok(ip) = last.trim().parse()
+        {
+            return Some(ip);
+        }
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+    }
+
+    /// How long the request must wait, if it is over its limit.
+    fn over(&self, req: &Request) -> Option<(Duration, &'static str)> {
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .filter(|t| !t.is_empty());
+        let wait = |e: governor::NotUntil<governor::clock::QuantaInstant>| {
+            e.wait_time_from(governor::clock::DefaultClock::default().now())
+        };
+        match token {
+            // Keyed by a hash: the limiter holds no token.
+            Some(token) => {
+                let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+                self.by_token.as_ref()?.check_key(&key).err().map(|e| (wait(e), "token"))
+            }
+            None => {
+                let ip = self.client_ip(req)?;
+                self.by_ip.as_ref()?.check_key(&ip).err().map(|e| (wait(e), "address"))
+            }
+        }
+    }
+}
+
+/// The middleware: 429 with `Retry-After` (whole seconds, at least one) over the limit.
+pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: Next) -> Response {
+    let Some((wait, by)) = limiter.over(&req) else { return next.run(req).await };
+    metrics::counter!("porchlight_http_rate_limited_total", "by" => by).increment(1);
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = ApiError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many requests from this {by}; try again in {} s", seconds.max(1)),
+    )
+    .into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}

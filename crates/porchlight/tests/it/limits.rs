@@ -1,0 +1,87 @@
+//! Rate limits (issue 13): a client address, or an API token, over its limit gets 429 with
+//! Retry-After before any work is done, and is served again once it has waited; a token's
+//! requests count against the token, not the address; X-Forwarded-For is believed only when
+//! the operator says a proxy sets it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::Server;
+
+/// Send `n` requests at once to `path`, with `token` if any; the statuses and the first 429.
+async fn burst(
+    url: &str,
+    path: &str,
+    n: usize,
+    header: Option<(&str, String)>,
+) -> (Vec<u16>, Option<reqwest::Response>) {
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for _ in 0..n {
+        let mut request = http.get(format!("{url}{path}"));
+        if let Some((name, value)) = &header {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 && limited.is_none() {
+            limited = Some(response);
+        }
+    }
+    (statuses, limited)
+}
+
+#[tokio::test]
+async fn clients_over_their_limit_are_told_when_to_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(
+        dir.path(),
+        &[("PORCHLIGHT_RATE_LIMIT_IP", "5"), ("PORCHLIGHT_RATE_LIMIT_TOKEN", "3")],
+    );
+    // An address: a burst of twice its rate (and what refills while the burst goes on), then
+    // 429s.
+    let started = std::time::Instant::now();
+    let (statuses, limited) = burst(&server.url, "/v1/incidents", 30, None).await;
+    let refilled = (started.elapsed().as_secs_f64() * 5.0).ceil() as usize;
+    let served = statuses.iter().filter(|s| **s == 200).count();
+    assert!((10..=10 + refilled).contains(&served), "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 30 - served, "{statuses:?}");
+    let limited = limited.unwrap();
+    let wait: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    // Spoofing X-Forwarded-For does not escape it.
+    let (statuses, _) =
+        burst(&server.url, "/healthz", 3, Some(("x-forwarded-for", "203.0.113.9".into()))).await;
+    assert_eq!(statuses, [429, 429, 429]);
+
+    // A token has its own bucket, whatever the address's.
+    let bearer = |t: &str| Some(("authorization", format!("Bearer {t}")));
+    let started = std::time::Instant::now();
+    let (statuses, _) = burst(&server.url, "/v1/incidents", 10, bearer("token-a")).await;
+    let refilled = (started.elapsed().as_secs_f64() * 3.0).ceil() as usize;
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!((4usize.saturating_sub(refilled)..=4).contains(&limited) && limited > 0, "{statuses:?}");
+    let (statuses, _) = burst(&server.url, "/v1/incidents", 1, bearer("token-b")).await;
+    assert_eq!(statuses, [200]);
+
+    // Served again after waiting.
+    tokio::time::sleep(Duration::from_secs(wait) + Duration::from_millis(200)).await;
+    let (statuses, _) = burst(&server.url, "/healthz", 1, None).await;
+    assert_eq!(statuses, [200]);
+    drop(server);
+
+    // Behind a proxy the operator names, each forwarded address has its own bucket.
+    let server = Server::start_with_env(
+        dir.path(),
+        &[("PORCHLIGHT_RATE_LIMIT_IP", "1"), ("PORCHLIGHT_TRUST_FORWARDED_FOR", "true")],
+    );
+    for client in ["203.0.113.1", "203.0.113.2"] {
+        let forwarded = Some(("x-forwarded-for", format!("198.51.100.7, {client}")));
+        let (statuses, _) = burst(&server.url, "/healthz", 3, forwarded).await;
+        assert_eq!(statuses, [200, 200, 429], "{client}");
+    }
+}
