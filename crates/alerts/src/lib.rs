@@ -177,6 +177,14 @@ impl Alerts {
         live.streams.entry(id).or_insert_with(|| broadcast::channel(LIVE_BUFFER).0).subscribe()
     }
 
+    /// A receiver of this subscription's new alerts, unless `most` of its receivers are
+    /// already listening here (each live stream holds one until its client goes).
+    pub async fn live_at_most(&self, id: Uuid, most: usize) -> Option<broadcast::Receiver<Alert>> {
+        let mut live = self.inner.live.lock().await;
+        let tx = live.streams.entry(id).or_insert_with(|| broadcast::channel(LIVE_BUFFER).0);
+        (tx.receiver_count() < most).then(|| tx.subscribe())
+    }
+
     /// Take into the index the subscriptions made since it last looked, by this process or
     /// another. (One deleted elsewhere stays in the index until the next start, but matches
     /// nobody: a match is read back from the store, and keys are never given twice.)

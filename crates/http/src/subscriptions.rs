@@ -427,11 +427,26 @@ fn stored_after(
     }
 }
 
+/// Live streams (SSE and WebSocket together) one subscription may have open at once on one
+/// server: a few devices, not a crowd sharing one id.
+pub const MAX_LIVE_STREAMS: usize = 5;
+
+/// A receiver of the subscription's live alerts, unless it has [`MAX_LIVE_STREAMS`] open.
+async fn listen(state: &AppState, id: Uuid) -> Result<tokio::sync::broadcast::Receiver<Alert>, ApiError> {
+    state.alerts.live_at_most(id, MAX_LIVE_STREAMS).await.ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_streams",
+            format!("at most {MAX_LIVE_STREAMS} live streams a subscription at once: close one first"),
+        )
+    })
+}
+
 /// Live alerts as Server-Sent Events (`event: alert`, the alert's JSON as data, its id as
 /// the event id): those after `Last-Event-ID` first, then each new one.
 #[utoipa::path(get, path = "/v1/subscriptions/{id}/alerts/stream", tag = "subscriptions",
     params(("id" = String, Path, description = "The subscription's id: its only credential"), ("Last-Event-ID" = Option<String>, Header, description = "The last alert id the client has")),
-    responses((status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String), (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody), (status = 404, description = "No such subscription", body = crate::error::ErrorBody)))]
+    responses((status = 200, description = "An endless event stream", content_type = "text/event-stream", body = String), (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody), (status = 404, description = "No such subscription", body = crate::error::ErrorBody), (status = 429, description = "The subscription has as many live streams open as it may", body = crate::error::ErrorBody)))]
 async fn stream_alerts(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -439,7 +454,7 @@ async fn stream_alerts(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let subscription = find(&state, &id).await?;
     // Listen before reading the backlog, so nothing falls between the two.
-    let live = state.alerts.live(subscription.id).await;
+    let live = listen(&state, subscription.id).await?;
     let last_seen =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let events = alert_feed(stored_after(state.store.clone(), subscription.id), live, last_seen).map(event);
@@ -456,7 +471,7 @@ struct Resume {
 /// The same live alerts over a WebSocket, one JSON text message each (browsers cannot set
 /// `Last-Event-ID` on a WebSocket, so a reconnecting client says `?after=`).
 #[utoipa::path(get, path = "/v1/subscriptions/{id}/alerts/socket", tag = "subscriptions", params(("id" = String, Path, description = "The subscription's id: its only credential"), Resume),
-    responses((status = 101, description = "Switching to a WebSocket: one alert's JSON per text message"), (status = 400, description = "Not a WebSocket handshake, or a malformed parameter"), (status = 404, description = "No such subscription", body = crate::error::ErrorBody)))]
+    responses((status = 101, description = "Switching to a WebSocket: one alert's JSON per text message"), (status = 400, description = "Not a WebSocket handshake, or a malformed parameter"), (status = 404, description = "No such subscription", body = crate::error::ErrorBody), (status = 429, description = "The subscription has as many live streams open as it may", body = crate::error::ErrorBody)))]
 async fn socket_alerts(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -464,7 +479,7 @@ async fn socket_alerts(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let subscription = find(&state, &id).await?;
-    let live = state.alerts.live(subscription.id).await;
+    let live = listen(&state, subscription.id).await?;
     let feed = alert_feed(stored_after(state.store.clone(), subscription.id), live, resume.after);
     Ok(upgrade.on_upgrade(move |socket| forward(socket, feed)))
 }

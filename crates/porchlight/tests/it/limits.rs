@@ -85,3 +85,45 @@ async fn clients_over_their_limit_are_told_when_to_come_back() {
         assert_eq!(statuses, [200, 200, 429], "{client}");
     }
 }
+
+/// A subscription may have a few live streams open at once (SSE and WebSocket together), not a
+/// crowd: the next is refused with 429 until one closes.
+#[tokio::test]
+async fn a_subscription_has_at_most_five_live_streams_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let http = reqwest::Client::new();
+    let id = crate::common::subscribe(
+        &http,
+        &server.url,
+        serde_json::json!({"lat": 43.11, "lon": -87.95, "radius_m": 500, "categories": []}),
+    )
+    .await;
+    let stream = |http: reqwest::Client| {
+        let url = format!("{}/v1/subscriptions/{id}/alerts/stream", server.url);
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        let response = stream(http.clone()).await;
+        assert_eq!(response.status(), 200);
+        open.push(response);
+    }
+    let socket_url = format!("{}/v1/subscriptions/{id}/alerts/socket", server.url.replace("http", "ws"));
+    let (socket, _) = tokio_tungstenite::connect_async(&socket_url).await.unwrap();
+    let refused = stream(http.clone()).await;
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_streams");
+    assert!(tokio_tungstenite::connect_async(&socket_url).await.is_err(), "the socket counts too");
+    // One closes: another may open.
+    drop(socket);
+    crate::common::eventually(10, "a stream to be let in again", || {
+        let next = stream(http.clone());
+        async move {
+            let response = next.await;
+            (response.status() == 200).then_some(response)
+        }
+    })
+    .await;
+}
