@@ -221,6 +221,13 @@ impl Policy {
                 "must be from 0 to 10: finer than a city block is not allowed",
             );
         }
+        if document.publication.delay_minutes == 0 {
+            return invalid(
+                "publication.delay_minutes",
+                "must be at least 1: a call published the moment it is made leads anyone to the scene \
+                 while the police are still on their way",
+            );
+        }
         if document.publication.delay_minutes > MAX_DELAY_MINUTES {
             return invalid("publication.delay_minutes", "must be at most 10080 (one week)");
         }
@@ -596,6 +603,10 @@ mod tests {
         doc.location.block_size = 50;
         assert_eq!(Policy::new(doc, 0).unwrap_err().field, "location.block_size");
         assert!(serde_json::from_str::<PolicyDocument>(r#"{"publication": {"delay_minutes": -5}}"#).is_err());
+        let no_delay: PolicyDocument =
+            serde_json::from_str(r#"{"publication": {"delay_minutes": 0}}"#).unwrap();
+        let refused = Policy::new(no_delay, 1).unwrap_err();
+        assert_eq!(refused.field, "publication.delay_minutes");
         assert!(serde_json::from_str::<PolicyDocument>(r#"{"free_text": "publish"}"#).is_err());
         let mut doc = PolicyDocument::default();
         doc.publication.retention_days = Some(0);

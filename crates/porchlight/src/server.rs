@@ -166,6 +166,23 @@ async fn sweep_portal(portal: porchlight_portal::Portal) {
     }
 }
 
+/// Refuse to start on a privacy policy in force that could not be set today: one edited in
+/// the database, or stored by an older version with rules since tightened (no publication
+/// delay, say). Nothing would be published under it.
+async fn refuse_invalid_policies(store: &Store) -> anyhow::Result<()> {
+    for agency in store.agencies().await? {
+        let id = porchlight_core::agency::AgencyId::parse(&agency.id)?;
+        store.policy(&id).await.with_context(|| {
+            format!(
+                "agency {}: its privacy policy in force is not one Porchlight may apply, so it will not \
+                 start; put a valid one in force with `porchlight policy set --agency {}`",
+                agency.id, agency.id
+            )
+        })?;
+    }
+    Ok(())
+}
+
 async fn expire_once(store: &Store) -> anyhow::Result<u64> {
     let mut deleted = 0;
     for agency in store.agencies().await? {
@@ -193,6 +210,7 @@ pub async fn start(
     layout: &Layout,
 ) -> anyhow::Result<Server> {
     crate::metrics::install();
+    refuse_invalid_policies(&store).await?;
     let has = |role| layout.roles.contains(&role);
     let shard = layout.bus.shard()?;
     let bus = match &layout.bus.url {

@@ -1521,3 +1521,65 @@ porchlight_db::test_on_both! {
         assert_eq!(body["error"]["code"], "invalid_polygon");
     }
 }
+
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    /// A policy without a publication delay cannot be put in force, and a server whose policy
+    /// in force has none (edited in the database, or stored before the rule) will not start:
+    /// it says which agency and what to do, and publishes nothing (issue 13).
+    async fn no_server_starts_on_a_policy_without_a_publication_delay(backend) {
+        use sqlx::Connection;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let _db = database(backend, &data).await;
+        let small = dir.path().join("small.csv");
+        let text = std::fs::read_to_string(repo().join(MILWAUKEE_CSV)).unwrap();
+        std::fs::write(&small, text.lines().take(20).collect::<Vec<_>>().join("\n")).unwrap();
+        import(&data, "milwaukee", "examples/milwaukee.toml", &small);
+        let default = std::fs::read_to_string(repo().join("examples/policies/default.toml")).unwrap();
+        let none = dir.path().join("none.toml");
+        std::fs::write(&none, default.replace("delay_minutes = 10", "delay_minutes = 0")).unwrap();
+        let out = policy_set(&data, "milwaukee", &none);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("publication.delay_minutes"));
+
+        sqlx::any::install_default_drivers();
+        let mut conn = match crate::common::database_url(&data) {
+            Some(_) => store_connection(&data).await,
+            None => sqlx::AnyConnection::connect(&format!("sqlite://{}", data.join("porchlight.db").display()))
+                .await
+                .unwrap(),
+        };
+        let edited = sqlx::query(
+            "UPDATE policies SET document = REPLACE(document, '\"delay_minutes\":10', '\"delay_minutes\":0')",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(edited.rows_affected(), 1);
+        conn.close().await.unwrap();
+        let mut serve = porchlight_at(&data)
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(&data)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while serve.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                serve.kill().unwrap();
+                panic!("the server ran on a policy without a publication delay");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let out = serve.wait_with_output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("agency milwaukee") && err.contains("will not start") && err.contains("publication.delay_minutes"),
+            "{err}"
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("listening on"));
+    }
+}
