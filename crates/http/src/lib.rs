@@ -100,7 +100,14 @@ pub fn router(
             }),
         )
         .fallback(|| async { ApiError::not_found("route_not_found", "no such route") })
-        .layer(axum::middleware::from_fn_with_state(limiter, limits::limit))
+        .layer(axum::middleware::from_fn_with_state(limiter.clone(), limits::limit))
+        // Outside the rate limits: a flood is shed before any of it is looked at.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(limits::overloaded))
+                .load_shed()
+                .concurrency_limit(limiter.limits.in_flight.max(1)),
+        )
         .layer(
             // Spans name the route template, never the URI: subscription ids are credentials
             // and query strings can hold a resident's coordinates.

@@ -21,11 +21,16 @@ use sha2::{Digest, Sha256};
 
 use crate::ApiError;
 
-/// Requests a second allowed per client address and per API token; `None` for no limit.
+/// Requests a second allowed per client address and per API token (`None` for no limit), and
+/// requests in flight at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub per_ip: Option<NonZeroU32>,
     pub per_token: Option<NonZeroU32>,
+    /// Requests being answered at once; past it a request is shed at once with 503 and
+    /// `Retry-After`, rather than waiting in a queue until the client gives up. Live streams
+    /// count only while they start.
+    pub in_flight: usize,
     /// Take the client's address from the last `X-Forwarded-For` hop (the one the reverse
     /// proxy in front added) instead of the connection's.
     pub trust_forwarded_for: bool,
@@ -35,13 +40,35 @@ impl Default for Limits {
     /// 100 a second per address (a page of the web app makes a dozen requests), 50 per token,
     /// each with a burst of twice that.
     fn default() -> Self {
-        Self { per_ip: NonZeroU32::new(100), per_token: NonZeroU32::new(50), trust_forwarded_for: false }
+        Self {
+            per_ip: NonZeroU32::new(100),
+            per_token: NonZeroU32::new(50),
+            in_flight: DEFAULT_IN_FLIGHT,
+            trust_forwarded_for: false,
+        }
     }
+}
+
+/// Requests in flight at once by default: on two cores the API answers a read in about a
+/// millisecond, so this is a few tenths of a second of work queued.
+pub const DEFAULT_IN_FLIGHT: usize = 512;
+
+/// The answer to a request shed because too many are in flight.
+pub async fn overloaded(_: tower::BoxError) -> Response {
+    metrics::counter!("porchlight_http_shed_total").increment(1);
+    let mut response = ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "the server is answering as many requests as it can; try again in a second",
+    )
+    .into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
+    response
 }
 
 /// The buckets of every address and token seen lately.
 pub struct RateLimiter {
-    limits: Limits,
+    pub(crate) limits: Limits,
     by_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     by_token: Option<DefaultKeyedRateLimiter<[u8; 32]>>,
 }

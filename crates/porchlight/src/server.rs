@@ -98,6 +98,10 @@ pub struct LimitArgs {
     /// X-Forwarded-For, not by the proxy's own.
     #[arg(long, env = "PORCHLIGHT_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Requests answered at once; past it each is shed at once with 503 and Retry-After
+    /// instead of waiting until its client gives up.
+    #[arg(long, env = "PORCHLIGHT_MAX_IN_FLIGHT", default_value_t = porchlight_http::limits::DEFAULT_IN_FLIGHT)]
+    pub max_in_flight: usize,
 }
 
 impl Default for LimitArgs {
@@ -107,6 +111,7 @@ impl Default for LimitArgs {
             rate_limit_ip: limits.per_ip.map_or(0, |n| n.get()),
             rate_limit_token: limits.per_token.map_or(0, |n| n.get()),
             trust_forwarded_for: false,
+            max_in_flight: limits.in_flight,
         }
     }
 }
@@ -116,6 +121,7 @@ impl LimitArgs {
         porchlight_http::limits::Limits {
             per_ip: std::num::NonZeroU32::new(self.rate_limit_ip),
             per_token: std::num::NonZeroU32::new(self.rate_limit_token),
+            in_flight: self.max_in_flight,
             trust_forwarded_for: self.trust_forwarded_for,
         }
     }

@@ -127,3 +127,46 @@ async fn a_subscription_has_at_most_five_live_streams_at_once() {
     })
     .await;
 }
+
+/// More requests at once than the server answers at once: the rest are shed at once with 503
+/// and Retry-After (none waits until its client gives up), and the server answers normally
+/// as soon as the flood stops.
+#[tokio::test]
+async fn a_flood_is_shed_at_once_and_the_server_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sample = dir.path().join("sample.csv");
+    let text = std::fs::read_to_string(crate::common::repo().join(crate::common::MILWAUKEE_CSV)).unwrap();
+    std::fs::write(&sample, text.lines().take(400).collect::<Vec<_>>().join("\n")).unwrap();
+    crate::common::import(&data, "milwaukee", "examples/milwaukee.toml", &sample);
+    let server = Server::start_with_env(
+        &data,
+        &[
+            ("PORCHLIGHT_MAX_IN_FLIGHT", "2"),
+            ("PORCHLIGHT_RATE_LIMIT_IP", "0"),
+            ("PORCHLIGHT_RATE_LIMIT_TOKEN", "0"),
+        ],
+    );
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let started = std::time::Instant::now();
+    let requests = (0..60).map(|_| {
+        let (http, url) = (http.clone(), format!("{}/v1/incidents?limit=500", server.url));
+        tokio::spawn(async move {
+            let response = http.get(url).send().await.expect("an answer, not a timeout");
+            let retry = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+            (response.status().as_u16(), retry)
+        })
+    });
+    let answers: Vec<(u16, Option<String>)> =
+        futures_util::future::join_all(requests).await.into_iter().map(|r| r.unwrap()).collect();
+    let shed: Vec<_> = answers.iter().filter(|(s, _)| *s == 503).collect();
+    let served = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert!(!shed.is_empty() && served > 0, "{answers:?}");
+    assert_eq!(shed.len() + served, answers.len(), "{answers:?}");
+    assert!(shed.iter().all(|(_, retry)| retry.as_deref() == Some("1")), "{shed:?}");
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    // Recovered.
+    let after = http.get(format!("{}/v1/incidents?limit=500", server.url)).send().await.unwrap();
+    assert_eq!(after.status(), 200);
+    println!("flood: {served} served, {} shed of {}", shed.len(), answers.len());
+}
