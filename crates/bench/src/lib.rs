@@ -3,5 +3,6 @@
 
 pub mod locations;
 pub mod presidio;
+pub mod serve;
 pub mod usaddress;
 pub mod workload;

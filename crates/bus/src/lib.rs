@@ -185,16 +185,26 @@ impl Bus {
         Ok(())
     }
 
+    /// Publish a value as JSON to a stream's subject, and wait until the stream has it.
+    async fn publish_json(
+        &self,
+        subject: &str,
+        value: &impl Serialize,
+        what: &'static str,
+    ) -> Result<(), Error> {
+        let payload = serde_json::to_vec(value).expect("our messages serialize");
+        self.js
+            .publish(format!("{}.{subject}", self.name), payload.into())
+            .await
+            .map_err(nats(what))?
+            .await
+            .map_err(nats(what))?;
+        Ok(())
+    }
+
     /// Publish a change to the subscriptions, and wait until the stream has it.
     pub async fn publish_subscription_change(&self, change: SubscriptionChange) -> Result<(), Error> {
-        let payload = serde_json::to_vec(&change).expect("a change serializes");
-        self.js
-            .publish(format!("{}.subscriptions", self.name), payload.into())
-            .await
-            .map_err(nats("publishing a subscription change"))?
-            .await
-            .map_err(nats("publishing a subscription change"))?;
-        Ok(())
+        self.publish_json("subscriptions", &change, "publishing a subscription change").await
     }
 
     /// Publish live alerts whose deliveries are due, and wait until the stream has them.
@@ -202,14 +212,7 @@ impl Bus {
         if matched.alerts.is_empty() {
             return Ok(());
         }
-        let payload = serde_json::to_vec(matched).expect("numbers serialize");
-        self.js
-            .publish(format!("{}.matches", self.name), payload.into())
-            .await
-            .map_err(nats("publishing matched alerts"))?
-            .await
-            .map_err(nats("publishing matched alerts"))?;
-        Ok(())
+        self.publish_json("matches", matched, "publishing matched alerts").await
     }
 
     /// Say which subscribers have new live alerts (plain NATS: whoever listens now hears it).

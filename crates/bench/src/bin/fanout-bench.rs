@@ -11,31 +11,20 @@
 
 use std::{
     collections::HashMap,
-    io::{BufRead, BufReader},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use axum::response::sse::{Event, Sse};
 use futures_util::StreamExt;
+use porchlight_bench::serve::{Server, first_line, porchlight_binary, serve};
 use porchlight_bench::workload::SplitMix;
 use serde_json::{Value, json};
 
 const CENTRE: (f64, f64) = (43.05, -87.95);
 const HALF_SIDE_M: f64 = 5_000.0;
-
-fn porchlight_binary() -> PathBuf {
-    let here = std::env::current_exe().expect("this binary's path");
-    let bin = here.with_file_name("porchlight");
-    assert!(
-        bin.exists(),
-        "build it first: cargo build --release -p porchlight ({} is missing)",
-        bin.display()
-    );
-    bin
-}
 
 fn run(args: &[&str], data: &Path) -> String {
     let out = Command::new(porchlight_binary())
@@ -46,30 +35,6 @@ fn run(args: &[&str], data: &Path) -> String {
         .expect("porchlight");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(data: &Path) -> Server {
-    let mut child = Command::new(porchlight_binary())
-        .args(["serve", "--port", "0", "--data-dir"])
-        .arg(data)
-        .env("PORCHLIGHT_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("porchlight serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
-    let url = line.trim().strip_prefix("listening on ").expect("listening on URL").to_owned();
-    Server(child, url)
 }
 
 /// When each client saw each call (by the call's key), from `opened` on.
@@ -176,7 +141,7 @@ async fn main() {
     let hex = keys.lines().find_map(|l| l.strip_prefix("secret ")).expect("a secret").to_owned();
     let secret: Vec<u8> =
         (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect();
-    let server = serve(&data);
+    let server = serve(&data, &[]);
 
     // A radius at which a tenth of the square's subscribers hold a call at its middle.
     let radius_m = (0.1 * (2.0 * HALF_SIDE_M).powi(2) / std::f64::consts::PI).sqrt();
@@ -282,9 +247,8 @@ async fn main() {
             .stdout(Stdio::piped())
             .spawn()
             .expect("the floor server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("its address");
-        Server(child, line.trim().to_owned())
+        let url = first_line(child.stdout.take().expect("stdout"));
+        Server(child, url)
     };
     let floor_seen = listen(vec![format!("{}/stream", floor_server.1); a.clients], |v| {
         v["key"].as_str().map(str::to_owned)

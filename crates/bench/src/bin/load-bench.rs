@@ -12,14 +12,14 @@
 //! load); load shedding is on, as by default.
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use clap::Parser;
+use porchlight_bench::serve::{porchlight_binary, serve};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
@@ -40,38 +40,8 @@ struct Args {
     only: Option<String>,
 }
 
-fn porchlight_binary() -> PathBuf {
-    let bin = std::env::current_exe().expect("this binary's path").with_file_name("porchlight");
-    assert!(bin.exists(), "build it first: cargo build --release -p porchlight ({} is missing)", bin.display());
-    bin
-}
-
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(data: &Path) -> Server {
-    let mut child = Command::new(porchlight_binary())
-        .args(["serve", "--port", "0", "--rate-limit-ip", "0", "--rate-limit-token", "0", "--data-dir"])
-        .arg(data)
-        .env("PORCHLIGHT_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("porchlight serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
-    let url = line.trim().strip_prefix("listening on ").expect("listening on URL").to_owned();
-    Server(child, url)
 }
 
 /// What one phase saw.
@@ -170,9 +140,11 @@ async fn main() {
     let args = Args::parse();
     let dir = tempfile::tempdir().expect("a folder");
     let data = dir.path().join("data");
-    let text = std::fs::read_to_string(repo().join("examples/data/milwaukee-cfs/data.csv")).expect("the sample");
+    let text =
+        std::fs::read_to_string(repo().join("examples/data/milwaukee-cfs/data.csv")).expect("the sample");
     let sample = dir.path().join("sample.csv");
-    std::fs::write(&sample, text.lines().take(args.rows + 1).collect::<Vec<_>>().join("\n")).expect("written");
+    std::fs::write(&sample, text.lines().take(args.rows + 1).collect::<Vec<_>>().join("\n"))
+        .expect("written");
     let out = Command::new(porchlight_binary())
         .args(["import", "--agency", "milwaukee", "--mapping"])
         .arg(repo().join("examples/milwaukee.toml"))
@@ -182,7 +154,7 @@ async fn main() {
         .output()
         .expect("porchlight import");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let server = serve(&data);
+    let server = serve(&data, &["--rate-limit-ip", "0", "--rate-limit-token", "0"]);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .pool_max_idle_per_host(1024)
@@ -219,7 +191,14 @@ async fn main() {
         }
     }
     assert!(!mix.is_empty(), "--only takes list, incident, geojson, agencies or health");
-    let body = http.get(format!("{url}/v1/incidents/{}", ids[0])).send().await.expect("one").text().await.expect("text");
+    let body = http
+        .get(format!("{url}/v1/incidents/{}", ids[0]))
+        .send()
+        .await
+        .expect("one")
+        .text()
+        .await
+        .expect("text");
     let bare = vec![bare_server(body).await];
     println!(
         "load-bench: {} rows of Milwaukee's calls ({} published on the first page), {} requests a second for {} s, \
