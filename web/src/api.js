@@ -68,6 +68,13 @@ export function categoryColour(category) {
   return COLOURS[category] || '#555555';
 }
 
+// A category's colour swatch: a class (style.css), not a style attribute, which the pages'
+// Content-Security-Policy (no inline styles) would refuse.
+export function swatch(category) {
+  const known = Object.hasOwn(COLOURS, category) ? category : 'other';
+  return `<span class="swatch cat-${known}"></span>`;
+}
+
 export function when(iso) {
   const date = new Date(iso);
   return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });

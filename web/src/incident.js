@@ -1,5 +1,5 @@
 // One incident and its story: every version as it was published.
-import { categoryColour, categoryLabel, esc, getJson, when } from './api.js';
+import { categoryColour, swatch, categoryLabel, esc, getJson, when } from './api.js';
 import { L, drawBasemap, makeMap } from './map.js';
 
 export async function incidentPage(app, id) {
@@ -15,7 +15,7 @@ export async function incidentPage(app, id) {
   const latest = versions[versions.length - 1];
   app.innerHTML = `
     <p><a href="/">← All calls</a></p>
-    <h1><span class="swatch" style="background:${categoryColour(latest.category)}"></span>${esc(latest.call_type)}</h1>
+    <h1>${swatch(latest.category)}${esc(latest.call_type)}</h1>
     <p class="lead">${esc(latest.location.text)} · ${esc(categoryLabel(latest.category))} · ${esc(latest.agency)}</p>
     <p class="context">${esc(latest.context)}</p>
     ${latest.closure ? `<p class="closure"><strong>Closed as ${esc(latest.closure.replaceAll('_', ' '))}.</strong></p>` : ''}

@@ -1,5 +1,5 @@
 // The public map and list of recent incidents, filtered by category and time.
-import { CATEGORIES, categoryColour, categoryLabel, esc, getJson, when } from './api.js';
+import { CATEGORIES, categoryColour, categoryLabel, swatch, esc, getJson, when } from './api.js';
 import { L, drawBasemap, mainBounds, makeMap } from './map.js';
 
 const PERIODS = [
@@ -22,7 +22,7 @@ export async function incidentsPage(app) {
         ${CATEGORIES.map(
           ([id, label]) => `<label class="check"><input type="checkbox" name="category" value="${id}" ${
             chosen.size === 0 || chosen.has(id) ? 'checked' : ''
-          }> <span class="swatch" style="background:${categoryColour(id)}"></span>${esc(label)}</label>`,
+          }> ${swatch(id)}${esc(label)}</label>`,
         ).join('')}
       </fieldset>
       <label>Time <select name="hours">${PERIODS.map(
@@ -82,9 +82,7 @@ export async function incidentsPage(app) {
   list.innerHTML = shown.length
     ? shown
         .map(
-          (i) => `<li><a href="/incidents/${i.id}"><span class="swatch" style="background:${categoryColour(
-            i.category,
-          )}"></span><strong>${esc(i.call_type)}</strong></a>
+          (i) => `<li><a href="/incidents/${i.id}">${swatch(i.category)}<strong>${esc(i.call_type)}</strong></a>
           <span class="meta">${esc(categoryLabel(i.category))} · ${esc(i.location.text)} · <time datetime="${esc(
             i.received_at,
           )}">${esc(when(i.received_at))}</time></span>

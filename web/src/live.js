@@ -1,5 +1,5 @@
 // A subscription's alerts: those recorded so far, then each new one as it comes (SSE).
-import { categoryColour, esc, getJson, when } from './api.js';
+import { swatch, esc, getJson, when } from './api.js';
 
 export async function livePage(app, id) {
   const secret = sessionStorage.getItem(`porchlight.secret.${id}`);
@@ -21,7 +21,7 @@ export async function livePage(app, id) {
     const item = document.createElement('li');
     item.dataset.alert = alert.id;
     item.className = `alert ${alert.kind}`;
-    item.innerHTML = `<span class="swatch" style="background:${categoryColour(i.category)}"></span>
+    item.innerHTML = `${swatch(i.category)}
       <strong>${alert.kind === 'new' ? '' : `${esc(alert.kind === 'update' ? 'Update' : 'Retracted')}: `}${esc(
         i.call_type,
       )}</strong>, ${esc(i.location.text)}
