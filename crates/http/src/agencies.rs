@@ -59,7 +59,7 @@ async fn preview(
     body: Result<Json<PreviewBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (agency, _) = known(&state, &id).await?;
-    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    let Json(body) = body.map_err(ApiError::bad_body)?;
     let Some(ingestor) = state.ingestor.clone() else {
         return Err(ApiError::new(
             axum::http::StatusCode::NOT_IMPLEMENTED,

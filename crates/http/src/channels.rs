@@ -145,7 +145,7 @@ async fn create(
     body: Result<Json<NewChannelBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ChannelBody>), ApiError> {
     let id = parse_id("subscription", &id)?;
-    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    let Json(body) = body.map_err(ApiError::bad_body)?;
     let target = match body {
         NewChannelBody::WebPush { subscription: s } => {
             if state.push_key.is_none() {
@@ -356,7 +356,7 @@ async fn redeliver(
     let body = match body {
         Ok(Json(b)) => b,
         Err(_) if headers.get(header::CONTENT_LENGTH).is_none_or(|l| l == "0") => RedeliverBody::default(),
-        Err(e) => return Err(ApiError::bad_request("invalid_body", e.body_text())),
+        Err(e) => return Err(ApiError::bad_body(e)),
     };
     state.store.subscription(id).await?.ok_or_else(not_found)?;
     let queued = state.store.redeliver(id, body.ids.as_deref()).await?;

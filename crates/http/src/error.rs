@@ -46,6 +46,17 @@ impl ApiError {
         Self { status: StatusCode::BAD_REQUEST, code, message: message.into() }
     }
 
+    /// A JSON body the API could not take: 413 `body_too_large` past the size limit (axum's,
+    /// 2 MB), otherwise 400 `invalid_body` with what was wrong with it.
+    pub fn bad_body(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            Self { status, code: "body_too_large", message: "the body is larger than 2 MB".into() }
+        } else {
+            Self::bad_request("invalid_body", rejection.body_text())
+        }
+    }
+
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self { status: StatusCode::NOT_FOUND, code, message: message.into() }
     }

@@ -90,6 +90,10 @@ pub fn router(
     beside: OpenApiRouter,
     limiter: std::sync::Arc<limits::RateLimiter>,
 ) -> Router {
+    use axum::http::{HeaderValue, header};
+    let secure = |name: header::HeaderName, value: &'static str| {
+        tower_http::set_header::SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
     let (router, doc) = describe(beside.merge(api(state)));
     let json = axum::body::Bytes::from(doc.to_json().expect("the OpenAPI document serializes"));
     router
@@ -101,6 +105,14 @@ pub fn router(
         )
         .fallback(|| async { ApiError::not_found("route_not_found", "no such route") })
         .layer(axum::middleware::from_fn_with_state(limiter.clone(), limits::limit))
+        // On every answer, 429s, 503s and 404s too: no MIME sniffing; no `Referer` (a
+        // subscription's id in a page's URL is its only credential, and must not leave with a
+        // click); never framed; a window of its own. (HSTS belongs to whatever terminates TLS
+        // in front.)
+        .layer(secure(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(secure(header::REFERRER_POLICY, "no-referrer"))
+        .layer(secure(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(secure(header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin"))
         // Outside the rate limits: a flood is shed before any of it is looked at.
         .layer(
             tower::ServiceBuilder::new()

@@ -169,12 +169,12 @@ struct AlertList {
 /// Subscribe to alerts for an area (a point and radius, private mode's cells, or a
 /// neighbourhood polygon) and categories. No account: the id answered is the credential.
 #[utoipa::path(post, path = "/v1/subscriptions", tag = "subscriptions", request_body = NewSubscriptionBody,
-    responses((status = 201, body = SubscriptionBody), (status = 400, description = "The body or a field of it is invalid", body = crate::error::ErrorBody)))]
+    responses((status = 201, body = SubscriptionBody), (status = 400, description = "The body or a field of it is invalid", body = crate::error::ErrorBody), (status = 413, description = "The body is larger than 2 MB", body = crate::error::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     body: Result<Json<NewSubscriptionBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubscriptionBody>), ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    let Json(body) = body.map_err(ApiError::bad_body)?;
     let min_severity = body
         .min_severity
         .as_deref()

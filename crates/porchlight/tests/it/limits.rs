@@ -170,3 +170,48 @@ async fn a_flood_is_shed_at_once_and_the_server_recovers() {
     assert_eq!(after.status(), 200);
     println!("flood: {served} served, {} shed of {}", shed.len(), answers.len());
 }
+
+/// Every answer carries the security headers, whatever its kind (a page, JSON, an error, a
+/// refusal); the pages carry a Content-Security-Policy without inline scripts or styles; a
+/// body larger than the API takes is refused with 413, and the server goes on (issue 13).
+#[tokio::test]
+async fn every_answer_carries_the_security_headers_and_big_bodies_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(dir.path(), &[("PORCHLIGHT_RATE_LIMIT_IP", "3")]);
+    let http = reqwest::Client::new();
+    let mut answers = Vec::new();
+    for path in ["/", "/healthz", "/v1/incidents", "/openapi.json", "/no/such/route", "/v1/portal/me"] {
+        answers.push((path, http.get(format!("{}{path}", server.url)).send().await.unwrap()));
+    }
+    // The limit is reached by now: a 429 carries them too.
+    let limited = http.get(format!("{}/healthz", server.url)).send().await.unwrap();
+    assert_eq!(limited.status(), 429);
+    answers.push(("429", limited));
+    for (what, answer) in &answers {
+        let header = |name: &str| answer.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{what}");
+        assert_eq!(header("referrer-policy").as_deref(), Some("no-referrer"), "{what}");
+        assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{what}");
+        assert_eq!(header("cross-origin-opener-policy").as_deref(), Some("same-origin"), "{what}");
+    }
+    let page_csp = answers[0].1.headers()["content-security-policy"].to_str().unwrap();
+    assert!(!page_csp.contains("unsafe-inline") && page_csp.contains("default-src 'self'"), "{page_csp}");
+    drop(server);
+
+    let server = Server::start(dir.path());
+    let big =
+        format!("{{\"lat\": 43.1, \"lon\": -87.9, \"radius_m\": 500, \"pad\": \"{}\"}}", "x".repeat(3 << 20));
+    let refused = http
+        .post(format!("{}/v1/subscriptions", server.url))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 413);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "body_too_large");
+    // The server goes on (on a new connection: it closes the one whose body it would not read).
+    let fresh = reqwest::Client::new();
+    assert_eq!(fresh.get(format!("{}/healthz", server.url)).send().await.unwrap().status(), 200);
+}
