@@ -173,8 +173,7 @@ impl Alerts {
 
     /// A receiver of this subscription's new alerts from now on.
     pub async fn live(&self, id: Uuid) -> broadcast::Receiver<Alert> {
-        let mut live = self.inner.live.lock().await;
-        live.streams.entry(id).or_insert_with(|| broadcast::channel(LIVE_BUFFER).0).subscribe()
+        self.live_at_most(id, usize::MAX).await.expect("no limit")
     }
 
     /// A receiver of this subscription's new alerts, unless `most` of its receivers are
