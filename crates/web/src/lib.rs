@@ -9,7 +9,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
 use include_dir::{Dir, include_dir};
 use serde::Serialize;
@@ -43,16 +43,30 @@ pub struct WebConfig {
     pub attribution: Option<String>,
 }
 
+/// Every route of the web app: the pages (each the app's shell), the hashed assets, the
+/// service worker and the app's configuration. The router is made from this list and nothing
+/// else, so [`paths`] names every route it has (the authorization matrix test counts on it).
+fn routes() -> Vec<(&'static str, MethodRouter<std::sync::Arc<WebConfig>>)> {
+    let pages = PAGES.into_iter().map(|page| (page, get(shell)));
+    pages
+        .chain([
+            ("/assets/{*file}", get(asset)),
+            ("/sw.js", get(service_worker)),
+            ("/app/config.json", get(app_config)),
+        ])
+        .collect()
+}
+
+/// The path of every route of the web app; all of them answer GET alone.
+pub fn paths() -> Vec<&'static str> {
+    routes().into_iter().map(|(path, _)| path).collect()
+}
+
 /// The web app's routes.
 pub fn router(config: WebConfig) -> Router {
-    let mut router = Router::new();
-    for page in PAGES {
-        router = router.route(page, get(shell));
-    }
-    router
-        .route("/assets/{*file}", get(asset))
-        .route("/sw.js", get(service_worker))
-        .route("/app/config.json", get(app_config))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, route)| router.route(path, route))
         .with_state(std::sync::Arc::new(config))
 }
 

@@ -5,6 +5,7 @@
 //! transparency log, its proofs and report, and `porchlight audit` against tampering), `web`
 //! (the web app in headless Chromium).
 
+mod authorization;
 mod channels;
 mod cli;
 mod common;
