@@ -186,6 +186,7 @@ pub(crate) fn query_error(e: QueryRejection) -> ApiError {
 #[utoipa::path(get, path = "/v1/incidents", tag = "incidents", params(ListParams),
     responses(
         (status = 200, body = IncidentList),
+        (status = 304, description = "Unchanged since the ETag given in If-None-Match"),
         (status = 400, description = "A parameter is malformed", body = crate::error::ErrorBody),
     ))]
 async fn list(
@@ -237,10 +238,9 @@ pub(crate) struct GeoJsonParams {
     ))]
 async fn geojson(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
     params: Result<Query<GeoJsonParams>, QueryRejection>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::http::{StatusCode, header};
+    use axum::http::header;
     use axum::response::IntoResponse;
     let Query(p) = params.map_err(query_error)?;
     let agency = parse_agency(p.agency.as_deref())?;
@@ -320,23 +320,9 @@ async fn geojson(
         collection["next"] = serde_json::Value::String(next.clone());
     }
     let body = serde_json::to_vec(&collection).expect("JSON serializes");
-    let etag = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        body.hash(&mut h);
-        format!("W/\"{:016x}\"", h.finish())
-    };
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut response = if matches {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        ([(header::CONTENT_TYPE, "application/geo+json")], body).into_response()
-    };
+    // `If-None-Match` is answered by the page cache in front (crate::cache).
+    let mut response = ([(header::CONTENT_TYPE, "application/geo+json")], body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::ETAG, etag.parse().expect("an ETag is a header value"));
     headers.insert(header::CACHE_CONTROL, "public, max-age=30".parse().expect("a header value"));
     if let Some(next) = next
         && let Ok(link) = format!("<{next}>; rel=\"next\"").parse()
@@ -355,6 +341,7 @@ pub(crate) fn parse_id(kind: &'static str, id: &str) -> Result<Uuid, ApiError> {
     params(("id" = String, Path, description = "The incident's id (a UUID)")),
     responses(
         (status = 200, body = IncidentBody),
+        (status = 304, description = "Unchanged since the ETag given in If-None-Match"),
         (status = 400, description = "The id is not a UUID", body = crate::error::ErrorBody),
         (status = 404, description = "No such published incident", body = crate::error::ErrorBody),
     ))]
@@ -378,6 +365,7 @@ struct Story {
     params(("id" = String, Path, description = "The incident's id (a UUID)")),
     responses(
         (status = 200, body = Story),
+        (status = 304, description = "Unchanged since the ETag given in If-None-Match"),
         (status = 400, description = "The id is not a UUID", body = crate::error::ErrorBody),
         (status = 404, description = "No such published incident", body = crate::error::ErrorBody),
     ))]

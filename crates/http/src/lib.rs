@@ -5,6 +5,7 @@
 //! a human message, and never carry internals.
 
 mod agencies;
+mod cache;
 mod channels;
 mod error;
 mod incidents;
@@ -54,11 +55,14 @@ async fn healthz() -> &'static str {
 
 /// The incident world's API, with its OpenAPI description.
 pub fn api(state: AppState) -> OpenApiRouter {
+    // The incidents are the public pages read most; the same page asked again within a second
+    // is answered from memory.
+    let pages = cache::Pages::of(state.store.clone());
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .merge(agencies::router())
         .merge(channels::router())
-        .merge(incidents::router())
+        .merge(incidents::router().route_layer(axum::middleware::from_fn_with_state(pages, cache::keep)))
         .merge(push::router())
         .merge(subscriptions::router())
         .merge(syndication::router())

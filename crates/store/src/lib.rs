@@ -143,6 +143,9 @@ pub struct Store {
     db: Db,
     incident_key: Vec<u8>,
     gazetteers: Gazetteers,
+    /// How many times this process has changed the incidents: what it caches of them is keyed
+    /// by this, so its own writes are seen at once.
+    incident_writes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Gazetteers read, by agency, with the revision they were read at.
@@ -427,7 +430,7 @@ impl Store {
         };
         let db = Db::open(location, &part).await?;
         let incident_key = Self::incident_key(&db).await?;
-        Ok(Self { db, incident_key, gazetteers: Arc::default() })
+        Ok(Self { db, incident_key, gazetteers: Arc::default(), incident_writes: Arc::default() })
     }
 
     /// Which database the store is in.
@@ -1031,7 +1034,19 @@ impl Store {
             record_withheld(&self.db, &mut tx, &agency, &day, &category, &reason, n).await?;
         }
         tx.commit().await?;
+        self.wrote_incidents();
         Ok(applied)
+    }
+
+    /// How many times this process has changed the incidents (not other processes: they
+    /// share the database, not this count). A cache of what the store answered is good while
+    /// this stays the same, as far as this process's writes go.
+    pub fn incident_writes(&self) -> u64 {
+        self.incident_writes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn wrote_incidents(&self) {
+        self.incident_writes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Delete the agency's incidents received before `cutoff`, with their versions, outbox rows
@@ -1053,6 +1068,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         tx.commit().await?;
+        self.wrote_incidents();
         Ok(done.rows_affected())
     }
 

@@ -6,10 +6,16 @@
 //!
 //! `cargo build --release -p porchlight && cargo run --release -p porchlight-bench --bin load-bench -- [--rate 5000] [--secs 10]`
 //!
-//! The mix: the incident list (20 a page), an incident by id, the GeoJSON of 50, the agency
-//! list and the health check, in proportions 4:3:1:1:1. Requests time out after 5 s; a
-//! timeout counts as a failure. Rate limits are off for the run (one address makes all the
-//! load); load shedding is on, as by default.
+//! The mix: the incident list (20 a page, of the city or of one of 24 neighbourhood boxes), an
+//! incident by id (300 of them), the GeoJSON of 50 (of the city or a box), the agency list and
+//! the health check, in proportions 4:3:1:1:1. Requests time out after 5 s; a timeout counts
+//! as a failure. Rate limits are off for the run (one address makes all the load); load
+//! shedding is on, as by default.
+//!
+//! The server keeps each incident page for a second (porchlight-http's page cache), as a
+//! crowd reading the same map is served in practice. `--uncached` gives every request a query
+//! parameter of its own (`_=n`), so that nothing is kept and each page is made from the
+//! database: the cost of a flood of distinct queries.
 
 use std::{
     path::{Path, PathBuf},
@@ -38,6 +44,9 @@ struct Args {
     /// geojson, agencies or health.
     #[arg(long)]
     only: Option<String>,
+    /// Give every request a query of its own, so no page is answered from the server's cache.
+    #[arg(long)]
+    uncached: bool,
 }
 
 fn repo() -> PathBuf {
@@ -79,7 +88,7 @@ impl Phase {
 
 /// Send `rate` requests a second for `secs` seconds, each at its due time whatever the
 /// answers before it, to the URLs of `mix` in turn.
-async fn open_loop(http: &reqwest::Client, mix: &[String], rate: u32, secs: f64) -> Phase {
+async fn open_loop(http: &reqwest::Client, mix: &[String], rate: u32, secs: f64, uncached: bool) -> Phase {
     let total = (f64::from(rate) * secs) as usize;
     let gap = Duration::from_secs_f64(1.0 / f64::from(rate));
     let phase = Arc::new(Mutex::new(Phase::default()));
@@ -91,7 +100,11 @@ async fn open_loop(http: &reqwest::Client, mix: &[String], rate: u32, secs: f64)
         if due > now {
             tokio::time::sleep(due - now).await;
         }
-        let (http, url, phase) = (http.clone(), mix[i % mix.len()].clone(), phase.clone());
+        let mut url = mix[i % mix.len()].clone();
+        if uncached {
+            url.push_str(&format!("{}_={i}", if url.contains('?') { '&' } else { '?' }));
+        }
+        let (http, phase) = (http.clone(), phase.clone());
         tasks.spawn(async move {
             let answer = http.get(&url).send().await;
             let status = match answer {
@@ -162,7 +175,7 @@ async fn main() {
         .expect("a client");
     let url = &server.1;
     let page: Value = http
-        .get(format!("{url}/v1/incidents?limit=100"))
+        .get(format!("{url}/v1/incidents?limit=300"))
         .send()
         .await
         .expect("the list")
@@ -178,11 +191,21 @@ async fn main() {
     assert!(!ids.is_empty(), "nothing published from the sample");
     let mut mix = Vec::new();
     let only = |kind: &str| args.only.as_deref().is_none_or(|o| o == kind);
-    for (n, id) in ids.iter().cycle().take(300).enumerate() {
+    // The city, and 24 boxes of about 3 km by 2 km over it (Milwaukee: 42.92-43.19 N,
+    // 87.86-88.07 W), each as a bbox query.
+    let mut areas = vec![String::new()];
+    for row in 0..6 {
+        for col in 0..4 {
+            let (south, west) = (42.92 + 0.045 * f64::from(row), -88.07 + 0.0525 * f64::from(col));
+            areas.push(format!("&bbox={west:.4},{south:.4},{:.4},{:.4}", west + 0.0525, south + 0.045));
+        }
+    }
+    for (n, id) in ids.iter().cycle().take(3000).enumerate() {
+        let area = &areas[(n / 10) % areas.len()];
         let (kind, path) = match n % 10 {
-            0..=3 => ("list", "/v1/incidents?limit=20".to_owned()),
+            0..=3 => ("list", format!("/v1/incidents?limit=20{area}")),
             4..=6 => ("incident", format!("/v1/incidents/{id}")),
-            7 => ("geojson", "/v1/incidents.geojson?limit=50".to_owned()),
+            7 => ("geojson", format!("/v1/incidents.geojson?limit=50{area}")),
             8 => ("agencies", "/v1/agencies".to_owned()),
             _ => ("health", "/healthz".to_owned()),
         };
@@ -201,7 +224,7 @@ async fn main() {
         .expect("text");
     let bare = vec![bare_server(body).await];
     println!(
-        "load-bench: {} rows of Milwaukee's calls ({} published on the first page), {} requests a second for {} s, \
+        "load-bench: {} rows of Milwaukee's calls ({} of them asked for by id), {} requests a second for {} s, \
          then {} for {} s",
         args.rows,
         ids.len(),
@@ -212,15 +235,15 @@ async fn main() {
     );
     let secs = args.secs as f64;
     // Warm the connections and the server's caches.
-    let _ = open_loop(&http, &mix, 500, 1.0).await;
-    let mut floor = open_loop(&http, &bare, args.rate, secs).await;
+    let _ = open_loop(&http, &mix, 500, 1.0, args.uncached).await;
+    let mut floor = open_loop(&http, &bare, args.rate, secs, false).await;
     floor.print("floor (bare axum, one fixed body)");
-    let mut steady = open_loop(&http, &mix, args.rate, secs).await;
+    let mut steady = open_loop(&http, &mix, args.rate, secs, args.uncached).await;
     steady.print("porchlight at the rate");
-    let mut over = open_loop(&http, &mix, args.rate * 2, secs).await;
+    let mut over = open_loop(&http, &mix, args.rate * 2, secs, args.uncached).await;
     over.print("porchlight at twice the rate");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut after = open_loop(&http, &mix, 200, 2.0).await;
+    let mut after = open_loop(&http, &mix, 200, 2.0, args.uncached).await;
     after.print("porchlight after the flood");
     let served = steady.ok as f64 / steady.elapsed;
     println!();

@@ -215,3 +215,50 @@ async fn every_answer_carries_the_security_headers_and_big_bodies_are_refused() 
     let fresh = reqwest::Client::new();
     assert_eq!(fresh.get(format!("{}/healthz", server.url)).send().await.unwrap().status(), 200);
 }
+
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    /// The incident pages are kept a moment for the crowd (porchlight-http's cache): a call
+    /// pushed to this server shows at once, though the same page was just read; calls another
+    /// process stored show once the kept page is a second old; an unchanged page is a 304.
+    async fn kept_pages_show_changes_at_once_or_within_a_second(backend) {
+        use crate::common::{MILWAUKEE_CSV, eventually, get_json, import, milwaukee_without_calls};
+        use crate::common::{new_push_key, repo, signed_push_as};
+        let (dir, data, _db) = milwaukee_without_calls(backend).await;
+        let key = new_push_key(&data);
+        let server = Server::start(&data);
+        let http = reqwest::Client::new();
+        let list = format!("{}/v1/incidents?limit=50", server.url);
+        let count = |page: Value| page["incidents"].as_array().unwrap().len();
+        assert_eq!(count(get_json(&http, &list).await), 0);
+        let body = serde_json::json!({"records": [
+            {"incident_id": "1211372", "received_at": "2018-05-01T00:10:28-05:00", "call_type": "TRBL W/SUBJ",
+             "status": "Dispatched", "address": "5237 N 35TH ST,MKE", "latitude": 43.1127987, "longitude": -87.9567415}
+        ]});
+        let now = chrono::Utc::now().timestamp();
+        let pushed =
+            signed_push_as(&format!("{}/v1/agencies/milwaukee/calls", server.url), "application/json", &key, now, &body.to_string())
+                .await;
+        assert_eq!(pushed.status(), 200);
+        assert_eq!(count(get_json(&http, &list).await), 1, "this server's own change shows at once");
+
+        // Another process stores more calls.
+        let sample = dir.path().join("more.csv");
+        let csv = std::fs::read_to_string(repo().join(MILWAUKEE_CSV)).unwrap();
+        std::fs::write(&sample, csv.lines().take(11).collect::<Vec<_>>().join("\n")).unwrap();
+        import(&data, "milwaukee", "examples/milwaukee.toml", &sample);
+        let (http2, list2) = (http.clone(), list.clone());
+        eventually(10, "another process's calls in the list", || {
+            let (http, list) = (http2.clone(), list2.clone());
+            async move { (count(get_json(&http, &list).await) > 1).then_some(()) }
+        })
+        .await;
+
+        // Unchanged: 304 for the ETag it was given.
+        let page = http.get(&list).send().await.unwrap();
+        let etag = page.headers()["etag"].to_str().unwrap().to_owned();
+        let again = http.get(&list).header("if-none-match", &etag).send().await.unwrap();
+        assert_eq!(again.status(), 304);
+        assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
+    }
+}
