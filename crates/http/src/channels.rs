@@ -131,6 +131,9 @@ struct ChannelList {
     channels: Vec<ChannelBody>,
 }
 
+/// The most channels one subscription may have (issue 13: limits everywhere).
+pub const MAX_CHANNELS: usize = 10;
+
 /// Add a channel (Web Push, a webhook or an e-mail address) to a subscription.
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/channels", tag = "channels", params(("id" = String, Path, description = "The subscription's id: its only credential")),
     request_body = NewChannelBody,
@@ -138,6 +141,7 @@ struct ChannelList {
         (status = 201, body = ChannelBody),
         (status = 400, description = "The body or a field of it is invalid", body = crate::error::ErrorBody),
         (status = 404, description = "No such subscription", body = crate::error::ErrorBody),
+        (status = 409, description = "The subscription has as many channels as it may", body = crate::error::ErrorBody),
     ))]
 async fn create(
     State(state): State<AppState>,
@@ -157,6 +161,13 @@ async fn create(
         NewChannelBody::Email { address } => Target::Email { address },
     };
     target.check().map_err(|e| ApiError::bad_request("invalid_channel", e.to_string()))?;
+    if state.store.channels(id).await?.len() >= MAX_CHANNELS {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "too_many_channels",
+            format!("a subscription may have at most {MAX_CHANNELS} channels; delete one first"),
+        ));
+    }
     let (channel, secret) = state.store.create_channel(id, &target).await?.ok_or_else(not_found)?;
     let mut body = ChannelBody::from(channel);
     if body.kind == Kind::Webhook {

@@ -109,6 +109,7 @@ pub fn router(
         )
         .fallback(|| async { ApiError::not_found("route_not_found", "no such route") })
         .layer(axum::middleware::from_fn_with_state(limiter.clone(), limits::limit))
+        .layer(axum::middleware::from_fn(limits::headers_within))
         // On every answer, 429s, 503s and 404s too: no MIME sniffing; no `Referer` (a
         // subscription's id in a page's URL is its only credential, and must not leave with a
         // click); never framed; a window of its own. (HSTS belongs to whatever terminates TLS

@@ -34,6 +34,10 @@ pub struct Limits {
     /// Take the client's address from the last `X-Forwarded-For` hop (the one the reverse
     /// proxy in front added) instead of the connection's.
     pub trust_forwarded_for: bool,
+    /// Subscriptions each client address may make an hour (`POST /v1/subscriptions`; all at
+    /// once if it likes). Subscriptions have no accounts, so this is what bounds how many one
+    /// client holds.
+    pub subscriptions_per_hour: Option<NonZeroU32>,
 }
 
 impl Default for Limits {
@@ -45,9 +49,14 @@ impl Default for Limits {
             per_token: NonZeroU32::new(50),
             in_flight: DEFAULT_IN_FLIGHT,
             trust_forwarded_for: false,
+            subscriptions_per_hour: NonZeroU32::new(DEFAULT_SUBSCRIPTIONS_PER_HOUR),
         }
     }
 }
+
+/// Subscriptions a client address may make an hour by default: a household makes one or two,
+/// a library's shared computer a few more.
+pub const DEFAULT_SUBSCRIPTIONS_PER_HOUR: u32 = 20;
 
 /// Requests in flight at once by default: on two cores the API answers a read in about a
 /// millisecond, so this is a few tenths of a second of work queued.
@@ -71,6 +80,7 @@ pub struct RateLimiter {
     pub(crate) limits: Limits,
     by_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     by_token: Option<DefaultKeyedRateLimiter<[u8; 32]>>,
+    new_subscriptions: Option<DefaultKeyedRateLimiter<IpAddr>>,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -93,6 +103,9 @@ impl RateLimiter {
             limits,
             by_ip: limits.per_ip.map(|n| governor::RateLimiter::keyed(quota(n))),
             by_token: limits.per_token.map(|n| governor::RateLimiter::keyed(quota(n))),
+            new_subscriptions: limits
+                .subscriptions_per_hour
+                .map(|n| governor::RateLimiter::keyed(Quota::per_hour(n).allow_burst(n))),
         });
         let weak = Arc::downgrade(&limiter);
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -104,6 +117,9 @@ impl RateLimiter {
                         l.retain_recent();
                     }
                     if let Some(l) = &limiter.by_token {
+                        l.retain_recent();
+                    }
+                    if let Some(l) = &limiter.new_subscriptions {
                         l.retain_recent();
                     }
                 }
@@ -129,42 +145,78 @@ impl RateLimiter {
         req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
     }
 
-    /// How long the request must wait, if it is over its limit.
-    fn over(&self, req: &Request) -> Option<(Duration, &'static str)> {
+    /// How long the request must wait, if it is over its limit: the wait, the error's code and
+    /// what it was over.
+    fn over(&self, req: &Request) -> Option<(Duration, &'static str, &'static str)> {
+        if req.method() == axum::http::Method::POST
+            && req.uri().path() == "/v1/subscriptions"
+            && let Some(limiter) = &self.new_subscriptions
+            && let Some(ip) = self.client_ip(req)
+            && let Err(e) = limiter.check_key(&ip)
+        {
+            return Some((wait(e), "too_many_subscriptions", "new subscriptions from this address"));
+        }
+        self.over_rate(req).map(|(wait, by)| (wait, "rate_limited", by))
+    }
+
+    /// Over the rate of requests of its token or its address.
+    fn over_rate(&self, req: &Request) -> Option<(Duration, &'static str)> {
         let token = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .filter(|t| !t.is_empty());
-        let wait = |e: governor::NotUntil<governor::clock::QuantaInstant>| {
-            e.wait_time_from(governor::clock::DefaultClock::default().now())
-        };
         match token {
             // Keyed by a hash: the limiter holds no token.
             Some(token) => {
                 let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-                self.by_token.as_ref()?.check_key(&key).err().map(|e| (wait(e), "token"))
+                self.by_token.as_ref()?.check_key(&key).err().map(|e| (wait(e), "requests from this token"))
             }
             None => {
                 let ip = self.client_ip(req)?;
-                self.by_ip.as_ref()?.check_key(&ip).err().map(|e| (wait(e), "address"))
+                self.by_ip.as_ref()?.check_key(&ip).err().map(|e| (wait(e), "requests from this address"))
             }
         }
     }
 }
 
+/// How long until a refused request would be let through.
+fn wait(e: governor::NotUntil<governor::clock::QuantaInstant>) -> Duration {
+    e.wait_time_from(governor::clock::DefaultClock::default().now())
+}
+
 /// The middleware: 429 with `Retry-After` (whole seconds, at least one) over the limit.
 pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: Next) -> Response {
-    let Some((wait, by)) = limiter.over(&req) else { return next.run(req).await };
-    metrics::counter!("porchlight_http_rate_limited_total", "by" => by).increment(1);
+    let Some((wait, code, what)) = limiter.over(&req) else { return next.run(req).await };
+    metrics::counter!("porchlight_http_rate_limited_total", "code" => code).increment(1);
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let mut response = ApiError::new(
         axum::http::StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!("too many requests from this {by}; try again in {} s", seconds.max(1)),
+        code,
+        format!("too many {what}; try again in {} s", seconds.max(1)),
     )
     .into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
     response
+}
+
+/// The most a request's header fields may hold together, names and values: far above any
+/// browser's or client's (a session cookie and a token are well under 1 KB), far below what
+/// would let a client make the server hold much.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Refuse a request whose header fields hold more than [`MAX_HEADER_BYTES`]: 431, before any
+/// other work. (The HTTP server itself refuses more than 100 fields.)
+pub async fn headers_within(req: Request, next: Next) -> Response {
+    let size: usize = req.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if size > MAX_HEADER_BYTES {
+        return ApiError::new(
+            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the request's header fields hold {size} bytes; at most {MAX_HEADER_BYTES} are read"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }

@@ -102,6 +102,10 @@ pub struct LimitArgs {
     /// instead of waiting until its client gives up.
     #[arg(long, env = "PORCHLIGHT_MAX_IN_FLIGHT", default_value_t = porchlight_http::limits::DEFAULT_IN_FLIGHT)]
     pub max_in_flight: usize,
+    /// Subscriptions each client address may make an hour (all at once if it likes); 0 for no
+    /// limit. Over it the answer is 429 `too_many_subscriptions` with Retry-After.
+    #[arg(long, env = "PORCHLIGHT_SUBSCRIPTIONS_PER_HOUR", default_value_t = porchlight_http::limits::DEFAULT_SUBSCRIPTIONS_PER_HOUR)]
+    pub subscriptions_per_hour: u32,
 }
 
 impl Default for LimitArgs {
@@ -112,6 +116,7 @@ impl Default for LimitArgs {
             rate_limit_token: limits.per_token.map_or(0, |n| n.get()),
             trust_forwarded_for: false,
             max_in_flight: limits.in_flight,
+            subscriptions_per_hour: limits.subscriptions_per_hour.map_or(0, |n| n.get()),
         }
     }
 }
@@ -123,6 +128,7 @@ impl LimitArgs {
             per_token: std::num::NonZeroU32::new(self.rate_limit_token),
             in_flight: self.max_in_flight,
             trust_forwarded_for: self.trust_forwarded_for,
+            subscriptions_per_hour: std::num::NonZeroU32::new(self.subscriptions_per_hour),
         }
     }
 }

@@ -1112,6 +1112,15 @@ pub(crate) struct PushSubscription {
     pub auth: String,
 }
 
+/// How many browsers an account has registered.
+pub(crate) async fn push_subscription_count(db: &Db, account: Uuid) -> sqlx::Result<i64> {
+    let (n,): (i64,) = sqlx::query_as(db.sql("SELECT COUNT(*) FROM push_subscriptions WHERE account_id = ?"))
+        .bind(account.to_string())
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n)
+}
+
 /// Register a browser for an account (again: the same endpoint keeps one row, with new keys).
 pub(crate) async fn add_push_subscription(
     db: &Db,

@@ -85,7 +85,10 @@ struct SubscriptionBody {
     id: Uuid,
 }
 
-#[utoipa::path(post, path = "/v1/portal/push/subscriptions", tag = "portal: notifications", request_body = PushSubscriptionBody, responses((status = 201, description = "Requests covering the caller's cameras will be pushed to this browser", body = SubscriptionBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this")))]
+/// The most browsers an account may register for notices (issue 13: limits everywhere).
+pub const MAX_BROWSERS: i64 = 20;
+
+#[utoipa::path(post, path = "/v1/portal/push/subscriptions", tag = "portal: notifications", request_body = PushSubscriptionBody, responses((status = 201, description = "Requests covering the caller's cameras will be pushed to this browser", body = SubscriptionBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 409, description = "The account has as many browsers as it may")))]
 async fn subscribe(
     Resident(owner): Resident,
     State(portal): State<Portal>,
@@ -103,6 +106,12 @@ async fn subscribe(
     }
     if URL_SAFE_NO_PAD.decode(s.keys.auth.trim_end_matches('=')).map(|a| a.len()) != Ok(16) {
         return Err(ApiError::bad_request("invalid_field", "keys.auth: not a 16-byte secret"));
+    }
+    if db::push_subscription_count(&portal.pool, owner.id).await? >= MAX_BROWSERS {
+        return Err(ApiError::conflict(
+            "too_many_browsers",
+            format!("an account may have at most {MAX_BROWSERS} browsers; remove one first"),
+        ));
     }
     let id =
         db::add_push_subscription(&portal.pool, owner.id, &s.endpoint, &s.keys.p256dh, &s.keys.auth).await?;

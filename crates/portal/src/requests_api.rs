@@ -24,6 +24,8 @@ use crate::{
 
 /// Open (pending or approved) requests an agency may have at once.
 pub const MAX_OPEN_REQUESTS: u32 = 20;
+/// The most cameras one account may register (issue 13: limits everywhere).
+pub const MAX_CAMERAS: usize = 20;
 /// How far back a request's window may start.
 pub const OLDEST_WINDOW_DAYS: i64 = 30;
 /// How long an approved request stays open before it closes by itself.
@@ -83,7 +85,7 @@ struct NewCamera {
     lon: f64,
 }
 
-#[utoipa::path(post, path = "/v1/portal/cameras", tag = "portal: cameras", request_body = NewCamera, responses((status = 201, description = "The camera; its place is shown to its owner alone", body = CameraBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this")))]
+#[utoipa::path(post, path = "/v1/portal/cameras", tag = "portal: cameras", request_body = NewCamera, responses((status = 201, description = "The camera; its place is shown to its owner alone", body = CameraBody), (status = 400, description = "The body or a parameter is invalid"), (status = 401, description = "Not signed in (session cookie and X-CSRF-Token header for changes, or an agency's bearer token)"), (status = 403, description = "The caller's role may not do this"), (status = 409, description = "The account has as many cameras as it may")))]
 async fn add_camera(
     Resident(owner): Resident,
     State(portal): State<Portal>,
@@ -93,6 +95,12 @@ async fn add_camera(
     let name = request::text("name", &new.name, 80)?;
     if !(-90.0..=90.0).contains(&new.lat) || !(-180.0..=180.0).contains(&new.lon) {
         return Err(ApiError::bad_request("invalid_field", "lat, lon: not a latitude and longitude"));
+    }
+    if db::cameras(&portal.pool, owner.id).await?.len() >= MAX_CAMERAS {
+        return Err(ApiError::conflict(
+            "too_many_cameras",
+            format!("an account may have at most {MAX_CAMERAS} cameras; remove one first"),
+        ));
     }
     let camera = db::create_camera(&portal.pool, owner.id, &name, new.lat, new.lon).await?;
     Ok((StatusCode::CREATED, Json(camera.into())))

@@ -144,3 +144,32 @@ porchlight_db::test_on_both! {
         assert_eq!(members["members"].as_array().unwrap().len(), 1, "{members}");
     }
 }
+
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    /// An account holds at most 20 cameras and 20 browsers; the next is 409 with the reason.
+    async fn an_account_holds_at_most_twenty_cameras_and_twenty_browsers(backend) {
+        use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+        use web_push_native::p256;
+        let site = Site::start(backend).await;
+        site.register("resident@mail.example").await;
+        let resident = site.sign_in("resident@mail.example", "correct horse battery").await;
+        let key = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let p256dh = URL_SAFE_NO_PAD.encode(key.public_key().to_sec1_bytes());
+        for n in 0..21 {
+            let camera = json!({"name": format!("Camera {n}"), "lat": 43.05, "lon": -87.95});
+            let browser = json!({"endpoint": format!("https://push.example/{n}"),
+                "keys": {"p256dh": p256dh, "auth": URL_SAFE_NO_PAD.encode([7u8; 16])}});
+            let made = [
+                site.send(&resident, Method::POST, "/v1/portal/cameras", Some(camera)).await,
+                site.send(&resident, Method::POST, "/v1/portal/push/subscriptions", Some(browser)).await,
+            ];
+            for ((status, body), code) in made.iter().zip(["too_many_cameras", "too_many_browsers"]) {
+                match n {
+                    0..20 => assert_eq!(status.as_u16(), 201, "{body}"),
+                    _ => assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (409, Some(code)), "{body}"),
+                }
+            }
+        }
+    }
+}

@@ -141,7 +141,7 @@ async fn main() {
     let hex = keys.lines().find_map(|l| l.strip_prefix("secret ")).expect("a secret").to_owned();
     let secret: Vec<u8> =
         (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect();
-    let server = serve(&data, &[]);
+    let server = serve(&data, &["--subscriptions-per-hour", "0"]);
 
     // A radius at which a tenth of the square's subscribers hold a call at its middle.
     let radius_m = (0.1 * (2.0 * HALF_SIDE_M).powi(2) / std::f64::consts::PI).sqrt();

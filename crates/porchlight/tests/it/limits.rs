@@ -1,7 +1,9 @@
-//! Rate limits (issue 13): a client address, or an API token, over its limit gets 429 with
-//! Retry-After before any work is done, and is served again once it has waited; a token's
-//! requests count against the token, not the address; X-Forwarded-For is believed only when
-//! the operator says a proxy sets it.
+//! Limits and hardening (issue 13). Rate limits: a client address, or an API token, over its
+//! limit gets 429 with Retry-After before any work is done, and is served again once it has
+//! waited; a token's requests count against the token, not the address; X-Forwarded-For is
+//! believed only when the operator says a proxy sets it. Also: shedding, security headers,
+//! body and header sizes, subscriptions per address and channels per subscription, the page
+//! cache's freshness, and internal errors that show nothing of the server.
 
 use std::time::Duration;
 
@@ -260,5 +262,127 @@ porchlight_db::test_on_both! {
         let again = http.get(&list).header("if-none-match", &etag).send().await.unwrap();
         assert_eq!(again.status(), 304);
         assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
+    }
+}
+
+#[tokio::test]
+/// Header fields past 16 KB together are refused with 431 and a named reason, as are more
+/// than 100 fields (by the HTTP server itself); ordinary requests are untouched.
+async fn oversized_headers_are_refused_with_431() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/agencies", server.url);
+    let big = http.get(&url).header("cookie", "a".repeat(20 * 1024)).send().await.unwrap();
+    assert_eq!(big.status(), 431);
+    assert!(big.headers().contains_key("x-content-type-options"), "security headers on a refusal too");
+    let body: Value = big.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "headers_too_large");
+    let mut many = http.get(&url);
+    for i in 0..120 {
+        many = many.header(format!("x-field-{i}"), "1");
+    }
+    let many = many.send().await.unwrap();
+    assert_eq!(many.status(), 431);
+    // Just under the limit is fine.
+    let fine = http.get(&url).header("cookie", "a".repeat(15 * 1024)).send().await.unwrap();
+    assert_eq!(fine.status(), 200);
+}
+
+#[tokio::test]
+/// Subscriptions have no accounts, so what one client holds is bounded by how many each
+/// address may make an hour (20 by default; 3 here), all at once if it likes: past it 429
+/// `too_many_subscriptions` with Retry-After, while another address still can. A subscription
+/// holds at most 10 channels: the 11th is 409 `too_many_channels`.
+async fn subscriptions_per_address_and_channels_per_subscription_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(
+        &dir.path().join("data"),
+        &[("PORCHLIGHT_SUBSCRIPTIONS_PER_HOUR", "3"), ("PORCHLIGHT_TRUST_FORWARDED_FOR", "true")],
+    );
+    let http = reqwest::Client::new();
+    let make = |from: &'static str| {
+        http.post(format!("{}/v1/subscriptions", server.url))
+            .header("x-forwarded-for", from)
+            .json(&serde_json::json!({"lat": 43.1, "lon": -87.9, "radius_m": 500}))
+            .send()
+    };
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let made = make("192.0.2.1").await.unwrap();
+        assert_eq!(made.status(), 201);
+        ids.push(made.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    let refused = make("192.0.2.1").await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((60..=1200).contains(&wait), "one subscription comes back every 20 minutes: {wait}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_subscriptions");
+    assert_eq!(make("192.0.2.2").await.unwrap().status(), 201, "another address");
+    // Reading is not making: the address's reads go on.
+    let read = http.get(format!("{}/v1/subscriptions/{}", server.url, ids[0])).send().await.unwrap();
+    assert_eq!(read.status(), 200);
+
+    let channels = format!("{}/v1/subscriptions/{}/channels", server.url, ids[0]);
+    for n in 0..11 {
+        let added = http
+            .post(&channels)
+            .json(&serde_json::json!({"kind": "webhook", "url": format!("http://127.0.0.1:9/hook/{n}")}))
+            .send()
+            .await
+            .unwrap();
+        let status = added.status().as_u16();
+        let body: Value = added.json().await.unwrap();
+        match n {
+            0..10 => assert_eq!(status, 201, "{body}"),
+            _ => assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (409, Some("too_many_channels")),
+                "{body}"
+            ),
+        }
+    }
+}
+
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    /// When the database fails under it, the server answers 500 `internal` and says nothing
+    /// of why: no SQL, no table, no database, no path. (The reason goes to its log.)
+    async fn an_internal_error_shows_nothing_of_the_server(backend) {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let (_dir, data, _db) = crate::common::milwaukee_without_calls(backend).await;
+        let server = Server::start(&data);
+        let http = reqwest::Client::new();
+        let list = format!("{}/v1/incidents", server.url);
+        assert_eq!(http.get(&list).send().await.unwrap().status(), 200);
+        // Pull a table out from under it.
+        let mut conn = match crate::common::database_url(&data) {
+            Some(url) => {
+                let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+                sqlx::query("SET search_path TO store").execute(&mut conn).await.unwrap();
+                conn
+            }
+            None => {
+                let url = format!("sqlite://{}", data.join("porchlight.db").display());
+                sqlx::AnyConnection::connect(&url).await.unwrap()
+            }
+        };
+        let cascade = if backend == crate::common::Backend::Postgres { " CASCADE" } else { "" };
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE incident_versions{cascade}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        // Another query than the one just kept (the page cache), so the database is asked.
+        let failed = http.get(format!("{list}?limit=7")).send().await.unwrap();
+        assert_eq!(failed.status(), 500);
+        let text = failed.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["error"]["code"], "internal", "{text}");
+        let lower = text.to_lowercase();
+        for inside in ["incident_versions", "sql", "select", "table", "postgres", "porchlight.db", "/tmp"] {
+            assert!(!lower.contains(inside), "{inside} in {text}");
+        }
     }
 }
