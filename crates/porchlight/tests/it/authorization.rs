@@ -675,6 +675,8 @@ porchlight_db::test_on_both! {
         let mut wrong = Vec::new();
         let mut table = Vec::new();
         let mut leaks = Vec::new();
+        let mut unguarded = Vec::new();
+        let mut guarded = 0;
         for (method, template) in &served {
             let m = Method::from_bytes(method.as_bytes()).unwrap();
             let mut got = [0u16; 10];
@@ -693,12 +695,36 @@ porchlight_db::test_on_both! {
                     wrong.push(format!("{method} {} as {role}: {status}, expected {}: {text}", call.path, expected[i]));
                 }
             }
+            // Every change a session may make needs its CSRF token: asked by the first
+            // session that may make it, without the token, it is refused and nothing is done.
+            // Only the portal knows sessions: the incident world's routes read no cookie (their
+            // credential is a subscription id in the path, or a signature, which a page
+            // elsewhere cannot know), and opening an account or a session needs none.
+            let exempt = m == Method::POST && matches!(template.as_str(), "/v1/portal/sessions" | "/v1/portal/accounts");
+            let exempt = exempt || !template.starts_with("/v1/portal/");
+            let session_role = ROLES.iter().enumerate().find(|(i, role)| {
+                (200..300).contains(&got[*i]) && matches!(world.who[**role], Caller::Session { .. })
+            });
+            if m != Method::GET && !exempt && let Some((_, role)) = session_role {
+                guarded += 1;
+                let call = world.call(&m, template).await;
+                let Caller::Session { email, cookie, .. } = world.caller(&m, template, role).await else {
+                    unreachable!()
+                };
+                let without = Caller::Session { email, cookie, csrf: String::new() };
+                let (status, text) = world.send(&without, &m, &call).await;
+                if status != 403 || !text.contains("csrf_token_missing") {
+                    unguarded.push(format!("{method} {} as {role} without its CSRF token: {status} {text}", call.path));
+                }
+            }
             if template.contains("{request}") {
                 world.tidy_requests().await;
             }
             table.push(format!("    (\"{method}\", \"{template}\", {got:?}),"));
         }
         assert!(leaks.is_empty(), "answers that show what they must not:\n{}", leaks.join("\n"));
+        assert!(unguarded.is_empty(), "changes made without a CSRF token:\n{}", unguarded.join("\n"));
+        assert!(guarded >= 20, "only {guarded} changes were tried without a CSRF token");
         let missing: Vec<_> = served.iter().filter(|r| !rows.contains_key(*r)).collect();
         let gone: Vec<_> = rows.keys().filter(|r| !served.contains(*r)).collect();
         assert!(
