@@ -972,6 +972,85 @@ porchlight_db::test_on_both! {
     }
 }
 
+porchlight_db::test_on_both! {
+    #[tokio::test]
+    /// Retention reaches all that was made of an incident: its alerts, their deliveries and
+    /// the delivery log go with it. The transparency log is never cut: it only grows (by the
+    /// policy change, here).
+    async fn retention_takes_alerts_and_delivery_logs_but_never_the_transparency_log(backend) {
+        use crate::common::eventually;
+        let (dir, data, _db) = milwaukee_without_calls(backend).await;
+        let server = Server::start(&data);
+        let http = reqwest::Client::new();
+        let id =
+            subscribe(&http, &server.url, json!({"lat": 43.1128, "lon": -87.9567, "radius_m": 3000, "categories": []}))
+                .await;
+        let hook = http
+            .post(format!("{}/v1/subscriptions/{id}/channels", server.url))
+            .json(&json!({"kind": "webhook", "url": "http://127.0.0.1:9/hook"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(hook.status(), 201);
+        // Calls from 2018, stored by another process; the server makes alerts of them and
+        // tries to deliver each (to a port where nobody listens).
+        let calls = dir.path().join("calls.csv");
+        std::fs::write(&calls, CALLS).unwrap();
+        import(&data, "milwaukee", "examples/milwaukee.toml", &calls);
+        let (alerts, deliveries) = (
+            format!("{}/v1/subscriptions/{id}/alerts", server.url),
+            format!("{}/v1/subscriptions/{id}/deliveries", server.url),
+        );
+        let count = |url: String, key: &'static str| {
+            let http = http.clone();
+            async move { get_json(&http, url).await[key].as_array().unwrap().len() }
+        };
+        eventually(30, "alerts and a delivery attempt", || {
+            let (a, d) = (count(alerts.clone(), "alerts"), count(deliveries.clone(), "deliveries"));
+            async move { (a.await >= 2 && d.await >= 1).then_some(()) }
+        })
+        .await;
+        let size = |url: String| {
+            let http = http.clone();
+            async move {
+                let head: Value = http.get(format!("{url}/v1/log/get-sth")).send().await.ok()?.json().await.ok()?;
+                head["tree_size"].as_u64()
+            }
+        };
+        let url = server.url.clone();
+        let before = eventually(20, "a signed log head", || size(url.clone())).await;
+        drop(server);
+
+        let policy = dir.path().join("retention.toml");
+        let default = std::fs::read_to_string(repo().join("examples/policies/default.toml")).unwrap();
+        std::fs::write(&policy, default.replace("# retention_days = 90", "retention_days = 90")).unwrap();
+        let out = policy_set(&data, "milwaukee", &policy);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let server = Server::start(&data);
+        let (alerts, deliveries) = (alerts.replace(&url, &server.url), deliveries.replace(&url, &server.url));
+        eventually(30, "the 2018 calls, their alerts and deliveries deleted", || {
+            let (a, d) = (count(alerts.clone(), "alerts"), count(deliveries.clone(), "deliveries"));
+            async move { (a.await == 0 && d.await == 0).then_some(()) }
+        })
+        .await;
+        let mut conn = store_connection(&data).await;
+        for table in ["incidents", "incident_versions", "outbox", "alerts", "deliveries", "delivery_attempts"] {
+            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(n, 0, "{table} still holds rows of expired calls");
+        }
+        let url = server.url.clone();
+        let after = eventually(20, "the log to take the policy change", || {
+            let size = size(url.clone());
+            async move { size.await.filter(|s| *s > before) }
+        })
+        .await;
+        assert!(after > before, "the transparency log only grows: {before} then {after}");
+    }
+}
+
 /// Central Standard Time; in summer Milwaukee is an hour off it, which the test's margin covers.
 fn central_time() -> chrono::FixedOffset {
     chrono::FixedOffset::west_opt(6 * 3600).unwrap()
