@@ -66,6 +66,16 @@ pub fn database_url(data: &Path) -> Option<String> {
 /// A connection to the store's tables of the data folder `data` (its SQLite file, or its
 /// schema in PostgreSQL), for tests that look at what is stored.
 pub async fn store_connection(data: &Path) -> sqlx::AnyConnection {
+    connect_to_store(data, "?mode=ro").await
+}
+
+/// A connection that may change the store's tables under a running server: for tests of what
+/// the server does when its database fails it.
+pub async fn store_connection_for_writing(data: &Path) -> sqlx::AnyConnection {
+    connect_to_store(data, "").await
+}
+
+async fn connect_to_store(data: &Path, sqlite_mode: &str) -> sqlx::AnyConnection {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     match database_url(data) {
@@ -75,7 +85,7 @@ pub async fn store_connection(data: &Path) -> sqlx::AnyConnection {
             conn
         }
         None => {
-            let url = format!("sqlite://{}?mode=ro", data.join("porchlight.db").display());
+            let url = format!("sqlite://{}{sqlite_mode}", data.join("porchlight.db").display());
             sqlx::AnyConnection::connect(&url).await.unwrap()
         }
     }

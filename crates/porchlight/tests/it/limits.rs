@@ -350,25 +350,13 @@ porchlight_db::test_on_both! {
     /// When the database fails under it, the server answers 500 `internal` and says nothing
     /// of why: no SQL, no table, no database, no path. (The reason goes to its log.)
     async fn an_internal_error_shows_nothing_of_the_server(backend) {
-        use sqlx::Connection;
-        sqlx::any::install_default_drivers();
         let (_dir, data, _db) = crate::common::milwaukee_without_calls(backend).await;
         let server = Server::start(&data);
         let http = reqwest::Client::new();
         let list = format!("{}/v1/incidents", server.url);
         assert_eq!(http.get(&list).send().await.unwrap().status(), 200);
         // Pull a table out from under it.
-        let mut conn = match crate::common::database_url(&data) {
-            Some(url) => {
-                let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
-                sqlx::query("SET search_path TO store").execute(&mut conn).await.unwrap();
-                conn
-            }
-            None => {
-                let url = format!("sqlite://{}", data.join("porchlight.db").display());
-                sqlx::AnyConnection::connect(&url).await.unwrap()
-            }
-        };
+        let mut conn = crate::common::store_connection_for_writing(&data).await;
         let cascade = if backend == crate::common::Backend::Postgres { " CASCADE" } else { "" };
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE incident_versions{cascade}")))
             .execute(&mut conn)
