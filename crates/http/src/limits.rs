@@ -1,7 +1,8 @@
 //! Rate limits on every route: a request that carries an API token (`Authorization: Bearer`)
-//! counts against that token, any other against the client's address. Over the limit the
-//! answer is 429 with `Retry-After`, before any work is done. GCRA through `governor`, one
-//! bucket per key, forgotten when full again.
+//! counts against that token, any other against the client's address; new subscriptions also
+//! count against the address, by the hour. Over a limit the answer is 429 with `Retry-After`,
+//! before any work is done. GCRA through `governor`, one bucket per key, forgotten when full
+//! again. Also here: shedding past the requests in flight, and the header size limit.
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -146,7 +147,7 @@ impl RateLimiter {
     }
 
     /// How long the request must wait, if it is over its limit: the wait, the error's code and
-    /// what it was over.
+    /// whom the limit counts (`token` or `address`).
     fn over(&self, req: &Request) -> Option<(Duration, &'static str, &'static str)> {
         if req.method() == axum::http::Method::POST
             && req.uri().path() == "/v1/subscriptions"
@@ -154,7 +155,7 @@ impl RateLimiter {
             && let Some(ip) = self.client_ip(req)
             && let Err(e) = limiter.check_key(&ip)
         {
-            return Some((wait(e), "too_many_subscriptions", "new subscriptions from this address"));
+            return Some((wait(e), "too_many_subscriptions", "address"));
         }
         self.over_rate(req).map(|(wait, by)| (wait, "rate_limited", by))
     }
@@ -171,11 +172,11 @@ impl RateLimiter {
             // Keyed by a hash: the limiter holds no token.
             Some(token) => {
                 let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-                self.by_token.as_ref()?.check_key(&key).err().map(|e| (wait(e), "requests from this token"))
+                self.by_token.as_ref()?.check_key(&key).err().map(|e| (wait(e), "token"))
             }
             None => {
                 let ip = self.client_ip(req)?;
-                self.by_ip.as_ref()?.check_key(&ip).err().map(|e| (wait(e), "requests from this address"))
+                self.by_ip.as_ref()?.check_key(&ip).err().map(|e| (wait(e), "address"))
             }
         }
     }
@@ -188,13 +189,14 @@ fn wait(e: governor::NotUntil<governor::clock::QuantaInstant>) -> Duration {
 
 /// The middleware: 429 with `Retry-After` (whole seconds, at least one) over the limit.
 pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: Next) -> Response {
-    let Some((wait, code, what)) = limiter.over(&req) else { return next.run(req).await };
-    metrics::counter!("porchlight_http_rate_limited_total", "code" => code).increment(1);
+    let Some((wait, code, by)) = limiter.over(&req) else { return next.run(req).await };
+    metrics::counter!("porchlight_http_rate_limited_total", "by" => by, "code" => code).increment(1);
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let what = if code == "too_many_subscriptions" { "new subscriptions" } else { "requests" };
     let mut response = ApiError::new(
         axum::http::StatusCode::TOO_MANY_REQUESTS,
         code,
-        format!("too many {what}; try again in {} s", seconds.max(1)),
+        format!("too many {what} from this {by}; try again in {} s", seconds.max(1)),
     )
     .into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
