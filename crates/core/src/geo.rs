@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-const EARTH_RADIUS_M: f64 = 6_371_008.8;
+/// The mean radius of the Earth, the sphere distances are measured on.
+pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
 /// A WGS 84 point with a checked latitude and longitude.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

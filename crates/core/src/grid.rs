@@ -1,26 +1,30 @@
 //! Circles indexed for "whose circle holds this point", answered by scanning short, flat runs of
-//! memory with single-precision vector arithmetic, and exact on the sphere.
+//! memory with 16-bit integer vector arithmetic, and exact on the sphere.
 //!
-//! Each circle is stored once, by the grid cell of its centre (cells are [`CELL_DEG`] degrees of
-//! latitude and longitude) and by its *radius class* (radii up to 250 m, 500 m, 1 km, ...). A
-//! circle of class `k` can only hold the point if its centre lies within the class's largest
-//! radius of it, so for each class a query visits only the grid rows and columns of that
-//! spherical cap; within a row, a class's circles are sorted by column, so the cells to visit
-//! are one contiguous run.
+//! Each circle up to [`MAX_RADIUS_M`] (4 km) is stored once, by the grid cell of its centre
+//! (cells are [`CELL_DEG`] degrees of latitude and longitude) and by its *radius class* (radii
+//! up to 250 m, 500 m, 1 km, ...). A circle of class `k` can only hold the point if its centre
+//! lies within the class's largest radius of it, so for each class a query visits only the grid
+//! rows and columns of that spherical cap; within a row, a class's circles are sorted by
+//! column, so the cells to visit are one contiguous run.
 //!
 //! Cells are grouped in tiles of 20 x 20 (0.05°: small enough that merging one stays quick in
 //! the densest city). A tile stores its circles row by row, and within a row class by class,
 //! so the runs one query reads lie close together. Each circle is a lane of a block of eight:
-//! its centre as a vector from the tile's own centre in whole quarter metres (`i16`: a tile's
-//! farthest corner is 4 km away), the squared chord of its radius (`f32`), and its category
-//! tag, 14 bytes in all; the keys the store gave the subscriptions (4 bytes each, not the
-//! 16-byte ids) sit in a column beside the blocks. The test is `|q - c|² <= chord²`, which on
-//! the sphere is exactly `distance <= radius` (the chord grows with the angle); with centres
-//! rounded to a quarter metre and `f32` arithmetic the answer is certain except within about
-//! 30 centimetres of the edge, where the circle's exact centre and radius decide by
-//! [`Point::distance_m`], so answers agree with the plain haversine distance everywhere. Cells
+//! its centre on the plane that touches the sphere at the tile's centre (east and north, in
+//! whole quarter metres: `i16` reaches 8.19 km, and a tile's farthest corner is 3.6 km away),
+//! the squared distance on that plane below which a point is surely inside (`i32`), and its
+//! category tag, 12 bytes in all; the keys the store gave the subscriptions (4 bytes each, not
+//! the 16-byte ids) sit in a column beside the blocks. A query places its point on the same
+//! plane and squares the differences with one multiply-add of 16-bit pairs per four lanes.
+//! Within 8 km of where it touches, the plane leaves out less than a millionth of a distance
+//! (the sphere's height below it), and the straight-line chord grows with the distance on the
+//! sphere, so with both points rounded to a quarter metre the answer is certain except within
+//! about 40 centimetres of the edge, where the circle's exact centre and radius decide by
+//! [`Point::distance_m`]: answers agree with the plain haversine distance everywhere. Cells
 //! that lie wholly within a class's smallest radius of the point need no test at all: their
-//! keys are copied as they are.
+//! keys are copied as they are. Larger circles, which are few, are the caller's to keep (the
+//! matcher's R-tree).
 //!
 //! A query is bound by memory, not arithmetic: it reads a few hundred short stretches spread
 //! over a large index. So it first lists every stretch (the cells of each class, row by row,
@@ -36,9 +40,12 @@
 
 use std::collections::HashMap;
 
-use wide::{f32x8, i16x8, i32x8, u32x8};
+use wide::{i16x8, i32x4, i32x8, u32x8};
 
-use crate::{geo::Point, subscription::SubscriptionKey};
+use crate::{
+    geo::{EARTH_RADIUS_M, Point},
+    subscription::SubscriptionKey,
+};
 
 /// The grid's cell size in degrees of latitude and of longitude (about 280 m of latitude).
 pub const CELL_DEG: f64 = 0.0025;
@@ -47,13 +54,13 @@ const TILE_CELLS: u32 = 20;
 const ROWS: u32 = 72_000;
 const COLS: u32 = 144_000;
 const TILE_COLS: u32 = COLS / TILE_CELLS;
-const EARTH_RADIUS_M: f64 = 6_371_008.8;
 /// The largest radius of each class, in metres. The last class holds anything larger, up to the
 /// whole sphere (half the circumference is about 20,015 km).
-const CLASS_BOUNDS_M: [f64; 13] = [
-    250.0, 500.0, 1_000.0, 1_500.0, 2_000.0, 2_500.0, 3_000.0, 4_000.0, 6_000.0, 10_000.0, 20_000.0,
-    50_000.0, 2.1e7,
-];
+const CLASS_BOUNDS_M: [f64; 8] = [250.0, 500.0, 1_000.0, 1_500.0, 2_000.0, 2_500.0, 3_000.0, MAX_RADIUS_M];
+/// The largest radius the grid holds: a larger circle is the caller's to keep elsewhere. A
+/// circle's centre is within 3.6 km of its tile's centre and a point it holds within 7.6 km,
+/// inside the 8.19 km that 16-bit quarter metres reach.
+pub const MAX_RADIUS_M: f64 = 4_000.0;
 const CLASSES: usize = CLASS_BOUNDS_M.len();
 /// Radians added to each class's angle when choosing rows and columns, far above the rounding
 /// of placing a centre in its cell (0.6 m).
@@ -91,18 +98,24 @@ const STEPS_PER_M: f64 = 4.0;
 const STEPS2_PER_M2: f64 = STEPS_PER_M * STEPS_PER_M;
 
 /// How far from exact the test can be for a circle of this radius, in metres, with room to
-/// spare: the rounding of the centre to quarter metres (at most 0.22 m away) and of `f32`
-/// (centimetres for a city circle).
+/// spare: the rounding of the centre and of the point to quarter metres on the tile's plane
+/// (each at most 0.18 m away), and the height the plane leaves out (under a millionth of the
+/// distance: both are within 8 km of the tile's centre, where the sphere falls below its
+/// tangent plane by at most 5 m).
 fn uncertainty_m(radius_m: f64) -> f64 {
-    0.27 + radius_m.min(EARTH_RADIUS_M * 4.0) * 2e-6
+    0.40 + radius_m * 2e-6
 }
 
-/// The squared chord below which a point is surely inside.
-fn sure_inside(radius_m: f64) -> f32 {
-    let angle = (radius_m / EARTH_RADIUS_M).min(std::f64::consts::PI);
-    let chord = 2.0 * EARTH_RADIUS_M * (angle / 2.0).sin();
-    let inner = chord - uncertainty_m(radius_m);
-    if inner > 0.0 { (inner * inner * STEPS2_PER_M2) as f32 } else { -1.0 }
+/// The chord of a radius on the sphere, in metres.
+fn chord_m(radius_m: f64) -> f64 {
+    2.0 * EARTH_RADIUS_M * (radius_m / EARTH_RADIUS_M / 2.0).sin()
+}
+
+/// The squared distance on the tile's plane, in steps², at or below which a point is surely
+/// inside; negative when no point surely is.
+fn sure_inside(radius_m: f64) -> i32 {
+    let inner = chord_m(radius_m) - uncertainty_m(radius_m);
+    if inner > 0.0 { (inner * inner * STEPS2_PER_M2).floor() as i32 } else { -1 }
 }
 
 /// What a query needs of each class, worked out once.
@@ -115,7 +128,7 @@ struct ClassConstants {
     /// The cosine of the angle within which every circle of the class surely holds the point
     /// (the next smaller class's bound, less a margin), where there is one.
     cos_inner: Option<f64>,
-    band: f32,
+    band: i32,
 }
 
 /// Metres taken off a class's smallest radius for the cells that surely hold the point.
@@ -134,12 +147,11 @@ static CLASS_CONSTANTS: std::sync::LazyLock<[ClassConstants; CLASSES]> = std::sy
 });
 
 /// How far above [`sure_inside`] a point may still be inside, for any circle of the class.
-fn band(class: usize) -> f32 {
-    let bound = CLASS_BOUNDS_M[class].min(std::f64::consts::PI * EARTH_RADIUS_M);
-    let chord = 2.0 * EARTH_RADIUS_M * (bound / EARTH_RADIUS_M / 2.0).sin();
-    let d = uncertainty_m(bound);
+fn band(class: usize) -> i32 {
+    let bound = CLASS_BOUNDS_M[class];
+    let (chord, d) = (chord_m(bound), uncertainty_m(bound));
     // (c + d)² - (c - d)² = 4cd for the widest circle; a tiny one's sure-inside is -1.
-    (((4.0 * chord * d).max(4.0 * d * d + 1.0) * 1.01 + 1.0) * STEPS2_PER_M2) as f32
+    (((4.0 * chord * d).max(4.0 * d * d + 1.0) * 1.01 + 1.0) * STEPS2_PER_M2).ceil() as i32
 }
 
 /// `acos(c)`, or a hair below it: the lower bound of the same series.
@@ -169,28 +181,26 @@ fn acos_at_least(c: f64) -> f64 {
 }
 
 /// Eight circles side by side, one vector register per tested field: what a query reads to
-/// test a circle, 14 bytes a circle.
+/// test a circle, 12 bytes a circle. 96 bytes aligned to 32: each block lies in two cache
+/// lines.
 #[derive(Debug, Clone, Copy)]
-#[repr(C, align(16))]
+#[repr(C, align(32))]
 struct Block {
-    /// The centre's offset from the tile's centre in quarter metres ([`STEPS_PER_M`]).
-    x: [i16; LANES],
-    y: [i16; LANES],
-    z: [i16; LANES],
-    /// Squared chord below which a point is surely inside, in steps²; `-inf` for a removed
-    /// circle or an empty lane.
-    inside: [f32; LANES],
+    /// Each centre on the tile's plane, east then north of the tile's centre, in quarter
+    /// metres ([`STEPS_PER_M`]): lane `i` at `2i` and `2i + 1`, as one multiply-add of 16-bit
+    /// pairs wants them.
+    en: [i16; 2 * LANES],
+    /// Squared distance on the plane at or below which a point is surely inside, in steps²;
+    /// `i32::MIN` for a removed circle or an empty lane.
+    inside: [i32; LANES],
     tag: [u32; LANES],
 }
 
+/// What marks a removed circle or an empty lane: no distance is at or below it, nor near it.
+const NOWHERE: i32 = i32::MIN;
+
 impl Block {
-    const EMPTY: Block = Block {
-        x: [0; LANES],
-        y: [0; LANES],
-        z: [0; LANES],
-        inside: [f32::NEG_INFINITY; LANES],
-        tag: [0; LANES],
-    };
+    const EMPTY: Block = Block { en: [0; 2 * LANES], inside: [NOWHERE; LANES], tag: [0; LANES] };
 }
 
 /// Circles in the layout queries scan: blocks of eight, and beside them the key of each (read
@@ -207,8 +217,9 @@ struct Columns {
 /// One circle's entry, with its place in the tile.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    offset: [f32; 3],
-    inside: f32,
+    /// East and north of the tile's centre, in steps.
+    en: [i16; 2],
+    inside: i32,
     class: u8,
     row: u8,
     col: u8,
@@ -229,8 +240,7 @@ impl Columns {
     fn set(&mut self, i: usize, e: &Entry) {
         let b = &mut self.blocks[i / LANES];
         let lane = i % LANES;
-        let step = |m: f32| (f64::from(m) * STEPS_PER_M).round() as i16;
-        (b.x[lane], b.y[lane], b.z[lane]) = (step(e.offset[0]), step(e.offset[1]), step(e.offset[2]));
+        (b.en[2 * lane], b.en[2 * lane + 1]) = (e.en[0], e.en[1]);
         b.inside[lane] = e.inside;
         b.tag[lane] = e.tag;
         self.id[i] = e.id;
@@ -252,12 +262,12 @@ impl Columns {
     /// Make circle `i` unmatchable where it stands.
     fn disable(&mut self, i: usize) {
         let b = &mut self.blocks[i / LANES];
-        b.inside[i % LANES] = f32::NEG_INFINITY;
+        b.inside[i % LANES] = NOWHERE;
         b.tag[i % LANES] = 0;
     }
 
     fn is_disabled(&self, i: usize) -> bool {
-        self.blocks[i / LANES].inside[i % LANES] == f32::NEG_INFINITY
+        self.blocks[i / LANES].inside[i % LANES] == NOWHERE
     }
 
     fn swap_remove(&mut self, i: usize) {
@@ -288,7 +298,7 @@ impl Columns {
         let b = &self.blocks[i / LANES];
         let lane = i % LANES;
         Entry {
-            offset: [b.x[lane], b.y[lane], b.z[lane]].map(|s| (f64::from(s) / STEPS_PER_M) as f32),
+            en: [b.en[2 * lane], b.en[2 * lane + 1]],
             inside: b.inside[lane],
             class,
             row,
@@ -309,7 +319,11 @@ impl Columns {
 
 #[derive(Debug)]
 struct Tile {
+    /// The tile's centre from the Earth's centre, and the plane that touches the sphere there:
+    /// its east and north unit vectors. Circles and points are placed on that plane.
     origin: [f64; 3],
+    east: [f64; 3],
+    north: [f64; 3],
     /// Sorted by row, class, column.
     sorted: Columns,
     /// The classes with circles in `sorted`, ascending.
@@ -320,17 +334,19 @@ struct Tile {
     /// The bits every circle of each (row, class) run has in its tag: a query whose mask meets
     /// them wants the whole run.
     run_tags: Vec<u32>,
-    /// In a dense tile, where each cell of each run starts: `cell_starts[run * (TILE_CELLS + 1) + col]`, so
-    /// a query finds a run's columns by two reads rather than two binary searches. Empty in a
-    /// sparse tile, where it would cost more memory than it saves time.
-    cell_starts: Vec<u32>,
+    /// In a dense tile, where each cell of each run starts, counted from the run's start:
+    /// `cell_starts[run * (TILE_CELLS + 1) + col]`, so a query finds a run's columns by two
+    /// reads (of one cache line, mostly) rather than two binary searches. Empty in a sparse
+    /// tile, where it would cost more memory than it saves time, and in a tile with a run too
+    /// long for 16 bits.
+    cell_starts: Vec<u16>,
     pending: Columns,
     /// The class and row of each pending circle (the column is in `pending`).
     pending_place: Vec<(u8, u8)>,
     removed: usize,
 }
 
-/// A circle as given: to decide the cases `f32` cannot, and to find its entry.
+/// A circle as given: to decide the cases too close to call, and to find its entry.
 #[derive(Debug, Clone, Copy)]
 struct Circle {
     centre: Point,
@@ -346,8 +362,8 @@ enum Place {
 #[derive(Clone, Copy)]
 struct Probe {
     at: Point,
-    /// The point from the tile's origin.
-    q: [f32; 3],
+    /// The point on the tile's plane, east and north, in steps (clamped: [`Tile::place`]).
+    q: [i16; 2],
     mask: u32,
 }
 
@@ -357,8 +373,8 @@ struct Job<'a> {
     columns: &'a Columns,
     from: u32,
     to: u32,
-    q: [f32; 3],
-    band: f32,
+    q: [i16; 2],
+    band: i32,
     copy: bool,
 }
 
@@ -370,15 +386,15 @@ impl Job<'_> {
         let mut acc = 0u32;
         if !self.copy {
             for b in &self.columns.blocks[from / LANES..to.div_ceil(LANES)] {
-                // A block is 112 bytes: words at bytes 0, 64 and 108 lie in each line it spans.
-                acc = acc.wrapping_add(b.x[0] as u32 ^ b.inside[4].to_bits() ^ b.tag[7]);
+                // A block is 96 bytes at a multiple of 32: bytes 0 and 92 lie in its two lines.
+                acc = acc.wrapping_add(b.en[0] as u32 ^ b.tag[7]);
             }
         }
-        // One key of each 64-byte line.
+        // One key of each 64-byte line, and the last.
         for i in (from..to).step_by(64 / std::mem::size_of::<SubscriptionKey>()) {
             acc ^= self.columns.id[i].0;
         }
-        acc
+        acc ^ self.columns.id[to - 1].0
     }
 }
 
@@ -391,8 +407,6 @@ struct ClassPlan {
     rows: u32,
     /// Where this class's spans start in [`Plan::spans`].
     offset: usize,
-    /// The class reaches past a quarter of the globe: every row and column.
-    everywhere: bool,
 }
 
 /// The cells a query visits, class by class.
@@ -408,26 +422,30 @@ struct Plan {
 impl Plan {
     /// The columns to visit in a row, and of them those that surely hold the point.
     fn span(&self, class: &ClassPlan, row: u32) -> Option<((i64, i64), (i64, i64))> {
-        if class.everywhere {
-            return Some(((0, i64::from(COLS) - 1), (1, 0)));
-        }
         let i = row.checked_sub(class.first_row).filter(|i| *i < class.rows)?;
         let (a, b) = self.spans[class.offset + i as usize];
         (a <= b).then_some(((a, b), self.inner[class.offset + i as usize]))
     }
 }
 
-fn tile_origin(key: u32) -> [f64; 3] {
+/// A tile's centre from the Earth's centre, and the east and north unit vectors there.
+fn tile_frame(key: u32) -> [[f64; 3]; 3] {
     let (tr, tc) = (key / TILE_COLS, key % TILE_COLS);
     let lat = f64::from(tr * TILE_CELLS + TILE_CELLS / 2) * CELL_DEG - 90.0;
     let lon = f64::from(tc * TILE_CELLS + TILE_CELLS / 2) * CELL_DEG - 180.0;
-    to_metres(Point::new(lat, lon).expect("a tile centre is on the Earth"))
+    let origin = to_metres(Point::new(lat, lon).expect("a tile centre is on the Earth"));
+    let (sin_lat, cos_lat) = lat.to_radians().sin_cos();
+    let (sin_lon, cos_lon) = lon.to_radians().sin_cos();
+    [origin, [-sin_lon, cos_lon, 0.0], [-sin_lat * cos_lon, -sin_lat * sin_lon, cos_lat]]
 }
 
 impl Tile {
     fn new(key: u32) -> Self {
+        let [origin, east, north] = tile_frame(key);
         Tile {
-            origin: tile_origin(key),
+            origin,
+            east,
+            north,
             sorted: Columns::default(),
             classes: Vec::new(),
             starts: vec![0],
@@ -437,6 +455,19 @@ impl Tile {
             pending_place: Vec::new(),
             removed: 0,
         }
+    }
+
+    /// A point (from the Earth's centre, in metres) on the tile's plane, east and north of its
+    /// centre in steps. Beyond the 8.19 km that `i16` reaches it is clamped there: such a point
+    /// is more than 4.5 km from every circle of the tile (each centre is within 3.6 km of the
+    /// tile's), farther than any radius the grid holds.
+    fn place(&self, p: [f64; 3]) -> [i16; 2] {
+        let d = [p[0] - self.origin[0], p[1] - self.origin[1], p[2] - self.origin[2]];
+        let step = |axis: [f64; 3]| {
+            let m = d[0] * axis[0] + d[1] * axis[1] + d[2] * axis[2];
+            (m * STEPS_PER_M).round().clamp(-f64::from(i16::MAX), f64::from(i16::MAX)) as i16
+        };
+        [step(self.east), step(self.north)]
     }
 
     /// How many new circles wait before a merge: a merge rewrites the tile, so in a dense
@@ -453,7 +484,7 @@ impl Tile {
             (s + cols.partition_point(|c| *c < a), s + cols.partition_point(|c| *c <= b))
         } else {
             let cells = &self.cell_starts[run * (TILE_CELLS as usize + 1)..];
-            (cells[a as usize] as usize, cells[b as usize + 1] as usize)
+            (s + usize::from(cells[a as usize]), s + usize::from(cells[b as usize + 1]))
         }
     }
 
@@ -513,7 +544,7 @@ impl Tile {
         }
         starts.push(at);
         let mut cell_starts = Vec::new();
-        if merged.len() >= DENSE_TILE {
+        if merged.len() >= DENSE_TILE && starts.windows(2).all(|run| run[1] - run[0] <= u32::from(u16::MAX)) {
             cell_starts.reserve_exact((starts.len() - 1) * (TILE_CELLS as usize + 1));
             for run in starts.windows(2) {
                 let (mut i, e) = (run[0] as usize, run[1] as usize);
@@ -521,7 +552,7 @@ impl Tile {
                     while i < e && merged.col[i] < col {
                         i += 1;
                     }
-                    cell_starts.push(i as u32);
+                    cell_starts.push((i - run[0] as usize) as u16);
                 }
             }
         }
@@ -556,7 +587,7 @@ impl Tile {
             + self.classes.capacity()
             + self.starts.capacity() * 4
             + self.run_tags.capacity() * 4
-            + self.cell_starts.capacity() * 4
+            + self.cell_starts.capacity() * 2
             + self.pending_place.capacity() * 2
     }
 }
@@ -621,21 +652,17 @@ impl CircleGrid {
 
     /// Put a circle in its tile's pending list; returns the tile's key.
     fn enter(&mut self, id: SubscriptionKey, centre: Point, radius_m: f64, tag: u32) -> u32 {
+        assert!(radius_m <= MAX_RADIUS_M, "the grid holds radii up to {MAX_RADIUS_M} m, not {radius_m}");
         self.remove(id);
         let key = Self::tile_key(centre);
         let tile = self.tiles.entry(key).or_insert_with(|| Tile::new(key));
-        let v = to_metres(centre);
         let class = class_of(radius_m);
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => u32::try_from(self.circles.len()).expect("fewer than 2 billion circles"),
         };
         let entry = Entry {
-            offset: [
-                (v[0] - tile.origin[0]) as f32,
-                (v[1] - tile.origin[1]) as f32,
-                (v[2] - tile.origin[2]) as f32,
-            ],
+            en: tile.place(to_metres(centre)),
             inside: sure_inside(radius_m),
             class: class as u8,
             row: (row_of(centre.lat()) % TILE_CELLS) as u8,
@@ -740,13 +767,11 @@ impl CircleGrid {
             classes: [None; CLASSES],
             spans: Vec::new(),
             inner: Vec::new(),
-            widest: ClassPlan { first_row: 0, rows: 0, offset: 0, everywhere: true },
+            widest: ClassPlan { first_row: 0, rows: 0, offset: 0 },
         };
         for k in (0..=widest).filter(|k| self.per_class[*k] > 0) {
             let ClassConstants { angle, sin_angle: sin_a, cos_angle: cos_a, cos_inner, .. } = constants[k];
-            let class = if angle >= std::f64::consts::FRAC_PI_2 {
-                ClassPlan { first_row: 0, rows: ROWS, offset: 0, everywhere: true }
-            } else {
+            let class = {
                 let (top, bottom) = (at.lat() + angle.to_degrees(), at.lat() - angle.to_degrees());
                 let (first_row, last) = (row_of(bottom.max(-90.0)), row_of(top.min(90.0)));
                 let over_pole = top >= 90.0 || bottom <= -90.0;
@@ -790,7 +815,7 @@ impl CircleGrid {
                     });
                     plan.inner.push(inner.unwrap_or((1, 0)));
                 }
-                ClassPlan { first_row, rows: last - first_row + 1, offset, everywhere: false }
+                ClassPlan { first_row, rows: last - first_row + 1, offset }
             };
             plan.classes[k] = Some(class);
             plan.widest = class;
@@ -807,12 +832,11 @@ impl CircleGrid {
         let p = to_metres(at);
         let constants = &*CLASS_CONSTANTS;
         let pending_band =
-            (0..CLASSES).rev().find(|k| plan.classes[*k].is_some()).map_or(0.0, |k| constants[k].band);
+            (0..CLASSES).rev().find(|k| plan.classes[*k].is_some()).map_or(0, |k| constants[k].band);
         let widest = plan.widest;
         let mut jobs: Vec<Job<'_>> = Vec::with_capacity(256);
         for (tile, tile_row, tile_col) in self.tiles_near(&plan) {
-            // The point from the tile's centre, in the blocks' quarter metres.
-            let q = std::array::from_fn(|i| ((p[i] - tile.origin[i]) * STEPS_PER_M) as f32);
+            let q = tile.place(p);
             let mut job = |columns, from: usize, to: usize, band, copy| {
                 if from < to {
                     jobs.push(Job { columns, from: from as u32, to: to as u32, q, band, copy });
@@ -821,12 +845,9 @@ impl CircleGrid {
             let first_col = i64::from(tile_col * TILE_CELLS);
             let n = tile.classes.len();
             // Only the rows the widest class reaches.
-            let (mut from_row, mut to_row) = (0, TILE_CELLS - 1);
-            if !widest.everywhere {
-                from_row = widest.first_row.max(tile_row * TILE_CELLS) - tile_row * TILE_CELLS;
-                to_row = (widest.first_row + widest.rows - 1).min(tile_row * TILE_CELLS + TILE_CELLS - 1)
-                    - tile_row * TILE_CELLS;
-            }
+            let from_row = widest.first_row.max(tile_row * TILE_CELLS) - tile_row * TILE_CELLS;
+            let to_row = (widest.first_row + widest.rows - 1).min(tile_row * TILE_CELLS + TILE_CELLS - 1)
+                - tile_row * TILE_CELLS;
             for local in from_row as usize..=to_row as usize {
                 let row = tile_row * TILE_CELLS + local as u32;
                 for (c, k) in tile.classes.iter().enumerate() {
@@ -889,12 +910,6 @@ impl CircleGrid {
         let mut visit = |tile, tile_row, tile_col| near.push((tile, tile_row, tile_col));
         'find: {
             let widest = plan.widest;
-            if widest.everywhere {
-                for (key, tile) in &self.tiles {
-                    visit(tile, key / TILE_COLS, key % TILE_COLS);
-                }
-                break 'find;
-            }
             let spans = &plan.spans[widest.offset..widest.offset + widest.rows as usize];
             let (west, east) = spans
                 .iter()
@@ -933,44 +948,51 @@ impl CircleGrid {
     }
 
     /// Test a run of circles against the point, a block of eight at a time in vector
-    /// registers: the sure hits and those too close to call come out as bit sets; then each
-    /// lane's key is written at `out[n]` and `n` moved on by the hits alone (whether a lane
-    /// hits is a coin toss, which a branch per hit would mispredict), and the exact distance
-    /// decides the rare circle whose edge passes within 30 cm. Returns the new `n`.
+    /// registers: squared distances on the tile's plane by one 16-bit multiply-add per four
+    /// lanes, the sure hits and those too close to call as bit sets; then each lane's key is
+    /// written at `out[n]` and `n` moved on by the hits alone (whether a lane hits is a coin
+    /// toss, which a branch per hit would mispredict), and the exact distance decides the rare
+    /// circle whose edge passes within 40 cm. Returns the new `n`.
     fn scan(
         &self,
         columns: &Columns,
         range: std::ops::Range<usize>,
         probe: Probe,
-        band: f32,
+        band: i32,
         out: &mut [SubscriptionKey],
         mut n: usize,
     ) -> usize {
         if range.is_empty() {
             return n;
         }
-        let (qx, qy, qz) = (f32x8::splat(probe.q[0]), f32x8::splat(probe.q[1]), f32x8::splat(probe.q[2]));
-        let (mask, band) = (u32x8::splat(probe.mask), f32x8::splat(band));
+        let [qe, qn] = probe.q;
+        let q = i16x8::from([qe, qn, qe, qn, qe, qn, qe, qn]);
+        let squared = |en: &[i16]| plane_squared(q, <[i16; LANES]>::try_from(en).expect("eight halves"));
+        let (mask, band) = (u32x8::splat(probe.mask), i32x8::splat(band));
         let first = range.start / LANES;
         for (b, block) in columns.blocks[first..range.end.div_ceil(LANES)].iter().enumerate() {
             let base = (first + b) * LANES;
-            let steps = |v: [i16; LANES]| i32x8::from_i16x8(i16x8::from(v)).round_float();
-            let (dx, dy, dz) = (qx - steps(block.x), qy - steps(block.y), qz - steps(block.z));
-            let d2 = dx * dx + dy * dy + dz * dz;
-            let inside = f32x8::from(block.inside);
+            let (low, high): (i32x4, i32x4) = (squared(&block.en[..LANES]), squared(&block.en[LANES..]));
+            let (low, high) = (low.to_array(), high.to_array());
+            let d2 = i32x8::from([low[0], low[1], low[2], low[3], high[0], high[1], high[2], high[3]]);
+            let inside = i32x8::from(block.inside);
             let unwanted = (u32x8::from(block.tag) & mask).simd_eq(u32x8::ZERO).to_bitmask();
             // The lanes of this block that are in the run.
             let lanes = (0xFFu32 << range.start.saturating_sub(base).min(LANES))
                 & (0xFF >> (base + LANES).saturating_sub(range.end));
             let wanted = lanes & !unwanted;
-            let mut hits = d2.simd_le(inside).to_bitmask() & wanted;
-            let mut close = d2.simd_le(inside + band).to_bitmask() & wanted & !hits;
+            let mut hits = !d2.simd_gt(inside).to_bitmask() & wanted;
+            let mut close = !d2.simd_gt(inside + band).to_bitmask() & wanted & !hits;
             if let Some(keys) = columns.id.get(base..base + LANES) {
                 // Every lane written, the count moved on by the hits only: no branch to mispredict.
+                // The eight places are checked once; `j` stays below eight while lanes remain.
+                let dst = &mut out[n..n + LANES];
+                let mut j = 0;
                 for (lane, key) in keys.iter().enumerate() {
-                    out[n] = *key;
-                    n += (hits >> lane) as usize & 1;
+                    dst[j & (LANES - 1)] = *key;
+                    j += (hits >> lane) as usize & 1;
                 }
+                n += j;
             } else {
                 // The last block of the columns, not full.
                 while hits != 0 {
@@ -998,6 +1020,15 @@ impl CircleGrid {
         self.containing_into(at, mask, &mut out);
         out
     }
+}
+
+/// Four squared distances on a tile's plane, in steps², from the point `q` (east and north,
+/// repeated) to four centres (east and north each). A difference beyond `i16` saturates, and
+/// is kept above -32768 so that two of them cannot overflow the multiply-add: whatever the
+/// inputs, the answer is at least the true distance's square or 2 x 32767².
+fn plane_squared(q: i16x8, centres: [i16; LANES]) -> i32x4 {
+    let d = q.saturating_sub(i16x8::from(centres)).max(i16x8::splat(-i16::MAX));
+    d.dot(d)
 }
 
 /// The columns of a row span that fall in the tile starting at grid column `first_col`, as
@@ -1086,11 +1117,11 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
-        /// Random circles and points over a city, radii from 0 to 50 km, with points placed on
-        /// and a hair either side of circles' edges, and on their centres.
+        /// Random circles and points over a city, radii from 0 to the largest the grid holds,
+        /// with points placed on and a hair either side of circles' edges, and on their centres.
         #[test]
         fn agrees_with_brute_force(
-            circles in proptest::collection::vec((32.6f64..33.0, -97.0f64..-96.6, 0.0f64..50_000.0), 1..40),
+            circles in proptest::collection::vec((32.6f64..33.0, -97.0f64..-96.6, 0.0f64..=MAX_RADIUS_M), 1..40),
             points in proptest::collection::vec((32.5f64..33.1, -97.1f64..-96.5), 1..40),
             edge in proptest::collection::vec((0usize..40, 0.0f64..std::f64::consts::TAU, -0.05f64..0.05), 0..40),
         ) {
@@ -1104,15 +1135,16 @@ mod tests {
             check(&circles, at);
         }
 
-        /// The hard places: across the antimeridian and over the poles, with radii up to the
-        /// largest a subscription may have and beyond.
+        /// The hard places: across the antimeridian and over the poles (where a tile is a thin
+        /// wedge and a point's cap meets tiles all around), with radii up to the largest the grid
+        /// holds.
         #[test]
         fn agrees_at_the_antimeridian_and_poles(
             circles in proptest::collection::vec(
-                (prop_oneof![-90.0f64..-88.0, -17.0f64..-16.0, 88.0f64..=90.0], prop_oneof![179.9f64..=180.0, -180.0f64..-179.9, -1.0f64..1.0], 0.0f64..200_000.0),
+                (prop_oneof![-90.0f64..-89.9, -17.0f64..-16.98, 89.9f64..=90.0], prop_oneof![179.97f64..=180.0, -180.0f64..-179.97, -0.05f64..0.05, -180.0f64..180.0], 0.0f64..=MAX_RADIUS_M),
                 1..30),
             points in proptest::collection::vec(
-                (prop_oneof![-90.0f64..-87.0, -17.5f64..-15.5, 87.0f64..=90.0], prop_oneof![179.0f64..=180.0, -180.0f64..-179.0, -3.0f64..3.0]),
+                (prop_oneof![-90.0f64..-89.9, -17.04f64..-16.94, 89.9f64..=90.0], prop_oneof![179.9f64..=180.0, -180.0f64..-179.9, -0.1f64..0.1, -180.0f64..180.0]),
                 1..40),
         ) {
             let circles = circles_from(circles);
@@ -1134,7 +1166,7 @@ mod tests {
         let mut circles: Vec<(SubscriptionKey, Point, f64)> = (0..6_000)
             .map(|_| {
                 let p = Point::new(32.70 + next() * side, -96.90 + next() * side).unwrap();
-                (fresh(), p, 50.0 + next() * 4_000.0)
+                (fresh(), p, 50.0 + next() * 3_950.0)
             })
             .collect();
         let points: Vec<Point> =
@@ -1166,17 +1198,46 @@ mod tests {
         agree(&grid, &circles);
     }
 
+    /// The largest circle the grid holds and the smallest, with points on their centres and
+    /// edges, and points far away: the antipode of a tile's centre lies on its plane's centre
+    /// too, and must not match.
     #[test]
-    fn the_whole_sphere_and_tiny_circles() {
+    fn the_largest_and_tiny_circles() {
         let circles = circles_from(vec![
-            (10.0, 20.0, 2.5e7),
+            (10.0, 20.0, MAX_RADIUS_M),
             (-40.0, 170.0, 0.0),
             (-40.0, 170.0, 0.01),
             (0.0, 0.0, 1.0),
         ]);
-        let points =
-            [(10.0, 20.0), (-40.0, 170.0), (-10.0, -160.0), (0.0, 0.0), (0.000_000_1, 0.0), (90.0, 0.0)];
-        check(&circles, points.map(|(lat, lon)| Point::new(lat, lon).unwrap()));
+        let mut points =
+            vec![(10.0, 20.0), (-40.0, 170.0), (-10.0, -160.0), (0.0, 0.0), (0.000_000_1, 0.0), (90.0, 0.0)];
+        points.extend([(-10.0, -160.0), (40.0, -10.0), (0.0, 180.0), (10.0, 20.0 + 0.0365), (10.0359, 20.0)]);
+        let mut at: Vec<Point> = points.into_iter().map(|(lat, lon)| Point::new(lat, lon).unwrap()).collect();
+        for (_, c, r) in &circles {
+            for bearing in [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0] {
+                at.extend(
+                    [r - 0.05, *r, r + 0.05].into_iter().filter_map(|d| offset(*c, d.max(0.0), bearing)),
+                );
+            }
+        }
+        check(&circles, at);
+    }
+
+    /// A point clamped at the plane's corner against a centre on the far side: the squared
+    /// distance saturates high, never wraps round to a hit.
+    #[test]
+    fn far_points_never_wrap() {
+        let corner = i16x8::splat(-i16::MAX);
+        let far = plane_squared(corner, [1, 1, 14_400, 14_400, -14_400, 14_400, 0, 0]).to_array();
+        assert!(far.iter().all(|d2| *d2 >= 32_767 * 32_767), "{far:?}");
+        let near = plane_squared(i16x8::from([3, 4, 3, 4, 3, 4, 3, 4]), [0, 0, 3, 4, 6, 8, -3, 4]).to_array();
+        assert_eq!(near, [25, 0, 25, 36]);
+    }
+
+    #[test]
+    #[should_panic(expected = "the grid holds radii up to")]
+    fn larger_circles_are_refused() {
+        CircleGrid::new().insert(fresh(), Point::new(10.0, 20.0).unwrap(), MAX_RADIUS_M + 1.0, 1);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Finding the subscriptions whose area holds an incident.
 //!
-//! Circles are in a [`CircleGrid`] (flat runs scanned in `f32`, exact on the sphere), with each
-//! one's category mask beside it so the category filter costs a bit test; neighbourhood
-//! polygons are in an R-tree of their boxes, checked exactly; private-mode cells in a map from
-//! cell to subscribers. The index holds only what matching needs: what to do with a match
+//! Circles up to [`grid::MAX_RADIUS_M`] (4 km: nearly all of a city's) are in a [`CircleGrid`]
+//! (flat runs scanned in 16-bit vectors, exact on the sphere), with each one's category mask
+//! beside it so the category filter costs a bit test; larger circles and neighbourhood polygons
+//! are in an R-tree of their boxes, checked exactly; private-mode cells in a map from cell to
+//! subscribers. The index holds only what matching needs: what to do with a match
 //! (pacing, channels) is the caller's, read from the store.
 
 use std::collections::HashMap;
@@ -13,7 +14,7 @@ use rstar::{AABB, RTree, RTreeObject};
 use crate::{
     category::Category,
     geo::Point,
-    grid::CircleGrid,
+    grid::{self, CircleGrid},
     subscription::{Area, FINEST_PRIVATE_RESOLUTION, Subscription, SubscriptionKey},
 };
 
@@ -132,6 +133,32 @@ pub struct SubscriptionIndex {
     others: HashMap<SubscriptionKey, (Area, u32)>,
 }
 
+/// The box an area is filed under in the R-tree, in degrees of longitude and latitude. A
+/// circle's spans the cap's widest longitudes, which may run past ±180 (a query looks a turn
+/// either side), and every longitude where the cap holds a pole.
+fn envelope(area: &Area) -> AABB<[f64; 2]> {
+    let (lo, hi) = match area {
+        Area::Circle { point, radius_m } => {
+            let angle = radius_m / crate::geo::EARTH_RADIUS_M;
+            let (lat, lon) = (point.lat().to_radians(), point.lon().to_radians());
+            let (south, north) = (lat - angle, lat + angle);
+            // A hair wider than the cap, against rounding.
+            const MARGIN: f64 = 1e-9;
+            if north >= std::f64::consts::FRAC_PI_2 || south <= -std::f64::consts::FRAC_PI_2 {
+                ([-180.0, south.to_degrees().max(-90.0)], [180.0, north.to_degrees().min(90.0)])
+            } else {
+                let half = (angle.sin() / lat.cos()).min(1.0).asin() + MARGIN;
+                (
+                    [(lon - half).to_degrees(), (south - MARGIN).to_degrees()],
+                    [(lon + half).to_degrees(), (north + MARGIN).to_degrees()],
+                )
+            }
+        }
+        other => other.bounding_box(),
+    };
+    AABB::from_corners(lo, hi)
+}
+
 /// The bit of a category in a subscription's category mask.
 fn bit(category: Category) -> u32 {
     Category::ALL.iter().position(|c| *c == category).map_or(0, |i| 1u32 << i)
@@ -171,7 +198,7 @@ impl SubscriptionIndex {
             return;
         }
         match &subscription.area {
-            Area::Circle { point, radius_m } => {
+            Area::Circle { point, radius_m } if *radius_m <= grid::MAX_RADIUS_M => {
                 self.circles.insert(key, *point, *radius_m, subscription.category_mask());
             }
             other => self.insert_other(key, other, subscription.category_mask()),
@@ -187,7 +214,8 @@ impl SubscriptionIndex {
             subscriptions.into_iter().filter(|(_, s)| shard.is_none_or(|shard| shard.covers(&s.area)))
         {
             match &s.area {
-                Area::Circle { point, radius_m } => {
+                Area::Circle { point, radius_m } if *radius_m <= grid::MAX_RADIUS_M => {
+                    self.remove(*key);
                     circles.push((*key, *point, *radius_m, s.category_mask()))
                 }
                 other => {
@@ -202,10 +230,8 @@ impl SubscriptionIndex {
 
     fn insert_other(&mut self, id: SubscriptionKey, area: &Area, mask: u32) {
         match area {
-            Area::Circle { .. } => unreachable!("circles go to the grid"),
-            Area::Polygon(_) => {
-                let (lo, hi) = area.bounding_box();
-                self.tree.insert(Entry { id, envelope: AABB::from_corners(lo, hi) });
+            Area::Circle { .. } | Area::Polygon(_) => {
+                self.tree.insert(Entry { id, envelope: envelope(area) });
             }
             Area::Cells { cells, .. } => {
                 for cell in cells {
@@ -221,9 +247,8 @@ impl SubscriptionIndex {
             return;
         }
         match self.others.remove(&id).map(|(area, _)| area) {
-            Some(area @ Area::Polygon(_)) => {
-                let (lo, hi) = area.bounding_box();
-                self.tree.remove(&Entry { id, envelope: AABB::from_corners(lo, hi) });
+            Some(area @ (Area::Circle { .. } | Area::Polygon(_))) => {
+                self.tree.remove(&Entry { id, envelope: envelope(&area) });
             }
             Some(Area::Cells { cells, .. }) => {
                 for cell in cells {
@@ -235,7 +260,7 @@ impl SubscriptionIndex {
                     }
                 }
             }
-            Some(Area::Circle { .. }) | None => {}
+            None => {}
         }
     }
 
@@ -265,14 +290,28 @@ impl SubscriptionIndex {
         if self.others.is_empty() {
             return;
         }
-        let polygons = self
-            .tree
-            .locate_in_envelope_intersecting(&AABB::from_point([at.lon(), at.lat()]))
-            .filter(|e| {
-                self.others.get(&e.id).is_some_and(|(area, mask)| mask & bit != 0 && area.contains(at))
-            })
-            .map(|e| e.id);
-        found.extend(polygons);
+        // A box may run past the antimeridian (a circle's does, to longitudes beyond ±180):
+        // the point is looked up a turn of the globe either side too, and each area found once.
+        for shift in [0.0, 360.0, -360.0] {
+            let boxed = self
+                .tree
+                .locate_in_envelope_intersecting(&AABB::from_point([at.lon() + shift, at.lat()]))
+                .filter(|e| {
+                    self.others.get(&e.id).is_some_and(|(area, mask)| mask & bit != 0 && area.contains(at))
+                })
+                .map(|e| e.id);
+            if shift == 0.0 {
+                found.extend(boxed);
+            } else {
+                // Rare: only an area whose box crosses the antimeridian is met here.
+                for id in boxed.collect::<Vec<_>>() {
+                    let mine = &found[..];
+                    if !mine.contains(&id) {
+                        found.push(id);
+                    }
+                }
+            }
+        }
         // Private-mode cells are at most resolution 7: look the point's cell up at each.
         if self.cells.is_empty() {
             return;
@@ -510,6 +549,30 @@ mod tests {
         }
     }
 
+    /// A subscription whose radius grows past what the grid holds moves to the R-tree, and
+    /// back when it shrinks, loaded or inserted: never in both, never lost.
+    #[test]
+    fn a_circle_moves_between_the_grid_and_the_tree() {
+        let mut index = SubscriptionIndex::new();
+        let centre = Point::new(32.78, -96.80).unwrap();
+        let (near, far) = (Point::new(32.781, -96.80).unwrap(), Point::new(32.83, -96.80).unwrap());
+        let key = SubscriptionKey(7);
+        let with =
+            |r: f64| Subscription::new(centre, r, (BTreeSet::new(), Severity::Low), Utc::now()).unwrap();
+        for (step, r) in [1_000.0, 9_000.0, 2_000.0, 40_000.0].into_iter().enumerate() {
+            if step % 2 == 0 {
+                index.insert(key, &with(r));
+            } else {
+                index.load(&[(key, with(r))]);
+            }
+            assert_eq!(index.len(), 1);
+            assert_eq!(index.matches(Category::Fire, near), vec![key]);
+            assert_eq!(index.matches(Category::Fire, far) == vec![key], r > 5_600.0, "radius {r}");
+        }
+        index.remove(key);
+        assert!(index.is_empty() && index.matches(Category::Fire, near).is_empty());
+    }
+
     #[test]
     fn removed_subscriptions_stop_matching() {
         let mut index = SubscriptionIndex::new();
@@ -556,23 +619,26 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
         /// The whole index against a linear scan of `Subscription::wants`: circles from the
-        /// smallest to the largest radius a subscriber may choose (some across the antimeridian),
+        /// smallest to the largest radius a subscriber may choose, either side of the largest the
+        /// grid holds (some across the antimeridian, some over the north pole),
         /// self-touching and plain neighbourhoods, private-mode cells, mixed category filters,
         /// some removed again; points anywhere near, on polygon corners (the touching one
         /// included) and on circle centres.
         #[test]
         fn agrees_with_a_linear_scan_everywhere(
             circles in proptest::collection::vec(
-                (prop_oneof![32.7f64..32.9, 10.0f64..10.1],
+                (prop_oneof![32.7f64..32.9, 10.0f64..10.1, 89.5f64..=90.0],
                  prop_oneof![-96.9f64..-96.7, 179.95f64..=180.0, -180.0f64..-179.95],
-                 prop_oneof![Just(MIN_RADIUS_M), Just(MAX_RADIUS_M), MIN_RADIUS_M..MAX_RADIUS_M],
+                 prop_oneof![Just(MIN_RADIUS_M), Just(MAX_RADIUS_M), Just(grid::MAX_RADIUS_M),
+                             Just(grid::MAX_RADIUS_M + 0.001), MIN_RADIUS_M..grid::MAX_RADIUS_M,
+                             MIN_RADIUS_M..MAX_RADIUS_M],
                  0u8..3),
                 0..40),
             polygons in proptest::collection::vec((32.7f64..32.9, -96.9f64..-96.7, 0.001f64..0.2, proptest::bool::ANY), 0..6),
             cells in proptest::collection::vec((32.7f64..32.9, -96.9f64..-96.7, 5u8..=7), 0..6),
             removed in proptest::collection::vec(0usize..60, 0..10),
             points in proptest::collection::vec(
-                (prop_oneof![32.6f64..33.0, 9.9f64..10.2],
+                (prop_oneof![32.6f64..33.0, 9.9f64..10.2, 89.4f64..=90.0],
                  prop_oneof![-97.0f64..-96.6, 179.5f64..=180.0, -180.0f64..-179.5]),
                 1..30),
         ) {
