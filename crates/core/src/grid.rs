@@ -833,7 +833,6 @@ impl CircleGrid {
         let constants = &*CLASS_CONSTANTS;
         let pending_band =
             (0..CLASSES).rev().find(|k| plan.classes[*k].is_some()).map_or(0, |k| constants[k].band);
-        let widest = plan.widest;
         let mut jobs: Vec<Job<'_>> = Vec::with_capacity(256);
         for (tile, tile_row, tile_col) in self.tiles_near(&plan) {
             let q = tile.place(p);
@@ -844,22 +843,22 @@ impl CircleGrid {
             };
             let first_col = i64::from(tile_col * TILE_CELLS);
             let n = tile.classes.len();
-            // Only the rows the widest class reaches.
-            let from_row = widest.first_row.max(tile_row * TILE_CELLS) - tile_row * TILE_CELLS;
-            let to_row = (widest.first_row + widest.rows - 1).min(tile_row * TILE_CELLS + TILE_CELLS - 1)
-                - tile_row * TILE_CELLS;
-            for local in from_row as usize..=to_row as usize {
-                let row = tile_row * TILE_CELLS + local as u32;
-                for (c, k) in tile.classes.iter().enumerate() {
-                    let Some((span, inner)) =
-                        plan.classes[*k as usize].and_then(|class| plan.span(&class, row))
-                    else {
-                        continue;
-                    };
-                    let band = constants[*k as usize].band;
+            let first_row = tile_row * TILE_CELLS;
+            for (c, k) in tile.classes.iter().enumerate() {
+                let Some(class) = plan.classes[*k as usize] else { continue };
+                let band = constants[*k as usize].band;
+                // Only the rows of this tile that the class's cap reaches.
+                let from_row = class.first_row.max(first_row);
+                let to_row = (class.first_row + class.rows).min(first_row + TILE_CELLS);
+                for row in from_row..to_row {
+                    let Some((span, inner)) = plan.span(&class, row) else { continue };
                     let Some((a, b)) = local_columns(span, first_col) else { continue };
+                    let local = (row - first_row) as usize;
                     let run = local * n + c;
                     let (s, e) = (tile.starts[run] as usize, tile.starts[run + 1] as usize);
+                    if s == e {
+                        continue;
+                    }
                     let (from, to) = tile.columns(run, (s, e), a, b);
                     // Cells wholly within the class's smallest radius: every circle there holds
                     // the point, so when the run has none removed and all want the category,
