@@ -981,7 +981,7 @@ impl CircleGrid {
                 & (0xFF >> (base + LANES).saturating_sub(range.end));
             let wanted = lanes & !unwanted;
             let mut hits = !d2.simd_gt(inside).to_bitmask() & wanted;
-            let mut close = !d2.simd_gt(inside + band).to_bitmask() & wanted & !hits;
+            let close = !d2.simd_gt(inside + band).to_bitmask() & wanted & !hits;
             if let Some(keys) = columns.id.get(base..base + LANES) {
                 // Every lane written, the count moved on by the hits only: no branch to mispredict.
                 // The eight places are checked once; `j` stays below eight while lanes remain.
@@ -1000,15 +1000,35 @@ impl CircleGrid {
                     hits &= hits - 1;
                 }
             }
-            while close != 0 {
-                let lane = close.trailing_zeros() as usize;
-                let circle = self.circles[columns.slot[base + lane] as usize];
-                if circle.centre.distance_m(probe.at) <= circle.radius_m {
-                    out[n] = columns.id[base + lane];
-                    n += 1;
-                }
-                close &= close - 1;
+            if close != 0 {
+                n = self.decide_close(columns, base, close, probe.at, out, n);
             }
+        }
+        n
+    }
+
+    /// The lanes of the block at `base` too close to call, decided by the exact distance; their
+    /// keys written from `out[n]` for those that hold the point. Rare, and kept out of line, so
+    /// that the scan does not work out any of the distance's terms in advance.
+    #[cold]
+    #[inline(never)]
+    fn decide_close(
+        &self,
+        columns: &Columns,
+        base: usize,
+        mut close: u32,
+        at: Point,
+        out: &mut [SubscriptionKey],
+        mut n: usize,
+    ) -> usize {
+        while close != 0 {
+            let lane = close.trailing_zeros() as usize;
+            let circle = self.circles[columns.slot[base + lane] as usize];
+            if circle.centre.distance_m(at) <= circle.radius_m {
+                out[n] = columns.id[base + lane];
+                n += 1;
+            }
+            close &= close - 1;
         }
         n
     }
