@@ -2,14 +2,15 @@
 //! memory with 16-bit integer vector arithmetic, and exact on the sphere.
 //!
 //! Each circle up to [`MAX_RADIUS_M`] (4 km) is stored once, by the grid cell of its centre
-//! (cells are [`CELL_DEG`] degrees of latitude and longitude) and by its *radius class* (radii
+//! (cells are [`ROW_DEG`] degrees of latitude by [`COL_DEG`] of longitude) and by its *radius class* (radii
 //! up to 250 m, 500 m, 1 km, ...). A circle of class `k` can only hold the point if its centre
 //! lies within the class's largest radius of it, so for each class a query visits only the grid
 //! rows and columns of that spherical cap; within a row, a class's circles are sorted by
 //! column, so the cells to visit are one contiguous run.
 //!
-//! Cells are grouped in tiles of 20 x 20 (0.05°: small enough that merging one stays quick in
-//! the densest city). A tile stores its circles row by row, and within a row class by class,
+//! Cells are grouped in tiles of 20 rows by 40 columns (0.05° square: small enough that merging
+//! one stays quick in the densest city). Columns are half a row wide, so the cells a query must
+//! test at the ends of each row's run are narrow, while the runs, one a row, are as few. A tile stores its circles row by row, and within a row class by class,
 //! so the runs one query reads lie close together. Each circle is a lane of a block of eight:
 //! its centre on the plane that touches the sphere at the tile's centre (east and north, in
 //! whole quarter metres: `i16` reaches 8.19 km, and a tile's farthest corner is 3.6 km away),
@@ -48,12 +49,21 @@ use crate::{
 };
 
 /// The grid's cell size in degrees of latitude and of longitude (about 280 m of latitude).
-pub const CELL_DEG: f64 = 0.0025;
+pub const ROW_DEG: f64 = 0.0025;
+/// The grid's cell width in degrees of longitude (about 115 m in the middle latitudes): narrower
+/// than a row, so that the cells a query tests at either end of a row's run are narrow too,
+/// while the runs (one a row) stay as few.
+pub const COL_DEG: f64 = ROW_DEG / COL_SPLIT as f64;
+/// Columns to a row's height.
+const COL_SPLIT: u32 = 2;
 /// Cells on a side of a tile.
-const TILE_CELLS: u32 = 20;
+const TILE_ROW_CELLS: u32 = 20;
+/// Cells across a tile, which is as wide in degrees as it is tall.
+const TILE_COL_CELLS: u32 = TILE_ROW_CELLS * COL_SPLIT;
 const ROWS: u32 = 72_000;
-const COLS: u32 = 144_000;
-const TILE_COLS: u32 = COLS / TILE_CELLS;
+const COLS: u32 = 144_000 * COL_SPLIT;
+/// Tiles around the globe.
+const TILE_COLS: u32 = COLS / TILE_COL_CELLS;
 /// The largest radius of each class, in metres. The last class holds anything larger, up to the
 /// whole sphere (half the circumference is about 20,015 km).
 const CLASS_BOUNDS_M: [f64; 8] = [250.0, 500.0, 1_000.0, 1_500.0, 2_000.0, 2_500.0, 3_000.0, MAX_RADIUS_M];
@@ -79,11 +89,11 @@ fn to_metres(p: Point) -> [f64; 3] {
 }
 
 fn row_of(lat: f64) -> u32 {
-    (((lat + 90.0) / CELL_DEG).floor() as i64).clamp(0, i64::from(ROWS) - 1) as u32
+    (((lat + 90.0) / ROW_DEG).floor() as i64).clamp(0, i64::from(ROWS) - 1) as u32
 }
 
 fn col_of(lon: f64) -> u32 {
-    (((lon + 180.0) / CELL_DEG).floor() as i64).rem_euclid(i64::from(COLS)) as u32
+    (((lon + 180.0) / COL_DEG).floor() as i64).rem_euclid(i64::from(COLS)) as u32
 }
 
 fn class_of(radius_m: f64) -> usize {
@@ -335,7 +345,7 @@ struct Tile {
     /// them wants the whole run.
     run_tags: Vec<u32>,
     /// In a dense tile, where each cell of each run starts, counted from the run's start:
-    /// `cell_starts[run * (TILE_CELLS + 1) + col]`, so a query finds a run's columns by two
+    /// `cell_starts[run * (TILE_COL_CELLS + 1) + col]`, so a query finds a run's columns by two
     /// reads (of one cache line, mostly) rather than two binary searches. Empty in a sparse
     /// tile, where it would cost more memory than it saves time, and in a tile with a run too
     /// long for 16 bits.
@@ -431,8 +441,8 @@ impl Plan {
 /// A tile's centre from the Earth's centre, and the east and north unit vectors there.
 fn tile_frame(key: u32) -> [[f64; 3]; 3] {
     let (tr, tc) = (key / TILE_COLS, key % TILE_COLS);
-    let lat = f64::from(tr * TILE_CELLS + TILE_CELLS / 2) * CELL_DEG - 90.0;
-    let lon = f64::from(tc * TILE_CELLS + TILE_CELLS / 2) * CELL_DEG - 180.0;
+    let lat = f64::from(tr * TILE_ROW_CELLS + TILE_ROW_CELLS / 2) * ROW_DEG - 90.0;
+    let lon = f64::from(tc * TILE_COL_CELLS + TILE_COL_CELLS / 2) * COL_DEG - 180.0;
     let origin = to_metres(Point::new(lat, lon).expect("a tile centre is on the Earth"));
     let (sin_lat, cos_lat) = lat.to_radians().sin_cos();
     let (sin_lon, cos_lon) = lon.to_radians().sin_cos();
@@ -483,7 +493,7 @@ impl Tile {
             let cols = &self.sorted.col[s..e];
             (s + cols.partition_point(|c| *c < a), s + cols.partition_point(|c| *c <= b))
         } else {
-            let cells = &self.cell_starts[run * (TILE_CELLS as usize + 1)..];
+            let cells = &self.cell_starts[run * (TILE_COL_CELLS as usize + 1)..];
             (s + usize::from(cells[a as usize]), s + usize::from(cells[b as usize + 1]))
         }
     }
@@ -505,7 +515,7 @@ impl Tile {
         fresh.sort_unstable_by_key(key);
         let n = self.classes.len();
         let (starts, classes, sorted) = (&self.starts, &self.classes, &self.sorted);
-        let mut old = (0..TILE_CELLS as usize)
+        let mut old = (0..TILE_ROW_CELLS as usize)
             .flat_map(|row| (0..n).map(move |c| (row, c)))
             .flat_map(|(row, c)| {
                 (starts[row * n + c] as usize..starts[row * n + c + 1] as usize).map(move |i| (i, row, c))
@@ -515,8 +525,8 @@ impl Tile {
             .peekable();
         let mut fresh = fresh.into_iter().peekable();
         let mut merged = Columns::with_capacity(self.live());
-        let mut counts = [[0u32; CLASSES]; TILE_CELLS as usize];
-        let mut tags = [[u32::MAX; CLASSES]; TILE_CELLS as usize];
+        let mut counts = [[0u32; CLASSES]; TILE_ROW_CELLS as usize];
+        let mut tags = [[u32::MAX; CLASSES]; TILE_ROW_CELLS as usize];
         loop {
             let take_fresh = match (old.peek(), fresh.peek()) {
                 (Some(o), Some(f)) => key(f) < key(o),
@@ -532,10 +542,10 @@ impl Tile {
         drop(old);
         let classes: Vec<u8> =
             (0..CLASSES as u8).filter(|k| counts.iter().any(|row| row[*k as usize] > 0)).collect();
-        let mut starts = Vec::with_capacity(TILE_CELLS as usize * classes.len() + 1);
-        let mut run_tags = Vec::with_capacity(TILE_CELLS as usize * classes.len());
+        let mut starts = Vec::with_capacity(TILE_ROW_CELLS as usize * classes.len() + 1);
+        let mut run_tags = Vec::with_capacity(TILE_ROW_CELLS as usize * classes.len());
         let mut at = 0u32;
-        for row in 0..TILE_CELLS as usize {
+        for row in 0..TILE_ROW_CELLS as usize {
             for k in &classes {
                 starts.push(at);
                 at += counts[row][*k as usize];
@@ -545,10 +555,10 @@ impl Tile {
         starts.push(at);
         let mut cell_starts = Vec::new();
         if merged.len() >= DENSE_TILE && starts.windows(2).all(|run| run[1] - run[0] <= u32::from(u16::MAX)) {
-            cell_starts.reserve_exact((starts.len() - 1) * (TILE_CELLS as usize + 1));
+            cell_starts.reserve_exact((starts.len() - 1) * (TILE_COL_CELLS as usize + 1));
             for run in starts.windows(2) {
                 let (mut i, e) = (run[0] as usize, run[1] as usize);
-                for col in 0..=TILE_CELLS as u8 {
+                for col in 0..=TILE_COL_CELLS as u8 {
                     while i < e && merged.col[i] < col {
                         i += 1;
                     }
@@ -647,7 +657,7 @@ impl CircleGrid {
     }
 
     fn tile_key(centre: Point) -> u32 {
-        (row_of(centre.lat()) / TILE_CELLS) * TILE_COLS + col_of(centre.lon()) / TILE_CELLS
+        (row_of(centre.lat()) / TILE_ROW_CELLS) * TILE_COLS + col_of(centre.lon()) / TILE_COL_CELLS
     }
 
     /// Put a circle in its tile's pending list; returns the tile's key.
@@ -665,8 +675,8 @@ impl CircleGrid {
             en: tile.place(to_metres(centre)),
             inside: sure_inside(radius_m),
             class: class as u8,
-            row: (row_of(centre.lat()) % TILE_CELLS) as u8,
-            col: (col_of(centre.lon()) % TILE_CELLS) as u8,
+            row: (row_of(centre.lat()) % TILE_ROW_CELLS) as u8,
+            col: (col_of(centre.lon()) % TILE_COL_CELLS) as u8,
             tag,
             slot,
             id,
@@ -695,7 +705,7 @@ impl CircleGrid {
         let key = Self::tile_key(centre);
         let tile = self.tiles.get_mut(&key).expect("a circle's tile exists");
         let (row, col) =
-            ((row_of(centre.lat()) % TILE_CELLS) as u8, (col_of(centre.lon()) % TILE_CELLS) as u8);
+            ((row_of(centre.lat()) % TILE_ROW_CELLS) as u8, (col_of(centre.lon()) % TILE_COL_CELLS) as u8);
         match tile.find(slot, row, col, class as u8).expect("a live circle is in its tile") {
             Place::Pending(i) => {
                 tile.pending.swap_remove(i);
@@ -739,10 +749,10 @@ impl CircleGrid {
         let widest = (0..CLASSES).rev().find(|k| self.per_class[*k] > 0)?;
         let (sin_lat, cos_lat) = at.lat().to_radians().sin_cos();
         let constants = &*CLASS_CONSTANTS;
-        let lon_col = (at.lon() + 180.0) / CELL_DEG;
+        let lon_col = (at.lon() + 180.0) / COL_DEG;
         let all_cols = (0, i64::from(COLS) - 1);
         let columns = |half: f64| {
-            let half = (half + SEARCH_EPSILON).to_degrees() / CELL_DEG;
+            let half = (half + SEARCH_EPSILON).to_degrees() / COL_DEG;
             if half >= f64::from(COLS) / 2.0 {
                 return all_cols;
             }
@@ -756,9 +766,9 @@ impl CircleGrid {
         let widest_angle = constants[widest].angle;
         let base_row = row_of((at.lat() - widest_angle.to_degrees()).max(-90.0));
         let last_row = row_of((at.lat() + widest_angle.to_degrees()).min(90.0));
-        let (sin_step, cos_step) = CELL_DEG.to_radians().sin_cos();
+        let (sin_step, cos_step) = ROW_DEG.to_radians().sin_cos();
         let mut edges = Vec::with_capacity((last_row - base_row + 2) as usize);
-        let mut edge = (f64::from(base_row) * CELL_DEG - 90.0).to_radians().sin_cos();
+        let mut edge = (f64::from(base_row) * ROW_DEG - 90.0).to_radians().sin_cos();
         for _ in base_row..=last_row + 1 {
             edges.push(edge);
             edge = (edge.0 * cos_step + edge.1 * sin_step, edge.1 * cos_step - edge.0 * sin_step);
@@ -806,7 +816,7 @@ impl CircleGrid {
                         if cs > 1.0 || cn > 1.0 {
                             return None;
                         }
-                        let half = (acos_at_most(cs.max(cn)) - SEARCH_EPSILON).to_degrees() / CELL_DEG;
+                        let half = (acos_at_most(cs.max(cn)) - SEARCH_EPSILON).to_degrees() / COL_DEG;
                         // Whole cells only: from the first whose west edge is inside to the last
                         // whose east edge is.
                         let ceil = |x: f64| -((-x + f64::from(COLS)) as i64 - i64::from(COLS));
@@ -841,15 +851,15 @@ impl CircleGrid {
                     jobs.push(Job { columns, from: from as u32, to: to as u32, q, band, copy });
                 }
             };
-            let first_col = i64::from(tile_col * TILE_CELLS);
+            let first_col = i64::from(tile_col * TILE_COL_CELLS);
             let n = tile.classes.len();
-            let first_row = tile_row * TILE_CELLS;
+            let first_row = tile_row * TILE_ROW_CELLS;
             for (c, k) in tile.classes.iter().enumerate() {
                 let Some(class) = plan.classes[*k as usize] else { continue };
                 let band = constants[*k as usize].band;
                 // Only the rows of this tile that the class's cap reaches.
                 let from_row = class.first_row.max(first_row);
-                let to_row = (class.first_row + class.rows).min(first_row + TILE_CELLS);
+                let to_row = (class.first_row + class.rows).min(first_row + TILE_ROW_CELLS);
                 for row in from_row..to_row {
                     let Some((span, inner)) = plan.span(&class, row) else { continue };
                     let Some((a, b)) = local_columns(span, first_col) else { continue };
@@ -917,11 +927,12 @@ impl CircleGrid {
             if west > east {
                 break 'find;
             }
-            let tile_rows = widest.first_row / TILE_CELLS..=(widest.first_row + widest.rows - 1) / TILE_CELLS;
-            let tile_cols: Vec<u32> = if east - west + 1 >= i64::from(COLS) - i64::from(TILE_CELLS) {
+            let tile_rows =
+                widest.first_row / TILE_ROW_CELLS..=(widest.first_row + widest.rows - 1) / TILE_ROW_CELLS;
+            let tile_cols: Vec<u32> = if east - west + 1 >= i64::from(COLS) - i64::from(TILE_COL_CELLS) {
                 (0..TILE_COLS).collect()
             } else {
-                (west.div_euclid(i64::from(TILE_CELLS))..=east.div_euclid(i64::from(TILE_CELLS)))
+                (west.div_euclid(i64::from(TILE_COL_CELLS))..=east.div_euclid(i64::from(TILE_COL_CELLS)))
                     .map(|c| c.rem_euclid(i64::from(TILE_COLS)) as u32)
                     .collect()
             };
@@ -1053,9 +1064,9 @@ fn plane_squared(q: i16x8, centres: [i16; LANES]) -> i32x4 {
 /// The columns of a row span that fall in the tile starting at grid column `first_col`, as
 /// the tile's own column numbers, with the span wrapped around the antimeridian as needed.
 fn local_columns((a, b): (i64, i64), first_col: i64) -> Option<(u8, u8)> {
-    let last_col = first_col + i64::from(TILE_CELLS) - 1;
+    let last_col = first_col + i64::from(TILE_COL_CELLS) - 1;
     if b - a + 1 >= i64::from(COLS) {
-        return Some((0, TILE_CELLS as u8 - 1));
+        return Some((0, TILE_COL_CELLS as u8 - 1));
     }
     [0, i64::from(COLS), -i64::from(COLS)].into_iter().find_map(|shift| {
         let (a, b) = (a + shift, b + shift);
@@ -1181,7 +1192,7 @@ mod tests {
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
         // One tile's square (its corner is on tile lines).
-        let side = f64::from(TILE_CELLS) * CELL_DEG;
+        let side = f64::from(TILE_ROW_CELLS) * ROW_DEG;
         let mut circles: Vec<(SubscriptionKey, Point, f64)> = (0..6_000)
             .map(|_| {
                 let p = Point::new(32.70 + next() * side, -96.90 + next() * side).unwrap();
@@ -1266,8 +1277,8 @@ mod tests {
         for i in 0..6 {
             for j in 0..6 {
                 v.push((
-                    32.7 + f64::from(i) * CELL_DEG,
-                    -96.9 + f64::from(j) * CELL_DEG,
+                    32.7 + f64::from(i) * ROW_DEG,
+                    -96.9 + f64::from(j) * COL_DEG,
                     100.0 + f64::from(i * 6 + j) * 90.0,
                 ));
             }
@@ -1276,9 +1287,8 @@ mod tests {
         let mut points = Vec::new();
         for i in -8..14 {
             for j in -8..14 {
-                points.push(
-                    Point::new(32.7 + f64::from(i) * CELL_DEG, -96.9 + f64::from(j) * CELL_DEG).unwrap(),
-                );
+                points
+                    .push(Point::new(32.7 + f64::from(i) * ROW_DEG, -96.9 + f64::from(j) * COL_DEG).unwrap());
             }
         }
         check(&circles, points);
