@@ -70,11 +70,17 @@ impl Point {
     }
 
     /// A box, in degrees, that holds every point within `radius_m` of this one: a cheap
-    /// pre-filter before the exact distance check.
+    /// pre-filter before the exact distance check. It spans the cap's widest longitudes (which
+    /// lie poleward of its centre), and every longitude where the cap holds a pole; its sides
+    /// may run past ±180 and ±90.
     pub fn bounding_box(self, radius_m: f64) -> ([f64; 2], [f64; 2]) {
-        let dlat = (radius_m / EARTH_RADIUS_M).to_degrees();
-        let coslat = self.lat.to_radians().cos().max(1e-6);
-        let dlon = (dlat / coslat).min(180.0);
+        let angle = radius_m / EARTH_RADIUS_M;
+        let dlat = angle.to_degrees();
+        let dlon = if self.lat.abs() + dlat >= 90.0 {
+            180.0
+        } else {
+            (angle.sin() / self.lat.to_radians().cos()).min(1.0).asin().to_degrees()
+        };
         ([self.lon - dlon, self.lat - dlat], [self.lon + dlon, self.lat + dlat])
     }
 }
@@ -115,6 +121,31 @@ mod tests {
         assert!(Point::new(91.0, 0.0).is_err());
         assert!(Point::new(0.0, -181.0).is_err());
         assert!(Point::new(f64::NAN, 0.0).is_err());
+    }
+
+    /// Far north, a cap is widest poleward of its centre: every point of its edge, all the way
+    /// round, is in the box; and a cap over a pole spans every longitude.
+    #[test]
+    fn bounding_box_holds_the_whole_cap() {
+        for (lat, r) in [(60.0, 50_000.0), (-75.0, 20_000.0), (89.8, 50_000.0), (0.0, 4_000.0)] {
+            let c = Point::new(lat, 10.0).unwrap();
+            let (lo, hi) = c.bounding_box(r);
+            let a = r / EARTH_RADIUS_M;
+            let phi = lat.to_radians();
+            for step in 0..3_600 {
+                let bearing = f64::from(step).to_radians() / 10.0;
+                let p2 = (phi.sin() * a.cos() + phi.cos() * a.sin() * bearing.cos()).asin();
+                let dl = (bearing.sin() * a.sin() * phi.cos()).atan2(a.cos() - phi.sin() * p2.sin());
+                let (plat, plon) = (p2.to_degrees(), 10.0 + dl.to_degrees());
+                assert!(lo[1] - 1e-9 <= plat && plat <= hi[1] + 1e-9, "{lat} {r} {bearing}");
+                assert!(
+                    lo[0] - 1e-9 <= plon && plon <= hi[0] + 1e-9,
+                    "{lat} {r} {bearing}: {plon} not in {lo:?}..{hi:?}"
+                );
+            }
+        }
+        let (lo, hi) = Point::new(89.8, 10.0).unwrap().bounding_box(50_000.0);
+        assert_eq!(hi[0] - lo[0], 360.0);
     }
 
     #[test]

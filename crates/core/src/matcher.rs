@@ -49,8 +49,8 @@ pub struct Shard {
 pub const MAX_SHARDS: u32 = 128;
 /// Regions per degree of latitude and of longitude.
 const REGIONS_PER_DEG: f64 = 10.0;
-/// Degrees added around an area's box before finding the regions it reaches: the box is
-/// computed at the area's centre latitude, a hair narrower than the cap at its widest.
+/// Degrees added around an area's box before finding the regions it reaches, against
+/// rounding at a region's edge.
 const SHARD_MARGIN_DEG: f64 = 0.01;
 
 impl Shard {
@@ -133,30 +133,13 @@ pub struct SubscriptionIndex {
     others: HashMap<SubscriptionKey, (Area, u32)>,
 }
 
-/// The box an area is filed under in the R-tree, in degrees of longitude and latitude. A
-/// circle's spans the cap's widest longitudes, which may run past ±180 (a query looks a turn
-/// either side), and every longitude where the cap holds a pole.
+/// The box an area is filed under in the R-tree, in degrees of longitude and latitude, a hair
+/// wider than the area against rounding. A circle's may run past ±180 (a query looks a turn
+/// either side).
 fn envelope(area: &Area) -> AABB<[f64; 2]> {
-    let (lo, hi) = match area {
-        Area::Circle { point, radius_m } => {
-            let angle = radius_m / crate::geo::EARTH_RADIUS_M;
-            let (lat, lon) = (point.lat().to_radians(), point.lon().to_radians());
-            let (south, north) = (lat - angle, lat + angle);
-            // A hair wider than the cap, against rounding.
-            const MARGIN: f64 = 1e-9;
-            if north >= std::f64::consts::FRAC_PI_2 || south <= -std::f64::consts::FRAC_PI_2 {
-                ([-180.0, south.to_degrees().max(-90.0)], [180.0, north.to_degrees().min(90.0)])
-            } else {
-                let half = (angle.sin() / lat.cos()).min(1.0).asin() + MARGIN;
-                (
-                    [(lon - half).to_degrees(), (south - MARGIN).to_degrees()],
-                    [(lon + half).to_degrees(), (north + MARGIN).to_degrees()],
-                )
-            }
-        }
-        other => other.bounding_box(),
-    };
-    AABB::from_corners(lo, hi)
+    const MARGIN_DEG: f64 = 1e-7;
+    let (lo, hi) = area.bounding_box();
+    AABB::from_corners([lo[0] - MARGIN_DEG, lo[1] - MARGIN_DEG], [hi[0] + MARGIN_DEG, hi[1] + MARGIN_DEG])
 }
 
 /// The bit of a category in a subscription's category mask.
@@ -215,7 +198,10 @@ impl SubscriptionIndex {
         {
             match &s.area {
                 Area::Circle { point, radius_m } if *radius_m <= grid::MAX_RADIUS_M => {
-                    self.remove(*key);
+                    // The grid replaces its own; one filed elsewhere before is taken out here.
+                    if self.others.contains_key(key) {
+                        self.remove(*key);
+                    }
                     circles.push((*key, *point, *radius_m, s.category_mask()))
                 }
                 other => {
@@ -559,11 +545,13 @@ mod tests {
         let key = SubscriptionKey(7);
         let with =
             |r: f64| Subscription::new(centre, r, (BTreeSet::new(), Severity::Low), Utc::now()).unwrap();
-        for (step, r) in [1_000.0, 9_000.0, 2_000.0, 40_000.0].into_iter().enumerate() {
-            if step % 2 == 0 {
-                index.insert(key, &with(r));
-            } else {
+        for (r, loaded) in
+            [(1_000.0, false), (9_000.0, true), (2_000.0, true), (40_000.0, false), (1_500.0, false)]
+        {
+            if loaded {
                 index.load(&[(key, with(r))]);
+            } else {
+                index.insert(key, &with(r));
             }
             assert_eq!(index.len(), 1);
             assert_eq!(index.matches(Category::Fire, near), vec![key]);
