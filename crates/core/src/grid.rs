@@ -14,10 +14,12 @@
 //! so the runs one query reads lie close together. Each circle is a lane of a block of eight:
 //! its centre on the plane that touches the sphere at the tile's centre (east and north, in
 //! whole quarter metres: `i16` reaches 8.19 km, and a tile's farthest corner is 3.6 km away),
-//! the squared distance on that plane below which a point is surely inside (`i32`), and its
-//! category tag, 12 bytes in all; the keys the store gave the subscriptions (4 bytes each, not
-//! the 16-byte ids) sit in a column beside the blocks. A query places its point on the same
-//! plane and squares the differences with one multiply-add of 16-bit pairs per four lanes.
+//! the distance on that plane within which a point is surely inside (whole quarter metres,
+//! `i16`), and its category tag (`u16`), 8 bytes in all, so a block of eight is one cache line;
+//! the keys the store gave the subscriptions (4 bytes each, not the 16-byte ids) sit in a
+//! column beside the blocks. A query places its point on the same plane and squares the
+//! differences with one multiply-add of 16-bit pairs: eight lanes at once in 256-bit registers
+//! where the processor has AVX2 (chosen at run time), four in the portable code elsewhere.
 //! Within 8 km of where it touches, the plane leaves out less than a millionth of a distance
 //! (the sphere's height below it), and the straight-line chord grows with the distance on the
 //! sphere, so with both points rounded to a quarter metre the answer is certain except within
@@ -41,7 +43,7 @@
 
 use std::collections::HashMap;
 
-use wide::{i16x8, i32x4, i32x8, u32x8};
+use wide::{i16x8, i32x4, i32x8, u16x8};
 
 use crate::{
     geo::{EARTH_RADIUS_M, Point},
@@ -103,9 +105,6 @@ fn class_of(radius_m: f64) -> usize {
 /// Steps of a stored centre's offset from its tile's centre: a quarter of a metre, so that an
 /// `i16` reaches 8 km, past the farthest corner of a tile (4 km).
 const STEPS_PER_M: f64 = 4.0;
-/// Squared chords are kept and compared in steps², so a block needs no multiplication to turn
-/// its offsets back into metres.
-const STEPS2_PER_M2: f64 = STEPS_PER_M * STEPS_PER_M;
 
 /// How far from exact the test can be for a circle of this radius, in metres, with room to
 /// spare: the rounding of the centre and of the point to quarter metres on the tile's plane
@@ -121,11 +120,11 @@ fn chord_m(radius_m: f64) -> f64 {
     2.0 * EARTH_RADIUS_M * (radius_m / EARTH_RADIUS_M / 2.0).sin()
 }
 
-/// The squared distance on the tile's plane, in steps², at or below which a point is surely
-/// inside; negative when no point surely is.
-fn sure_inside(radius_m: f64) -> i32 {
-    let inner = chord_m(radius_m) - uncertainty_m(radius_m);
-    if inner > 0.0 { (inner * inner * STEPS2_PER_M2).floor() as i32 } else { -1 }
+/// The distance on the tile's plane, in whole steps, within which (strictly) a point is
+/// surely inside; 0 when no point surely is.
+fn sure_radius(radius_m: f64) -> i16 {
+    let inner = (chord_m(radius_m) - uncertainty_m(radius_m)) * STEPS_PER_M;
+    inner.floor().clamp(0.0, f64::from(i16::MAX)) as i16
 }
 
 /// What a query needs of each class, worked out once.
@@ -156,12 +155,14 @@ static CLASS_CONSTANTS: std::sync::LazyLock<[ClassConstants; CLASSES]> = std::sy
     })
 });
 
-/// How far above [`sure_inside`] a point may still be inside, for any circle of the class.
+/// How far above the square of [`sure_radius`] a point's squared distance may be, in steps²,
+/// and the point still inside, for any circle of the class.
 fn band(class: usize) -> i32 {
     let bound = CLASS_BOUNDS_M[class];
-    let (chord, d) = (chord_m(bound), uncertainty_m(bound));
-    // (c + d)² - (c - d)² = 4cd for the widest circle; a tiny one's sure-inside is -1.
-    (((4.0 * chord * d).max(4.0 * d * d + 1.0) * 1.01 + 1.0) * STEPS2_PER_M2).ceil() as i32
+    let (c, d) = (chord_m(bound) * STEPS_PER_M, uncertainty_m(bound) * STEPS_PER_M);
+    // The sure radius is at least c - d - 1 steps, so (c + d)² less its square is at most
+    // (2d + 1)(2c - 1), largest for the widest circle; a tiny circle's sure radius is 0.
+    (((2.0 * d + 1.0) * 2.0 * c).max(4.0 * d * d + 1.0) * 1.01 + 1.0).ceil() as i32
 }
 
 /// `acos(c)`, or a hair below it: the lower bound of the same series.
@@ -191,26 +192,27 @@ fn acos_at_least(c: f64) -> f64 {
 }
 
 /// Eight circles side by side, one vector register per tested field: what a query reads to
-/// test a circle, 12 bytes a circle. 96 bytes aligned to 32: each block lies in two cache
-/// lines.
+/// test a circle, 8 bytes a circle. 64 bytes aligned to 64: each block is one cache line.
 #[derive(Debug, Clone, Copy)]
-#[repr(C, align(32))]
+#[repr(C, align(64))]
 struct Block {
     /// Each centre on the tile's plane, east then north of the tile's centre, in quarter
     /// metres ([`STEPS_PER_M`]): lane `i` at `2i` and `2i + 1`, as one multiply-add of 16-bit
     /// pairs wants them.
     en: [i16; 2 * LANES],
-    /// Squared distance on the plane at or below which a point is surely inside, in steps²;
-    /// `i32::MIN` for a removed circle or an empty lane.
-    inside: [i32; LANES],
-    tag: [u32; LANES],
+    /// Distance on the plane within which a point is surely inside, in steps ([`sure_radius`]);
+    /// [`REMOVED`] for a removed circle or an empty lane.
+    r: [i16; LANES],
+    /// The category bits the circle wants; none for a removed circle or an empty lane, so that
+    /// no query wants it.
+    tag: [u16; LANES],
 }
 
-/// What marks a removed circle or an empty lane: no distance is at or below it, nor near it.
-const NOWHERE: i32 = i32::MIN;
+/// What marks a removed circle or an empty lane (with an empty tag, which no query wants).
+const REMOVED: i16 = -1;
 
 impl Block {
-    const EMPTY: Block = Block { en: [0; 2 * LANES], inside: [NOWHERE; LANES], tag: [0; LANES] };
+    const EMPTY: Block = Block { en: [0; 2 * LANES], r: [REMOVED; LANES], tag: [0; LANES] };
 }
 
 /// Circles in the layout queries scan: blocks of eight, and beside them the key of each (read
@@ -229,11 +231,11 @@ struct Columns {
 struct Entry {
     /// East and north of the tile's centre, in steps.
     en: [i16; 2],
-    inside: i32,
+    r: i16,
     class: u8,
     row: u8,
     col: u8,
-    tag: u32,
+    tag: u16,
     slot: u32,
     id: SubscriptionKey,
 }
@@ -251,7 +253,7 @@ impl Columns {
         let b = &mut self.blocks[i / LANES];
         let lane = i % LANES;
         (b.en[2 * lane], b.en[2 * lane + 1]) = (e.en[0], e.en[1]);
-        b.inside[lane] = e.inside;
+        b.r[lane] = e.r;
         b.tag[lane] = e.tag;
         self.id[i] = e.id;
         self.col[i] = e.col;
@@ -272,12 +274,12 @@ impl Columns {
     /// Make circle `i` unmatchable where it stands.
     fn disable(&mut self, i: usize) {
         let b = &mut self.blocks[i / LANES];
-        b.inside[i % LANES] = NOWHERE;
+        b.r[i % LANES] = REMOVED;
         b.tag[i % LANES] = 0;
     }
 
     fn is_disabled(&self, i: usize) -> bool {
-        self.blocks[i / LANES].inside[i % LANES] == NOWHERE
+        self.blocks[i / LANES].r[i % LANES] == REMOVED
     }
 
     fn swap_remove(&mut self, i: usize) {
@@ -309,7 +311,7 @@ impl Columns {
         let lane = i % LANES;
         Entry {
             en: [b.en[2 * lane], b.en[2 * lane + 1]],
-            inside: b.inside[lane],
+            r: b.r[lane],
             class,
             row,
             col: self.col[i],
@@ -343,7 +345,7 @@ struct Tile {
     starts: Vec<u32>,
     /// The bits every circle of each (row, class) run has in its tag: a query whose mask meets
     /// them wants the whole run.
-    run_tags: Vec<u32>,
+    run_tags: Vec<u16>,
     /// In a dense tile, where each cell of each run starts, counted from the run's start:
     /// `cell_starts[run * (TILE_COL_CELLS + 1) + col]`, so a query finds a run's columns by two
     /// reads (of one cache line, mostly) rather than two binary searches. Empty in a sparse
@@ -374,7 +376,7 @@ struct Probe {
     at: Point,
     /// The point on the tile's plane, east and north, in steps (clamped: [`Tile::place`]).
     q: [i16; 2],
-    mask: u32,
+    mask: u16,
 }
 
 /// One stretch of a query's work: circles of one tile to test against the point, or (`copy`)
@@ -396,8 +398,8 @@ impl Job<'_> {
         let mut acc = 0u32;
         if !self.copy {
             for b in &self.columns.blocks[from / LANES..to.div_ceil(LANES)] {
-                // A block is 96 bytes at a multiple of 32: bytes 0 and 92 lie in its two lines.
-                acc = acc.wrapping_add(b.en[0] as u32 ^ b.tag[7]);
+                // A block is one cache line.
+                acc = acc.wrapping_add(b.en[0] as u32);
             }
         }
         // One key of each 64-byte line, and the last.
@@ -526,7 +528,7 @@ impl Tile {
         let mut fresh = fresh.into_iter().peekable();
         let mut merged = Columns::with_capacity(self.live());
         let mut counts = [[0u32; CLASSES]; TILE_ROW_CELLS as usize];
-        let mut tags = [[u32::MAX; CLASSES]; TILE_ROW_CELLS as usize];
+        let mut tags = [[u16::MAX; CLASSES]; TILE_ROW_CELLS as usize];
         loop {
             let take_fresh = match (old.peek(), fresh.peek()) {
                 (Some(o), Some(f)) => key(f) < key(o),
@@ -596,7 +598,7 @@ impl Tile {
             + self.pending.bytes()
             + self.classes.capacity()
             + self.starts.capacity() * 4
-            + self.run_tags.capacity() * 4
+            + self.run_tags.capacity() * 2
             + self.cell_starts.capacity() * 2
             + self.pending_place.capacity() * 2
     }
@@ -631,7 +633,7 @@ impl CircleGrid {
 
     /// Enter a circle under `id` (the subscription's key) with a tag (a bit set queries filter
     /// by), replacing any circle already under that id.
-    pub fn insert(&mut self, id: SubscriptionKey, centre: Point, radius_m: f64, tag: u32) {
+    pub fn insert(&mut self, id: SubscriptionKey, centre: Point, radius_m: f64, tag: u16) {
         let key = self.enter(id, centre, radius_m, tag);
         let tile = self.tiles.get_mut(&key).expect("just entered");
         if tile.pending.len() > tile.pending_max() {
@@ -640,7 +642,7 @@ impl CircleGrid {
     }
 
     /// Enter many circles, merging each tile once at the end: for loading at start-up.
-    pub fn extend(&mut self, circles: impl IntoIterator<Item = (SubscriptionKey, Point, f64, u32)>) {
+    pub fn extend(&mut self, circles: impl IntoIterator<Item = (SubscriptionKey, Point, f64, u16)>) {
         for (id, centre, radius_m, tag) in circles {
             self.enter(id, centre, radius_m, tag);
         }
@@ -661,7 +663,7 @@ impl CircleGrid {
     }
 
     /// Put a circle in its tile's pending list; returns the tile's key.
-    fn enter(&mut self, id: SubscriptionKey, centre: Point, radius_m: f64, tag: u32) -> u32 {
+    fn enter(&mut self, id: SubscriptionKey, centre: Point, radius_m: f64, tag: u16) -> u32 {
         assert!(radius_m <= MAX_RADIUS_M, "the grid holds radii up to {MAX_RADIUS_M} m, not {radius_m}");
         self.remove(id);
         let key = Self::tile_key(centre);
@@ -673,7 +675,7 @@ impl CircleGrid {
         };
         let entry = Entry {
             en: tile.place(to_metres(centre)),
-            inside: sure_inside(radius_m),
+            r: sure_radius(radius_m),
             class: class as u8,
             row: (row_of(centre.lat()) % TILE_ROW_CELLS) as u8,
             col: (col_of(centre.lon()) % TILE_COL_CELLS) as u8,
@@ -838,11 +840,11 @@ impl CircleGrid {
 
     /// Every circle that holds `at` and whose tag shares a bit with `mask`, by key, appended to
     /// `out` in no particular order.
-    pub fn containing_into(&self, at: Point, mask: u32, out: &mut Vec<SubscriptionKey>) {
+    pub fn containing_into(&self, at: Point, mask: u16, out: &mut Vec<SubscriptionKey>) {
         self.containing_with(at, mask, out, Vectors::Detect);
     }
 
-    fn containing_with(&self, at: Point, mask: u32, out: &mut Vec<SubscriptionKey>, vectors: Vectors) {
+    fn containing_with(&self, at: Point, mask: u16, out: &mut Vec<SubscriptionKey>, vectors: Vectors) {
         let Some(plan) = self.plan(at) else {
             return;
         };
@@ -922,7 +924,7 @@ impl CircleGrid {
         &self,
         jobs: &[Job<'_>],
         at: Point,
-        mask: u32,
+        mask: u16,
         out: &mut [SubscriptionKey],
         mut n: usize,
     ) -> usize {
@@ -947,7 +949,7 @@ impl CircleGrid {
         v3: pulp::x86::V3,
         jobs: &[Job<'_>],
         at: Point,
-        mask: u32,
+        mask: u16,
         out: &mut [SubscriptionKey],
         mut n: usize,
     ) -> usize {
@@ -1029,21 +1031,22 @@ impl CircleGrid {
         let [qe, qn] = probe.q;
         let q = i16x8::from([qe, qn, qe, qn, qe, qn, qe, qn]);
         let squared = |en: &[i16]| plane_squared(q, <[i16; LANES]>::try_from(en).expect("eight halves"));
-        let (mask, band) = (u32x8::splat(probe.mask), i32x8::splat(band));
+        let (mask, band) = (u16x8::splat(probe.mask), i32x8::splat(band));
         let first = range.start / LANES;
         for (b, block) in columns.blocks[first..range.end.div_ceil(LANES)].iter().enumerate() {
             let base = (first + b) * LANES;
             let (low, high): (i32x4, i32x4) = (squared(&block.en[..LANES]), squared(&block.en[LANES..]));
             let (low, high) = (low.to_array(), high.to_array());
             let d2 = i32x8::from([low[0], low[1], low[2], low[3], high[0], high[1], high[2], high[3]]);
-            let inside = i32x8::from(block.inside);
-            let unwanted = (u32x8::from(block.tag) & mask).simd_eq(u32x8::ZERO).to_bitmask();
+            let r = i32x8::from(block.r.map(i32::from));
+            let sure = r * r;
+            let unwanted = (u16x8::from(block.tag) & mask).simd_eq(u16x8::ZERO).to_bitmask();
             // The lanes of this block that are in the run.
             let lanes = (0xFFu32 << range.start.saturating_sub(base).min(LANES))
                 & (0xFF >> (base + LANES).saturating_sub(range.end));
             let wanted = lanes & !unwanted;
-            let mut hits = !d2.simd_gt(inside).to_bitmask() & wanted;
-            let close = !d2.simd_gt(inside + band).to_bitmask() & wanted & !hits;
+            let mut hits = sure.simd_gt(d2).to_bitmask() & wanted;
+            let close = !d2.simd_gt(sure + band).to_bitmask() & wanted & !hits;
             if let Some(keys) = columns.id.get(base..base + LANES) {
                 // Every lane written, the count moved on by the hits only: no branch to mispredict.
                 // The eight places are checked once; `j` stays below eight while lanes remain.
@@ -1095,8 +1098,8 @@ impl CircleGrid {
         let [qe, qn] = probe.q;
         let q = avx._mm256_set1_epi32(i32::from(qe as u16) | (i32::from(qn) << 16));
         let floor = avx._mm256_set1_epi16(-i16::MAX);
-        let (mask, band) = (avx._mm256_set1_epi32(probe.mask as i32), avx._mm256_set1_epi32(band));
-        let zero = avx._mm256_setzero_si256();
+        let mask = v3.sse2._mm_set1_epi16(probe.mask as i16);
+        let band = avx._mm256_set1_epi32(band);
         let first = range.start / LANES;
         let last = range.end.div_ceil(LANES) - 1;
         // The lanes in the run: all but the first block's head and the last block's tail.
@@ -1110,14 +1113,17 @@ impl CircleGrid {
             let en: __m256i = cast(block.en);
             let d = avx2._mm256_max_epi16(avx2._mm256_subs_epi16(q, en), floor);
             let d2 = avx2._mm256_madd_epi16(d, d);
-            let inside: __m256i = cast(block.inside);
-            let tag: __m256i = cast(block.tag);
-            let unwanted = avx2._mm256_cmpeq_epi32(avx2._mm256_and_si256(tag, mask), zero);
+            // Each sure radius widened to 32 bits is a 16-bit pair (r, 0): one multiply-add
+            // squares it.
+            let r = avx2._mm256_cvtepu16_epi32(cast(block.r));
+            let sure = avx2._mm256_madd_epi16(r, r);
+            let (sse2, zero) = (v3.sse2, v3.sse2._mm_setzero_si128());
+            let unwanted = sse2._mm_cmpeq_epi16(sse2._mm_and_si128(cast(block.tag), mask), zero);
             let bits = |v: __m256i| avx._mm256_movemask_ps(cast(v)) as u32;
-            let wanted = lanes & !bits(unwanted);
-            let hits = !bits(avx2._mm256_cmpgt_epi32(d2, inside)) & wanted;
+            let wanted = lanes & !bits(avx2._mm256_cvtepi16_epi32(unwanted));
+            let hits = bits(avx2._mm256_cmpgt_epi32(sure, d2)) & wanted;
             let close =
-                !bits(avx2._mm256_cmpgt_epi32(d2, avx2._mm256_add_epi32(inside, band))) & wanted & !hits;
+                !bits(avx2._mm256_cmpgt_epi32(d2, avx2._mm256_add_epi32(sure, band))) & wanted & !hits;
             if let Some(keys) = columns.id.get(base..base + LANES) {
                 let keys: [u32; LANES] = std::array::from_fn(|i| keys[i].0);
                 let order: __m256i = cast(PACKED[hits as usize]);
@@ -1169,7 +1175,7 @@ impl CircleGrid {
     }
 
     /// Every circle that holds `at` and whose tag shares a bit with `mask`, by key.
-    pub fn containing(&self, at: Point, mask: u32) -> Vec<SubscriptionKey> {
+    pub fn containing(&self, at: Point, mask: u16) -> Vec<SubscriptionKey> {
         let mut out = Vec::new();
         self.containing_into(at, mask, &mut out);
         out
@@ -1234,7 +1240,7 @@ mod tests {
 
     use super::*;
 
-    fn brute(circles: &[(SubscriptionKey, Point, f64)], at: Point, mask: u32) -> Vec<SubscriptionKey> {
+    fn brute(circles: &[(SubscriptionKey, Point, f64)], at: Point, mask: u16) -> Vec<SubscriptionKey> {
         let mut v: Vec<SubscriptionKey> = circles
             .iter()
             .filter(|(id, c, r)| tag_of(*id) & mask != 0 && c.distance_m(at) <= *r)
@@ -1245,8 +1251,8 @@ mod tests {
     }
 
     /// Each circle's tag, from its id: one of 1, 2 and 3, so masks 1 and 2 each want some.
-    fn tag_of(id: SubscriptionKey) -> u32 {
-        (id.0.wrapping_mul(0x9E37_79B9) >> 16) % 3 + 1
+    fn tag_of(id: SubscriptionKey) -> u16 {
+        ((id.0.wrapping_mul(0x9E37_79B9) >> 16) % 3 + 1) as u16
     }
 
     /// A key no other circle of the tests has.
@@ -1257,7 +1263,7 @@ mod tests {
 
     /// Every circle that holds `at`, found both with the widest vectors this processor has and
     /// with the portable code, which must agree (in order too: both write the keys as found).
-    fn containing(grid: &CircleGrid, at: Point, mask: u32) -> Vec<SubscriptionKey> {
+    fn containing(grid: &CircleGrid, at: Point, mask: u16) -> Vec<SubscriptionKey> {
         let (mut detected, mut portable) = (Vec::new(), Vec::new());
         grid.containing_with(at, mask, &mut detected, Vectors::Detect);
         grid.containing_with(at, mask, &mut portable, Vectors::Portable);
@@ -1500,7 +1506,7 @@ mod tests {
             grid.remove(*id);
         }
         grid.remove(b);
-        assert!(containing(&grid, home, u32::MAX).is_empty());
+        assert!(containing(&grid, home, u16::MAX).is_empty());
         assert!(grid.tiles.is_empty(), "empty tiles are dropped");
         assert!(grid.is_empty());
     }

@@ -147,6 +147,14 @@ fn bit(category: Category) -> u32 {
     Category::ALL.iter().position(|c| *c == category).map_or(0, |i| 1u32 << i)
 }
 
+/// A category mask as the circle grid keeps it, in 16 bits: a subscription wants only
+/// categories that can alert, and each of those is among the first 16
+/// (`every_category_that_can_alert_fits_the_grid`), so the bits left out are never set in a
+/// subscription's mask, and a query for such a category rightly finds no circle.
+fn grid_tag(mask: u32) -> u16 {
+    (mask & u32::from(u16::MAX)) as u16
+}
+
 impl SubscriptionIndex {
     pub fn new() -> Self {
         Self::default()
@@ -182,7 +190,7 @@ impl SubscriptionIndex {
         }
         match &subscription.area {
             Area::Circle { point, radius_m } if *radius_m <= grid::MAX_RADIUS_M => {
-                self.circles.insert(key, *point, *radius_m, subscription.category_mask());
+                self.circles.insert(key, *point, *radius_m, grid_tag(subscription.category_mask()));
             }
             other => self.insert_other(key, other, subscription.category_mask()),
         }
@@ -202,7 +210,7 @@ impl SubscriptionIndex {
                     if self.others.contains_key(key) {
                         self.remove(*key);
                     }
-                    circles.push((*key, *point, *radius_m, s.category_mask()))
+                    circles.push((*key, *point, *radius_m, grid_tag(s.category_mask())))
                 }
                 other => {
                     self.remove(*key);
@@ -272,7 +280,7 @@ impl SubscriptionIndex {
     /// [`SubscriptionIndex::matches`], appended to `found`.
     pub fn matches_into(&self, category: Category, at: Point, found: &mut Vec<SubscriptionKey>) {
         let bit = bit(category);
-        self.circles.containing_into(at, bit, found);
+        self.circles.containing_into(at, grid_tag(bit), found);
         if self.others.is_empty() {
             return;
         }
@@ -326,6 +334,25 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
+
+    #[test]
+    fn every_category_that_can_alert_fits_the_grid() {
+        for category in Category::ALL {
+            if category.can_alert() {
+                assert_eq!(u32::from(grid_tag(bit(category))), bit(category), "{category:?}");
+            }
+        }
+        // Nor can a subscription want one that cannot.
+        let all = Subscription::new(
+            Point::new(32.78, -96.8).unwrap(),
+            500.0,
+            (BTreeSet::new(), Severity::Low),
+            Utc::now(),
+        )
+        .unwrap();
+        assert_ne!(all.category_mask(), 0);
+        assert_eq!(u32::from(grid_tag(all.category_mask())), all.category_mask());
+    }
 
     /// A subscription with a key no other of the tests has, as the store would give.
     fn keyed(s: Subscription) -> (SubscriptionKey, Subscription) {
