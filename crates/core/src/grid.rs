@@ -82,6 +82,9 @@ const DENSE_TILE: usize = 4096;
 /// New circles a tile keeps unsorted before it merges them in, at least.
 const PENDING_MIN: usize = 128;
 const LANES: usize = 8;
+/// Circles that surely hold the point are copied without a test only from this many in a row:
+/// a test costs a few instructions a circle, and each stretch set apart costs two jobs more.
+const SURE_MIN: usize = 16;
 
 /// A point as a vector from the Earth's centre, in metres.
 fn to_metres(p: Point) -> [f64; 3] {
@@ -888,9 +891,13 @@ impl CircleGrid {
                     match sure {
                         Some((ia, ib)) => {
                             let (i1, i2) = tile.columns(run, (s, e), ia, ib);
-                            job(&tile.sorted, from, i1, band, false);
-                            job(&tile.sorted, i1, i2, band, true);
-                            job(&tile.sorted, i2, to, band, false);
+                            if i2 - i1 >= SURE_MIN {
+                                job(&tile.sorted, from, i1, band, false);
+                                job(&tile.sorted, i1, i2, band, true);
+                                job(&tile.sorted, i2, to, band, false);
+                            } else {
+                                job(&tile.sorted, from, to, band, false);
+                            }
                         }
                         None => job(&tile.sorted, from, to, band, false),
                     }
