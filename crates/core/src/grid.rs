@@ -918,15 +918,25 @@ impl CircleGrid {
         let n = match vectors {
             #[cfg(target_arch = "x86_64")]
             Vectors::Detect => match pulp::x86::V3::try_new() {
-                Some(v3) => v3.vectorize(|| self.work_v3(v3, &jobs, at, mask, out, start)),
-                None => self.work(&jobs, at, mask, out, start),
+                Some(v3) => v3.vectorize(|| {
+                    self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
+                        self.scan_v3(v3, c, run, probe, band, out, n)
+                    })
+                }),
+                None => self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
+                    self.scan(c, run, probe, band, out, n)
+                }),
             },
-            _ => self.work(&jobs, at, mask, out, start),
+            _ => self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
+                self.scan(c, run, probe, band, out, n)
+            }),
         };
         out.truncate(n);
     }
 
-    /// Test or copy each job's circles, writing keys from `out[n]`; returns the new `n`.
+    /// Test (with `scan`) or copy each job's circles, writing keys from `out[n]`; returns the
+    /// new `n`. Inlined, so that the AVX2 scan is compiled into code built for it.
+    #[inline(always)]
     fn work(
         &self,
         jobs: &[Job<'_>],
@@ -934,6 +944,7 @@ impl CircleGrid {
         mask: u16,
         out: &mut [SubscriptionKey],
         mut n: usize,
+        mut scan: impl FnMut(&Columns, std::ops::Range<usize>, Probe, i32, &mut [SubscriptionKey], usize) -> usize,
     ) -> usize {
         for job in jobs {
             let (from, to) = (job.from as usize, job.to as usize);
@@ -941,33 +952,7 @@ impl CircleGrid {
                 out[n..n + to - from].copy_from_slice(&job.columns.id[from..to]);
                 n += to - from;
             } else {
-                let probe = Probe { at, q: job.q, mask };
-                n = self.scan(job.columns, from..to, probe, job.band, out, n);
-            }
-        }
-        n
-    }
-
-    /// [`CircleGrid::work`] in 256-bit registers (AVX2), inlined into code compiled for them.
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    fn work_v3(
-        &self,
-        v3: pulp::x86::V3,
-        jobs: &[Job<'_>],
-        at: Point,
-        mask: u16,
-        out: &mut [SubscriptionKey],
-        mut n: usize,
-    ) -> usize {
-        for job in jobs {
-            let (from, to) = (job.from as usize, job.to as usize);
-            if job.copy {
-                out[n..n + to - from].copy_from_slice(&job.columns.id[from..to]);
-                n += to - from;
-            } else {
-                let probe = Probe { at, q: job.q, mask };
-                n = self.scan_v3(v3, job.columns, from..to, probe, job.band, out, n);
+                n = scan(job.columns, from..to, Probe { at, q: job.q, mask }, job.band, out, n);
             }
         }
         n
@@ -1052,7 +1037,7 @@ impl CircleGrid {
             let lanes = (0xFFu32 << range.start.saturating_sub(base).min(LANES))
                 & (0xFF >> (base + LANES).saturating_sub(range.end));
             let wanted = lanes & !unwanted;
-            let mut hits = sure.simd_gt(d2).to_bitmask() & wanted;
+            let hits = sure.simd_gt(d2).to_bitmask() & wanted;
             let close = !d2.simd_gt(sure + band).to_bitmask() & wanted & !hits;
             if let Some(keys) = columns.id.get(base..base + LANES) {
                 // Every lane written, the count moved on by the hits only: no branch to mispredict.
@@ -1065,12 +1050,7 @@ impl CircleGrid {
                 }
                 n += j;
             } else {
-                // The last block of the columns, not full.
-                while hits != 0 {
-                    out[n] = columns.id[base + hits.trailing_zeros() as usize];
-                    n += 1;
-                    hits &= hits - 1;
-                }
+                n = write_hits(columns, base, hits, out, n);
             }
             if close != 0 {
                 n = self.decide_close(columns, base, close, probe.at, out, n);
@@ -1140,12 +1120,7 @@ impl CircleGrid {
                 }
                 n += hits.count_ones() as usize;
             } else {
-                let mut hits = hits;
-                while hits != 0 {
-                    out[n] = columns.id[base + hits.trailing_zeros() as usize];
-                    n += 1;
-                    hits &= hits - 1;
-                }
+                n = write_hits(columns, base, hits, out, n);
             }
             if close != 0 {
                 n = self.decide_close(columns, base, close, probe.at, out, n);
@@ -1187,6 +1162,23 @@ impl CircleGrid {
         self.containing_into(at, mask, &mut out);
         out
     }
+}
+
+/// The keys of the lanes of the block at `base` that hit, written from `out[n]` one by one:
+/// for the last block of the columns, not full. Returns the new `n`.
+fn write_hits(
+    columns: &Columns,
+    base: usize,
+    mut hits: u32,
+    out: &mut [SubscriptionKey],
+    mut n: usize,
+) -> usize {
+    while hits != 0 {
+        out[n] = columns.id[base + hits.trailing_zeros() as usize];
+        n += 1;
+        hits &= hits - 1;
+    }
+    n
 }
 
 /// For each set of lanes that hit (a bit each), the lanes in order, then zeros: the
