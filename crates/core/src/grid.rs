@@ -23,7 +23,8 @@
 //! Within 8 km of where it touches, the plane leaves out less than a millionth of a distance
 //! (the sphere's height below it), and the straight-line chord grows with the distance on the
 //! sphere, so with both points rounded to a quarter metre the answer is certain except within
-//! about 40 centimetres of the edge, where the circle's exact centre and radius decide by
+//! about 40 centimetres outside the edge or 65 inside it (the sure radius is rounded down to a
+//! whole step), where the circle's exact centre and radius decide by
 //! [`Point::distance_m`]: answers agree with the plain haversine distance everywhere. Cells
 //! that lie wholly within a class's smallest radius of the point need no test at all: their
 //! keys are copied as they are. Larger circles, which are few, are the caller's to keep (the
@@ -1007,7 +1008,7 @@ impl CircleGrid {
     /// lanes, the sure hits and those too close to call as bit sets; then each lane's key is
     /// written at `out[n]` and `n` moved on by the hits alone (whether a lane hits is a coin
     /// toss, which a branch per hit would mispredict), and the exact distance decides the rare
-    /// circle whose edge passes within 40 cm. Returns the new `n`.
+    /// circle whose edge passes within 40 cm outside or 65 inside. Returns the new `n`.
     fn scan(
         &self,
         columns: &Columns,
