@@ -848,6 +848,8 @@ impl CircleGrid {
         self.containing_with(at, mask, out, Vectors::Detect);
     }
 
+    // Elsewhere than x86-64 there is only the portable code, whatever `vectors` asks.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     fn containing_with(&self, at: Point, mask: u16, out: &mut Vec<SubscriptionKey>, vectors: Vectors) {
         let Some(plan) = self.plan(at) else {
             return;
@@ -916,22 +918,19 @@ impl CircleGrid {
         let start = out.len();
         let candidates: usize = jobs.iter().map(|j| (j.to - j.from) as usize).sum();
         out.resize(start + candidates + LANES, SubscriptionKey::default());
-        let n = match vectors {
-            #[cfg(target_arch = "x86_64")]
-            Vectors::Detect => match pulp::x86::V3::try_new() {
-                Some(v3) => v3.vectorize(|| {
-                    self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
-                        self.scan_v3(v3, c, run, probe, band, out, n)
-                    })
-                }),
-                None => self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
-                    self.scan(c, run, probe, band, out, n)
-                }),
-            },
-            _ => self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
-                self.scan(c, run, probe, band, out, n)
-            }),
-        };
+        #[cfg(target_arch = "x86_64")]
+        if let Some(v3) = pulp::x86::V3::try_new().filter(|_| vectors == Vectors::Detect) {
+            let n = v3.vectorize(|| {
+                self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
+                    self.scan_v3(v3, c, run, probe, band, out, n)
+                })
+            });
+            out.truncate(n);
+            return;
+        }
+        let n = self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
+            self.scan(c, run, probe, band, out, n)
+        });
         out.truncate(n);
     }
 
