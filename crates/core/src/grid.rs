@@ -1396,6 +1396,37 @@ mod tests {
         agree(&grid, &circles);
     }
 
+    /// A dense city where every circle wants the category asked about, so that runs of cells
+    /// that surely hold the point are copied without a test (with mixed tags, as in the other
+    /// tests, no run is wholly wanted), beside the stretches around them that are tested.
+    #[test]
+    fn cells_that_surely_hold_the_point_are_copied_exactly() {
+        let mut state = 0x5A5E_u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let side = 0.12;
+        let circles: Vec<(SubscriptionKey, Point, f64)> = (0..40_000)
+            .map(|_| {
+                (
+                    fresh(),
+                    Point::new(32.70 + next() * side, -96.90 + next() * side).unwrap(),
+                    200.0 + next() * 3_000.0,
+                )
+            })
+            .collect();
+        let mut grid = CircleGrid::new();
+        grid.extend(circles.iter().map(|(id, c, r)| (*id, *c, *r, 3)));
+        for _ in 0..40 {
+            let at = Point::new(32.72 + next() * 0.08, -96.88 + next() * 0.08).unwrap();
+            let mut expected: Vec<SubscriptionKey> =
+                circles.iter().filter(|(_, c, r)| c.distance_m(at) <= *r).map(|c| c.0).collect();
+            expected.sort_unstable();
+            assert_eq!(sorted(containing(&grid, at, 1)), expected, "at {at:?}");
+        }
+    }
+
     /// The largest circle the grid holds and the smallest, with points on their centres and
     /// edges, and points far away: the antipode of a tile's centre lies on its plane's centre
     /// too, and must not match.
