@@ -851,8 +851,38 @@ impl CircleGrid {
     // Elsewhere than x86-64 there is only the portable code, whatever `vectors` asks.
     #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     fn containing_with(&self, at: Point, mask: u16, out: &mut Vec<SubscriptionKey>, vectors: Vectors) {
-        let Some(plan) = self.plan(at) else {
+        let jobs = self.jobs(at, mask);
+        if jobs.is_empty() {
             return;
+        }
+        // Every line first, then the work: the fetches overlap instead of each stretch waiting
+        // for its own.
+        std::hint::black_box(jobs.iter().fold(0u32, |acc, job| acc ^ job.touch()));
+        // Room for every candidate (and one block's worth past them: a block writes each of
+        // its lanes and counts only the hits), cut back to the hits at the end.
+        let start = out.len();
+        let candidates: usize = jobs.iter().map(|j| (j.to - j.from) as usize).sum();
+        out.resize(start + candidates + LANES, SubscriptionKey::default());
+        #[cfg(target_arch = "x86_64")]
+        if let Some(v3) = pulp::x86::V3::try_new().filter(|_| vectors == Vectors::Detect) {
+            let n = v3.vectorize(|| {
+                self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
+                    self.scan_v3(v3, c, run, probe, band, out, n)
+                })
+            });
+            out.truncate(n);
+            return;
+        }
+        let n = self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
+            self.scan(c, run, probe, band, out, n)
+        });
+        out.truncate(n);
+    }
+
+    /// A query's work: the stretches of circles it tests or copies, tile by tile.
+    fn jobs(&self, at: Point, mask: u16) -> Vec<Job<'_>> {
+        let Some(plan) = self.plan(at) else {
+            return Vec::new();
         };
         let p = to_metres(at);
         let constants = &*CLASS_CONSTANTS;
@@ -910,30 +940,35 @@ impl CircleGrid {
             // widest class, which is wide enough for any.
             job(&tile.pending, 0, tile.pending.len(), pending_band, false);
         }
-        // Every line first, then the work: the fetches overlap instead of each stretch waiting
-        // for its own.
-        std::hint::black_box(jobs.iter().fold(0u32, |acc, job| acc ^ job.touch()));
-        // Room for every candidate (and one block's worth past them: a block writes each of
-        // its lanes and counts only the hits), cut back to the hits at the end.
-        let start = out.len();
-        let candidates: usize = jobs.iter().map(|j| (j.to - j.from) as usize).sum();
-        out.resize(start + candidates + LANES, SubscriptionKey::default());
-        #[cfg(target_arch = "x86_64")]
-        if let Some(v3) = pulp::x86::V3::try_new().filter(|_| vectors == Vectors::Detect) {
-            let n = v3.vectorize(|| {
-                self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
-                    self.scan_v3(v3, c, run, probe, band, out, n)
-                })
-            });
-            out.truncate(n);
-            return;
-        }
-        let n = self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
-            self.scan(c, run, probe, band, out, n)
-        });
-        out.truncate(n);
+        jobs
     }
 
+    /// The cache lines (their addresses over 64) that a query at `at` for `mask` reads of the
+    /// circles' blocks and keys, in the order it first asks for them: what its time waiting
+    /// for memory is made of (`matcher-bench` reads the same lines and pages of a buffer of
+    /// its own, to show what they alone cost on the machine).
+    pub fn lines_read(&self, at: Point, mask: u16) -> Vec<usize> {
+        let mut seen = std::collections::HashSet::new();
+        let mut lines = Vec::new();
+        for job in self.jobs(at, mask) {
+            let (from, to) = (job.from as usize, job.to as usize);
+            let blocks =
+                if job.copy { &[][..] } else { &job.columns.blocks[from / LANES..to.div_ceil(LANES)] };
+            let keys = &job.columns.id[from..to];
+            let spans = [
+                (blocks.as_ptr().addr(), std::mem::size_of_val(blocks)),
+                (keys.as_ptr().addr(), std::mem::size_of_val(keys)),
+            ];
+            for (start, len) in spans.into_iter().filter(|(_, len)| *len > 0) {
+                for line in start / 64..=(start + len - 1) / 64 {
+                    if seen.insert(line) {
+                        lines.push(line);
+                    }
+                }
+            }
+        }
+        lines
+    }
     /// Test (with `scan`) or copy each job's circles, writing keys from `out[n]`; returns the
     /// new `n`. Inlined, so that the AVX2 scan is compiled into code built for it.
     #[inline(always)]
@@ -1425,6 +1460,39 @@ mod tests {
             expected.sort_unstable();
             assert_eq!(sorted(containing(&grid, at, 1)), expected, "at {at:?}");
         }
+    }
+
+    /// The lines a query reads: each once, every line of its matches' keys among them, and
+    /// none where no circle is near.
+    #[test]
+    fn the_lines_a_query_reads() {
+        let circles: Vec<(SubscriptionKey, Point, f64)> = (0..2_000)
+            .map(|i| {
+                let f = f64::from(i);
+                (
+                    fresh(),
+                    Point::new(
+                        32.70 + (f * 0.618_034).fract() * 0.05,
+                        -96.90 + (f * 0.414_214).fract() * 0.05,
+                    )
+                    .unwrap(),
+                    1_500.0,
+                )
+            })
+            .collect();
+        let grid = grid_of(&circles);
+        let at = Point::new(32.725, -96.875).unwrap();
+        let lines = grid.lines_read(at, 3);
+        let distinct: std::collections::HashSet<usize> = lines.iter().copied().collect();
+        assert_eq!(distinct.len(), lines.len());
+        let matches = containing(&grid, at, 3).len();
+        assert!(matches > 100, "{matches}");
+        assert!(
+            lines.len() >= matches * std::mem::size_of::<SubscriptionKey>() / 64,
+            "{} lines",
+            lines.len()
+        );
+        assert!(grid.lines_read(Point::new(-40.0, 100.0).unwrap(), 3).is_empty());
     }
 
     /// The largest circle the grid holds and the smallest, with points on their centres and

@@ -270,6 +270,12 @@ impl SubscriptionIndex {
         self.circles.bytes()
     }
 
+    /// The cache lines of the circles' index that finding the matches for `category` at `at`
+    /// reads (see [`CircleGrid::lines_read`]): for `matcher-bench`'s memory floor.
+    pub fn circle_lines_read(&self, category: Category, at: Point) -> Vec<usize> {
+        self.circles.lines_read(at, grid_tag(bit(category)))
+    }
+
     /// The subscriptions that want an incident of `category` at `at`, in no particular order.
     pub fn matches(&self, category: Category, at: Point) -> Vec<SubscriptionKey> {
         let mut found = Vec::new();

@@ -203,6 +203,39 @@ struct Measured {
     matches_per_s: f64,
 }
 
+/// What reading a call's memory costs on this machine with nothing else to do. For a sample
+/// of calls, the cache lines of the index each reads (`circle_lines_read`) are read again, one
+/// word each as the index's own first pass does, from a buffer of this process's at the same
+/// addresses modulo 256 MB: the same lines, on the same pages, the same distances apart, and
+/// (the buffer being far larger than the caches) as cold. Returns the mean lines and 4 KB
+/// pages a call reads, and the mean time to read them.
+fn memory_floor(index: &SubscriptionIndex, calls: &[Point]) -> (f64, f64, Duration) {
+    const BUFFER: usize = 1 << 28;
+    let buffer = vec![1u64; BUFFER / 8];
+    let offsets: Vec<Vec<usize>> = calls
+        .iter()
+        .map(|at| {
+            index.circle_lines_read(CATEGORY, *at).into_iter().map(|line| line * 64 % BUFFER / 8).collect()
+        })
+        .collect();
+    let n = calls.len().max(1) as f64;
+    let lines = offsets.iter().map(Vec::len).sum::<usize>() as f64 / n;
+    let pages = offsets
+        .iter()
+        .map(|call| call.iter().map(|o| o * 8 / 4096).collect::<BTreeSet<_>>().len())
+        .sum::<usize>() as f64
+        / n;
+    let start = Instant::now();
+    let mut sum = 0u64;
+    for call in &offsets {
+        for o in call {
+            sum = sum.wrapping_add(buffer[*o]);
+        }
+    }
+    std::hint::black_box(sum);
+    (lines, pages, start.elapsed().div_f64(n))
+}
+
 fn measure(
     name: &'static str,
     build: Duration,
@@ -600,6 +633,12 @@ fn main() {
         1e6 / hot.one_thread_per_s,
         1e6 / rows[0].one_thread_per_s,
         100.0 * (1.0 - rows[0].one_thread_per_s / hot.one_thread_per_s)
+    );
+    let (lines, pages, floor) = memory_floor(&porchlight.index, &calls[..calls.len().min(2_000)]);
+    println!(
+        "memory floor: a call reads {lines:.0} cache lines of the index on {pages:.0} pages of 4 KB; reading the same lines and pages of a cold buffer, with nothing else to do, takes {:.1} µs here ({:.0}% of a distinct call)",
+        floor.as_secs_f64() * 1e6,
+        100.0 * floor.as_secs_f64() * rows[0].one_thread_per_s
     );
     let (p, t, b) = (&rows[0], &rows[1], &rows[2]);
     println!(
