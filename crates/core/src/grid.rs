@@ -1385,15 +1385,20 @@ mod tests {
         }
     }
 
+    /// Numbers uniform in [0, 1) from a seed: the same on every run.
+    fn uniform(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
     /// A tile dense enough to keep its table of cell starts, built in bulk, then changed by
     /// single inserts and removals, agrees with brute force throughout.
     #[test]
     fn dense_tiles_agree() {
-        let mut state = 0x5EED_u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(0x5EED);
         // One tile's square (its corner is on tile lines).
         let side = f64::from(TILE_ROW_CELLS) * ROW_DEG;
         let mut circles: Vec<(SubscriptionKey, Point, f64)> = (0..6_000)
@@ -1436,11 +1441,7 @@ mod tests {
     /// tests, no run is wholly wanted), beside the stretches around them that are tested.
     #[test]
     fn cells_that_surely_hold_the_point_are_copied_exactly() {
-        let mut state = 0x5A5E_u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(0x5A5E);
         let side = 0.12;
         let circles: Vec<(SubscriptionKey, Point, f64)> = (0..40_000)
             .map(|_| {
