@@ -394,23 +394,29 @@ struct Job<'a> {
     copy: bool,
 }
 
-impl Job<'_> {
+impl<'a> Job<'a> {
+    /// What the job reads: the blocks of the circles it tests (none for a copy), and the keys
+    /// of all its circles.
+    fn reads(&self) -> (&'a [Block], &'a [SubscriptionKey]) {
+        let (from, to) = (self.from as usize, self.to as usize);
+        let blocks = if self.copy { &[][..] } else { &self.columns.blocks[from / LANES..to.div_ceil(LANES)] };
+        (blocks, &self.columns.id[from..to])
+    }
+
     /// Read one word of every cache line the job will read, so that the memory system fetches
     /// all of a query's lines at once rather than one stretch after another.
     fn touch(&self) -> u32 {
-        let (from, to) = (self.from as usize, self.to as usize);
+        let (blocks, keys) = self.reads();
         let mut acc = 0u32;
-        if !self.copy {
-            for b in &self.columns.blocks[from / LANES..to.div_ceil(LANES)] {
-                // A block is one cache line.
-                acc = acc.wrapping_add(b.en[0] as u32);
-            }
+        for b in blocks {
+            // A block is one cache line.
+            acc = acc.wrapping_add(b.en[0] as u32);
         }
         // One key of each 64-byte line, and the last.
-        for i in (from..to).step_by(64 / std::mem::size_of::<SubscriptionKey>()) {
-            acc ^= self.columns.id[i].0;
+        for key in keys.iter().step_by(64 / std::mem::size_of::<SubscriptionKey>()) {
+            acc ^= key.0;
         }
-        acc ^ self.columns.id[to - 1].0
+        acc ^ keys[keys.len() - 1].0
     }
 }
 
@@ -951,10 +957,7 @@ impl CircleGrid {
         let mut seen = std::collections::HashSet::new();
         let mut lines = Vec::new();
         for job in self.jobs(at, mask) {
-            let (from, to) = (job.from as usize, job.to as usize);
-            let blocks =
-                if job.copy { &[][..] } else { &job.columns.blocks[from / LANES..to.div_ceil(LANES)] };
-            let keys = &job.columns.id[from..to];
+            let (blocks, keys) = job.reads();
             let spans = [
                 (blocks.as_ptr().addr(), std::mem::size_of_val(blocks)),
                 (keys.as_ptr().addr(), std::mem::size_of_val(keys)),
@@ -969,6 +972,7 @@ impl CircleGrid {
         }
         lines
     }
+
     /// Test (with `scan`) or copy each job's circles, writing keys from `out[n]`; returns the
     /// new `n`. Inlined, so that the AVX2 scan is compiled into code built for it.
     #[inline(always)]
