@@ -32,9 +32,11 @@
 //!
 //! A query is bound by memory, not arithmetic: it reads a few hundred short stretches spread
 //! over a large index. So it first lists every stretch (the cells of each class, row by row,
-//! tile by tile), then reads one word of each cache line they span, in one tight loop with no
-//! branch on the data, so that the fetches overlap, and only then tests and copies. Rows
-//! and columns wrap at the antimeridian, and a cap over a pole visits every longitude.
+//! tile by tile), then tests and copies them in order while asking the memory system (a
+//! prefetch, which does not wait) for the lines of the stretches some sixteen blocks ahead, so
+//! that the fetches overlap one another and the work. The few circles too close to call wait
+//! until the end, where their exact geometry is fetched for all of them at once. Rows and
+//! columns wrap at the antimeridian, and a cap over a pole visits every longitude.
 //!
 //! Updates: a new circle goes to its tile's short unsorted *pending* list (scanned whole by each
 //! query), merged into the sorted runs once it grows past `Tile::pending_max` (128, or a
@@ -43,6 +45,8 @@
 //! tile (0.05° square), so a writer holds its lock for milliseconds at most.
 
 use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 
 use wide::{i16x8, i32x4, i32x8, u16x8};
 
@@ -57,6 +61,8 @@ pub const ROW_DEG: f64 = 0.0025;
 /// than a row, so that the cells a query tests at either end of a row's run are narrow too,
 /// while the runs (one a row) stay as few.
 pub const COL_DEG: f64 = ROW_DEG / COL_SPLIT as f64;
+/// Grid columns in a radian of longitude.
+const COLS_PER_RADIAN: f64 = 180.0 / std::f64::consts::PI / COL_DEG;
 /// Columns to a row's height.
 const COL_SPLIT: u32 = 2;
 /// Cells on a side of a tile.
@@ -78,6 +84,9 @@ const CLASSES: usize = CLASS_BOUNDS_M.len();
 /// Radians added to each class's angle when choosing rows and columns, far above the rounding
 /// of placing a centre in its cell (0.6 m).
 const SEARCH_EPSILON: f64 = 1e-7;
+/// Entries of a dense tile's table of where each cell of a run starts: one a column, and the
+/// end.
+const CELL_STARTS: usize = TILE_COL_CELLS as usize + 1;
 /// Circles from which a tile keeps a table of where each cell starts.
 const DENSE_TILE: usize = 4096;
 /// New circles a tile keeps unsorted before it merges them in, at least.
@@ -86,6 +95,8 @@ const LANES: usize = 8;
 /// Circles that surely hold the point are copied without a test only from this many in a row:
 /// a test costs a few instructions a circle, and each stretch set apart costs two jobs more.
 const SURE_MIN: usize = 16;
+/// Circles whose lines a query asks for ahead of the job it works on: some 16 blocks.
+const CIRCLES_AHEAD: usize = 128;
 
 /// A point as a vector from the Earth's centre, in metres.
 fn to_metres(p: Point) -> [f64; 3] {
@@ -377,7 +388,6 @@ enum Place {
 /// What a query tests each circle against.
 #[derive(Clone, Copy)]
 struct Probe {
-    at: Point,
     /// The point on the tile's plane, east and north, in steps (clamped: [`Tile::place`]).
     q: [i16; 2],
     mask: u16,
@@ -409,20 +419,46 @@ impl<'a> Job<'a> {
         let (blocks, keys) = self.reads();
         let mut acc = 0u32;
         for b in blocks {
-            // A block is one cache line.
             acc = acc.wrapping_add(b.en[0] as u32);
         }
-        // One key of each 64-byte line, and the last.
         for key in keys.iter().step_by(64 / std::mem::size_of::<SubscriptionKey>()) {
             acc ^= key.0;
         }
         acc ^ keys[keys.len() - 1].0
     }
+
+    /// Hand `fetch` an address in each cache line the job reads: each block's line, then each
+    /// line of its keys.
+    fn each_line(&self, mut fetch: impl FnMut(*const i8)) {
+        let (blocks, keys) = self.reads();
+        for b in blocks {
+            // A block is one cache line.
+            fetch(std::ptr::from_ref(b).cast());
+        }
+        let first: *const i8 = keys.as_ptr().cast();
+        let end = first.wrapping_add(std::mem::size_of_val(keys));
+        fetch(first);
+        let mut line = first.wrapping_add(64 - first.addr() % 64);
+        while line < end {
+            fetch(line);
+            line = line.wrapping_add(64);
+        }
+    }
 }
 
-/// The cells a query visits for one class: for each grid row from `first_row`, the columns
-/// (which may run past either end of the grid, to be wrapped); an empty span where the cap
-/// misses the row.
+/// One run of a tile that a query visits: the columns of it to visit, and of them those whose
+/// circles surely hold the point, if any.
+struct Visit<'a> {
+    tile: &'a Tile,
+    q: [i16; 2],
+    run: u32,
+    columns: (u8, u8),
+    sure: Option<(u8, u8)>,
+    band: i32,
+}
+
+/// The cells a query visits for one class: for each grid row from `first_row`, the columns;
+/// an empty span where the cap misses the row.
 #[derive(Debug, Clone, Copy)]
 struct ClassPlan {
     first_row: u32,
@@ -431,22 +467,37 @@ struct ClassPlan {
     offset: usize,
 }
 
+/// Columns counted from the point's own column (the antimeridian wraps them: a span is a
+/// stretch of longitude narrower than the globe, or [`ALL_COLUMNS`]).
+type Span = (i32, i32);
+
+/// A span that holds every column whatever it is counted from: a cap over a pole. Any other cap
+/// is at most half the globe wide (where it touches the pole); spans wider than the globe less
+/// two tiles are made this too, for a tile would meet one on both sides of its gap, which a
+/// span cannot say.
+const ALL_COLUMNS: Span = (-(COLS as i32), COLS as i32);
+
+/// A span with no column.
+const NO_COLUMNS: Span = (1, 0);
+
 /// The cells a query visits, class by class.
 struct Plan {
+    /// The point's grid column, from which spans count.
+    origin_col: u32,
     classes: [Option<ClassPlan>; CLASSES],
-    spans: Vec<(i64, i64)>,
+    spans: Vec<Span>,
     /// For each span, the columns whose cells lie wholly within the class's smallest radius of
-    /// the point: every circle there holds it. Empty (start after end) where there are none.
-    inner: Vec<(i64, i64)>,
+    /// the point: every circle there holds it. [`NO_COLUMNS`] where there are none.
+    inner: Vec<Span>,
     widest: ClassPlan,
 }
 
 impl Plan {
-    /// The columns to visit in a row, and of them those that surely hold the point.
-    fn span(&self, class: &ClassPlan, row: u32) -> Option<((i64, i64), (i64, i64))> {
-        let i = row.checked_sub(class.first_row).filter(|i| *i < class.rows)?;
-        let (a, b) = self.spans[class.offset + i as usize];
-        (a <= b).then_some(((a, b), self.inner[class.offset + i as usize]))
+    /// The first column of the tile in tile column `tile_col`, counted from the point's column
+    /// (the nearer way round the globe).
+    fn tile_first_col(&self, tile_col: u32) -> i32 {
+        let d = i64::from(tile_col * TILE_COL_CELLS) - i64::from(self.origin_col);
+        (d + i64::from(COLS / 2)).rem_euclid(i64::from(COLS)) as i32 - (COLS / 2) as i32
     }
 }
 
@@ -505,7 +556,7 @@ impl Tile {
             let cols = &self.sorted.col[s..e];
             (s + cols.partition_point(|c| *c < a), s + cols.partition_point(|c| *c <= b))
         } else {
-            let cells = &self.cell_starts[run * (TILE_COL_CELLS as usize + 1)..];
+            let cells = &self.cell_starts[run * CELL_STARTS..];
             (s + usize::from(cells[a as usize]), s + usize::from(cells[b as usize + 1]))
         }
     }
@@ -617,9 +668,9 @@ impl Tile {
 /// Circles by grid cell and radius class.
 #[derive(Debug, Default)]
 pub struct CircleGrid {
-    tiles: HashMap<u32, Tile>,
+    tiles: HashMap<u32, Tile, RandomState>,
     circles: Vec<Circle>,
-    slot_of: HashMap<SubscriptionKey, u32>,
+    slot_of: HashMap<SubscriptionKey, u32, RandomState>,
     free: Vec<u32>,
     per_class: [usize; CLASSES],
 }
@@ -762,19 +813,23 @@ impl CircleGrid {
         let (sin_lat, cos_lat) = at.lat().to_radians().sin_cos();
         let constants = &*CLASS_CONSTANTS;
         let lon_col = (at.lon() + 180.0) / COL_DEG;
-        let all_cols = (0, i64::from(COLS) - 1);
+        let origin_col = col_of(at.lon());
+        // Where the point is within its column (from 0 to 1, a hair past at the antimeridian).
+        let within = lon_col - lon_col.floor();
+        // Shifted to be positive, so truncating is flooring and ceiling (no library call).
+        let floor = |x: f64| (x + f64::from(COLS)) as i32 - COLS as i32;
+        let ceil = |x: f64| -floor(-x);
         let columns = |half: f64| {
-            let half = (half + SEARCH_EPSILON).to_degrees() / COL_DEG;
-            if half >= f64::from(COLS) / 2.0 {
-                return all_cols;
+            let half = (half + SEARCH_EPSILON) * COLS_PER_RADIAN;
+            if half >= f64::from(COLS / 2 - TILE_COL_CELLS) {
+                return ALL_COLUMNS;
             }
-            // Shifted to be positive, so truncating is flooring (no library call).
-            let floor = |x: f64| (x + f64::from(COLS)) as i64 - i64::from(COLS);
-            let (a, b) = (floor(lon_col - half), floor(lon_col + half));
-            if b - a + 1 >= i64::from(COLS) { all_cols } else { (a, b) }
+            (floor(within - half), floor(within + half))
         };
-        // Sines and cosines of row edges, stepped from the widest class's first row by the
-        // angle-addition formulas (far more exact than the search margin needs).
+        // The sine of each row edge's latitude, and one over the product of its cosine and the
+        // point's, stepped from the widest class's first row by the angle-addition formulas
+        // (far more exact than the search margin needs): with them, the cosine of a cap's
+        // half-width at the edge is one multiply away.
         let widest_angle = constants[widest].angle;
         let base_row = row_of((at.lat() - widest_angle.to_degrees()).max(-90.0));
         let last_row = row_of((at.lat() + widest_angle.to_degrees()).min(90.0));
@@ -782,13 +837,14 @@ impl CircleGrid {
         let mut edges = Vec::with_capacity((last_row - base_row + 2) as usize);
         let mut edge = (f64::from(base_row) * ROW_DEG - 90.0).to_radians().sin_cos();
         for _ in base_row..=last_row + 1 {
-            edges.push(edge);
+            edges.push((edge.0, 1.0 / (cos_lat * edge.1)));
             edge = (edge.0 * cos_step + edge.1 * sin_step, edge.1 * cos_step - edge.0 * sin_step);
         }
         // Room for every class's rows: no vector grows during the plan.
         let room =
             (last_row - base_row + 1) as usize * (0..=widest).filter(|k| self.per_class[*k] > 0).count();
         let mut plan = Plan {
+            origin_col,
             classes: [None; CLASSES],
             spans: Vec::with_capacity(room),
             inner: Vec::with_capacity(room),
@@ -805,40 +861,39 @@ impl CircleGrid {
                 let sin_widest = (sin_lat / cos_a).clamp(-1.0, 1.0);
                 let widest_half = if over_pole { 0.0 } else { (sin_a / cos_lat).min(1.0).asin() };
                 let offset = plan.spans.len();
+                // The cosines of the half-widths of the cap and of the inner cap at an edge.
+                let at_edge = |r: u32| {
+                    let (sin_e, w) = edges[(r - base_row) as usize];
+                    let c = |cos: f64| (cos - sin_lat * sin_e) * w;
+                    (sin_e, c(cos_a), cos_inner.map(c))
+                };
+                let mut south = at_edge(first_row);
                 for r in first_row..=last {
+                    let north = at_edge(r + 1);
                     let span = if over_pole {
-                        all_cols
+                        ALL_COLUMNS
+                    } else if (south.0..=north.0).contains(&sin_widest) {
+                        columns(widest_half)
                     } else {
-                        let (south, north) =
-                            (edges[(r - base_row) as usize], edges[(r + 1 - base_row) as usize]);
-                        if (south.0..=north.0).contains(&sin_widest) {
-                            columns(widest_half)
-                        } else {
-                            // Otherwise the cap is widest in this row at the edge nearer its widest.
-                            let (sin_e, cos_e) = if sin_widest > north.0 { north } else { south };
-                            let c = (cos_a - sin_lat * sin_e) / (cos_lat * cos_e);
-                            if c > 1.0 { (1, 0) } else { columns(acos_at_least(c)) }
-                        }
+                        // Otherwise the cap is widest in this row at the edge nearer its widest.
+                        let c = if sin_widest > north.0 { north.1 } else { south.1 };
+                        if c > 1.0 { NO_COLUMNS } else { columns(acos_at_least(c)) }
                     };
                     plan.spans.push(span);
                     // The cells wholly inside the inner cap: its half-width over the row is
                     // least at one of the row's edges, and both must be inside it.
-                    let inner = cos_inner.filter(|_| !over_pole && span.0 <= span.1).and_then(|cos_i| {
-                        let (south, north) =
-                            (edges[(r - base_row) as usize], edges[(r + 1 - base_row) as usize]);
-                        let c = |(sin_e, cos_e): (f64, f64)| (cos_i - sin_lat * sin_e) / (cos_lat * cos_e);
-                        let (cs, cn) = (c(south), c(north));
-                        if cs > 1.0 || cn > 1.0 {
-                            return None;
+                    let inner = match (south.2, north.2) {
+                        (Some(cs), Some(cn)) if !over_pole && span.0 <= span.1 && cs <= 1.0 && cn <= 1.0 => {
+                            let half = (acos_at_most(cs.max(cn)) - SEARCH_EPSILON) * COLS_PER_RADIAN;
+                            // Whole cells only: from the first whose west edge is inside to the
+                            // last whose east edge is.
+                            (half < f64::from(COLS / 2))
+                                .then(|| (ceil(within - half), floor(within + half) - 1))
                         }
-                        let half = (acos_at_most(cs.max(cn)) - SEARCH_EPSILON).to_degrees() / COL_DEG;
-                        // Whole cells only: from the first whose west edge is inside to the last
-                        // whose east edge is.
-                        let ceil = |x: f64| -((-x + f64::from(COLS)) as i64 - i64::from(COLS));
-                        let floor = |x: f64| (x + f64::from(COLS)) as i64 - i64::from(COLS);
-                        Some((ceil(lon_col - half), floor(lon_col + half) - 1))
-                    });
-                    plan.inner.push(inner.unwrap_or((1, 0)));
+                        _ => None,
+                    };
+                    plan.inner.push(inner.unwrap_or(NO_COLUMNS));
+                    south = north;
                 }
                 ClassPlan { first_row, rows: last - first_row + 1, offset }
             };
@@ -857,36 +912,48 @@ impl CircleGrid {
     // Elsewhere than x86-64 there is only the portable code, whatever `vectors` asks.
     #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     fn containing_with(&self, at: Point, mask: u16, out: &mut Vec<SubscriptionKey>, vectors: Vectors) {
-        let jobs = self.jobs(at, mask);
-        if jobs.is_empty() {
-            return;
-        }
-        // Every line first, then the work: the fetches overlap instead of each stretch waiting
-        // for its own.
-        std::hint::black_box(jobs.iter().fold(0u32, |acc, job| acc ^ job.touch()));
-        // Room for every candidate (and one block's worth past them: a block writes each of
-        // its lanes and counts only the hits), cut back to the hits at the end.
-        let start = out.len();
-        let candidates: usize = jobs.iter().map(|j| (j.to - j.from) as usize).sum();
-        out.resize(start + candidates + LANES, SubscriptionKey::default());
         #[cfg(target_arch = "x86_64")]
-        if let Some(v3) = pulp::x86::V3::try_new().filter(|_| vectors == Vectors::Detect) {
-            let n = v3.vectorize(|| {
-                self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
-                    self.scan_v3(v3, c, run, probe, band, out, n)
-                })
-            });
+        if let Some(sse) = pulp::core_arch::x86::Sse::try_new() {
+            use std::arch::x86_64::_MM_HINT_T0;
+            let fetch = |line: *const i8| sse._mm_prefetch::<_MM_HINT_T0>(line);
+            let jobs = self.jobs(at, mask, fetch);
+            let start = make_room(&jobs, out);
+            let n = match pulp::x86::V3::try_new().filter(|_| vectors == Vectors::Detect) {
+                Some(v3) => v3.vectorize(|| {
+                    self.work(&jobs, at, mask, out, start, fetch, |c, run, probe, band, out, n, close| {
+                        self.scan_v3(v3, c, run, probe, band, out, n, close)
+                    })
+                }),
+                None => {
+                    self.work(&jobs, at, mask, out, start, fetch, |c, run, probe, band, out, n, close| {
+                        self.scan(c, run, probe, band, out, n, close)
+                    })
+                }
+            };
             out.truncate(n);
             return;
         }
-        let n = self.work(&jobs, at, mask, out, start, |c, run, probe, band, out, n| {
-            self.scan(c, run, probe, band, out, n)
-        });
+        let jobs = self.jobs(at, mask, |_| {});
+        let start = make_room(&jobs, out);
+        // No way to ask for a line ahead: read one word of each, all before the work, so that
+        // the fetches at least overlap one another.
+        std::hint::black_box(jobs.iter().fold(0u32, |acc, job| acc ^ job.touch()));
+        let n = self.work(
+            &jobs,
+            at,
+            mask,
+            out,
+            start,
+            |_| {},
+            |c, run, probe, band, out, n, close| self.scan(c, run, probe, band, out, n, close),
+        );
         out.truncate(n);
     }
 
-    /// A query's work: the stretches of circles it tests or copies, tile by tile.
-    fn jobs(&self, at: Point, mask: u16) -> Vec<Job<'_>> {
+    /// A query's work: the stretches of circles it tests or copies, tile by tile. Listed in two
+    /// passes: the first finds the runs to visit and asks (`fetch`) for the lines of the
+    /// tables that say where their cells start, the second reads those tables.
+    fn jobs(&self, at: Point, mask: u16, mut fetch: impl FnMut(*const i8)) -> Vec<Job<'_>> {
         let Some(plan) = self.plan(at) else {
             return Vec::new();
         };
@@ -895,14 +962,16 @@ impl CircleGrid {
         let pending_band =
             (0..CLASSES).rev().find(|k| plan.classes[*k].is_some()).map_or(0, |k| constants[k].band);
         let mut jobs: Vec<Job<'_>> = Vec::with_capacity(512);
+        let mut visits: Vec<Visit<'_>> = Vec::with_capacity(256);
         for (tile, tile_row, tile_col) in self.tiles_near(&plan) {
             let q = tile.place(p);
-            let mut job = |columns, from: usize, to: usize, band, copy| {
-                if from < to {
-                    jobs.push(Job { columns, from: from as u32, to: to as u32, q, band, copy });
-                }
-            };
-            let first_col = i64::from(tile_col * TILE_COL_CELLS);
+            // Pending circles are few: each is tested whatever its cell, with the band of the
+            // widest class, which is wide enough for any.
+            if !tile.pending.is_empty() {
+                let to = tile.pending.len() as u32;
+                jobs.push(Job { columns: &tile.pending, from: 0, to, q, band: pending_band, copy: false });
+            }
+            let first_col = plan.tile_first_col(tile_col);
             let n = tile.classes.len();
             let first_row = tile_row * TILE_ROW_CELLS;
             for (c, k) in tile.classes.iter().enumerate() {
@@ -911,40 +980,57 @@ impl CircleGrid {
                 // Only the rows of this tile that the class's cap reaches.
                 let from_row = class.first_row.max(first_row);
                 let to_row = (class.first_row + class.rows).min(first_row + TILE_ROW_CELLS);
-                for row in from_row..to_row {
-                    let Some((span, inner)) = plan.span(&class, row) else { continue };
-                    let Some((a, b)) = local_columns(span, first_col) else { continue };
-                    let local = (row - first_row) as usize;
-                    let run = local * n + c;
-                    let (s, e) = (tile.starts[run] as usize, tile.starts[run + 1] as usize);
-                    if s == e {
-                        continue;
-                    }
-                    let (from, to) = tile.columns(run, (s, e), a, b);
+                if from_row >= to_row {
+                    continue;
+                }
+                let first = class.offset + (from_row - class.first_row) as usize;
+                let rows = (to_row - from_row) as usize;
+                let (spans, inner) = (&plan.spans[first..first + rows], &plan.inner[first..first + rows]);
+                let first_run = (from_row - first_row) as usize * n + c;
+                for (i, (span, inner)) in spans.iter().zip(inner).enumerate() {
+                    let Some(columns) = local_columns(*span, first_col) else { continue };
+                    let run = first_run + i * n;
                     // Cells wholly within the class's smallest radius: every circle there holds
                     // the point, so when the run has none removed and all want the category,
                     // their keys are copied without a test.
-                    let sure = (inner.0 <= inner.1 && tile.removed == 0 && tile.run_tags[run] & mask != 0)
-                        .then(|| local_columns(inner, first_col))
-                        .flatten();
-                    match sure {
-                        Some((ia, ib)) => {
-                            let (i1, i2) = tile.columns(run, (s, e), ia, ib);
-                            if i2 - i1 >= SURE_MIN {
-                                job(&tile.sorted, from, i1, band, false);
-                                job(&tile.sorted, i1, i2, band, true);
-                                job(&tile.sorted, i2, to, band, false);
-                            } else {
-                                job(&tile.sorted, from, to, band, false);
-                            }
-                        }
-                        None => job(&tile.sorted, from, to, band, false),
+                    let sure = local_columns(*inner, first_col).filter(|_| tile.removed == 0);
+                    fetch(std::ptr::from_ref(&tile.starts[run]).cast());
+                    if sure.is_some() {
+                        fetch(std::ptr::from_ref(&tile.run_tags[run]).cast());
                     }
+                    if let Some(cells) = tile.cell_starts.get(run * CELL_STARTS..(run + 1) * CELL_STARTS) {
+                        fetch(std::ptr::from_ref(&cells[0]).cast());
+                        fetch(std::ptr::from_ref(&cells[CELL_STARTS - 1]).cast());
+                    }
+                    visits.push(Visit { tile, q, run: run as u32, columns, sure, band });
                 }
             }
-            // Pending circles are few: each is tested whatever its cell, with the band of the
-            // widest class, which is wide enough for any.
-            job(&tile.pending, 0, tile.pending.len(), pending_band, false);
+        }
+        for Visit { tile, q, run, columns: (a, b), sure, band } in visits {
+            let mut job = |from: usize, to: usize, copy| {
+                if from < to {
+                    jobs.push(Job { columns: &tile.sorted, from: from as u32, to: to as u32, q, band, copy });
+                }
+            };
+            let run = run as usize;
+            let (s, e) = (tile.starts[run] as usize, tile.starts[run + 1] as usize);
+            if s == e {
+                continue;
+            }
+            let (from, to) = tile.columns(run, (s, e), a, b);
+            match sure.filter(|_| tile.run_tags[run] & mask != 0) {
+                Some((ia, ib)) => {
+                    let (i1, i2) = tile.columns(run, (s, e), ia, ib);
+                    if i2 - i1 >= SURE_MIN {
+                        job(from, i1, false);
+                        job(i1, i2, true);
+                        job(i2, to, false);
+                    } else {
+                        job(from, to, false);
+                    }
+                }
+                None => job(from, to, false),
+            }
         }
         jobs
     }
@@ -956,7 +1042,7 @@ impl CircleGrid {
     pub fn lines_read(&self, at: Point, mask: u16) -> Vec<usize> {
         let mut seen = std::collections::HashSet::new();
         let mut lines = Vec::new();
-        for job in self.jobs(at, mask) {
+        for job in self.jobs(at, mask, |_| {}) {
             let (blocks, keys) = job.reads();
             let spans = [
                 (blocks.as_ptr().addr(), std::mem::size_of_val(blocks)),
@@ -974,27 +1060,49 @@ impl CircleGrid {
     }
 
     /// Test (with `scan`) or copy each job's circles, writing keys from `out[n]`; returns the
-    /// new `n`. Inlined, so that the AVX2 scan is compiled into code built for it.
+    /// new `n`. Before each job, the lines of the jobs after it are asked for (`fetch`, which
+    /// does not wait for them) until those of [`CIRCLES_AHEAD`] circles are on their way: the memory system
+    /// fetches them while the work goes on. Inlined, so that the AVX2 scan is compiled into
+    /// code built for it.
     #[inline(always)]
-    fn work(
+    #[allow(clippy::too_many_arguments)]
+    fn work<'a>(
         &self,
-        jobs: &[Job<'_>],
+        jobs: &[Job<'a>],
         at: Point,
         mask: u16,
         out: &mut [SubscriptionKey],
         mut n: usize,
-        mut scan: impl FnMut(&Columns, std::ops::Range<usize>, Probe, i32, &mut [SubscriptionKey], usize) -> usize,
+        mut fetch: impl FnMut(*const i8),
+        mut scan: impl FnMut(
+            &'a Columns,
+            std::ops::Range<usize>,
+            Probe,
+            i32,
+            &mut [SubscriptionKey],
+            usize,
+            &mut Vec<Close<'a>>,
+        ) -> usize,
     ) -> usize {
-        for job in jobs {
+        let mut close = Vec::new();
+        // Circles asked for and not yet worked on.
+        let (mut next, mut ahead) = (0, 0);
+        for (i, job) in jobs.iter().enumerate() {
+            while next < jobs.len() && (next <= i || ahead < CIRCLES_AHEAD) {
+                jobs[next].each_line(&mut fetch);
+                ahead += (jobs[next].to - jobs[next].from) as usize;
+                next += 1;
+            }
             let (from, to) = (job.from as usize, job.to as usize);
+            ahead -= to - from;
             if job.copy {
                 out[n..n + to - from].copy_from_slice(&job.columns.id[from..to]);
                 n += to - from;
             } else {
-                n = scan(job.columns, from..to, Probe { at, q: job.q, mask }, job.band, out, n);
+                n = scan(job.columns, from..to, Probe { q: job.q, mask }, job.band, out, n, &mut close);
             }
         }
-        n
+        self.decide_close(&close, at, out, n, fetch)
     }
 
     /// Each tile that may hold a circle of the plan, with its row and column of tiles.
@@ -1007,7 +1115,7 @@ impl CircleGrid {
             let (west, east) = spans
                 .iter()
                 .filter(|s| s.0 <= s.1)
-                .fold((i64::MAX, i64::MIN), |(w, e), s| (w.min(s.0), e.max(s.1)));
+                .fold((i64::MAX, i64::MIN), |(w, e), s| (w.min(i64::from(s.0)), e.max(i64::from(s.1))));
             if west > east {
                 break 'find;
             }
@@ -1016,7 +1124,9 @@ impl CircleGrid {
             let tile_cols: Vec<u32> = if east - west + 1 >= i64::from(COLS) - i64::from(TILE_COL_CELLS) {
                 (0..TILE_COLS).collect()
             } else {
-                (west.div_euclid(i64::from(TILE_COL_CELLS))..=east.div_euclid(i64::from(TILE_COL_CELLS)))
+                let origin = i64::from(plan.origin_col);
+                ((origin + west).div_euclid(i64::from(TILE_COL_CELLS))
+                    ..=(origin + east).div_euclid(i64::from(TILE_COL_CELLS)))
                     .map(|c| c.rem_euclid(i64::from(TILE_COLS)) as u32)
                     .collect()
             };
@@ -1045,16 +1155,19 @@ impl CircleGrid {
     /// registers: squared distances on the tile's plane by one 16-bit multiply-add per four
     /// lanes, the sure hits and those too close to call as bit sets; then each lane's key is
     /// written at `out[n]` and `n` moved on by the hits alone (whether a lane hits is a coin
-    /// toss, which a branch per hit would mispredict), and the exact distance decides the rare
-    /// circle whose edge passes within 40 cm outside or 65 inside. Returns the new `n`.
-    fn scan(
+    /// toss, which a branch per hit would mispredict); the rare circle whose edge passes within
+    /// 40 cm outside or 65 inside is noted in `too_close`, for the exact distance to decide.
+    /// Returns the new `n`.
+    #[allow(clippy::too_many_arguments)]
+    fn scan<'a>(
         &self,
-        columns: &Columns,
+        columns: &'a Columns,
         range: std::ops::Range<usize>,
         probe: Probe,
         band: i32,
         out: &mut [SubscriptionKey],
         mut n: usize,
+        too_close: &mut Vec<Close<'a>>,
     ) -> usize {
         if range.is_empty() {
             return n;
@@ -1092,7 +1205,7 @@ impl CircleGrid {
                 n = write_hits(columns, base, hits, out, n);
             }
             if close != 0 {
-                n = self.decide_close(columns, base, close, probe.at, out, n);
+                defer_close(columns, base, close, too_close);
             }
         }
         n
@@ -1104,15 +1217,16 @@ impl CircleGrid {
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn scan_v3(
+    fn scan_v3<'a>(
         &self,
         v3: pulp::x86::V3,
-        columns: &Columns,
+        columns: &'a Columns,
         range: std::ops::Range<usize>,
         probe: Probe,
         band: i32,
         out: &mut [SubscriptionKey],
         mut n: usize,
+        too_close: &mut Vec<Close<'a>>,
     ) -> usize {
         use std::arch::x86_64::__m256i;
 
@@ -1162,35 +1276,39 @@ impl CircleGrid {
                 n = write_hits(columns, base, hits, out, n);
             }
             if close != 0 {
-                n = self.decide_close(columns, base, close, probe.at, out, n);
+                defer_close(columns, base, close, too_close);
             }
             lanes = 0xFF;
         }
         n
     }
 
-    /// The lanes of the block at `base` too close to call, decided by the exact distance; their
-    /// keys written from `out[n]` for those that hold the point. Rare, and kept out of line, so
-    /// that the scan does not work out any of the distance's terms in advance.
+    /// The circles too close to call, decided by the exact distance; the keys of those that
+    /// hold the point written from `out[n]`. Returns the new `n`. Each needs its slot, then the
+    /// circle in that slot, two reads that are rarely cached: all slots are asked for at once,
+    /// then all circles, so that a query waits for memory twice, however many there are.
     #[cold]
     #[inline(never)]
     fn decide_close(
         &self,
-        columns: &Columns,
-        base: usize,
-        mut close: u32,
+        close: &[Close<'_>],
         at: Point,
         out: &mut [SubscriptionKey],
         mut n: usize,
+        mut fetch: impl FnMut(*const i8),
     ) -> usize {
-        while close != 0 {
-            let lane = close.trailing_zeros() as usize;
-            let circle = self.circles[columns.slot[base + lane] as usize];
+        for (columns, i) in close {
+            fetch(std::ptr::from_ref(&columns.slot[*i as usize]).cast());
+        }
+        for (columns, i) in close {
+            fetch(std::ptr::from_ref(&self.circles[columns.slot[*i as usize] as usize]).cast());
+        }
+        for (columns, i) in close {
+            let circle = self.circles[columns.slot[*i as usize] as usize];
             if circle.centre.distance_m(at) <= circle.radius_m {
-                out[n] = columns.id[base + lane];
+                out[n] = columns.id[*i as usize];
                 n += 1;
             }
-            close &= close - 1;
         }
         n
     }
@@ -1200,6 +1318,30 @@ impl CircleGrid {
         let mut out = Vec::new();
         self.containing_into(at, mask, &mut out);
         out
+    }
+}
+
+/// Room in `out` for every candidate of the jobs (and one block's worth past them: a block
+/// writes each of its lanes and counts only the hits), to be cut back to the hits; returns
+/// where they start.
+fn make_room(jobs: &[Job<'_>], out: &mut Vec<SubscriptionKey>) -> usize {
+    let start = out.len();
+    let candidates: usize = jobs.iter().map(|j| (j.to - j.from) as usize).sum();
+    out.resize(start + candidates + LANES, SubscriptionKey::default());
+    start
+}
+
+/// A circle too close to call: its columns and its place in them.
+type Close<'a> = (&'a Columns, u32);
+
+/// Note the lanes of the block at `base` that are too close to call, for
+/// [`CircleGrid::decide_close`] once the scan is done. Rare: kept out of line.
+#[cold]
+#[inline(never)]
+fn defer_close<'a>(columns: &'a Columns, base: usize, mut lanes: u32, close: &mut Vec<Close<'a>>) {
+    while lanes != 0 {
+        close.push((columns, (base + lanes.trailing_zeros() as usize) as u32));
+        lanes &= lanes - 1;
     }
 }
 
@@ -1258,18 +1400,12 @@ fn plane_squared(q: i16x8, centres: [i16; LANES]) -> i32x4 {
     d.dot(d)
 }
 
-/// The columns of a row span that fall in the tile starting at grid column `first_col`, as
-/// the tile's own column numbers, with the span wrapped around the antimeridian as needed.
-fn local_columns((a, b): (i64, i64), first_col: i64) -> Option<(u8, u8)> {
-    let last_col = first_col + i64::from(TILE_COL_CELLS) - 1;
-    if b - a + 1 >= i64::from(COLS) {
-        return Some((0, TILE_COL_CELLS as u8 - 1));
-    }
-    [0, i64::from(COLS), -i64::from(COLS)].into_iter().find_map(|shift| {
-        let (a, b) = (a + shift, b + shift);
-        (a <= last_col && b >= first_col)
-            .then(|| ((a.max(first_col) - first_col) as u8, (b.min(last_col) - first_col) as u8))
-    })
+/// The columns of a span (counted from the point's column) that fall in the tile whose first
+/// column is `first_col` (counted the same way), as the tile's own column numbers.
+fn local_columns((a, b): Span, first_col: i32) -> Option<(u8, u8)> {
+    let (a, b) = (a - first_col, b - first_col);
+    (a <= b && a < TILE_COL_CELLS as i32 && b >= 0)
+        .then(|| (a.max(0) as u8, b.min(TILE_COL_CELLS as i32 - 1) as u8))
 }
 
 #[cfg(test)]
