@@ -1099,7 +1099,12 @@ impl CircleGrid {
                 out[n..n + to - from].copy_from_slice(&job.columns.id[from..to]);
                 n += to - from;
             } else {
+                let noted = close.len();
                 n = scan(job.columns, from..to, Probe { q: job.q, mask }, job.band, out, n, &mut close);
+                // Each circle too close to call needs its slot: on its way while the work goes on.
+                for (columns, i) in &close[noted..] {
+                    fetch(std::ptr::from_ref(&columns.slot[*i as usize]).cast());
+                }
             }
         }
         self.decide_close(&close, at, out, n, fetch)
@@ -1284,9 +1289,10 @@ impl CircleGrid {
     }
 
     /// The circles too close to call, decided by the exact distance; the keys of those that
-    /// hold the point written from `out[n]`. Returns the new `n`. Each needs its slot, then the
-    /// circle in that slot, two reads that are rarely cached: all slots are asked for at once,
-    /// then all circles, so that a query waits for memory twice, however many there are.
+    /// hold the point written from `out[n]`. Returns the new `n`. Each needs its slot (asked
+    /// for as the scan noted it), then the circle in that slot, which is rarely cached: all
+    /// circles are asked for at once, so that a query waits for memory once, however many
+    /// there are.
     #[cold]
     #[inline(never)]
     fn decide_close(
@@ -1297,9 +1303,6 @@ impl CircleGrid {
         mut n: usize,
         mut fetch: impl FnMut(*const i8),
     ) -> usize {
-        for (columns, i) in close {
-            fetch(std::ptr::from_ref(&columns.slot[*i as usize]).cast());
-        }
         for (columns, i) in close {
             fetch(std::ptr::from_ref(&self.circles[columns.slot[*i as usize] as usize]).cast());
         }
