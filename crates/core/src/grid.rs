@@ -423,8 +423,10 @@ impl<'a> Job<'a> {
         let (blocks, keys) = self.reads();
         let mut acc = 0u32;
         for b in blocks {
+            // A block is one cache line.
             acc = acc.wrapping_add(b.en[0] as u32);
         }
+        // One key of each 64-byte line, and the last.
         for key in keys.iter().step_by(64 / std::mem::size_of::<SubscriptionKey>()) {
             acc ^= key.0;
         }
@@ -1065,9 +1067,9 @@ impl CircleGrid {
 
     /// Test (with `scan`) or copy each job's circles, writing keys from `out[n]`; returns the
     /// new `n`. Before each job, the lines of the jobs after it are asked for (`fetch`, which
-    /// does not wait for them) until those of [`CIRCLES_AHEAD`] circles are on their way: the memory system
-    /// fetches them while the work goes on. Inlined, so that the AVX2 scan is compiled into
-    /// code built for it.
+    /// does not wait for them) until those of [`CIRCLES_AHEAD`] circles are on their way: the
+    /// memory system fetches them while the work goes on. Inlined, so that the AVX2 scan is
+    /// compiled into code built for it.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn work<'a>(
@@ -1111,7 +1113,7 @@ impl CircleGrid {
                 }
             }
         }
-        self.decide_close(&close, at, out, n, fetch)
+        if close.is_empty() { n } else { self.decide_close(&close, at, out, n, fetch) }
     }
 
     /// Each tile that may hold a circle of the plan, with its row and column of tiles.
